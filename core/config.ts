@@ -1,0 +1,157 @@
+/**
+ * The one place that reads `process.env`. Parsed once at start-up and passed down; a bad value stops
+ * start-up with the setting's name and the fix (see {@link ConfigError}), never a stack trace.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const optionalUrl = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? null : v))
+    .refine((v) => {
+      if (v === null) return true;
+      // NATS accepts a comma-separated list of servers.
+      return v.split(',').every((part) => {
+        try {
+          return protocols.includes(new URL(part.trim()).protocol);
+        } catch {
+          return false;
+        }
+      });
+    }, { message: `must be a URL starting with ${protocols.map((p) => p + '//').join(' or ')}` });
+
+const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a plain identifier (letters, digits, _)');
+
+const channelList = z
+  .string()
+  .optional()
+  .transform((v) =>
+    (v ?? '')
+      .split(/[\s,]+/)
+      .map((c) => c.replace(/^#/, '').toLowerCase())
+      .filter((c) => c.length > 0),
+  )
+  .refine((list) => list.every((c) => /^[a-z0-9_]{1,25}$/.test(c)), { message: 'must be Twitch logins (a-z, 0-9, _), comma separated' });
+
+const positiveInt = (def: number) => z.coerce.number().int().positive().default(def);
+
+/** Every setting, with the environment variable it comes from. */
+export const envSchema = z.object({
+  TWICHIST_DATA_DIR: z.string().min(1).default('./data'),
+  CLICKHOUSE_URL: optionalUrl(['http:', 'https:']),
+  CLICKHOUSE_USER: z.string().default('default'),
+  CLICKHOUSE_PASSWORD: z.string().default(''),
+  CLICKHOUSE_DATABASE: identifier.default('twichist'),
+  /** Optional retention for raw chat tables, in days; 0 keeps everything. */
+  TWICHIST_RETENTION_DAYS: z.coerce.number().int().min(0).default(0),
+  NATS_URL: optionalUrl(['nats:', 'tls:', 'ws:', 'wss:']),
+  NATS_STREAM: identifier.default('TWICHIST_CHAT'),
+  NATS_SUBJECT_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be dot-separated NATS tokens').default('twichist'),
+  NATS_CONSUMER: identifier.default('enrich'),
+  /** JetStream duplicate window in seconds: how long a re-published event id is recognised. */
+  NATS_DUPLICATE_WINDOW_S: positiveInt(600),
+  TWITCH_CHANNELS: channelList,
+  TWITCH_CLIENT_ID: z.string().optional().transform((v) => v || null),
+  TWITCH_CLIENT_SECRET: z.string().optional().transform((v) => v || null),
+  /** JSON file holding the OAuth token; refreshed tokens are written back to it. */
+  TWITCH_TOKEN_FILE: z.string().optional().transform((v) => v || null),
+  /** Override of the Twitch IRC host, for the local test server. */
+  TWITCH_IRC_HOST: z.string().optional().transform((v) => v || null),
+  TWITCH_IRC_SSL: bool.default(true),
+  API_HOST: z.string().default('127.0.0.1'),
+  API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  TWICHIST_API_TOKEN: z.string().optional().transform((v) => v || null),
+  TWICHIST_MODELS_DIR: z.string().optional().transform((v) => v || null),
+  /** Allow `twichist models pull` and emote set refreshes to reach the internet. */
+  TWICHIST_ONLINE: bool.default(true),
+  TWICHIST_MODELS_BASE_URL: z.string().url().default('https://huggingface.co'),
+  /** Emote sets (7TV/BTTV/FFZ JSON files) to load offline, comma separated. */
+  TWICHIST_EMOTE_FILES: z.string().optional().transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)),
+  ENRICH_BATCH_SIZE: positiveInt(5000),
+  /** Longest an event waits in the write buffer before its batch is inserted. */
+  ENRICH_FLUSH_MS: positiveInt(250),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Env = z.input<typeof envSchema>;
+
+export interface Config {
+  dataDir: string;
+  clickhouse: { url: string | null; user: string; password: string; database: string; embeddedPath: string; retentionDays: number };
+  nats: { url: string | null; stream: string; subjectPrefix: string; consumer: string; duplicateWindowMs: number };
+  twitch: { channels: string[]; clientId: string | null; clientSecret: string | null; tokenFile: string | null; ircHost: string | null; ircSsl: boolean };
+  api: { host: string; port: number; token: string | null };
+  models: { dir: string; online: boolean; baseUrl: string };
+  emotes: { files: string[]; cacheDir: string };
+  enrich: { batchSize: number; flushMs: number };
+  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+}
+
+/** A setting is wrong; the message names it and says how to fix it. */
+export class ConfigError extends Error {
+  readonly issues: Array<{ setting: string; problem: string }>;
+  constructor(issues: Array<{ setting: string; problem: string }>) {
+    super(issues.map((i) => `${i.setting}: ${i.problem}`).join('; '));
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+/**
+ * Parses the environment (or a given record, for tests) into a {@link Config}.
+ * @param env defaults to `process.env`; tests pass their own record instead of mutating the process.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => ({
+        setting: String(i.path[0] ?? 'environment'),
+        problem: `${i.message} (got ${JSON.stringify(env[String(i.path[0])] ?? null)}); fix the variable or unset it to use the default`,
+      })),
+    );
+  }
+  const e = parsed.data;
+  if ((e.TWITCH_CLIENT_ID === null) !== (e.TWITCH_CLIENT_SECRET === null)) {
+    throw new ConfigError([{ setting: 'TWITCH_CLIENT_ID', problem: 'TWITCH_CLIENT_ID and TWITCH_CLIENT_SECRET must be set together (or both unset for anonymous read-only chat)' }]);
+  }
+  const dataDir = path.resolve(e.TWICHIST_DATA_DIR);
+  return {
+    dataDir,
+    clickhouse: {
+      url: e.CLICKHOUSE_URL,
+      user: e.CLICKHOUSE_USER,
+      password: e.CLICKHOUSE_PASSWORD,
+      database: e.CLICKHOUSE_DATABASE,
+      embeddedPath: path.join(dataDir, 'clickhouse'),
+      retentionDays: e.TWICHIST_RETENTION_DAYS,
+    },
+    nats: {
+      url: e.NATS_URL,
+      stream: e.NATS_STREAM,
+      subjectPrefix: e.NATS_SUBJECT_PREFIX,
+      consumer: e.NATS_CONSUMER,
+      duplicateWindowMs: e.NATS_DUPLICATE_WINDOW_S * 1000,
+    },
+    twitch: {
+      channels: [...new Set(e.TWITCH_CHANNELS)],
+      clientId: e.TWITCH_CLIENT_ID,
+      clientSecret: e.TWITCH_CLIENT_SECRET,
+      tokenFile: e.TWITCH_TOKEN_FILE,
+      ircHost: e.TWITCH_IRC_HOST,
+      ircSsl: e.TWITCH_IRC_SSL,
+    },
+    api: { host: e.API_HOST, port: e.API_PORT, token: e.TWICHIST_API_TOKEN },
+    models: { dir: e.TWICHIST_MODELS_DIR ? path.resolve(e.TWICHIST_MODELS_DIR) : path.join(dataDir, 'models'), online: e.TWICHIST_ONLINE, baseUrl: e.TWICHIST_MODELS_BASE_URL },
+    emotes: { files: e.TWICHIST_EMOTE_FILES.map((f) => path.resolve(f)), cacheDir: path.join(dataDir, 'emotes') },
+    enrich: { batchSize: e.ENRICH_BATCH_SIZE, flushMs: e.ENRICH_FLUSH_MS },
+    logLevel: e.LOG_LEVEL,
+  };
+}
