@@ -46,7 +46,9 @@ export async function createClickHouse(config: Config, opts: OpenClickHouseOptio
   fs.mkdirSync(embeddedPath, { recursive: true });
   // Imported lazily: the server path must not load the 500 MB engine library.
   const { createChdbConnection } = await import('chdb/connection');
-  const client = createClient({ connection: createChdbConnection({ path: embeddedPath }), clickhouse_settings: COMMON_SETTINGS });
+  // chdb types the connection against its own copy of @clickhouse/client-common; the shapes are the same.
+  const connection = createChdbConnection({ path: embeddedPath }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'];
+  const client = createClient({ connection, clickhouse_settings: COMMON_SETTINGS });
   if (createDatabase) await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database} ENGINE = Atomic` });
   // The embedded session keeps `USE` (and every SET) for later queries; that is what makes unqualified names work.
   await client.command({ query: `USE ${database}` });
