@@ -65,9 +65,9 @@ export interface LoadOptions {
  * that a missing model is reported with its path rather than as a failed download.
  */
 export async function loadLocalModel(modelsDir: string, id: string, task: ModelTask, o: LoadOptions): Promise<LoadedModel> {
+  configureLocalOnly(modelsDir);
   const missing = missingFiles(modelsDir, id, o.dtype);
   if (missing.length > 0) throw new ModelNotFoundError(id, modelFolder(modelsDir, id), missing);
-  configureLocalOnly(modelsDir);
   const config = JSON.parse(readFileSync(path.join(modelFolder(modelsDir, id), 'config.json'), 'utf8')) as ModelConfig;
   const common = { local_files_only: true, dtype: o.dtype, session_options: { intraOpNumThreads: o.threads, interOpNumThreads: 1 } } as const;
   const tokenizer = await AutoTokenizer.from_pretrained(id, { local_files_only: true });

@@ -69,7 +69,12 @@ export class WorkerPool {
   }
 
   private spawn(): void {
-    const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: this.o.init, execArgv: [...process.execArgv, ...(this.o.execArgv ?? [])] });
+    const worker = new Worker(new URL('./worker.ts', import.meta.url), {
+      workerData: this.o.init,
+      // Only explicit extras: the parent's execArgv can hold per-process flags (node --test adds some)
+      // that Worker rejects; without the option, Node passes on the ones workers accept.
+      ...(this.o.execArgv ? { execArgv: this.o.execArgv } : {}),
+    });
     const slot: Slot = { worker, ready: false, busy: null };
     this.slots.add(slot);
     worker.on('message', (msg: WorkerReply) => {
