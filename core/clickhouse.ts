@@ -4,7 +4,9 @@
  * Everything else takes the {@link ClickHouseClient} this returns and never knows which it got.
  */
 import fs from 'node:fs';
+import type { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
+import type { Connection } from '@clickhouse/client/dist/common/connection.js';
 import type { Config } from './config.ts';
 
 export type { ClickHouseClient };
@@ -21,12 +23,28 @@ export interface OpenClickHouseOptions {
   createDatabase?: boolean;
   /** Per-request timeout for the HTTP backend. */
   requestTimeoutMs?: number;
+  /**
+   * Embedded only: when another twichist process holds the data folder, go through its control
+   * server (default true). False opens the folder directly and fails if it is locked.
+   */
+  viaControl?: boolean;
 }
+
+/** The `@clickhouse/client` connection contract (what chdb implements too). */
+export type ChConnection = Connection<Readable>;
+type ClientConnection = NonNullable<Parameters<typeof createClient>[0]>['connection'];
+
+/** The embedded engine of this process, once opened: the control server serves it to other processes. */
+let embedded: { path: string; connection: ChConnection } | null = null;
 
 /**
  * Opens the configured ClickHouse with the configured database as the default for unqualified names.
- * The embedded backend allows one data folder per process; a second process on the same folder fails
- * with "Cannot lock file .../status" (the control server in `core/control.ts` exists for that).
+ * - `CLICKHOUSE_URL` set: the HTTP client.
+ * - Embedded, data folder free: chdb in this process.
+ * - Embedded, data folder held by a running twichist process (embedded ClickHouse allows one process
+ *   per folder; a second fails with "Cannot lock file .../status"): the same client over that
+ *   process's loopback control server (`core/control.ts`), so `sql`, `migrate` and `import` work
+ *   without stopping the system.
  */
 export async function createClickHouse(config: Config, opts: OpenClickHouseOptions = {}): Promise<ClickHouseClient> {
   const { url, user, password, database, embeddedPath } = config.clickhouse;
@@ -43,54 +61,84 @@ export async function createClickHouse(config: Config, opts: OpenClickHouseOptio
     }
     return createClient({ ...common, database });
   }
-  fs.mkdirSync(embeddedPath, { recursive: true });
-  // Imported lazily: the server path must not load the 500 MB engine library.
-  const { createChdbConnection } = await import('chdb/connection');
-  // chdb types the connection against its own copy of @clickhouse/client-common; the shapes are the same.
-  const connection = createChdbConnection({ path: embeddedPath }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'];
-  const client = createClient({ connection, clickhouse_settings: COMMON_SETTINGS });
+  if (embedded === null && (opts.viaControl ?? true)) {
+    const { connectControl } = await import('./control.ts');
+    const remote = await connectControl(config.dataDir);
+    if (remote) return createClient({ connection: remote as unknown as ClientConnection, clickhouse_settings: COMMON_SETTINGS });
+  }
+  const connection = await openEmbedded(embeddedPath);
+  const client = createClient({ connection: connection as unknown as ClientConnection, clickhouse_settings: COMMON_SETTINGS });
   if (createDatabase) await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database} ENGINE = Atomic` });
-  // The embedded session keeps `USE` (and every SET) for later queries; that is what makes unqualified names work.
+  // The embedded session keeps `USE` for later queries; that is what makes unqualified names work.
   await client.command({ query: `USE ${database}` });
-  return withoutStickySettings(client);
+  return client;
+}
+
+/** The embedded connection this process holds, or null (for the control server). */
+export function embeddedConnection(): ChConnection | null {
+  return embedded?.connection ?? null;
+}
+
+async function openEmbedded(dir: string): Promise<ChConnection> {
+  // chdb binds one data folder per process; every client of this process shares the one connection.
+  if (embedded) {
+    if (embedded.path !== dir) throw new Error(`embedded ClickHouse is already open at ${embedded.path}; one data folder per process`);
+    return embedded.connection;
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  // Imported lazily: the server path must not load the engine library.
+  const { createChdbConnection } = await import('chdb/connection');
+  const raw = createChdbConnection({ path: dir }) as unknown as ChConnection;
+  const connection = withoutStickySettings(raw);
+  // close() of one client must not close the engine under the others; the process exit does.
+  const shared: ChConnection = new Proxy(connection, {
+    get(target, prop, receiver) {
+      if (prop === 'close') return async () => {};
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+  embedded = { path: dir, connection: shared };
+  return shared;
 }
 
 /**
  * chdb applies `clickhouse_settings` as session `SET`s that outlive the call: an insert that passed
- * `insert_deduplication_token` would make the next insert without one a silent "duplicate" (measured:
- * the row was dropped). This wrapper makes every call carry every setting any earlier call changed,
- * reset to its default unless the call sets it, so settings behave per call as they do over HTTP.
+ * `insert_deduplication_token` made the next insert without one a silent "duplicate" (measured: the
+ * row was dropped). This wrapper makes every call carry every setting any earlier call changed, reset
+ * to its default unless the call sets it, so settings behave per call as they do over HTTP.
  * Cost: one `system.settings` lookup the first time a setting name is seen, and a few `SET`s per call.
  */
-function withoutStickySettings(client: ClickHouseClient): ClickHouseClient {
+function withoutStickySettings(conn: ChConnection): ChConnection {
   const defaults = new Map<string, string>();
   const learn = async (names: string[]) => {
     const unknown = names.filter((n) => !defaults.has(n) && !(n in COMMON_SETTINGS));
     if (unknown.length === 0) return;
-    // Reserve the names first so concurrent calls do not look them up twice.
-    for (const n of unknown) defaults.set(n, '');
-    const rs = await client.query({
-      query: 'SELECT name, default FROM system.settings WHERE name IN {names:Array(String)}',
+    const rs = await conn.query({
+      query: 'SELECT name, default FROM system.settings WHERE name IN {names:Array(String)} FORMAT JSONEachRow',
       query_params: { names: unknown },
-      format: 'JSONEachRow',
       clickhouse_settings: Object.fromEntries(defaults),
     });
-    for (const row of await rs.json<{ name: string; default: string }>()) defaults.set(row.name, row.default);
+    let text = '';
+    for await (const chunk of rs.stream) text += chunk;
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      const row = JSON.parse(line) as { name: string; default: string };
+      defaults.set(row.name, row.default);
+    }
   };
-  const patch = <P extends { clickhouse_settings?: ClickHouseSettings }>(fn: (p: P) => Promise<unknown>) =>
-    async (params: P) => {
-      const own = params.clickhouse_settings ?? {};
-      await learn(Object.keys(own));
-      return fn({ ...params, clickhouse_settings: { ...Object.fromEntries(defaults), ...own } });
-    };
-  return new Proxy(client, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function') return value;
-      if (prop === 'query' || prop === 'insert' || prop === 'command' || prop === 'exec') return patch(value.bind(target));
-      return value.bind(target);
-    },
-  });
+  const withDefaults = async <P extends { clickhouse_settings?: ClickHouseSettings }>(params: P): Promise<P> => {
+    const own = params.clickhouse_settings ?? {};
+    await learn(Object.keys(own));
+    return { ...params, clickhouse_settings: { ...Object.fromEntries(defaults), ...own } };
+  };
+  return {
+    ping: (p) => conn.ping(p),
+    query: async (p) => conn.query(await withDefaults(p)),
+    insert: async (p) => conn.insert(await withDefaults(p)),
+    command: async (p) => conn.command(await withDefaults(p)),
+    exec: async (p) => conn.exec(await withDefaults(p)),
+    close: () => conn.close(),
+  };
 }
 
 /** ClickHouse error codes we act on (see `ClickHouseError.code`). */

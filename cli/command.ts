@@ -1,0 +1,71 @@
+/** The shape every `cli/commands/*.ts` module exports as `command`. */
+import type { Config } from '../core/config.ts';
+import type { Logger } from '../core/logger.ts';
+
+export interface CommandContext {
+  /** Parsed lazily: `--help` must work even when the environment is broken. */
+  config: () => Config;
+  logger: () => Logger;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  /** Whether stdout is a terminal (progress bars) or a pipe/file (plain log lines). */
+  isTTY: boolean;
+}
+
+export interface Command {
+  name: string;
+  summary: string;
+  /** One line, e.g. `twichist sql "<query>" [--format table|json|csv]`. */
+  usage: string;
+  options: Array<{ flag: string; description: string }>;
+  examples: string[];
+  /** Returns the exit code. Throwing is fine: the loader prints the message as one line and exits 1. */
+  run(args: string[], ctx: CommandContext): Promise<number>;
+}
+
+/** A failure the user can fix; printed as one line without a stack trace. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/**
+ * Minimal flag parser: `--name value`, `--name=value`, boolean `--flag`; everything else positional.
+ * Unknown flags are an error so typos do not silently fall back to defaults.
+ */
+export function parseArgs(args: string[], spec: Record<string, 'string' | 'boolean'>): { flags: Record<string, string | boolean>; positional: string[] } {
+  const flags: Record<string, string | boolean> = {};
+  const positional: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') {
+      positional.push(...args.slice(i + 1));
+      break;
+    }
+    if (!a.startsWith('--') || a === '--') {
+      positional.push(a);
+      continue;
+    }
+    const eq = a.indexOf('=');
+    const name = a.slice(2, eq === -1 ? undefined : eq);
+    const kind = spec[name];
+    if (!kind) throw new UsageError(`unknown option --${name}`);
+    if (kind === 'boolean') {
+      flags[name] = true;
+    } else if (eq !== -1) {
+      flags[name] = a.slice(eq + 1);
+    } else {
+      if (i + 1 >= args.length) throw new UsageError(`--${name} needs a value`);
+      flags[name] = args[++i];
+    }
+  }
+  return { flags, positional };
+}
+
+export function formatHelp(c: Command): string {
+  const opts = c.options.map((o) => `  ${o.flag.padEnd(28)} ${o.description}`).join('\n');
+  const ex = c.examples.map((e) => `  ${e}`).join('\n');
+  return `${c.summary}\n\nUsage: ${c.usage}\n\nOptions:\n${opts || '  (none)'}\n  ${'--help'.padEnd(28)} show this help\n\nExamples:\n${ex}\n`;
+}

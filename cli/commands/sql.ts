@@ -1,0 +1,60 @@
+import { createClickHouse } from '../../core/clickhouse.ts';
+import { parseArgs, UsageError, type Command } from '../command.ts';
+
+const READS = /^\s*(\(|SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN|EXISTS|CHECK)\b/i;
+
+/** Renders rows as an aligned text table; long cells are cut so one wide column cannot hide the rest. */
+export function renderTable(names: string[], rows: unknown[][], maxCell = 80): string {
+  const cell = (v: unknown) => {
+    const s = v === null ? 'NULL' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    const flat = s.replace(/\s+/g, ' ');
+    return flat.length > maxCell ? flat.slice(0, maxCell - 1) + '…' : flat;
+  };
+  const cells = rows.map((r) => r.map(cell));
+  const widths = names.map((n, i) => Math.max(n.length, ...cells.map((r) => r[i].length)));
+  const line = (parts: string[]) => parts.map((p, i) => p.padEnd(widths[i])).join(' │ ').trimEnd();
+  const out = [line(names), widths.map((w) => '─'.repeat(w)).join('─┼─'), ...cells.map(line)];
+  out.push(`(${rows.length} row${rows.length === 1 ? '' : 's'})`);
+  return out.join('\n') + '\n';
+}
+
+export const command: Command = {
+  name: 'sql',
+  summary: 'Run SQL against the configured ClickHouse (embedded by default) and print the result',
+  usage: 'twichist sql "<query>" [--format table|json|csv]',
+  options: [{ flag: '--format table|json|csv', description: 'output format (default table): json prints one JSON object per row, csv prints CSV with a header' }],
+  examples: [
+    'twichist sql "SELECT channel, count() FROM messages GROUP BY channel"',
+    'twichist sql "SELECT login, text FROM messages WHERE hasToken(text, \'kekw\') LIMIT 10" --format json',
+    'twichist sql "SELECT * FROM bursts ORDER BY score DESC LIMIT 20" --format csv > bursts.csv',
+  ],
+  async run(args, ctx) {
+    const { flags, positional } = parseArgs(args, { format: 'string' });
+    const format = (flags.format as string | undefined) ?? 'table';
+    if (!['table', 'json', 'csv'].includes(format)) throw new UsageError(`--format must be table, json or csv, not '${format}'`);
+    const query = positional.join(' ').trim();
+    if (!query) throw new UsageError('give the SQL to run, e.g. twichist sql "SELECT count() FROM messages"');
+    const client = await createClickHouse(ctx.config());
+    try {
+      if (!READS.test(query)) {
+        await client.command({ query });
+        ctx.stdout.write('OK\n');
+        return 0;
+      }
+      if (format === 'csv') {
+        const rs = await client.query({ query, format: 'CSVWithNames' });
+        ctx.stdout.write(await rs.text());
+      } else if (format === 'json') {
+        const rs = await client.query({ query, format: 'JSONEachRow' });
+        for (const row of await rs.json()) ctx.stdout.write(JSON.stringify(row) + '\n');
+      } else {
+        const rs = await client.query({ query, format: 'JSONCompact' });
+        const body = await rs.json<unknown[]>();
+        ctx.stdout.write(renderTable(body.meta?.map((m) => m.name) ?? [], body.data as unknown[][]));
+      }
+      return 0;
+    } finally {
+      await client.close();
+    }
+  },
+};

@@ -1,0 +1,10 @@
+DROP TABLE IF EXISTS opt_outs;
+DROP TABLE IF EXISTS channels;
+DROP VIEW IF EXISTS user_names_mv;
+DROP TABLE IF EXISTS user_names;
+DROP TABLE IF EXISTS dead_letters;
+DROP TABLE IF EXISTS ingest_events;
+DROP TABLE IF EXISTS room_states;
+DROP TABLE IF EXISTS user_notices;
+DROP TABLE IF EXISTS mod_actions;
+DROP TABLE IF EXISTS messages;
