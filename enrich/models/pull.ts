@@ -46,6 +46,8 @@ export interface PullOptions {
   /** Re-download files that are already present and verify. */
   force?: boolean;
   onProgress?: (p: PullProgress) => void;
+  /** Models to pull instead of resolving `names` against the built-in manifest (custom models, tests). */
+  manifest?: ManifestModel[];
   /** Injected for tests; defaults to the global fetch. */
   fetch?: typeof fetch;
 }
@@ -155,7 +157,7 @@ async function verifyExisting(folder: string, file: ManifestFile): Promise<{ siz
 export async function pullModels(o: PullOptions): Promise<PullResult[]> {
   const dtype = o.dtype ?? 'q8';
   const results: PullResult[] = [];
-  for (const model of resolveModels(o.names, dtype)) {
+  for (const model of o.manifest ?? resolveModels(o.names, dtype)) {
     const folder = modelFolder(o.modelsDir, model.id);
     // Staging in the models dir keeps the final rename on one filesystem (atomic, no copy).
     const staging = path.join(o.modelsDir, `.pull-${randomBytes(6).toString('hex')}`);
