@@ -64,14 +64,33 @@ export async function createClickHouse(config: Config, opts: OpenClickHouseOptio
   if (embedded === null && (opts.viaControl ?? true)) {
     const { connectControl } = await import('./control.ts');
     const remote = await connectControl(config.dataDir);
-    if (remote) return createClient({ connection: remote as unknown as ClientConnection, clickhouse_settings: COMMON_SETTINGS });
+    if (remote) return embeddedClient(remote, database, createDatabase);
   }
-  const connection = await openEmbedded(embeddedPath);
-  const client = createClient({ connection: connection as unknown as ClientConnection, clickhouse_settings: COMMON_SETTINGS });
-  if (createDatabase) await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database} ENGINE = Atomic` });
-  // The embedded session keeps `USE` for later queries; that is what makes unqualified names work.
-  await client.command({ query: `USE ${database}` });
-  return client;
+  return embeddedClient(await openEmbedded(embeddedPath), database, createDatabase);
+}
+
+async function embeddedClient(conn: ChConnection, database: string, createDatabase: boolean): Promise<ClickHouseClient> {
+  if (createDatabase) {
+    await conn.command({ query: `CREATE DATABASE IF NOT EXISTS ${database} ENGINE = Atomic` });
+  }
+  return createClient({ connection: withDatabase(conn, database) as unknown as ClientConnection, clickhouse_settings: COMMON_SETTINGS });
+}
+
+/**
+ * The embedded engine has one session per process and `USE` is session state, so two clients on
+ * different databases (tests, the control server's callers) would switch each other's default.
+ * Each call therefore starts with its own `USE <db>;` (chdb runs the statements of one call together).
+ */
+function withDatabase(conn: ChConnection, database: string): ChConnection {
+  const use = <P extends { query: string }>(p: P): P => ({ ...p, query: `USE ${database}; ${p.query}` });
+  return {
+    ping: (p) => conn.ping(p),
+    query: (p) => conn.query(use(p)),
+    insert: (p) => conn.insert(use(p)),
+    command: (p) => conn.command(use(p)),
+    exec: (p) => conn.exec(use(p)),
+    close: () => conn.close(),
+  };
 }
 
 /** The embedded connection this process holds, or null (for the control server). */
