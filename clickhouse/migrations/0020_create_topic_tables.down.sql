@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS message_topics;
+DROP TABLE IF EXISTS topics;

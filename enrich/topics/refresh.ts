@@ -1,0 +1,136 @@
+/**
+ * The ClickHouse side of topics: read a range of messages, compute topics per channel and window,
+ * and replace the stored topics and message topic ids of those windows. Parameterised SQL only.
+ */
+import type { ClickHouseClient } from '../../core/clickhouse.ts';
+import { computeTopics, type TopicMessage, type TopicMethod, type TopicOptions } from './compute.ts';
+
+export interface RefreshTopicsOptions extends TopicOptions {
+  /** Database holding `messages`, `topics` and `message_topics` (config `clickhouse.database`). */
+  database: string;
+  /** One channel (login), or every channel with messages in the range. */
+  channel?: string | null;
+  /** Start of the range (rounded down to a window). Default: 6 hours before `until`. */
+  since?: Date | null;
+  /** End of the range (exclusive). Default: now; the current, unfinished window is included and recomputed next time. */
+  until?: Date | null;
+  /**
+   * Also copy topic ids into messages.topic_id, with one mutation per channel (rewrites only the
+   * topic_id column of the touched parts; waits for it). Default true; false leaves
+   * messages untouched and message_topics is the only record.
+   */
+  updateMessages?: boolean;
+}
+
+export interface RefreshTopicsResult {
+  channels: string[];
+  /** Windows recomputed (with at least one message). */
+  windows: number;
+  topics: number;
+  messages: number;
+  method: TopicMethod | null;
+}
+
+const dateTime = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+const dateTimeSeconds = (ms: number): string => dateTime(ms).slice(0, 19);
+
+/**
+ * Recomputes topics for the range and writes them. Channels are processed one at a time, so memory
+ * holds one channel's messages of the range (about 200 bytes a message plus 1.5 KB per distinct
+ * text while embeddings are computed).
+ */
+export async function refreshTopics(client: ClickHouseClient, o: RefreshTopicsOptions): Promise<RefreshTopicsResult> {
+  const windowMs = o.windowMs ?? 300_000;
+  const until = (o.until ?? new Date()).getTime();
+  const from = Math.floor((o.since?.getTime() ?? until - 6 * 3600_000) / windowMs) * windowMs;
+  const range = { db: o.database, from, to: until };
+  const channelRows = await client.query({
+    query: `SELECT DISTINCT channel FROM {db:Identifier}.messages
+            WHERE ts >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+              AND ({channel:String} = '' OR channel = {channel:String})
+            ORDER BY channel`,
+    query_params: { ...range, channel: o.channel ?? '' },
+    format: 'JSONEachRow',
+  });
+  const channels = (await channelRows.json<{ channel: string }>()).map((r) => r.channel);
+  const result: RefreshTopicsResult = { channels, windows: 0, topics: 0, messages: 0, method: null };
+  const computedAt = dateTime(Date.now());
+
+  for (const channel of channels) {
+    const rs = await client.query({
+      query: `SELECT id, channel, toUnixTimestamp64Milli(ts) AS ts, text, emote_names AS emoteNames FROM {db:Identifier}.messages
+              WHERE channel = {channel:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+              ORDER BY ts, id`,
+      query_params: { ...range, channel },
+      format: 'JSONEachRow',
+    });
+    const messages = (await rs.json<TopicMessage>()).map((m) => ({ ...m, ts: Number(m.ts) }));
+    const computed = await computeTopics(messages, { ...o, windowMs });
+    result.method = computed.method;
+    const scope = { ...range, channel, fromS: Math.floor(from / 1000), toS: Math.ceil(until / 1000) };
+    // Replace, not append: a recomputed window may have fewer topics than the stored one.
+    for (const table of ['topics', 'message_topics']) {
+      await client.command({
+        query: `DELETE FROM {db:Identifier}.{table:Identifier} WHERE channel = {channel:String}
+                AND window_start >= toDateTime({fromS:Int64}, 'UTC') AND window_start < toDateTime({toS:Int64}, 'UTC')`,
+        query_params: { ...scope, table },
+        clickhouse_settings: { lightweight_deletes_sync: '2' },
+      });
+    }
+    const model = computed.method === 'embeddings' ? (o.embedder?.available.embeddings ?? '') : '';
+    if (computed.topics.length > 0) {
+      await client.insert({
+        table: `${o.database}.topics`,
+        format: 'JSONEachRow',
+        values: computed.topics.map((t) => ({
+          channel: t.channel,
+          window_start: dateTimeSeconds(t.windowStart),
+          window_seconds: Math.round(windowMs / 1000),
+          topic_id: t.topicId,
+          label: t.label,
+          terms: t.terms,
+          weights: t.weights,
+          messages: t.messages,
+          method: t.method,
+          model,
+          computed_at: computedAt,
+        })),
+        clickhouse_settings: { insert_deduplication_token: '' },
+      });
+    }
+    if (messages.length > 0) {
+      await client.insert({
+        table: `${o.database}.message_topics`,
+        format: 'JSONEachRow',
+        values: messages.map((m) => ({
+          channel: m.channel,
+          window_start: dateTimeSeconds(Math.floor(m.ts / windowMs) * windowMs),
+          message_id: m.id,
+          ts: dateTime(m.ts),
+          topic_id: computed.assignments.get(m.id) ?? -1,
+          computed_at: computedAt,
+        })),
+        clickhouse_settings: { insert_deduplication_token: '' },
+      });
+    }
+    if (o.updateMessages ?? true) {
+      const maxTopic = Math.max(-1, ...computed.topics.map((t) => t.topicId));
+      // One IN-set per topic id keeps the mutation's SQL size bounded by maxTopics, not by the
+      // number of messages (ids as literal arrays would outgrow the HTTP URL limit).
+      const member = (t: number) =>
+        `id IN (SELECT message_id FROM {db:Identifier}.message_topics WHERE channel = {channel:String} AND topic_id = {t${t}:Int32}
+           AND window_start >= toDateTime({fromS:Int64}, 'UTC') AND window_start < toDateTime({toS:Int64}, 'UTC'))`;
+      const expr = maxTopic < 0 ? '-1' : `multiIf(${Array.from({ length: maxTopic + 1 }, (_, t) => `${member(t)}, {t${t}:Int32}`).join(', ')}, -1)`;
+      await client.command({
+        query: `ALTER TABLE {db:Identifier}.messages UPDATE topic_id = ${expr}
+                WHERE channel = {channel:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')`,
+        query_params: { ...scope, ...Object.fromEntries(Array.from({ length: maxTopic + 1 }, (_, t) => [`t${t}`, t])) },
+        clickhouse_settings: { mutations_sync: '1' },
+      });
+    }
+    result.windows += new Set(messages.map((m) => Math.floor(m.ts / windowMs))).size;
+    result.topics += computed.topics.length;
+    result.messages += messages.length;
+  }
+  return result;
+}
