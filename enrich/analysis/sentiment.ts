@@ -1,0 +1,284 @@
+/**
+ * Model-free sentiment for Twitch chat: emote lexicon + English lexicon (AFINN via natural) + Twitch
+ * slang with negation, intensifiers, caps and elongation, plus a small learned linear model trained by
+ * distant supervision (sentiment-model.json). See docs/sentiment.md for how each part was obtained and
+ * how the thresholds were chosen.
+ */
+import {
+  AFINN, DEFAULT_EMOTES, EMOTICONS, HAND_EMOTES, INTENSIFIERS, NATURAL_NEGATIONS, NEGATION_FACTOR,
+  NEGATION_WINDOW, NEGATORS, SLANG, SUFFIX_SCORES,
+} from './lexicon.ts';
+import { channelEmoteSuffix, collapseAll, collapseRepeats, normalizeWord } from './tokens.ts';
+import model from './sentiment-model.json' with { type: 'json' };
+
+/** Final-label thresholds on the combined score in -1..1 (chosen on the dev set's 70% tuning part). */
+export const POSITIVE_THRESHOLD = 0.3;
+export const NEGATIVE_THRESHOLD = -0.4;
+/** Weight of the learned model's (P(pos) - P(neg)) added to the lexical sum before squashing. */
+export const LEARNED_WEIGHT = 0.2;
+/** Repeats of the same emote in one message add this fraction each ("LUL LUL LUL" is not 3x LUL). */
+const REPEAT_FACTOR = 0.25;
+/** Caps on the lexical sum: one long message should not outweigh everything. */
+const MAX_ABS_SUM = 3;
+const CAPS_FACTOR = 1.25;
+const ELONGATION_FACTOR = 1.2;
+
+export type Label = -1 | 0 | 1;
+
+/** What one lexical pass over a message found. Reused across calls to avoid allocation. */
+export interface LexicalParts {
+  /** Sum of emote (and emoticon) contributions. */
+  emote: number;
+  /** Sum of word (AFINN + slang) contributions after negation/intensifiers. */
+  word: number;
+  /** Number of tokens that carried any score. */
+  hits: number;
+  /** Learned model's P(pos) - P(neg) over tokens the lexicons do not know (0 when none). */
+  learned: number;
+}
+
+interface LearnedModel { version: string; classes: string[]; bias: number[]; weights: Record<string, number[]> }
+const learnedModel = model as unknown as LearnedModel;
+const LEARNED: ReadonlyMap<string, readonly number[]> = new Map(Object.entries(learnedModel.weights));
+const LEARNED_BIAS = learnedModel.bias;
+export const LEARNED_MODEL_VERSION: string = learnedModel.version;
+
+/** Looks up a normalised word in slang then AFINN, trying elongation collapses. NaN when unknown. */
+function wordScore(w: string): number {
+  let s = SLANG.get(w);
+  if (s !== undefined) return s;
+  s = AFINN.get(w);
+  if (s !== undefined) return s;
+  return NaN;
+}
+
+/** "hahaha", "bahahah", "hehehe", "jajaja", "lmaooo", "lolol": laughter not spelled like a dictionary word. */
+function isLaughWord(w: string): boolean {
+  if (w.includes('haha') || w.includes('ahah') || w.includes('hehe') || w.includes('jaja') || w.startsWith('lmao') || w.startsWith('lmfao') || w.startsWith('kekw') || w.startsWith('lulu')) return true;
+  if (w.length >= 5 && w.startsWith('lol')) {
+    for (let i = 0; i < w.length; i++) if (w[i] !== 'l' && w[i] !== 'o') return false;
+    return true;
+  }
+  return false;
+}
+
+function isAllCapsWord(raw: string): boolean {
+  let letters = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c >= 97 && c <= 122) return false;
+    if (c >= 65 && c <= 90) letters++;
+  }
+  return letters >= 2;
+}
+
+function isQuestionMarks(raw: string): boolean {
+  for (let i = 0; i < raw.length; i++) if (raw.charCodeAt(i) !== 63) return false;
+  return raw.length > 0;
+}
+
+/** Unknown emote name -> score by the channel-emote suffix rule ("lionNice" -> "Nice" -> 0.7). */
+export function suffixScore(tok: string): number {
+  const suf = channelEmoteSuffix(tok);
+  if (suf === '') return NaN;
+  const s = SUFFIX_SCORES.get(suf);
+  return s === undefined ? NaN : s;
+}
+
+/** Options for {@link lexical}. */
+export interface LexicalOptions {
+  /** Emote name -> score; defaults to hand + derived lexicon. */
+  emotes?: ReadonlyMap<string, number>;
+  /** Emotes already recognised by the caller (native and third-party); unknown ones score by suffix rule or 0. */
+  emoteNames?: readonly string[];
+  /** Use English words at all (false = emote-only baseline). */
+  words?: boolean;
+  /** Use emotes at all (false = English-only). */
+  emotesOn?: boolean;
+  /** Compute the learned component. */
+  learned?: boolean;
+  /** Collects tokens the lexicons do not know (training features). */
+  unknownOut?: string[];
+}
+
+const EMPTY: readonly string[] = [];
+
+/**
+ * One pass over the message. Cost: one split, one Map.get per token (two to three for words with
+ * elongation), no regex per emote.
+ */
+export function lexical(text: string, opts: LexicalOptions = {}, out: LexicalParts = { emote: 0, word: 0, hits: 0, learned: 0 }): LexicalParts {
+  const emotes = opts.emotes ?? DEFAULT_EMOTES;
+  const emoteNames = opts.emoteNames ?? EMPTY;
+  const useWords = opts.words !== false;
+  const useEmotes = opts.emotesOn !== false;
+  const useLearned = opts.learned !== false;
+  const unknownOut = opts.unknownOut;
+  out.emote = 0; out.word = 0; out.hits = 0; out.learned = 0;
+  let negLeft = 0;
+  let intens = 1;
+  let intensLeft = 0;
+  let lastEmote = '';
+  let lastEmoteScore = 0;
+  let prevWord = '';
+  let butFactor = 1;
+  // learned logits accumulate here: neg, neu, pos
+  let l0 = 0, l1 = 0, l2 = 0, lHits = 0;
+  const toks = text.split(' ');
+  for (let ti = 0; ti < toks.length; ti++) {
+    const raw = toks[ti];
+    if (raw.length === 0) continue;
+    // 1. emotes (case-sensitive, exact name)
+    let es = useEmotes ? emotes.get(raw) : undefined;
+    if (es === undefined && useEmotes) es = EMOTICONS.get(raw);
+    if (es === undefined && useEmotes && emoteNames.length > 0 && emoteNames.includes(raw)) {
+      const ss = suffixScore(raw);
+      es = Number.isNaN(ss) ? 0 : ss;
+    }
+    if (es === undefined && useEmotes && raw.length >= 4) {
+      const ss = suffixScore(raw);
+      if (!Number.isNaN(ss)) es = ss;
+    }
+    if (es !== undefined) {
+      let v = es;
+      if (raw === lastEmote) v = lastEmoteScore * REPEAT_FACTOR;
+      else { lastEmote = raw; lastEmoteScore = es; }
+      // no negation of emotes: "no baer FeelsBadMan" is sad, the emote is the writer's own reaction
+      if (v !== 0) out.hits++;
+      out.emote += v;
+      prevWord = '';
+      continue;
+    }
+    if (!useWords) continue;
+    // 2. words
+    if (isQuestionMarks(raw)) {
+      // a lone "?"/"???" on Twitch is confusion or mild disapproval
+      out.word += -0.15; out.hits++;
+      continue;
+    }
+    const w = normalizeWord(raw);
+    if (w.length === 0) continue;
+    if (NEGATORS.has(w)) { negLeft = NEGATION_WINDOW; prevWord = w; continue; }
+    if (w === 'but') {
+      // VADER's contrast rule: what follows "but" dominates what precedes it
+      out.word *= 0.5; butFactor = 1.5; prevWord = w; continue;
+    }
+    const im = INTENSIFIERS.get(w);
+    if (im !== undefined) { intens = im; intensLeft = 2; prevWord = w; continue; }
+    let s = wordScore(w);
+    let elongated = false;
+    if (Number.isNaN(s)) {
+      const c = collapseRepeats(w);
+      if (c !== w) { elongated = true; s = wordScore(c); }
+      if (Number.isNaN(s)) s = wordScore(collapseAll(c));
+      if (Number.isNaN(s) && isLaughWord(c)) s = 0.6;
+    }
+    // "lets go", "im dead": two-word slang
+    if ((w === 'go' || (elongated && w.startsWith('go'))) && (prevWord === 'lets' || prevWord === "let's")) s = 0.7;
+    else if (w === 'dead' && (prevWord === 'im' || prevWord === "i'm")) s = 0.5;
+    // "L" is a loss and "W" a win, but not in lower case or in spelled-out words ("P A B L O")
+    else if ((w === 'l' || w === 'w') && (raw.charCodeAt(0) > 90 || (toks[ti - 1]?.length === 1) || (toks[ti + 1]?.length === 1))) s = NaN;
+    // "noooo" is despair, "no" is a negator/answer
+    if (elongated && (w.startsWith('noo') || w.startsWith('nooo'))) s = -0.5;
+    prevWord = w;
+    if (Number.isNaN(s) || s === 0) {
+      if (useLearned || unknownOut) {
+        const key = elongated ? collapseRepeats(w) : w;
+        if (unknownOut) unknownOut.push(key);
+        const wt = LEARNED.get(key);
+        if (wt !== undefined) { l0 += wt[0]; l1 += wt[1]; l2 += wt[2]; lHits++; }
+      }
+      if (intensLeft > 0) intensLeft--;
+      if (negLeft > 0) negLeft--;
+      continue;
+    }
+    let v = s;
+    if (intensLeft > 0) { v *= intens; intensLeft = 0; }
+    if (elongated) v *= ELONGATION_FACTOR;
+    if (isAllCapsWord(raw)) v *= CAPS_FACTOR;
+    if (negLeft > 0) { v *= NEGATION_FACTOR; negLeft = 0; }
+    out.word += v * butFactor;
+    out.hits++;
+  }
+  if (lHits > 0) {
+    l0 += LEARNED_BIAS[0]; l1 += LEARNED_BIAS[1]; l2 += LEARNED_BIAS[2];
+    const m = Math.max(l0, l1, l2);
+    const e0 = Math.exp(l0 - m), e1 = Math.exp(l1 - m), e2 = Math.exp(l2 - m);
+    out.learned = (e2 - e0) / (e0 + e1 + e2);
+  }
+  return out;
+}
+
+function clampSum(x: number): number {
+  return x > MAX_ABS_SUM ? MAX_ABS_SUM : x < -MAX_ABS_SUM ? -MAX_ABS_SUM : x;
+}
+
+/** Maps a score in -1..1 to a label with the documented thresholds. */
+export function toLabel(score: number, pos = POSITIVE_THRESHOLD, neg = NEGATIVE_THRESHOLD): Label {
+  return score >= pos ? 1 : score <= neg ? -1 : 0;
+}
+
+/** Combines lexical parts into the final -1..1 score. */
+export function combine(p: LexicalParts, learnedWeight = LEARNED_WEIGHT): number {
+  return Math.tanh(clampSum(p.emote + p.word) + learnedWeight * p.learned);
+}
+
+const scratch: LexicalParts = { emote: 0, word: 0, hits: 0, learned: 0 };
+
+/**
+ * Stateless sentiment of one message. `emoteNames` are emotes the caller already recognised; names
+ * the lexicon knows are found in the text without them.
+ */
+export function scoreSentiment(text: string, emoteNames?: string[]): { score: number; label: Label } {
+  const p = lexical(text, { emoteNames }, scratch);
+  const score = combine(p);
+  return { score, label: toLabel(score) };
+}
+
+/** Same as {@link scoreSentiment} with a custom emote map (for createAnalyzer's extraEmoteScores). */
+export function scoreSentimentWith(emotes: ReadonlyMap<string, number>, text: string, emoteNames?: readonly string[]): { score: number; label: Label } {
+  const p = lexical(text, { emotes, emoteNames }, scratch);
+  const score = combine(p);
+  return { score, label: toLabel(score) };
+}
+
+/**
+ * Baseline 1: English lexicon only, the way natural's SentimentAnalyzer('English', null, 'afinn') scores
+ * (mean AFINN over tokens, natural's 4 negations flip the next word), label = sign.
+ */
+export function englishOnlyLabel(text: string): Label {
+  let sum = 0;
+  let neg = false;
+  for (const raw of text.split(' ')) {
+    const w = normalizeWord(raw);
+    if (!w) continue;
+    if (NATURAL_NEGATIONS.has(w)) { neg = true; continue; }
+    const s = AFINN.get(w);
+    if (s !== undefined) { sum += neg ? -s : s; neg = false; }
+  }
+  return sum > 0 ? 1 : sum < 0 ? -1 : 0;
+}
+
+/** Baseline 2: hand-assigned emote lexicon only (no words, no derived scores), label = sign. */
+export function emoteOnlyLabel(text: string): Label {
+  let sum = 0;
+  for (const raw of text.split(' ')) {
+    const s = HAND_EMOTES.get(raw);
+    if (s !== undefined) sum += s;
+  }
+  return sum > 0 ? 1 : sum < 0 ? -1 : 0;
+}
+
+/** Weight of a transformer model in {@link blendSentiment}; see docs/sentiment.md. */
+export const MODEL_BLEND_WEIGHT = 0.5;
+
+/**
+ * Where a model plugs in: blends this lexical score (-1..1) with a model's class probabilities
+ * (`[pNeg, pNeu, pPos]`). The model's expected polarity (pPos - pNeg) is mixed in with
+ * `weight` (default {@link MODEL_BLEND_WEIGHT}); the same thresholds then give the label.
+ */
+export function blendSentiment(lexicalScore: number, modelProbs: readonly [number, number, number], weight = MODEL_BLEND_WEIGHT): { score: number; label: Label } {
+  const m = modelProbs[2] - modelProbs[0];
+  const score = (1 - weight) * lexicalScore + weight * m;
+  return { score, label: toLabel(score) };
+}

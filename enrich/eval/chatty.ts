@@ -1,0 +1,78 @@
+/**
+ * Minimal reader for Chatty client logs, enough for the moderation eval and training. The real importer
+ * lives in ingest/; this one only extracts chat messages and BAN (timeout/ban) lines.
+ *
+ * Format: `# Log started: 2016-09-30 09:39:38 +0800` (UTF-8 BOM, CRLF), then `[HH:MM:SS] <user> text`,
+ * `[HH:MM:SS] BAN: a (600s), b (60s)` (several users per line; a permanent ban has no duration),
+ * `MOD:`/`UNMOD:`, `~title (game)~`, `Viewerstats ...`, `[Info] ...`. User names carry badge prefixes
+ * (`@` mod, `%` sub, `+` turbo, `~` broadcaster, `&` admin, `$`, `!`), possibly several (`&+Name`).
+ */
+import { readFileSync } from 'node:fs';
+
+export interface ChattyMessage { kind: 'msg'; ts: number; user: string; text: string }
+export interface ChattyBan { kind: 'ban'; ts: number; users: string[] }
+export type ChattyEvent = ChattyMessage | ChattyBan;
+
+const PREFIX_CHARS = '~&@%+$!^*';
+
+/** Lowercased user name without badge prefixes. */
+export function cleanUser(u: string): string {
+  let i = 0;
+  while (i < u.length - 1 && PREFIX_CHARS.includes(u[i])) i++;
+  return u.slice(i).toLowerCase();
+}
+
+/**
+ * Parses a whole Chatty log. Timestamps are ms since the Unix epoch of the header date (the +0800
+ * offset is kept as written; only differences matter), with a day added whenever the clock wraps.
+ */
+export function parseChatty(content: string): ChattyEvent[] {
+  const lines = content.replace(/^\uFEFF/, '').split(/\r?\n/);
+  const head = /^# Log started: (\d{4})-(\d\d)-(\d\d)/.exec(lines[0] ?? '');
+  let day = head ? Date.UTC(+head[1], +head[2] - 1, +head[3]) : 0;
+  let lastSec = -1;
+  const out: ChattyEvent[] = [];
+  for (const line of lines) {
+    if (line.length < 12 || line[0] !== '[' || line[3] !== ':' || line[9] !== ']') continue;
+    const sec = +line.slice(1, 3) * 3600 + +line.slice(4, 6) * 60 + +line.slice(7, 9);
+    if (Number.isNaN(sec)) continue;
+    if (lastSec >= 0 && sec < lastSec - 3600) day += 86_400_000;
+    lastSec = sec;
+    const ts = day + sec * 1000;
+    const rest = line.slice(11);
+    if (rest[0] === '<') {
+      const end = rest.indexOf('> ');
+      if (end < 0) continue;
+      out.push({ kind: 'msg', ts, user: cleanUser(rest.slice(1, end)), text: rest.slice(end + 2) });
+    } else if (rest.startsWith('BAN: ')) {
+      const users = rest.slice(5).split(', ').map((p) => cleanUser(p.replace(/ \(\d+s\)$/, '').trim())).filter(Boolean);
+      out.push({ kind: 'ban', ts, users });
+    }
+  }
+  return out;
+}
+
+export function readChatty(path: string): ChattyEvent[] {
+  return parseChatty(readFileSync(path, 'utf8'));
+}
+
+/**
+ * Label per message: 1 when the same user gets a BAN line within `windowMs` after it (inclusive),
+ * else 0. Two-pointer scan over each user's ban times: O(messages + bans).
+ */
+export function banLabels(events: readonly ChattyEvent[], windowMs = 60_000): { messages: ChattyMessage[]; labels: Uint8Array } {
+  const bans = new Map<string, number[]>();
+  const messages: ChattyMessage[] = [];
+  for (const e of events) {
+    if (e.kind === 'ban') for (const u of e.users) { let a = bans.get(u); if (!a) bans.set(u, (a = [])); a.push(e.ts); }
+    else messages.push(e);
+  }
+  const labels = new Uint8Array(messages.length);
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i];
+    const times = bans.get(m.user);
+    if (!times) continue;
+    for (const t of times) if (t >= m.ts && t - m.ts <= windowMs) { labels[i] = 1; break; }
+  }
+  return { messages, labels };
+}
