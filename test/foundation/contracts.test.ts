@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ConfigError, loadConfig } from '../../core/config.ts';
+import { validateEvent, type ChatMessage } from '../../core/events.ts';
+import { deterministicId } from '../../core/ids.ts';
+
+export const sampleMessage: ChatMessage = {
+  v: 1,
+  kind: 'message',
+  id: 'b34ccfc7-4977-403a-8a94-33c6bac34fb8',
+  channel: 'ronni',
+  channel_id: '1234',
+  ts: 1594545155039,
+  received_at: 1594545155100,
+  source: 'live',
+  tags: { 'user-type': '', mod: '0' },
+  user_id: '1234',
+  login: 'ronni',
+  display_name: 'Ronni',
+  text: 'Kappa Keepo Kappa 🎉 日本語',
+  action: false,
+  badges: { subscriber: '12' },
+  badge_info: { subscriber: '14' },
+  color: '#1E90FF',
+  emotes: [{ id: '25', start: 0, end: 4 }],
+  bits: null,
+  first_msg: false,
+  returning_chatter: false,
+  reply: null,
+  source_room_id: null,
+  source_id: null,
+  flags: null,
+};
+
+describe('events', () => {
+  test('a valid message passes', () => {
+    const r = validateEvent(sampleMessage);
+    assert.equal(r.ok, true);
+  });
+
+  test('an invalid event is rejected with a reason naming the field', () => {
+    const r = validateEvent({ ...sampleMessage, ts: 'yesterday' });
+    assert.equal(r.ok, false);
+    assert.match(!r.ok ? r.reason : '', /^message\.ts: /);
+    const r2 = validateEvent({ ...sampleMessage, emotes: [{ id: '25', start: -1, end: 4 }] });
+    assert.match(!r2.ok ? r2.reason : '', /message\.emotes\.0\.start/);
+    const r3 = validateEvent({ kind: 'nonsense' });
+    assert.equal(r3.ok, false);
+    assert.match(!r3.ok ? r3.reason : '', /kind/);
+    assert.equal(validateEvent(null).ok, false);
+  });
+
+  test('deterministic ids are stable and distinguish their parts', () => {
+    assert.equal(deterministicId('x', 'a', 1, null), deterministicId('x', 'a', 1, null));
+    assert.notEqual(deterministicId('x', 'ab', 'c'), deterministicId('x', 'a', 'bc'));
+    assert.notEqual(deterministicId('x', null), deterministicId('x', 'null'));
+  });
+});
+
+describe('config', () => {
+  test('defaults', () => {
+    const c = loadConfig({});
+    assert.equal(c.clickhouse.url, null);
+    assert.equal(c.clickhouse.database, 'twichist');
+    assert.equal(c.nats.url, null);
+    assert.equal(c.api.port, 3000);
+    assert.match(c.clickhouse.embeddedPath, /data[/\\]clickhouse$/);
+    assert.deepEqual(c.twitch.channels, []);
+  });
+
+  test('channels are normalised and de-duplicated', () => {
+    assert.deepEqual(loadConfig({ TWITCH_CHANNELS: '#XQC, forsen forsen' }).twitch.channels, ['xqc', 'forsen']);
+  });
+
+  test('a bad value names the setting', () => {
+    for (const [env, setting] of [
+      [{ CLICKHOUSE_URL: 'localhost:8123' }, 'CLICKHOUSE_URL'],
+      [{ NATS_URL: 'http://x' }, 'NATS_URL'],
+      [{ API_PORT: 'eighty' }, 'API_PORT'],
+      [{ CLICKHOUSE_DATABASE: 'x; DROP' }, 'CLICKHOUSE_DATABASE'],
+      [{ TWITCH_CHANNELS: 'not a/login' }, 'TWITCH_CHANNELS'],
+      [{ TWITCH_CLIENT_ID: 'abc' }, 'TWITCH_CLIENT_ID'],
+    ] as const) {
+      assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && e.issues[0].setting === setting && e.message.includes(setting));
+    }
+  });
+});
