@@ -58,13 +58,14 @@ export async function refreshTopics(client: ClickHouseClient, o: RefreshTopicsOp
 
   for (const channel of channels) {
     const rs = await client.query({
-      query: `SELECT id, channel, toUnixTimestamp64Milli(ts) AS ts, text, emote_names AS emoteNames FROM {db:Identifier}.messages
+      query: `SELECT id, channel, toUnixTimestamp64Milli(ts) AS ts_ms, text, emote_names AS emoteNames FROM {db:Identifier}.messages
               WHERE channel = {channel:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
               ORDER BY ts, id`,
       query_params: { ...range, channel },
       format: 'JSONEachRow',
     });
-    const messages = (await rs.json<TopicMessage>()).map((m) => ({ ...m, ts: Number(m.ts) }));
+    // Aliased ts_ms: an alias named ts would shadow the column in WHERE (ClickHouse resolves aliases there).
+    const messages: TopicMessage[] = (await rs.json<Omit<TopicMessage, 'ts'> & { ts_ms: number }>()).map(({ ts_ms, ...m }) => ({ ...m, ts: Number(ts_ms) }));
     const computed = await computeTopics(messages, { ...o, windowMs });
     result.method = computed.method;
     const scope = { ...range, channel, fromS: Math.floor(from / 1000), toS: Math.ceil(until / 1000) };

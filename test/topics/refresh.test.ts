@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { migrateUp } from '../../clickhouse/migrate.ts';
+import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.ts';
+import { loadConfig } from '../../core/config.ts';
+import { refreshTopics } from '../../enrich/topics/index.ts';
+
+const T0 = Date.UTC(2026, 0, 1, 20, 0, 0);
+const MIN = 60_000;
+const iso = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+
+function row(id: string, channel: string, ms: number, text: string, emotes: string[] = []) {
+  return { id, channel, ts: iso(ms), received_at: iso(ms), source: 'test', login: 'viewer', text, action: false, first_msg: false, returning_chatter: false, emote_names: emotes, enrich_version: 'test' };
+}
+
+describe('refreshTopics on embedded ClickHouse', () => {
+  // One data folder per process (chdb); databases per test.
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'twichist-topics-ch-'));
+  let ch: ClickHouseClient;
+  const database = `topics_${process.pid}`;
+
+  before(async () => {
+    ch = await createClickHouse(loadConfig({ TWICHIST_DATA_DIR: dataDir, CLICKHOUSE_DATABASE: database }));
+    await migrateUp(ch);
+    const msgs = [
+      row('a1', 'streamer', T0 + 0.1 * MIN, 'pizza time'),
+      row('a2', 'streamer', T0 + 0.5 * MIN, 'that pizza looks good'),
+      row('a3', 'streamer', T0 + 1 * MIN, 'pineapple pizza is a crime'),
+      row('a4', 'streamer', T0 + 2 * MIN, 'gg'),
+      row('b1', 'streamer', T0 + 5.5 * MIN, 'goal KEKW', ['KEKW']),
+      row('b2', 'streamer', T0 + 6 * MIN, 'what a goal KEKW', ['KEKW']),
+      row('b3', 'streamer', T0 + 7 * MIN, 'offside goal KEKW', ['KEKW']),
+      row('c1', 'other', T0 + 1 * MIN, 'raid incoming'),
+      row('c2', 'other', T0 + 2 * MIN, 'raid hype'),
+      row('c3', 'other', T0 + 3 * MIN, 'big raid'),
+    ];
+    await ch.insert({ table: 'messages', values: msgs, format: 'JSONEachRow', clickhouse_settings: { insert_deduplication_token: '' } });
+  });
+  after(async () => {
+    await ch?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const topics = async () =>
+    (await ch.query({ query: 'SELECT channel, toUnixTimestamp(window_start) * 1000 AS ws, topic_id, label, terms, messages, method FROM topics ORDER BY channel, ws, topic_id', format: 'JSONEachRow' })).json<{
+      channel: string;
+      ws: number;
+      topic_id: number;
+      label: string;
+      terms: string[];
+      messages: number;
+      method: string;
+    }>();
+  const messageTopics = async (table: 'messages' | 'message_topics') =>
+    Object.fromEntries(
+      (await (await ch.query({ query: `SELECT ${table === 'messages' ? 'id' : 'message_id'} AS id, topic_id FROM ${table} ORDER BY id`, format: 'JSONEachRow' })).json<{ id: string; topic_id: number }>()).map((r) => [r.id, r.topic_id]),
+    );
+
+  test('writes topics, message_topics and messages.topic_id for every channel in range', async () => {
+    const r = await refreshTopics(ch, { database, since: new Date(T0), until: new Date(T0 + 10 * MIN) });
+    assert.deepEqual(r, { channels: ['other', 'streamer'], windows: 3, topics: 3, messages: 10, method: 'keywords' });
+    const t = await topics();
+    assert.deepEqual(t.map((x) => [x.channel, x.ws, x.topic_id, x.terms[0], x.messages, x.method]), [
+      ['other', T0, 0, 'raid', 3, 'keywords'],
+      ['streamer', T0, 0, 'pizza', 3, 'keywords'],
+      // KEKW and goal tie on every count; ties go by term order (uppercase first).
+      ['streamer', T0 + 5 * MIN, 0, 'KEKW', 3, 'keywords'],
+    ]);
+    assert.equal(t[2].terms[1], 'goal');
+    const expected = { a1: 0, a2: 0, a3: 0, a4: -1, b1: 0, b2: 0, b3: 0, c1: 0, c2: 0, c3: 0 };
+    assert.deepEqual(await messageTopics('message_topics'), expected);
+    assert.deepEqual(await messageTopics('messages'), expected);
+  });
+
+  test('a refresh replaces the windows it recomputes, for one channel only', async () => {
+    // Fewer topics after a stricter minimum: the old rows must go, not linger beside the new ones.
+    const r = await refreshTopics(ch, { database, channel: 'streamer', since: new Date(T0), until: new Date(T0 + 10 * MIN), minMessages: 4 });
+    assert.deepEqual(r.channels, ['streamer']);
+    assert.equal(r.topics, 0);
+    const t = await topics();
+    assert.deepEqual(t.map((x) => x.channel), ['other']);
+    const ids = await messageTopics('messages');
+    assert.deepEqual([ids.a1, ids.b1, ids.c1], [-1, -1, 0]);
+  });
+
+  test('updateMessages: false leaves the messages table alone', async () => {
+    await refreshTopics(ch, { database, channel: 'streamer', since: new Date(T0), until: new Date(T0 + 10 * MIN), updateMessages: false });
+    assert.equal((await messageTopics('message_topics')).a1, 0);
+    assert.equal((await messageTopics('messages')).a1, -1);
+  });
+
+  test('an empty range is a no-op', async () => {
+    const r = await refreshTopics(ch, { database, since: new Date(T0 - 60 * MIN), until: new Date(T0 - 30 * MIN) });
+    assert.deepEqual(r, { channels: [], windows: 0, topics: 0, messages: 0, method: null });
+  });
+});
