@@ -1,0 +1,372 @@
+/**
+ * Live ingest: `@twurple/chat` connected to Twitch IRC (anonymous read-only unless a client id,
+ * secret and token file are configured), every raw line through the one parser (`irc-parser.ts`),
+ * events micro-batched onto the bus. Channels come from config, the ClickHouse `channels` table
+ * (polled) and the NATS control subject (a message there triggers an immediate re-read), and can be
+ * set directly with `setChannels()`; joins and parts happen without a restart.
+ *
+ * Reconnects: twurple's persistent connection retries with a Fibonacci backoff (1, 1, 2, 3, 5 ... up
+ * to 120 s) and the channel list is resolved again on every registration, so the client re-joins
+ * what is wanted *now*. Joins go through twurple's join rate limiter (20 joins / 10 s for a normal
+ * account, which also covers anonymous connections). Every connect, join, part, disconnect and
+ * reconnect, and the gap between a disconnect and the next connect, become `lifecycle` events.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import { ChatClient } from '@twurple/chat';
+import { RefreshingAuthProvider, type AccessToken } from '@twurple/auth';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { BusPublisher } from '../core/bus.ts';
+import type { ClickHouseClient } from '../core/clickhouse.ts';
+import type { Config } from '../core/config.ts';
+import type { ChatEvent, Lifecycle } from '../core/events.ts';
+import { deterministicId } from '../core/ids.ts';
+import type { Logger } from '../core/logger.ts';
+import { channelControlSubject } from '../core/subjects.ts';
+import { parseIrcLine } from './irc-parser.ts';
+import { MicroBatcher } from './jetstream.ts';
+
+export type OptOutCheck = (login: string, userId: string | null) => boolean;
+
+export interface LiveIngestorOptions {
+  config: Config;
+  logger: Logger;
+  publisher: BusPublisher;
+  /** Drops messages of opted-out users; default: nobody is opted out. See {@link createOptOutFilter}. */
+  isOptedOut?: OptOutCheck;
+  /** Extra channel source polled every `pollMs` (e.g. {@link channelsFromClickHouse}); unioned with config channels. */
+  loadChannels?: () => Promise<string[]>;
+  /** How often `loadChannels` is polled. */
+  pollMs?: number;
+  /** NATS connection to listen on the channel control subject; null to rely on polling only. */
+  nc?: NatsConnection | null;
+  /** Override of the IRC endpoint (tests, local server); default from config (TWITCH_IRC_HOST/SSL) or Twitch. */
+  irc?: { host: string; port: number | null; ssl: boolean } | null;
+  /** Events held while the bus is saturated before new ones are dropped (and reported as a gap). */
+  maxQueued?: number;
+  /** Micro-batch limits, see {@link MicroBatcher}. */
+  batch?: { maxEvents?: number; maxDelayMs?: number; maxInFlight?: number };
+  /** Identifies this process in lifecycle events; default host:pid. */
+  ingestor?: string;
+}
+
+export interface LiveStats {
+  lines: number;
+  events: number;
+  ignored: number;
+  rejected: number;
+  optedOut: number;
+  dropped: number;
+}
+
+/**
+ * twurple 8 takes a host name but no port (it always uses 6667/6697 for TCP), so tests and the local
+ * server need the port set on the connection target, which twurple keeps by reference and reads on
+ * every (re)connect. Checked at run time: fails loudly if a twurple upgrade moves it.
+ */
+export function pointChatClientAt(client: ChatClient, port: number): void {
+  const conn = (client.irc as unknown as { _connection?: { _target?: { port?: number } } })._connection;
+  if (!conn?._target || typeof conn._target !== 'object') throw new Error('cannot set the IRC port: @twurple/chat internals changed');
+  conn._target.port = port;
+}
+
+function parseHost(spec: string): { host: string; port: number | null } {
+  const m = /^(.*):(\d+)$/.exec(spec);
+  return m ? { host: m[1], port: Number(m[2]) } : { host: spec, port: null };
+}
+
+/** Anonymous unless client id + secret + token file are configured; refreshed tokens are written back to the file. */
+export async function createAuthProvider(config: Config, logger: Logger): Promise<RefreshingAuthProvider | null> {
+  const { clientId, clientSecret, tokenFile } = config.twitch;
+  if (clientId === null || clientSecret === null) return null;
+  if (tokenFile === null) {
+    logger.warn('TWITCH_CLIENT_ID is set but TWITCH_TOKEN_FILE is not: connecting anonymously (read-only)');
+    return null;
+  }
+  const token = JSON.parse(fs.readFileSync(tokenFile, 'utf8')) as AccessToken;
+  const provider = new RefreshingAuthProvider({ clientId, clientSecret });
+  provider.onRefresh((_userId, t) => {
+    // Write-then-rename so a crash mid-write cannot leave a truncated token file.
+    const tmp = `${tokenFile}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(t, null, 2), { mode: 0o600 });
+    fs.renameSync(tmp, tokenFile);
+    logger.info('Twitch token refreshed and saved');
+  });
+  await provider.addUserForToken(token, ['chat']);
+  return provider;
+}
+
+/** Enabled channels from the ClickHouse `channels` table (ReplacingMergeTree, read with FINAL). */
+export function channelsFromClickHouse(client: ClickHouseClient): () => Promise<string[]> {
+  return async () => {
+    const rs = await client.query({ query: 'SELECT login FROM channels FINAL WHERE enabled AND NOT removed', format: 'JSONEachRow' });
+    return (await rs.json<{ login: string }>()).map((r) => r.login.toLowerCase());
+  };
+}
+
+/**
+ * Opt-out set from ClickHouse `opt_outs`, refreshed every `refreshMs`. Lookups are two Set probes;
+ * a failed refresh keeps the previous set (logged), so a ClickHouse hiccup does not re-admit users.
+ */
+export function createOptOutFilter(client: ClickHouseClient, logger: Logger, refreshMs = 5000): { isOptedOut: OptOutCheck; refresh(): Promise<void>; stop(): void } {
+  let logins = new Set<string>();
+  let ids = new Set<string>();
+  const refresh = async () => {
+    try {
+      const rs = await client.query({ query: 'SELECT login, user_id FROM opt_outs FINAL WHERE active', format: 'JSONEachRow' });
+      const rows = await rs.json<{ login: string; user_id: string | null }>();
+      logins = new Set(rows.map((r) => r.login.toLowerCase()));
+      ids = new Set(rows.flatMap((r) => (r.user_id ? [r.user_id] : [])));
+    } catch (err) {
+      logger.warn({ err: String(err) }, 'could not refresh opt_outs; keeping the previous set');
+    }
+  };
+  const timer = setInterval(() => void refresh(), refreshMs);
+  timer.unref();
+  return {
+    isOptedOut: (login, userId) => logins.has(login) || (userId !== null && ids.has(userId)),
+    refresh,
+    stop: () => clearInterval(timer),
+  };
+}
+
+export class LiveIngestor {
+  readonly stats: LiveStats = { lines: 0, events: 0, ignored: 0, rejected: 0, optedOut: 0, dropped: 0 };
+  private readonly opts: LiveIngestorOptions;
+  private readonly logger: Logger;
+  private readonly batcher: MicroBatcher;
+  private readonly ingestor: string;
+  private readonly isOptedOut: OptOutCheck;
+  private readonly maxQueued: number;
+  private client: ChatClient | null = null;
+  private desired = new Set<string>();
+  private extra: string[] = [];
+  private joined = new Set<string>();
+  private disconnectedAt: number | null = null;
+  private joinedAtDisconnect: string[] = [];
+  private everConnected = false;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private sub: Subscription | null = null;
+  private overflow: ChatEvent[] = [];
+  private draining: Promise<void> | null = null;
+  private dropStart: number | null = null;
+  private dropCount = 0;
+  private stopped = false;
+
+  constructor(opts: LiveIngestorOptions) {
+    this.opts = opts;
+    this.logger = opts.logger;
+    this.ingestor = opts.ingestor ?? `${os.hostname()}:${process.pid}`;
+    this.isOptedOut = opts.isOptedOut ?? (() => false);
+    this.maxQueued = opts.maxQueued ?? 100_000;
+    this.batcher = new MicroBatcher({
+      publisher: opts.publisher,
+      ...opts.batch,
+      onError: (err, channel, events) => this.logger.error({ err: String(err), channel, events: events.length }, 'bus publish failed; events lost'),
+    });
+    this.desired = new Set(opts.config.twitch.channels);
+  }
+
+  /** The channels the ingestor wants joined now. */
+  get channels(): string[] {
+    return [...this.desired].sort();
+  }
+
+  /** Channels joined on the current connection. */
+  get joinedChannels(): string[] {
+    return [...this.joined].sort();
+  }
+
+  async start(): Promise<void> {
+    const { config } = this.opts;
+    const authProvider = await createAuthProvider(config, this.logger);
+    const endpoint = this.opts.irc ?? (config.twitch.ircHost ? { ...parseHost(config.twitch.ircHost), ssl: config.twitch.ircSsl } : null);
+    const client = new ChatClient({
+      authProvider: authProvider ?? undefined,
+      readOnly: true,
+      ...(endpoint ? { hostName: endpoint.host, ssl: endpoint.ssl, webSocket: false } : {}),
+      // Resolved on every registration: a reconnect joins what is wanted now, not what was joined before.
+      channels: () => [...this.desired],
+      rejoinChannelsOnReconnect: false,
+      logger: { minLevel: 'critical' },
+    });
+    if (endpoint?.port) pointChatClientAt(client, endpoint.port);
+    this.client = client;
+    client.irc.onAnyMessage((msg) => {
+      const line = msg.rawLine;
+      if (line !== undefined) this.onLine(line, Date.now());
+    });
+    client.onConnect(() => this.onConnected());
+    client.onDisconnect((manually, reason) => this.onDisconnected(manually, reason));
+    client.onJoin((channel, user) => {
+      if (user !== client.irc.currentNick) return;
+      this.joined.add(channel);
+      this.lifecycle('joined', channel, null);
+    });
+    client.onPart((channel, user) => {
+      if (user !== client.irc.currentNick) return;
+      this.joined.delete(channel);
+      this.lifecycle('parted', channel, null);
+    });
+    if (this.opts.loadChannels) {
+      await this.refreshChannels();
+      this.pollTimer = setInterval(() => void this.refreshChannels(), this.opts.pollMs ?? 5000);
+      this.pollTimer.unref();
+    }
+    if (this.opts.nc) {
+      this.sub = this.opts.nc.subscribe(channelControlSubject(config.nats.subjectPrefix), {
+        callback: () => void this.refreshChannels(),
+      });
+    }
+    client.connect();
+  }
+
+  /** Re-reads the channel source and joins/parts the difference. */
+  async refreshChannels(): Promise<void> {
+    if (!this.opts.loadChannels) return;
+    try {
+      this.extra = await this.opts.loadChannels();
+    } catch (err) {
+      this.logger.warn({ err: String(err) }, 'could not load channels; keeping the current set');
+      return;
+    }
+    this.apply(new Set([...this.opts.config.twitch.channels, ...this.extra]));
+  }
+
+  /** Replaces the wanted channel set (config channels are not implied); joins and parts the difference. */
+  setChannels(list: string[]): void {
+    this.apply(new Set(list.map((c) => c.replace(/^#/, '').toLowerCase()).filter(Boolean)));
+  }
+
+  private apply(next: Set<string>): void {
+    const prev = this.desired;
+    this.desired = next;
+    const client = this.client;
+    if (client === null || !client.isConnected) return; // the next registration resolves `desired`
+    for (const ch of next) {
+      if (!prev.has(ch) || !this.joined.has(ch)) {
+        client.join(ch).catch((err: unknown) => this.logger.warn({ channel: ch, err: String(err) }, 'join failed'));
+      }
+    }
+    for (const ch of prev) if (!next.has(ch)) client.part(ch);
+  }
+
+  private onLine(line: string, receivedAt: number): void {
+    this.stats.lines++;
+    const r = parseIrcLine(line, { receivedAt, source: 'live' });
+    if (!r.ok) {
+      if (r.ignored) this.stats.ignored++;
+      else {
+        this.stats.rejected++;
+        this.logger.debug({ reason: r.reason, line: line.slice(0, 200) }, 'unparsable IRC line');
+      }
+      return;
+    }
+    const e = r.event;
+    if ((e.kind === 'message' && this.isOptedOut(e.login, e.user_id)) || (e.kind === 'usernotice' && e.login !== null && this.isOptedOut(e.login, e.user_id))) {
+      this.stats.optedOut++;
+      return;
+    }
+    this.stats.events++;
+    this.emit(e);
+  }
+
+  /**
+   * Twitch cannot be paused, so back-pressure from the bus fills a bounded queue; past `maxQueued`
+   * events are dropped and the span is published as a `gap` lifecycle event once the bus recovers.
+   */
+  private emit(e: ChatEvent): void {
+    if (this.draining !== null) {
+      if (this.overflow.length >= this.maxQueued) {
+        this.stats.dropped++;
+        this.dropCount++;
+        this.dropStart ??= e.received_at;
+        return;
+      }
+      this.overflow.push(e);
+      return;
+    }
+    const wait = this.batcher.push(e);
+    if (wait !== undefined) this.draining = this.drain(wait);
+  }
+
+  private async drain(first: Promise<void>): Promise<void> {
+    await first;
+    while (this.overflow.length > 0) {
+      const batch = this.overflow;
+      this.overflow = [];
+      for (const e of batch) {
+        const w = this.batcher.push(e);
+        if (w !== undefined) await w;
+      }
+    }
+    this.draining = null;
+    if (this.dropStart !== null) {
+      const start = this.dropStart;
+      const count = this.dropCount;
+      this.dropStart = null;
+      this.dropCount = 0;
+      for (const ch of this.desired) this.lifecycle('gap', ch, `dropped ${count} events: the bus was saturated`, start, Date.now());
+    }
+  }
+
+  private onConnected(): void {
+    const now = Date.now();
+    if (this.everConnected && this.disconnectedAt !== null) {
+      const from = this.disconnectedAt;
+      for (const ch of new Set([...this.joinedAtDisconnect, ...this.desired])) {
+        this.lifecycle('reconnected', ch, null, null, null, now);
+        this.lifecycle('gap', ch, 'disconnected from Twitch IRC', from, now, now);
+      }
+    } else {
+      for (const ch of this.desired) this.lifecycle('connected', ch, null, null, null, now);
+    }
+    this.everConnected = true;
+    this.disconnectedAt = null;
+  }
+
+  private onDisconnected(manually: boolean, reason?: Error): void {
+    const now = Date.now();
+    this.joinedAtDisconnect = [...this.joined];
+    this.joined.clear();
+    if (this.disconnectedAt === null) this.disconnectedAt = now;
+    const detail = manually ? 'closed by Twichist' : `connection lost${reason ? ': ' + reason.message : ''}`;
+    for (const ch of this.joinedAtDisconnect) this.lifecycle('disconnected', ch, detail, null, null, now);
+    if (!manually) this.logger.warn({ reason: reason?.message }, 'Twitch IRC disconnected; reconnecting with backoff');
+  }
+
+  private lifecycle(event: Lifecycle['event'], channel: string, detail: string | null, gapStart: number | null = null, gapEnd: number | null = null, at = Date.now()): void {
+    const e: Lifecycle = {
+      v: 1,
+      id: deterministicId('lifecycle', this.ingestor, event, channel, at, gapStart),
+      channel,
+      channel_id: null,
+      ts: at,
+      received_at: at,
+      source: 'live',
+      tags: {},
+      kind: 'lifecycle',
+      event,
+      ingestor: this.ingestor,
+      detail,
+      gap_start: gapStart,
+      gap_end: gapEnd,
+    };
+    this.emit(e);
+  }
+
+  /** Parts every channel, disconnects, and waits until every event is acknowledged by the bus. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.sub?.unsubscribe();
+    const client = this.client;
+    if (client) {
+      this.onDisconnected(true);
+      client.quit();
+    }
+    if (this.draining) await this.draining;
+    await this.batcher.close();
+  }
+}

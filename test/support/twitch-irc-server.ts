@@ -1,0 +1,294 @@
+/**
+ * A local server that speaks enough Twitch IRC for the real `@twurple/chat` client: plain TCP,
+ * CAP LS/REQ/ACK, PASS/NICK (anonymous `justinfanNNNN` or any token), the 001-004/375/372/376 welcome,
+ * JOIN/PART (with ROOMSTATE, 353 and 366), PING/PONG, RECONNECT, dropping connections on demand, and
+ * replaying a raw log at a chosen speed (tmi-sent-ts spacing scaled, or as fast as the socket takes it),
+ * optionally rewriting the channel. Used by the ingest tests and `bench/ingest.ts`.
+ *
+ * twurple 8 has no `port` option: point a client at this server with `pointChatClientAt()` from
+ * `ingest/live.ts`, or set TWITCH_IRC_HOST=127.0.0.1:<port> and TWITCH_IRC_SSL=false.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import readline from 'node:readline';
+import { splitIrcLine } from '../../ingest/irc-parser.ts';
+
+interface Conn {
+  id: number;
+  socket: net.Socket;
+  nick: string | null;
+  channels: Set<string>;
+  closed: boolean;
+}
+
+export interface ReplayOptions {
+  /** Multiplier of the original tmi-sent-ts spacing (e.g. 10 = ten times faster), or 'max'. */
+  speed: number | 'max';
+  /** Rewrite every line's channel to this one (without '#'). */
+  channel?: string | null;
+  /** Wait until some client has joined the line's channel before sending the first line. Default true. */
+  waitForJoin?: boolean;
+  /** Called after each line was written (or found no joined client). */
+  onLine?: (index: number, line: string, delivered: boolean) => void | Promise<void>;
+  /** Stop early. */
+  signal?: AbortSignal;
+}
+
+export interface ReplayResult {
+  /** Lines written to at least one joined connection. */
+  delivered: number;
+  /** Lines that found no joined connection (e.g. while the client was reconnecting). */
+  undelivered: number;
+  /** Lines not replayed because they are connection chatter (welcome, CAP, JOIN, 353, 366, PING). */
+  skipped: number;
+}
+
+/** Commands of a raw log that belong to the recording's own connection, not to the channel. */
+const CONNECTION_COMMANDS = new Set(['001', '002', '003', '004', '375', '372', '376', '353', '366', 'CAP', 'JOIN', 'PART', 'PING', 'PONG', 'GLOBALUSERSTATE']);
+
+export class TwitchIrcServer {
+  readonly host = '127.0.0.1';
+  port = 0;
+  private readonly server: net.Server;
+  private readonly conns = new Set<Conn>();
+  private nextId = 1;
+  private readonly joinWaiters: Array<{ channel: string; resolve: () => void }> = [];
+  /** Every line the server received, for assertions. */
+  readonly received: string[] = [];
+  /** Connections accepted so far. */
+  connections = 0;
+  /** room-id sent in ROOMSTATE on join, by channel. */
+  readonly roomIds = new Map<string, string>();
+
+  private constructor() {
+    this.server = net.createServer((socket) => this.accept(socket));
+  }
+
+  static async start(port = 0): Promise<TwitchIrcServer> {
+    const s = new TwitchIrcServer();
+    await new Promise<void>((resolve, reject) => {
+      s.server.once('error', reject);
+      s.server.listen(port, '127.0.0.1', () => resolve());
+    });
+    s.port = (s.server.address() as net.AddressInfo).port;
+    return s;
+  }
+
+  private accept(socket: net.Socket) {
+    socket.setNoDelay(true);
+    const conn: Conn = { id: this.nextId++, socket, nick: null, channels: new Set(), closed: false };
+    this.connections++;
+    this.conns.add(conn);
+    const close = () => {
+      conn.closed = true;
+      this.conns.delete(conn);
+    };
+    socket.on('close', close);
+    socket.on('error', close);
+    const rl = readline.createInterface({ input: socket, crlfDelay: Infinity });
+    rl.on('line', (line) => this.handle(conn, line));
+  }
+
+  private send(conn: Conn, line: string): boolean {
+    if (conn.closed) return true;
+    return conn.socket.write(line + '\r\n');
+  }
+
+  private handle(conn: Conn, line: string) {
+    this.received.push(line);
+    const m = splitIrcLine(line);
+    if (m === null) return;
+    const nick = conn.nick ?? '*';
+    switch (m.command) {
+      case 'CAP': {
+        const sub = m.params[0] === '*' ? m.params[1] : m.params[0];
+        const arg = m.params[m.params.length - 1];
+        if (sub === 'LS') this.send(conn, ':tmi.twitch.tv CAP * LS :twitch.tv/tags twitch.tv/commands twitch.tv/membership');
+        else if (sub === 'REQ') this.send(conn, `:tmi.twitch.tv CAP * ACK :${arg}`);
+        break;
+      }
+      case 'PASS':
+        break;
+      case 'NICK': {
+        conn.nick = (m.params[0] ?? 'justinfan1').toLowerCase();
+        const n = conn.nick;
+        for (const l of [
+          `:tmi.twitch.tv 001 ${n} :Welcome, GLHF!`,
+          `:tmi.twitch.tv 002 ${n} :Your host is tmi.twitch.tv`,
+          `:tmi.twitch.tv 003 ${n} :This server is rather new`,
+          `:tmi.twitch.tv 004 ${n} :-`,
+          `:tmi.twitch.tv 375 ${n} :-`,
+          `:tmi.twitch.tv 372 ${n} :You are in a maze of twisty passages, all alike.`,
+          `:tmi.twitch.tv 376 ${n} :>`,
+        ])
+          this.send(conn, l);
+        break;
+      }
+      case 'JOIN':
+        for (const raw of (m.params[0] ?? '').split(',')) {
+          const channel = raw.replace(/^#/, '').toLowerCase();
+          if (!channel) continue;
+          conn.channels.add(channel);
+          const room = this.roomIds.get(channel) ?? String(1000 + this.roomIds.size);
+          this.roomIds.set(channel, room);
+          this.send(conn, `:${nick}!${nick}@${nick}.tmi.twitch.tv JOIN #${channel}`);
+          this.send(conn, `@emote-only=0;followers-only=-1;r9k=0;room-id=${room};slow=0;subs-only=0 :tmi.twitch.tv ROOMSTATE #${channel}`);
+          this.send(conn, `:${nick}.tmi.twitch.tv 353 ${nick} = #${channel} :${nick}`);
+          this.send(conn, `:${nick}.tmi.twitch.tv 366 ${nick} #${channel} :End of /NAMES list`);
+          for (const w of this.joinWaiters.splice(0)) {
+            if (w.channel === channel) w.resolve();
+            else this.joinWaiters.push(w);
+          }
+        }
+        break;
+      case 'PART':
+        for (const raw of (m.params[0] ?? '').split(',')) {
+          const channel = raw.replace(/^#/, '').toLowerCase();
+          conn.channels.delete(channel);
+          this.send(conn, `:${nick}!${nick}@${nick}.tmi.twitch.tv PART #${channel}`);
+        }
+        break;
+      case 'PING':
+        this.send(conn, `:tmi.twitch.tv PONG tmi.twitch.tv :${m.params[m.params.length - 1] ?? ''}`);
+        break;
+      case 'QUIT':
+        conn.socket.end();
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Channels some open connection has joined. */
+  joinedChannels(): Set<string> {
+    const out = new Set<string>();
+    for (const c of this.conns) for (const ch of c.channels) out.add(ch);
+    return out;
+  }
+
+  waitForJoin(channel: string, timeoutMs = 15_000): Promise<void> {
+    channel = channel.toLowerCase();
+    if (this.joinedChannels().has(channel)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no client joined #${channel} within ${timeoutMs} ms`)), timeoutMs);
+      this.joinWaiters.push({ channel, resolve: () => (clearTimeout(t), resolve()) });
+    });
+  }
+
+  /** Sends a line to every connection joined to `channel` (all connections when null); true if any got it. */
+  async broadcast(line: string, channel: string | null): Promise<boolean> {
+    let any = false;
+    const drains: Promise<void>[] = [];
+    for (const c of this.conns) {
+      if (c.closed || c.nick === null || (channel !== null && !c.channels.has(channel))) continue;
+      any = true;
+      if (!this.send(c, line)) drains.push(new Promise((r) => c.socket.once('drain', () => r())));
+    }
+    if (drains.length) await Promise.all(drains);
+    return any;
+  }
+
+  /** Destroys every client connection (the client sees a network error and reconnects). */
+  dropConnections(): void {
+    for (const c of this.conns) {
+      c.closed = true;
+      c.socket.destroy();
+    }
+    this.conns.clear();
+  }
+
+  /** Asks every client to reconnect, as Twitch does before a server restart. */
+  async sendReconnect(): Promise<void> {
+    await this.broadcast(':tmi.twitch.tv RECONNECT', null);
+  }
+
+  /**
+   * Replays raw lines (an array, or a file path read line by line). Connection chatter of the
+   * recording (welcome, CAP, JOIN, 353/366, PING) is skipped; everything else goes to the clients
+   * joined to the line's (possibly rewritten) channel.
+   */
+  async replay(input: string | Iterable<string> | AsyncIterable<string>, opts: ReplayOptions): Promise<ReplayResult> {
+    const lines: AsyncIterable<string> | Iterable<string> =
+      typeof input === 'string' ? readline.createInterface({ input: fs.createReadStream(input, 'utf8'), crlfDelay: Infinity }) : input;
+    const result: ReplayResult = { delivered: 0, undelivered: 0, skipped: 0 };
+    let firstTs: number | null = null;
+    let start = 0;
+    let index = 0;
+    let waited = false;
+    for await (const rawLine of lines) {
+      if (opts.signal?.aborted) break;
+      const line = rawLine.replace(/\r$/, '');
+      if (line === '') continue;
+      const info = lineInfo(line);
+      if (info === null || CONNECTION_COMMANDS.has(info.command) || info.channel === null) {
+        result.skipped++;
+        continue;
+      }
+      const channel = opts.channel ?? info.channel;
+      const out = opts.channel ? rewriteChannel(line, info, opts.channel) : line;
+      if (!waited && (opts.waitForJoin ?? true)) {
+        await this.waitForJoin(channel);
+        waited = true;
+      }
+      if (opts.speed !== 'max' && info.ts !== null) {
+        if (firstTs === null) {
+          firstTs = info.ts;
+          start = performance.now();
+        }
+        const due = start + (info.ts - firstTs) / opts.speed;
+        const wait = due - performance.now();
+        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      }
+      const ok = await this.broadcast(out, channel);
+      if (ok) result.delivered++;
+      else result.undelivered++;
+      await opts.onLine?.(index, out, ok);
+      index++;
+    }
+    return result;
+  }
+
+  async close(): Promise<void> {
+    this.dropConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
+
+interface LineInfo {
+  command: string;
+  channel: string | null;
+  /** Index of the `#channel` param in the line. */
+  channelAt: number;
+  ts: number | null;
+}
+
+/** Command, channel and tmi-sent-ts of a raw line, without building an event. */
+export function lineInfo(line: string): LineInfo | null {
+  let i = 0;
+  if (line.startsWith('@')) i = line.indexOf(' ') + 1;
+  if (i <= 0 && line.startsWith('@')) return null;
+  if (line[i] === ':') i = line.indexOf(' ', i) + 1;
+  if (i <= 0) return null;
+  const sp = line.indexOf(' ', i);
+  const command = sp < 0 ? line.slice(i) : line.slice(i, sp);
+  let channel: string | null = null;
+  let channelAt = -1;
+  if (sp > 0 && line[sp + 1] === '#') {
+    channelAt = sp + 1;
+    const end = line.indexOf(' ', channelAt);
+    channel = line.slice(channelAt + 1, end < 0 ? line.length : end).toLowerCase();
+  }
+  let ts: number | null = null;
+  const t = line.indexOf('tmi-sent-ts=');
+  if (t >= 0 && line.startsWith('@')) {
+    const end = line.slice(t + 12).search(/[; ]/);
+    const n = Number(line.slice(t + 12, end < 0 ? undefined : t + 12 + end));
+    if (Number.isFinite(n)) ts = n;
+  }
+  return { command, channel, channelAt, ts };
+}
+
+function rewriteChannel(line: string, info: LineInfo, channel: string): string {
+  if (info.channelAt < 0 || info.channel === null) return line;
+  return line.slice(0, info.channelAt + 1) + channel + line.slice(info.channelAt + 1 + info.channel.length);
+}
