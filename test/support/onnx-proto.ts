@@ -69,8 +69,8 @@ class Writer {
 export interface Tensor {
   name: string;
   dims: number[];
-  type: 'float' | 'int8' | 'int64';
-  data: Float32Array | Int8Array | BigInt64Array;
+  type: 'float' | 'int8' | 'int32' | 'int64';
+  data: Float32Array | Int8Array | Int32Array | BigInt64Array;
 }
 
 export type Attribute =
@@ -90,7 +90,7 @@ export interface Node {
 /** A graph input or output; string dims are symbolic (e.g. 'batch'). */
 export interface ValueInfo {
   name: string;
-  type: 'float' | 'int64';
+  type: 'float' | 'int32' | 'int64';
   dims: Array<number | string>;
 }
 
@@ -102,7 +102,7 @@ export interface Graph {
   outputs: ValueInfo[];
 }
 
-const typeCode = { float: DataType.FLOAT, int8: DataType.INT8, int64: DataType.INT64 } as const;
+const typeCode = { float: DataType.FLOAT, int8: DataType.INT8, int32: DataType.INT32, int64: DataType.INT64 } as const;
 
 function writeTensor(w: Writer, t: Tensor): void {
   for (const d of t.dims) w.int(1, d);

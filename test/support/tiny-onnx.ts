@@ -23,17 +23,9 @@ export function sharedModelsSkip(): string | false {
   return existsSync(SHARED_MODELS_DIR) ? false : `skipped: ${SHARED_MODELS_DIR} is absent (real tokenizer/config files; CI has it)`;
 }
 
-/** Deterministic PRNG (mulberry32), so every build writes the same bytes. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32, shared with the topics k-means), so every build writes the same bytes. */
+export { mulberry32 as seededRandom } from '../../enrich/topics/kmeans.ts';
+import { mulberry32 as seededRandom } from '../../enrich/topics/kmeans.ts';
 
 const QUANT_SCALE = 1 / 16;
 
