@@ -1,0 +1,66 @@
+/**
+ * The per-message scoring interface enrich calls. The real implementation is the sentiment engineer's
+ * `enrich/analysis/index.ts` (`createAnalyzer()`); it is loaded at run time so this stage works (with
+ * neutral scores, marked by its version) before that module exists or if it fails to load.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Logger } from '../core/logger.ts';
+
+export interface AnalyzeInput {
+  channel: string;
+  userId: string | null;
+  login: string;
+  text: string;
+  /** Epoch ms. */
+  ts: number;
+  /** Emote names found in the message (see `enrich/emotes.ts`). */
+  emoteNames: readonly string[];
+}
+
+export interface AnalyzeResult {
+  /** -1 .. 1. */
+  sentiment: number;
+  /** -1, 0 or 1. */
+  sentimentLabel: number;
+  /** 0 .. 1. */
+  toxicity: number;
+  /** 0 .. 1. */
+  modRisk: number;
+}
+
+export interface Analyzer {
+  analyze(input: AnalyzeInput): AnalyzeResult;
+  /** Stored in `messages.enrich_version`, so rows scored by different versions can be told apart. */
+  readonly version: string;
+}
+
+/** Neutral scores; used until `enrich/analysis/index.ts` is available. */
+export function neutralAnalyzer(): Analyzer {
+  const neutral: AnalyzeResult = { sentiment: 0, sentimentLabel: 0, toxicity: 0, modRisk: 0 };
+  return { version: 'neutral-1', analyze: () => neutral };
+}
+
+const ANALYSIS_INDEX = path.join(path.dirname(fileURLToPath(import.meta.url)), 'analysis', 'index.ts');
+
+/** Loads `enrich/analysis/index.ts` (`createAnalyzer`, `ANALYZER_VERSION`), or the neutral stand-in. */
+export async function loadAnalyzer(logger: Logger): Promise<Analyzer> {
+  if (!fs.existsSync(ANALYSIS_INDEX)) {
+    logger.warn('enrich/analysis/index.ts not found: storing neutral sentiment/toxicity scores');
+    return neutralAnalyzer();
+  }
+  try {
+    const mod = (await import(pathToFileURL(ANALYSIS_INDEX).href)) as {
+      createAnalyzer?: () => { analyze(i: AnalyzeInput): AnalyzeResult } | Promise<{ analyze(i: AnalyzeInput): AnalyzeResult }>;
+      ANALYZER_VERSION?: string;
+    };
+    if (typeof mod.createAnalyzer !== 'function') throw new Error('no createAnalyzer export');
+    const a = await mod.createAnalyzer();
+    const version = String(mod.ANALYZER_VERSION ?? 'analysis');
+    return { version, analyze: (i) => a.analyze(i) };
+  } catch (err) {
+    logger.error({ err: (err as Error).message }, 'enrich/analysis failed to load: storing neutral scores');
+    return neutralAnalyzer();
+  }
+}

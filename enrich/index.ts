@@ -1,0 +1,187 @@
+/**
+ * The enrich stage: bus -> validate -> opt-out filter -> emote tokens and scores -> write buffer ->
+ * exactly-once store in ClickHouse -> ack. The same code runs in single-process mode (an
+ * `InProcessBus` consumer, `twichist import`/`up`) and standalone against JetStream (`twichist enrich`).
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import { splitEventLines, type BusConsumer, type Delivery } from '../core/bus.ts';
+import type { Config } from '../core/config.ts';
+import { validateEvent, type ChatEvent } from '../core/events.ts';
+import type { Logger } from '../core/logger.ts';
+import type { ModelRuntime } from './models/index.ts';
+import { loadAnalyzer, type Analyzer } from './analyzer.ts';
+import { createEmoteSource, type EmoteSource } from './emotes.ts';
+import { createMetrics, observe, type EnrichMetrics } from './metrics.ts';
+import { watchOptOuts } from './opt-outs.ts';
+import { refineWithModels } from './refine.ts';
+import { messageRow, plainRow, tableOf, type PendingRow } from './rows.ts';
+import { deadLetter, ExactlyOnceStore, type DeadLetter } from './store.ts';
+import { WriteBuffer, type BufferEntry } from './write-buffer.ts';
+
+export { toPrometheus, type EnrichMetrics } from './metrics.ts';
+
+export interface StartEnrichOptions {
+  config: Config;
+  logger: Logger;
+  /** Where rows go; closed by the caller, not by `stop()`. */
+  client: ClickHouseClient;
+  /** `InProcessBus.consumer()` or `createJetStreamConsumer(...)`; stopped by `stop()`. */
+  consumer: BusConsumer;
+  /** Scores per message. Default: `enrich/analysis` (`createAnalyzer()`), or neutral scores until it exists. */
+  analyzer?: Analyzer;
+  /** Emote sets. Default: from config (`emotes.files`, the cache in `emotes.cacheDir`, online fetches when `models.online`). */
+  emotes?: EmoteSource;
+  /** Optional transformer models: refine sentiment/toxicity of a batch when they answer within {@link StartEnrichOptions.modelBudgetMs}. */
+  models?: ModelRuntime | null;
+  /** Longest a batch waits for the models before it is stored with lexicon scores. Default 300 ms. */
+  modelBudgetMs?: number;
+  /** An insert slower than this is abandoned and awaited before the retry. Default 30 s. */
+  insertTimeoutMs?: number;
+  /** First retry delay after a failed store (doubles per failure). Default 250 ms. */
+  retryBaseMs?: number;
+  /** Cap of the retry delay. Default 5 s. */
+  retryMaxMs?: number;
+  /** How often the opt-out list is re-read. Default 5 s. */
+  optOutRefreshMs?: number;
+}
+
+export interface EnrichStage {
+  /** Graceful: stop consuming, flush, ack. Does not close `client` or the NATS connection. */
+  stop(): Promise<void>;
+  readonly metrics: EnrichMetrics;
+  /** Resolves when every delivery received so far is stored (or handed back to the bus). */
+  stored(): Promise<void>;
+  /** Resolves when the consume loop ended (after `stop()`, or if the consumer ended by itself). */
+  readonly done: Promise<void>;
+}
+
+interface Entry extends BufferEntry {
+  rows: PendingRow[];
+  deadLetters: DeadLetter[];
+}
+
+/** Starts the stage. Returns at once; start-up (analyzer, opt-outs) finishes before the first delivery is read. */
+export function startEnrich(opts: StartEnrichOptions): EnrichStage {
+  const { config, logger, client, consumer } = opts;
+  const log = logger.child({ stage: 'enrich' });
+  const metrics = createMetrics();
+  const ownEmotes = opts.emotes ? null : createEmoteSource({ files: config.emotes.files, cacheDir: config.emotes.cacheDir, online: config.models.online, logger: log });
+  const emotes = opts.emotes ?? ownEmotes!;
+  const optOuts = watchOptOuts(client, log, opts.optOutRefreshMs);
+  const store = new ExactlyOnceStore({ client, logger: log, insertTimeoutMs: opts.insertTimeoutMs });
+  let analyzer: Analyzer | null = opts.analyzer ?? null;
+  let stopping = false;
+
+  const buffer = new WriteBuffer<Entry>({
+    batchSize: config.enrich.batchSize,
+    flushMs: config.enrich.flushMs,
+    retryBaseMs: opts.retryBaseMs,
+    retryMaxMs: opts.retryMaxMs,
+    logger: log,
+    flush: async (entries) => {
+      const rows: PendingRow[] = [];
+      const dls: DeadLetter[] = [];
+      let events = 0;
+      for (const e of entries) {
+        for (const r of e.rows) rows.push(r);
+        for (const d of e.deadLetters) dls.push(d);
+        events += e.size;
+      }
+      if (opts.models) metrics.modelRefined += await refineWithModels(opts.models, rows, opts.modelBudgetMs ?? 300, log);
+      const t0 = performance.now();
+      const r = await store.store(rows, dls);
+      const now = Date.now();
+      observe(metrics.insertLatencyMs, performance.now() - t0);
+      observe(metrics.batchSize, events);
+      metrics.batches++;
+      metrics.duplicatesDropped += r.duplicates;
+      metrics.deadLetters += r.deadLetters;
+      metrics.bisections += r.bisections;
+      for (const [k, n] of Object.entries(r.inserted)) metrics.eventsOut[k as ChatEvent['kind']] += n;
+      for (const row of rows) observe(metrics.lagMs, now - row.receivedAt);
+    },
+    onSettled: (entries, ok) => {
+      if (ok) metrics.busAcked += entries.length;
+      else {
+        metrics.busNaked += entries.length;
+        metrics.transientFailures++;
+      }
+    },
+  });
+
+  const toEntry = (d: Delivery): Entry => {
+    const lines = splitEventLines(d.data);
+    const rows: PendingRow[] = [];
+    const deadLetters: DeadLetter[] = [];
+    const source = `bus:${d.msgId}`;
+    for (const line of lines) {
+      let input: unknown;
+      try {
+        input = JSON.parse(line);
+      } catch (err) {
+        metrics.eventsIn.invalid++;
+        deadLetters.push(deadLetter(line, `invalid JSON: ${(err as Error).message}`, d.publishedAt, source));
+        continue;
+      }
+      const v = validateEvent(input);
+      if (!v.ok) {
+        metrics.eventsIn.invalid++;
+        deadLetters.push(deadLetter(line, `invalid event: ${v.reason}`, d.publishedAt, source));
+        continue;
+      }
+      const e = v.event;
+      metrics.eventsIn[e.kind]++;
+      if ((e.kind === 'message' || (e.kind === 'usernotice' && e.login !== null)) && optOuts.has(e.login!)) {
+        metrics.optedOutDropped++;
+        continue;
+      }
+      try {
+        let row: Record<string, unknown>;
+        if (e.kind === 'message') {
+          emotes.noteChannel(e.channel, e.channel_id);
+          const tokens = emotes.index.tokens(e.channel, e.text, e.emotes);
+          const scores = analyzer!.analyze({ channel: e.channel, userId: e.user_id, login: e.login, text: e.text, ts: e.ts, emoteNames: tokens.names });
+          row = messageRow(e, tokens, scores, analyzer!.version);
+        } else {
+          row = plainRow(e);
+        }
+        rows.push({ table: tableOf(e.kind), kind: e.kind, id: e.id, channel: e.channel, ts: e.ts, receivedAt: e.received_at, raw: line, row });
+      } catch (err) {
+        deadLetters.push(deadLetter(line, `enrichment failed: ${(err as Error).message}`, e.ts, source));
+      }
+    }
+    return { delivery: d, size: Math.max(1, lines.length), rows, deadLetters };
+  };
+
+  const done = (async () => {
+    analyzer ??= await loadAnalyzer(log);
+    // Without the opt-out list nothing may be stored; retry until it can be read.
+    while (!(await optOuts.refresh()) && !stopping) await new Promise((r) => setTimeout(r, 1000));
+    for await (const d of consumer.deliveries()) {
+      await buffer.add(toEntry(d));
+      if (stopping) break;
+    }
+  })().catch((err: unknown) => {
+    log.error({ err }, 'enrich consume loop failed');
+    throw err;
+  });
+  // `done` is awaited by stop(); this keeps an unobserved failure from crashing the process twice.
+  done.catch(() => {});
+
+  return {
+    metrics,
+    stored: async () => {
+      await buffer.drain();
+    },
+    done,
+    async stop() {
+      // Order matters: no new deliveries, then the last batch stored and acked, then our timers.
+      stopping = true;
+      await consumer.stop();
+      await done.catch(() => {});
+      await buffer.close();
+      optOuts.close();
+      ownEmotes?.close();
+    },
+  };
+}

@@ -1,0 +1,265 @@
+/**
+ * Exactly-once writes into ClickHouse (see docs/exactly-once.md). Per batch and table:
+ *  1. wait until no earlier attempt of this process can still be running (a timed-out insert may
+ *     still commit; checking before it finished would race with it);
+ *  2. drop ids repeated within the batch, then ids already stored (one primary-key query per table);
+ *  3. insert the rest with a deterministic `insert_deduplication_token` (hash of table + sorted ids)
+ *     and `deduplicate_blocks_in_dependent_materialized_views = 1`, so an identical retry of an insert
+ *     that did commit is dropped by the table and by every rollup view below it.
+ * A row ClickHouse rejects for what it is (not for being busy) is found by bisection and parked in
+ * `dead_letters`; transient errors propagate so the caller naks and the bus redelivers.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
+import { isTransientClickHouseError } from '../core/clickhouse.ts';
+import { deterministicId } from '../core/ids.ts';
+import type { EventKind } from '../core/events.ts';
+import type { Logger } from '../core/logger.ts';
+import { RAW_TABLES, type PendingRow, type RawTable } from './rows.ts';
+
+/** A `dead_letters` row. */
+export interface DeadLetter {
+  id: string;
+  /** Epoch ms; deterministic per payload (event ts, or the bus message's publish time). */
+  ts: number;
+  stage: string;
+  source: string;
+  reason: string;
+  payload: string;
+}
+
+export const DEAD_LETTER_STAGE = 'enrich';
+
+export function deadLetter(payload: string, reason: string, ts: number, source: string): DeadLetter {
+  // The id covers only stage and payload: the same bad line redelivered (or republished) is stored once.
+  return { id: deterministicId('dl', DEAD_LETTER_STAGE, payload), ts, stage: DEAD_LETTER_STAGE, source, reason, payload };
+}
+
+export interface StoreResult {
+  /** Rows newly inserted, by event kind. */
+  inserted: Partial<Record<EventKind, number>>;
+  /** Rows skipped: repeated in the batch or already stored. */
+  duplicates: number;
+  /** Dead letters newly stored (including rows ClickHouse rejected). */
+  deadLetters: number;
+  /** Batches split to isolate rejected rows. */
+  bisections: number;
+}
+
+export interface StoreOptions {
+  client: ClickHouseClient;
+  logger: Logger;
+  /** An insert slower than this is abandoned (and awaited before the next attempt). Default 30 s. */
+  insertTimeoutMs?: number;
+  /** Called while a slow insert runs, so the bus extends the ack deadline. */
+  onSlow?: () => void;
+}
+
+/** Settings every insert relies on; passed on every call (embedded sessions would otherwise keep old values). */
+function insertSettings(token: string): ClickHouseSettings {
+  return {
+    insert_deduplicate: 1,
+    insert_deduplication_token: token,
+    deduplicate_blocks_in_dependent_materialized_views: 1,
+    async_insert: 0,
+    wait_for_async_insert: 1,
+  };
+}
+
+/** 32 hex chars of SHA-256 over the table and the sorted ids: the same rows give the same token. */
+export function dedupToken(table: string, ids: string[]): string {
+  const h = createHash('sha256').update(table).update('\u0000');
+  for (const id of [...ids].sort()) h.update(id).update('\u0001');
+  return h.digest('hex').slice(0, 32);
+}
+
+/** `DateTime64(3)` query parameter from epoch ms: seconds with a fractional part, independent of time zones. */
+export function dt64Param(ms: number): string {
+  return (ms / 1000).toFixed(3);
+}
+
+class InsertTimeout extends Error {
+  readonly code = '159';
+  constructor(ms: number) {
+    super(`insert did not answer within ${ms} ms`);
+    this.name = 'InsertTimeout';
+  }
+}
+
+export class ExactlyOnceStore {
+  private readonly client: ClickHouseClient;
+  private readonly logger: Logger;
+  private readonly timeoutMs: number;
+  private readonly onSlow: () => void;
+  /** Attempts that timed out on our side and may still be running in ClickHouse. */
+  private readonly orphans: Array<{ queryId: string; settled: Promise<unknown> }> = [];
+
+  constructor(opts: StoreOptions) {
+    this.client = opts.client;
+    this.logger = opts.logger;
+    this.timeoutMs = opts.insertTimeoutMs ?? 30_000;
+    this.onSlow = opts.onSlow ?? (() => {});
+  }
+
+  /** Stores rows and dead letters exactly once. Throws only transient errors (caller retries the whole batch). */
+  async store(rows: PendingRow[], deadLetters: DeadLetter[]): Promise<StoreResult> {
+    await this.waitForOrphans();
+    const result: StoreResult = { inserted: {}, duplicates: 0, deadLetters: 0, bisections: 0 };
+    const byTable = new Map<RawTable, PendingRow[]>();
+    const seen = new Set<string>();
+    for (const r of rows) {
+      const key = `${r.table}\u0000${r.id}`;
+      if (seen.has(key)) {
+        result.duplicates++;
+        continue;
+      }
+      seen.add(key);
+      let list = byTable.get(r.table);
+      if (!list) byTable.set(r.table, (list = []));
+      list.push(r);
+    }
+    const rejected: DeadLetter[] = [];
+    for (const table of RAW_TABLES) {
+      const list = byTable.get(table);
+      if (!list) continue;
+      const stored = await this.storedIds(table, list);
+      const fresh = stored.size === 0 ? list : list.filter((r) => !stored.has(r.id));
+      result.duplicates += list.length - fresh.length;
+      if (fresh.length === 0) continue;
+      const bad = await this.insertBisecting(table, fresh, result);
+      const badIds = new Set(bad.map((b) => b.row.id));
+      for (const r of fresh) if (!badIds.has(r.id)) result.inserted[r.kind] = (result.inserted[r.kind] ?? 0) + 1;
+      for (const b of bad) rejected.push(deadLetter(b.row.raw, `clickhouse rejected the row: ${b.reason}`.slice(0, 2000), b.row.ts, `enrich:${table}`));
+    }
+    result.deadLetters = await this.storeDeadLetters([...deadLetters, ...rejected]);
+    return result;
+  }
+
+  /** Ids of `rows` already in `table`, by its primary key (channel, ts, id): reads a few granules. */
+  private async storedIds(table: RawTable, rows: PendingRow[]): Promise<Set<string>> {
+    let min = Infinity;
+    let max = -Infinity;
+    const channels = new Set<string>();
+    const ids: string[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      if (r.ts < min) min = r.ts;
+      if (r.ts > max) max = r.ts;
+      channels.add(r.channel);
+      ids[i] = r.id;
+    }
+    const rs = await this.client.query({
+      // `table` comes from RAW_TABLES, never from input.
+      query: `SELECT id FROM ${table} WHERE channel IN {channels:Array(String)} AND ts BETWEEN {min:DateTime64(3)} AND {max:DateTime64(3)} AND id IN {ids:Array(String)}`,
+      query_params: { channels: [...channels], min: dt64Param(min), max: dt64Param(max), ids },
+      format: 'JSONCompactEachRow',
+    });
+    const found = await rs.json<[string]>();
+    return new Set(found.map((f) => f[0]));
+  }
+
+  private async storeDeadLetters(list: DeadLetter[]): Promise<number> {
+    if (list.length === 0) return 0;
+    const unique = [...new Map(list.map((d) => [d.id, d])).values()];
+    // dead_letters is ORDER BY (stage, ts, id) and small; the id alone identifies a payload.
+    const rs = await this.client.query({
+      query: 'SELECT id FROM dead_letters WHERE stage = {stage:String} AND id IN {ids:Array(String)}',
+      query_params: { stage: DEAD_LETTER_STAGE, ids: unique.map((d) => d.id) },
+      format: 'JSONCompactEachRow',
+    });
+    const stored = new Set((await rs.json<[string]>()).map((r) => r[0]));
+    const fresh = unique.filter((d) => !stored.has(d.id));
+    if (fresh.length === 0) return 0;
+    await this.insertOnce('dead_letters', fresh.map((d) => d.id), fresh);
+    return fresh.length;
+  }
+
+  /** Inserts rows; on a deterministic error splits the batch to find the rejected rows. Returns those. */
+  private async insertBisecting(table: RawTable, rows: PendingRow[], result: StoreResult): Promise<Array<{ row: PendingRow; reason: string }>> {
+    try {
+      await this.insertOnce(
+        table,
+        rows.map((r) => r.id),
+        rows.map((r) => r.row),
+      );
+      return [];
+    } catch (err) {
+      if (isTransientClickHouseError(err)) throw err;
+      const reason = (err as Error).message ?? String(err);
+      if (rows.length === 1) return [{ row: rows[0], reason }];
+      result.bisections++;
+      this.logger.warn({ table, rows: rows.length, err: reason.slice(0, 300) }, 'insert rejected; bisecting to find the bad rows');
+      const mid = rows.length >> 1;
+      // Each half gets its own token (different ids), so halves stored before a crash are found by the
+      // id check on redelivery.
+      return [...(await this.insertBisecting(table, rows.slice(0, mid), result)), ...(await this.insertBisecting(table, rows.slice(mid), result))];
+    }
+  }
+
+  private async insertOnce(table: string, ids: string[], values: Array<Record<string, unknown>> | DeadLetter[]): Promise<void> {
+    const token = dedupToken(table, ids);
+    const queryId = `enrich-${token.slice(0, 12)}-${randomUUID()}`;
+    const abort = new AbortController();
+    const attempt = this.client.insert({
+      table,
+      values: values as Array<Record<string, unknown>>,
+      format: 'JSONEachRow',
+      query_id: queryId,
+      abort_signal: abort.signal,
+      clickhouse_settings: insertSettings(token),
+    });
+    const settled = attempt.then(
+      () => undefined,
+      () => undefined,
+    );
+    const slow = setInterval(() => this.onSlow(), Math.max(1000, Math.floor(this.timeoutMs / 3)));
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        attempt,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new InsertTimeout(this.timeoutMs)), this.timeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      if (err instanceof InsertTimeout) {
+        abort.abort();
+        // It may still commit: the next check-then-insert must wait for it (see waitForOrphans).
+        this.orphans.push({ queryId, settled });
+      }
+      throw err;
+    } finally {
+      clearInterval(slow);
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Waits until no timed-out attempt can still be running: its local promise settled (embedded: the
+   * engine call returned) and the server no longer lists its query_id (HTTP: an aborted request's
+   * query may run on); after twice the timeout it is killed synchronously.
+   */
+  private async waitForOrphans(): Promise<void> {
+    while (this.orphans.length > 0) {
+      const o = this.orphans[0];
+      await o.settled;
+      const deadline = Date.now() + 2 * this.timeoutMs;
+      for (;;) {
+        const rs = await this.client.query({
+          query: 'SELECT count() AS n FROM system.processes WHERE query_id = {id:String}',
+          query_params: { id: o.queryId },
+          format: 'JSONEachRow',
+        });
+        const [{ n }] = await rs.json<{ n: number }>();
+        if (Number(n) === 0) break;
+        this.onSlow();
+        if (Date.now() > deadline) {
+          await this.client.command({ query: 'KILL QUERY WHERE query_id = {id:String} SYNC', query_params: { id: o.queryId } });
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      this.orphans.shift();
+    }
+  }
+}
