@@ -32,12 +32,20 @@ export interface ModelRuntime {
   /** Model id per task, or null when it is not installed or failed to load. */
   readonly available: { sentiment: string | null; toxicity: string | null; embeddings: string | null };
   /** Class probabilities per text; `neutral` is 0 for 2-label models such as SST-2. */
-  sentiment(texts: string[]): Promise<SentimentScores[]>;
+  sentiment(texts: string[], opts?: CallOptions): Promise<SentimentScores[]>;
   /** Probability in [0, 1] that each text is toxic. */
-  toxicity(texts: string[]): Promise<number[]>;
+  toxicity(texts: string[], opts?: CallOptions): Promise<number[]>;
   /** L2-normalised sentence vectors (384 dims for MiniLM). */
-  embed(texts: string[]): Promise<Float32Array[]>;
+  embed(texts: string[], opts?: CallOptions): Promise<Float32Array[]>;
   close(): Promise<void>;
+}
+
+export interface CallOptions {
+  /**
+   * Abort to drop this call's batches that are still queued, e.g. `AbortSignal.timeout(budgetMs)`
+   * when the caller stores lexicon scores after a budget; the promise then rejects.
+   */
+  signal?: AbortSignal;
 }
 
 export interface ModelRuntimeOptions {
@@ -127,12 +135,12 @@ export async function openModelRuntime(opts: ModelRuntimeOptions): Promise<Model
   );
 
   const batchSize = opts.batchSize ?? 32;
-  async function run<T>(task: ModelTask, texts: string[]): Promise<T[]> {
+  async function run<T>(task: ModelTask, texts: string[], signal?: AbortSignal): Promise<T[]> {
     if (available[task] === null || pool === null) throw new ModelUnavailableError(task, missing[task] ?? 'runtime closed');
     if (texts.length === 0) return [];
     const batches = lengthSortedBatches(texts, batchSize);
     const p = pool;
-    const results = await Promise.all(batches.map((idx) => p.run(task, idx.map((i) => texts[i])) as Promise<T[]>));
+    const results = await Promise.all(batches.map((idx) => p.run(task, idx.map((i) => texts[i]), signal) as Promise<T[]>));
     const out = new Array<T>(texts.length);
     batches.forEach((idx, b) => idx.forEach((i, k) => (out[i] = results[b][k])));
     return out;
@@ -140,9 +148,9 @@ export async function openModelRuntime(opts: ModelRuntimeOptions): Promise<Model
 
   return {
     available,
-    sentiment: (texts) => run<SentimentScores>('sentiment', texts),
-    toxicity: (texts) => run<number>('toxicity', texts),
-    embed: (texts) => run<Float32Array>('embeddings', texts),
+    sentiment: (texts, o) => run<SentimentScores>('sentiment', texts, o?.signal),
+    toxicity: (texts, o) => run<number>('toxicity', texts, o?.signal),
+    embed: (texts, o) => run<Float32Array>('embeddings', texts, o?.signal),
     async close() {
       const p = pool;
       pool = null;

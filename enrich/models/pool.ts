@@ -121,13 +121,30 @@ export class WorkerPool {
     }
   }
 
-  /** Runs one batch on the next free worker; waits for queue space first when the queue is full. */
-  async run(task: ModelTask, texts: string[]): Promise<unknown> {
-    while (this.queue.length >= this.o.maxQueue && !this.closed) await new Promise<void>((r) => this.spaceWaiters.push(r));
+  /**
+   * Runs one batch on the next free worker; waits for queue space first when the queue is full.
+   * An aborted signal drops the batch if it is still queued (a batch already on a worker finishes),
+   * so a caller that gave up on a time budget does not leave work behind for the pool.
+   */
+  async run(task: ModelTask, texts: string[], signal?: AbortSignal): Promise<unknown> {
+    while (this.queue.length >= this.o.maxQueue && !this.closed && !signal?.aborted) await new Promise<void>((r) => this.spaceWaiters.push(r));
+    signal?.throwIfAborted();
     if (this.closed) throw new Error('model runtime is closed');
     if (this.slots.size === 0) throw new Error('no model workers are running');
     return new Promise((resolve, reject) => {
-      this.queue.push({ job: this.nextJob++, task, texts, resolve, reject });
+      const job: Job = { job: this.nextJob++, task, texts, resolve, reject };
+      this.queue.push(job);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const at = this.queue.indexOf(job);
+          if (at < 0) return;
+          this.queue.splice(at, 1);
+          this.spaceWaiters.shift()?.();
+          reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+        },
+        { once: true },
+      );
       this.pump();
     });
   }

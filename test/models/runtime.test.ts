@@ -89,6 +89,16 @@ describe('model runtime with tiny ONNX models', { skip }, () => {
     assert.ok(ticks > 0, 'timers kept firing while models ran');
   });
 
+  test('an aborted call drops its queued batches and rejects; later calls still work', async () => {
+    const ctl = new AbortController();
+    // 200 batches of 4 queue up behind 2 workers; abort right away.
+    const big = rt.sentiment(Array.from({ length: 800 }, (_, i) => `text ${i} love`), { signal: ctl.signal });
+    ctl.abort(new Error('budget exceeded'));
+    await assert.rejects(big, /budget exceeded/);
+    const [s] = await rt.sentiment(['love']);
+    assert.ok(s.positive > 0.5);
+  });
+
   test('the worker guard is live: a deliberate fetch in a guarded worker is recorded', async () => {
     const probeLog = path.join(dir, 'probe.log');
     writeFileSync(probeLog, '');
