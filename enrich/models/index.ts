@@ -55,7 +55,7 @@ export interface ModelRuntimeOptions {
   dtype?: 'q8' | 'fp32';
   /** onnxruntime intra-op threads per worker. Default 1: throughput comes from workers, not threads. */
   threads?: number;
-  /** Worker threads. Each loads every model (~100 MB RSS per worker for the three q8 defaults). Default min(2, cores - 1), at least 1. */
+  /** Worker threads. Each loads every model, so memory grows by at least the weight files' size per worker. Default min(2, cores - 1), at least 1. */
   workers?: number;
   /** Texts per inference call. Larger batches amortise the worker hop but pad to the longest text. Default 32. */
   batchSize?: number;
