@@ -1,0 +1,138 @@
+/**
+ * `twichist up` (`npm start`): ingest + enrich + API in one process on the embedded ClickHouse and the
+ * in-process bus (JetStream when NATS_URL is set). With TWITCH_CHANNELS it archives those channels
+ * live; without, it replays the bundled real chat sample (samples/NOTICE) so a new install has data
+ * in seconds. SIGTERM/SIGINT stop it in an order that loses nothing (core/runtime.ts).
+ */
+import fs from 'node:fs';
+import { preflight, SAMPLE_FILE, startRuntime, type Runtime, type RuntimeSource } from '../../core/runtime.ts';
+import { parseArgs, UsageError, type Command } from '../command.ts';
+
+/**
+ * Default replay speed. 50x plays the 23-minute sample in ~27 s: fast enough that the API has data
+ * within seconds, slow enough that the timeline visibly fills in and the live feed has something to show.
+ */
+const DEFAULT_SPEED = 50;
+
+export const command: Command = {
+  name: 'up',
+  summary: 'Run Twichist on one machine: ingest + enrich + API, embedded ClickHouse, migrations applied on start',
+  usage: 'twichist up [--speed N] [--sample FILE] [--no-replay]',
+  options: [
+    { flag: '--speed N', description: `replay speed when TWITCH_CHANNELS is unset, times real time (default ${DEFAULT_SPEED}; original timestamps are kept, so a second replay stores nothing twice)` },
+    { flag: '--sample FILE', description: 'replay this chat export instead of the bundled sample (any format `twichist import` reads)' },
+    { flag: '--no-replay', description: 'with TWITCH_CHANNELS unset, start enrich and the API only (e.g. ingest runs elsewhere over NATS)' },
+  ],
+  examples: [
+    'twichist up',
+    'TWITCH_CHANNELS=northernlion,lirik twichist up',
+    'twichist up --speed 500',
+    'twichist up --sample ./exports/rechat-123.json',
+    'NATS_URL=nats://127.0.0.1:4222 twichist up',
+    'TWICHIST_DATA_DIR=/srv/twichist API_PORT=8080 twichist up',
+  ],
+  async run(args, ctx) {
+    const { flags } = parseArgs(args, { speed: 'string', sample: 'string', 'no-replay': 'boolean' });
+    const speed = flags.speed === undefined ? DEFAULT_SPEED : Number(flags.speed);
+    if (!Number.isFinite(speed) || speed <= 0) throw new UsageError(`--speed must be a positive number, not '${flags.speed}'`);
+    const sample = typeof flags.sample === 'string' ? flags.sample : SAMPLE_FILE;
+    if (!fs.existsSync(sample)) throw new UsageError(`--sample: no file at ${sample}`);
+    const config = ctx.config();
+    const logger = ctx.logger();
+    const out = (line: string) => ctx.stdout.write(line + '\n');
+
+    await preflight(config, { api: true });
+    const source: RuntimeSource =
+      config.twitch.channels.length > 0 ? { kind: 'live' } : flags['no-replay'] ? { kind: 'none' } : { kind: 'replay', file: sample, speed };
+
+    // Signals before start-up finishes must still stop cleanly, so listen first and act once ready.
+    let signalled: ((sig: string) => void) | null = null;
+    const stopSignal = new Promise<string>((resolve) => (signalled = resolve));
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (signalled) {
+        signalled(sig);
+        signalled = null;
+        return;
+      }
+      // A second Ctrl-C means "now": skip the drain. Only the in-process queue can be lost.
+      ctx.stderr.write(`twichist: ${sig} again, exiting without draining\n`);
+      process.exit(130);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+
+    let runtime: Runtime | null = null;
+    try {
+      out(`twichist up: data in ${config.dataDir}`);
+      runtime = await startRuntime({ config, logger, source, onStep: (step) => out(`  ${step}`), onProgress: progressPrinter(ctx) });
+      printWelcome(out, runtime, source, config.dataDir);
+      const rt = runtime;
+      void rt.sourceDone.then(
+        async ({ events }) => {
+          await rt.settled();
+          const stored = await countMessages(rt);
+          out(`replay finished: ${events} events published, ${stored ?? '?'} messages in ClickHouse. Still serving; Ctrl-C to stop.`);
+        },
+        (err: unknown) => ctx.stderr.write(`twichist: ingest stopped: ${(err as Error).message}\n`),
+      );
+      const sig = await stopSignal;
+      out(`${sig}: shutting down (stop ingest, drain bus, flush enrich, stop API, close ClickHouse)`);
+      await runtime.stop();
+      out('stopped cleanly');
+      return 0;
+    } finally {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      await runtime?.stop().catch(() => {});
+    }
+  },
+};
+
+async function countMessages(rt: Runtime): Promise<number | null> {
+  try {
+    const rs = await rt.client.query({ query: 'SELECT count() AS n FROM messages', format: 'JSONEachRow' });
+    const rows = await rs.json<{ n: number }>();
+    return Number(rows[0]?.n ?? 0);
+  } catch {
+    return null;
+  }
+}
+
+function printWelcome(out: (l: string) => void, rt: Runtime, source: RuntimeSource, dataDir: string): void {
+  const lines = [''];
+  if (rt.apiUrl) {
+    lines.push(`  API       ${rt.apiUrl}/api/v1/channels`);
+    lines.push(`  API docs  ${rt.apiUrl}/docs`);
+    lines.push(`  health    ${rt.apiUrl}/health`);
+  }
+  lines.push('', '  Query from another terminal (same TWICHIST_DATA_DIR):');
+  lines.push(`    npx twichist sql "SELECT channel, count() FROM messages GROUP BY channel"`);
+  lines.push(`    npx twichist sql "SELECT toStartOfMinute(window) AS m, sum(messages) FROM chat_1m GROUP BY m ORDER BY m" --format csv`);
+  lines.push(`    npx twichist sql "SELECT login, text FROM messages ORDER BY ts DESC LIMIT 10"`);
+  if (source.kind === 'replay') lines.push('', `  No TWITCH_CHANNELS set: replaying a real 2016 chat sample at ${source.speed}x. Set TWITCH_CHANNELS=<login,...> to archive live chat.`);
+  if (source.kind === 'live') lines.push('', '  Archiving live; Ctrl-C stops after storing everything received.');
+  lines.push(`  Data: ${dataDir}   Bus: ${rt.bus}`, '');
+  out(lines.join('\n'));
+}
+
+/** Replay progress: a bar with rate and ETA on a terminal, a plain line every 10 % otherwise. */
+function progressPrinter(ctx: Parameters<Command['run']>[1]): (done: number, total: number | null) => void {
+  const started = Date.now();
+  let lastDecile = -1;
+  return (done, total) => {
+    const secs = Math.max(0.001, (Date.now() - started) / 1000);
+    const rate = done / secs;
+    if (ctx.isTTY) {
+      const frac = total ? Math.min(1, done / total) : 0;
+      const eta = total && rate > 0 ? Math.max(0, (total - done) / rate) : null;
+      const bar = `[${'#'.repeat(Math.round(frac * 24)).padEnd(24, '-')}]`;
+      ctx.stdout.write(`\r\x1b[2Kreplay ${bar} ${done}${total ? `/${total}` : ''} ${rate.toFixed(0)} ev/s ETA ${eta === null ? '?' : `${eta.toFixed(0)}s`}${total && done >= total ? '\n' : ''}`);
+      return;
+    }
+    const decile = total ? Math.floor((done / total) * 10) : -1;
+    if (decile !== lastDecile && decile >= 0) {
+      lastDecile = decile;
+      ctx.stdout.write(`replay: ${done}/${total} events (${decile * 10}%), ${rate.toFixed(0)} ev/s\n`);
+    }
+  };
+}
