@@ -27,15 +27,21 @@ export interface ManifestModel {
 
 const f = (path: string, size: number | null, sha256: string | null): ManifestFile => ({ path, size, sha256 });
 
+/** The three JSON files every model folder has, as [size, sha256] pairs (null, null when unknown). */
+const jsonFiles = (...known: Array<[number | null, string | null]>): ManifestFile[] =>
+  ['config.json', 'tokenizer.json', 'tokenizer_config.json'].map((p, i) => f(p, known[i]?.[0] ?? null, known[i]?.[1] ?? null));
+
 export const DEFAULT_MODELS: readonly ManifestModel[] = [
   {
     task: 'sentiment',
     id: 'Xenova/distilbert-base-uncased-finetuned-sst-2-english',
     licence: 'Apache-2.0',
     files: [
-      f('config.json', 735, 'b0e9ec981125ef799f31847b1410053069e7708078bb2236ae05239efdd4d428'),
-      f('tokenizer.json', 711396, 'd241a60d5e8f04cc1b2b3e9ef7a4921b27bf526d9f6050ab90f9267a1f9e5c66'),
-      f('tokenizer_config.json', 372, '2bbf2ea55c232406706144b907ca020cd7528a78e3e4741115be3b3566542b0b'),
+      ...jsonFiles(
+        [735, 'b0e9ec981125ef799f31847b1410053069e7708078bb2236ae05239efdd4d428'],
+        [711396, 'd241a60d5e8f04cc1b2b3e9ef7a4921b27bf526d9f6050ab90f9267a1f9e5c66'],
+        [372, '2bbf2ea55c232406706144b907ca020cd7528a78e3e4741115be3b3566542b0b'],
+      ),
       f('onnx/model_quantized.onnx', 67581197, '79b45c7fd8c2673aa53615aba07caeb2de798f63a95a2393a365982429c94f7f'),
     ],
   },
@@ -44,9 +50,11 @@ export const DEFAULT_MODELS: readonly ManifestModel[] = [
     id: 'Xenova/all-MiniLM-L6-v2',
     licence: 'Apache-2.0',
     files: [
-      f('config.json', 650, '7135149f7cffa1a573466c6e4d8423ed73b62fd2332c575bf738a0d033f70df7'),
-      f('tokenizer.json', 711661, 'da0e79933b9ed51798a3ae27893d3c5fa4a201126cef75586296df9b4d2c62a0'),
-      f('tokenizer_config.json', 366, '9261e7d79b44c8195c1cada2b453e55b00aeb81e907a6664974b4d7776172ab3'),
+      ...jsonFiles(
+        [650, '7135149f7cffa1a573466c6e4d8423ed73b62fd2332c575bf738a0d033f70df7'],
+        [711661, 'da0e79933b9ed51798a3ae27893d3c5fa4a201126cef75586296df9b4d2c62a0'],
+        [366, '9261e7d79b44c8195c1cada2b453e55b00aeb81e907a6664974b4d7776172ab3'],
+      ),
       f('onnx/model_quantized.onnx', 22972370, 'afdb6f1a0e45b715d0bb9b11772f032c399babd23bfc31fed1c170afc848bdb1'),
     ],
   },
@@ -57,7 +65,7 @@ export const DEFAULT_MODELS: readonly ManifestModel[] = [
     task: 'toxicity',
     id: 'Xenova/toxic-bert',
     licence: 'Apache-2.0',
-    files: [f('config.json', null, null), f('tokenizer.json', null, null), f('tokenizer_config.json', null, null), f('onnx/model_quantized.onnx', null, null)],
+    files: [...jsonFiles(), f('onnx/model_quantized.onnx', null, null)],
   },
 ];
 
@@ -77,7 +85,7 @@ export function manifestFor(id: string, dtype: 'q8' | 'fp32' = 'q8'): ManifestMo
     task: null,
     id,
     licence: 'unknown',
-    files: [f('config.json', null, null), f('tokenizer.json', null, null), f('tokenizer_config.json', null, null), f(weightFile('q8'), null, null)],
+    files: [...jsonFiles(), f(weightFile('q8'), null, null)],
   };
   if (dtype === 'q8') return base;
   const weights = FP32_WEIGHTS[id] ?? f(weightFile('fp32'), null, null);

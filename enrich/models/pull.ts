@@ -193,7 +193,7 @@ export interface InstalledModel {
   task: string | null;
   folder: string;
   bytes: number;
-  files: Array<{ path: string; bytes: number; ok: boolean | null; problem: string | null }>;
+  files: Array<{ path: string; present: boolean; bytes: number; ok: boolean | null; problem: string | null }>;
   /** ok: every file matches the manifest or the hashes recorded at pull; unverified: nothing to compare with. */
   status: InstallStatus;
 }
@@ -222,7 +222,7 @@ export async function listModels(modelsDir: string, dtype: 'q8' | 'fp32' = 'q8')
       for (const rel of requiredFiles(dtype)) {
         const p = path.join(folder, rel);
         if (!existsSync(p)) {
-          files.push({ path: rel, bytes: 0, ok: false, problem: 'missing' });
+          files.push({ path: rel, present: false, bytes: 0, ok: false, problem: `${rel}: missing` });
           continue;
         }
         const known = manifest.files.find((f) => f.path === rel);
@@ -237,9 +237,9 @@ export async function listModels(modelsDir: string, dtype: 'q8' | 'fp32' = 'q8')
             problem = (err as Error).message;
           }
         }
-        files.push({ path: rel, bytes: got.size, ok: expect ? problem === null : null, problem });
+        files.push({ path: rel, present: true, bytes: got.size, ok: expect ? problem === null : null, problem });
       }
-      const status: InstallStatus = files.some((f) => f.problem === 'missing')
+      const status: InstallStatus = files.some((f) => !f.present)
         ? 'incomplete'
         : files.some((f) => f.ok === false)
           ? 'mismatch'

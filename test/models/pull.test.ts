@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { UsageError } from '../../cli/command.ts';
 import { command, progressLine } from '../../cli/commands/models.ts';
 import { loadConfig } from '../../core/config.ts';
 import { createLogger } from '../../core/logger.ts';
@@ -130,7 +131,7 @@ describe('models pull/list against a local fake hub', () => {
     const logger = createLogger('silent');
     const out = sink();
     const err = sink();
-    const ctx = { config, logger, stdout: out.stream, stderr: err.stream, isTTY: false };
+    const ctx = { config: () => config, logger: () => logger, stdout: out.stream, stderr: err.stream, isTTY: false };
     assert.equal(await command.run(['pull', 'toxicity'], ctx), 0, err.text());
     assert.match(out.text(), /Xenova\/toxic-bert onnx\/model_quantized\.onnx: 0\.3 MB in/);
     assert.match(out.text(), /Xenova\/toxic-bert: 4 file\(s\) downloaded, verified by content-length/);
@@ -148,15 +149,16 @@ describe('models pull/list against a local fake hub', () => {
     await command.run(['list', '--json'], { ...ctx, stdout: json.stream });
     assert.equal(JSON.parse(json.text()).models[0].status, 'ok');
 
-    assert.equal(await command.run(['fly'], ctx), 2);
-    assert.equal(await command.run(['pull', '--dtype', 'fp16'], ctx), 2);
+    await assert.rejects(command.run(['fly'], ctx), (e: Error) => e instanceof UsageError && /expected "pull" or "list"/.test(e.message));
+    await assert.rejects(command.run(['pull', '--dtype', 'fp16'], ctx), /--dtype must be q8 or fp32/);
+    await assert.rejects(command.run(['list', '--jsn'], ctx), /unknown option --jsn/);
   });
 
   test('CLI: a TTY gets a redrawn progress bar with rate and ETA', async () => {
     const modelsDir = path.join(dir, 'm7');
     const config = loadConfig({ TWICHIST_MODELS_DIR: modelsDir, TWICHIST_DATA_DIR: dir });
     const out = sink();
-    const code = await command.run(['pull', 'toxicity', '--base-url', baseUrl], { config, logger: createLogger('silent'), stdout: out.stream, stderr: sink().stream, isTTY: true });
+    const code = await command.run(['pull', 'toxicity', '--base-url', baseUrl], { config: () => config, logger: () => createLogger('silent'), stdout: out.stream, stderr: sink().stream, isTTY: true });
     assert.equal(code, 0);
     assert.match(out.text(), /\r\x1b\[2KXenova\/toxic-bert onnx\/model_quantized\.onnx \[#+\] 100% 0\.3 MB\/0\.3 MB [\d.]+ MB\/s ETA 0s\n/);
     assert.equal(progressLine({ model: 'm', file: 'f', received: 5e6, total: 1e7, bytesPerSecond: 1e6, etaSeconds: 5, done: false }, 10), 'm f [#####-----]  50% 5.0 MB/10.0 MB 1.0 MB/s ETA 5s');
@@ -165,7 +167,7 @@ describe('models pull/list against a local fake hub', () => {
   test('CLI: offline config refuses to download', async () => {
     const config = loadConfig({ TWICHIST_MODELS_DIR: path.join(dir, 'm8'), TWICHIST_ONLINE: 'false', TWICHIST_DATA_DIR: dir });
     const err = sink();
-    assert.equal(await command.run(['pull'], { config, logger: createLogger('silent'), stdout: sink().stream, stderr: err.stream, isTTY: false }), 2);
+    assert.equal(await command.run(['pull'], { config: () => config, logger: () => createLogger('silent'), stdout: sink().stream, stderr: err.stream, isTTY: false }), 2);
     assert.match(err.text(), /TWICHIST_ONLINE=false/);
     assert.ok(!existsSync(path.join(dir, 'm8')));
   });
