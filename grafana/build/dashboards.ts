@@ -1,0 +1,491 @@
+/**
+ * The six provisioned dashboards. Column names follow DEVELOPERS.md "Table contracts" and the
+ * migrations in clickhouse/migrations/; test/grafana runs every query against imported real chat.
+ */
+import { CHANNEL, header, tiered, type DashboardSpec, type PanelSpec, type VariableSpec } from './lib.ts';
+
+const channelVar: VariableSpec = {
+  name: 'channel',
+  label: 'Channel',
+  description: 'Channels to show (All = every channel with stored chat).',
+  type: 'query',
+  // Followed channels and every channel with stored chat (imports included), whatever the time range.
+  sql: 'SELECT login FROM channels FINAL WHERE NOT removed\nUNION DISTINCT\nSELECT DISTINCT channel FROM chat_1d',
+  multi: true,
+  includeAll: true,
+};
+
+const userVar: VariableSpec = {
+  name: 'user',
+  label: 'User (login)',
+  description: 'Optional: one chatter login; empty shows everyone.',
+  type: 'textbox',
+};
+
+const emoteVar: VariableSpec = {
+  name: 'emote',
+  label: 'Emote',
+  description: 'Emotes to chart (All = the ten most used in the range).',
+  type: 'query',
+  sql: `${header(['The 200 most used emotes of the selected channels over their whole history.'])}SELECT emote FROM emotes_1d WHERE ${CHANNEL}\nGROUP BY emote ORDER BY sum(uses) DESC LIMIT 200`,
+  multi: true,
+  includeAll: true,
+};
+
+const EMOTE = '$__conditionalAll(emote IN (${emote:singlequote}), $emote)';
+
+/** Sums of a chat rollup over the range (stats); chat_1m: a month is ~43k rows a channel. */
+const chatTotal = (expr: string, why: string) =>
+  `${header([why])}SELECT ${expr} AS value\nFROM chat_1m\nWHERE $__timeFilter(\`window\`) AND ${CHANNEL}`;
+
+const stat = (title: string, description: string, sql: string, unit = 'short', decimals?: number): PanelSpec => ({
+  title, description, type: 'stat', sql, w: 4, h: 4, unit, decimals,
+});
+
+/** A chat rollup time series, one series per channel (long format: time, channel, value). */
+const perChannel = (title: string, description: string, expr: string, unit: string, w = 12): PanelSpec => ({
+  title,
+  description,
+  type: 'timeseries',
+  interval: '30s',
+  unit,
+  w,
+  h: 8,
+  sql:
+    header(['One SELECT per rollup resolution; only the one matching the bucket size reads anything.']) +
+    tiered('chat', (t) => `SELECT $__timeInterval(\`window\`) AS time, channel, ${expr}\nFROM ${t}\nWHERE ${CHANNEL} AND`, '\nGROUP BY time, channel', 'time, channel'),
+});
+
+/** A chat rollup time series over all selected channels together (wide format: time, a, b, ...). */
+const combined = (title: string, description: string, exprs: string, unit: string, extra: Partial<PanelSpec> = {}): PanelSpec => ({
+  title,
+  description,
+  type: 'timeseries',
+  interval: '30s',
+  unit,
+  w: 12,
+  h: 8,
+  sql:
+    header(['All selected channels together; the rollup resolution follows the bucket size.']) +
+    tiered('chat', (t) => `SELECT $__timeInterval(\`window\`) AS time, ${exprs}\nFROM ${t}\nWHERE ${CHANNEL} AND`, '\nGROUP BY time'),
+  ...extra,
+});
+
+const MESSAGES_STAT = stat('Messages', 'Chat messages in the range, selected channels.', chatTotal('sum(messages)', 'Exact: every stored message counted once by the rollup.'));
+const CHATTERS_STAT = stat('Unique chatters', 'Distinct logins that wrote in the range.', chatTotal('uniqExactMerge(chatters)', 'Exact distinct logins: the rollup keeps uniqExact states.'));
+
+const dataRange: PanelSpec = {
+  title: 'Data range',
+  description: 'Where the stored chat is, whatever the time picker says. Click "first" to open the whole stored range (imports are often older than the default 7 days).',
+  type: 'table',
+  w: 8,
+  h: 4,
+  sql:
+    header(['Deliberately not limited by the time picker: it tells where the history is.']) +
+    "SELECT min(`window`) AS first, max(`window`) + INTERVAL 1 DAY AS last, sum(messages) AS messages,\n" +
+    '    toUnixTimestamp(min(`window`)) * 1000 AS from_ms, toUnixTimestamp(max(`window`) + INTERVAL 1 DAY) * 1000 AS to_ms\n' +
+    `FROM chat_1d\nWHERE ${CHANNEL}\nHAVING messages > 0`,
+  overrides: [
+    { matcher: { id: 'byName', options: 'first' }, properties: [{ id: 'links', value: [{ title: 'Show the stored range', url: '/d/${__dashboard.uid}?from=${__data.fields.from_ms}&to=${__data.fields.to_ms}&${channel:queryparam}' }] }] },
+    { matcher: { id: 'byRegexp', options: '^(from_ms|to_ms)$' }, properties: [{ id: 'custom.hidden', value: true }] },
+  ],
+};
+
+const overview: DashboardSpec = {
+  uid: 'twichist-overview',
+  title: 'Twichist / Overview',
+  description: 'Every channel at a glance: volume, chatters, top channels, ingest health and gaps.',
+  tags: ['overview'],
+  variables: [channelVar],
+  rows: [
+    {
+      panels: [
+        MESSAGES_STAT,
+        CHATTERS_STAT,
+        stat('Active channels', 'Channels with at least one message in the range.', chatTotal('uniqExactIf(channel, messages > 0)', 'A channel counts once it has a message in the range.')),
+        stat('Messages / minute', 'Mean chat rate over the range.', chatTotal("sum(messages) / greatest(dateDiff('minute', $__fromTime, $__toTime), 1)", 'Mean over the whole picked range, quiet minutes included.'), 'short', 1),
+        dataRange,
+      ],
+    },
+    {
+      panels: [
+        perChannel('Messages', 'Messages per bucket and channel.', 'sum(messages) AS messages', 'short', 16),
+        {
+          title: 'Top channels',
+          description: 'Channels by messages in the range.',
+          type: 'barchart',
+          w: 8,
+          h: 8,
+          sql: `${header(['chat_1m: exact sums, and a month of one channel is ~43k rows.'])}SELECT channel, sum(messages) AS messages, uniqExactMerge(chatters) AS chatters\nFROM chat_1m\nWHERE $__timeFilter(\`window\`) AND ${CHANNEL}\nGROUP BY channel\nORDER BY messages DESC\nLIMIT 15`,
+          options: { orientation: 'horizontal', xField: 'channel', showValue: 'auto', legend: { showLegend: true, displayMode: 'list', placement: 'bottom' } },
+        },
+      ],
+    },
+    {
+      panels: [
+        perChannel('Unique chatters', 'Distinct logins per bucket and channel.', 'uniqExactMerge(chatters) AS chatters', 'short'),
+        {
+          title: 'Ingest events',
+          description: 'Connections, joins, parts and gaps recorded by ingest (and by imports).',
+          type: 'timeseries',
+          interval: '1m',
+          w: 12,
+          h: 8,
+          unit: 'short',
+          stack: true,
+          sql: `${header(['Lifecycle events are few (a handful per connection): the raw table is cheap to bucket.'])}SELECT $__timeInterval(ts) AS time, toString(event) AS event, count() AS events\nFROM ingest_events\nWHERE $__timeFilter(ts) AND (channel = '' OR ${CHANNEL})\nGROUP BY time, event\nORDER BY time, event`,
+        },
+      ],
+    },
+    {
+      title: 'Ingest health',
+      panels: [
+        {
+          title: 'Followed channels',
+          description: 'Channels ingest follows, with the last stored message and ingest event. A followed channel quiet for long is either offline or stalled (see the alert "Ingest stalled").',
+          type: 'table',
+          w: 12,
+          h: 8,
+          sql:
+            header(['Not limited by the time picker: the state now.', 'chat_30s max(window) is cheap (sorted by channel, window) where max(ts) on messages would scan.']) +
+            'SELECT c.login AS channel, c.enabled AS enabled, m.last_message AS last_message, e.last_event AS last_event,\n' +
+            "    dateDiff('minute', greatest(m.last_message, e.last_event), now()) AS quiet_minutes\n" +
+            'FROM (SELECT login, enabled FROM channels FINAL WHERE NOT removed) AS c\n' +
+            'LEFT JOIN (SELECT channel, max(`window`) + INTERVAL 30 SECOND AS last_message FROM chat_30s GROUP BY channel) AS m ON m.channel = c.login\n' +
+            'LEFT JOIN (SELECT channel, max(ts) AS last_event FROM ingest_events GROUP BY channel) AS e ON e.channel = c.login\n' +
+            `WHERE $__conditionalAll(c.login IN (\${channel:singlequote}), $channel)\nORDER BY quiet_minutes DESC`,
+          overrides: [{ matcher: { id: 'byName', options: 'quiet_minutes' }, properties: [{ id: 'unit', value: 'm' }, { id: 'custom.cellOptions', value: { type: 'color-background' } }, { id: 'thresholds', value: { mode: 'absolute', steps: [{ color: 'green', value: null }, { color: 'orange', value: 15 }, { color: 'red', value: 60 }] } }] }],
+        },
+        {
+          title: 'Gaps',
+          description: 'Spans where chat may be missing (disconnects, or holes found in an imported log).',
+          type: 'table',
+          w: 12,
+          h: 8,
+          sql: `${header(['A gap event carries its own start and end; list the latest first.'])}SELECT channel, gap_start, gap_end, dateDiff('second', gap_start, gap_end) AS missing_s, ingestor, detail\nFROM ingest_events\nWHERE event = 'gap' AND $__timeFilter(ts) AND (channel = '' OR ${CHANNEL})\nORDER BY gap_start DESC\nLIMIT 200`,
+          overrides: [{ matcher: { id: 'byName', options: 'missing_s' }, properties: [{ id: 'unit', value: 's' }] }],
+        },
+      ],
+    },
+  ],
+};
+
+const BURSTS_ANNOTATION = {
+  name: 'Bursts',
+  color: 'orange',
+  sql: `${header(['Chat and emote bursts found by analytics, drawn as ranges.'])}SELECT start AS time, end AS timeEnd, concat(channel, ': ', kind, if(emote = '', '', concat(' ', emote)), ' x', toString(round(score, 1))) AS text, [channel, kind] AS tags\nFROM bursts\nWHERE $__timeFilter(start) AND ${CHANNEL}\nORDER BY start\nLIMIT 500`,
+};
+
+const recentMessages = (title: string, description: string, filter: string): PanelSpec => ({
+  title,
+  description,
+  type: 'table',
+  w: 24,
+  h: 10,
+  sql: `${header(['Newest first; the raw table is sorted by (channel, ts), so a channel and range read few granules.'])}SELECT ts AS time, channel, login, text, emote_names AS emotes, round(sentiment, 2) AS sentiment, round(toxicity, 2) AS toxicity, first_msg\nFROM messages\nWHERE $__timeFilter_ms(ts) AND ${filter}\nORDER BY ts DESC\nLIMIT 500`,
+  overrides: [{ matcher: { id: 'byName', options: 'text' }, properties: [{ id: 'custom.width', value: 700 }] }],
+});
+
+const USER = '$__conditionalAll(login = ${user:singlequote}, $user)';
+
+const modActions: PanelSpec = {
+  title: 'Moderation actions',
+  description: 'Bans, timeouts, deletions and clears, newest first, with the deleted text where Twitch sent it.',
+  type: 'table',
+  w: 16,
+  h: 9,
+  sql: `${header(['Raw actions: a few per minute at most, newest first.'])}SELECT ts AS time, channel, toString(action) AS action, target_login, duration_s, reason, text\nFROM mod_actions\nWHERE $__timeFilter_ms(ts) AND ${CHANNEL}\nORDER BY ts DESC\nLIMIT 500`,
+};
+
+const topEmotes = (w: number): PanelSpec => ({
+  title: 'Top emotes',
+  description: 'Most used emotes in the range.',
+  type: 'bargauge',
+  w,
+  h: 9,
+  sql: `${header(['emotes_1m: exact sums; LIMIT keeps the bar list readable.'])}SELECT emote, sum(uses) AS uses\nFROM emotes_1m\nWHERE $__timeFilter(\`window\`) AND ${CHANNEL}\nGROUP BY emote\nORDER BY uses DESC\nLIMIT 20`,
+  options: { orientation: 'horizontal', displayMode: 'gradient', reduceOptions: { calcs: [], fields: '', values: true } },
+});
+
+const channel: DashboardSpec = {
+  uid: 'twichist-channel',
+  title: 'Twichist / Channel',
+  description: 'One or more channels in depth: volume, chatters, sentiment, toxicity, emotes, bursts, messages and moderation.',
+  tags: ['channel'],
+  variables: [channelVar, userVar],
+  annotations: [BURSTS_ANNOTATION],
+  rows: [
+    {
+      panels: [
+        MESSAGES_STAT,
+        CHATTERS_STAT,
+        stat('First-time chatters', 'Messages flagged first-msg by Twitch: people writing in the channel for the first time.', chatTotal('sum(first_time_chatters)', 'Twitch flags the first message a user ever sends in a channel.')),
+        stat('Mean sentiment', 'Mean message sentiment, -1 (negative) to 1 (positive).', chatTotal('sum(sentiment_sum) / greatest(sum(messages), 1)', 'Mean of per-message scores, weighted by message.'), 'none', 2),
+        stat('Peak toxicity', 'Highest toxicity score of a message in the range (0 to 1).', chatTotal('max(toxicity_max)', 'The worst single message.'), 'percentunit', 0),
+        stat('Moderation actions', 'Bans + timeouts + deletions + clears.', chatTotal('sum(bans + timeouts + deletions + clears)', 'The rollup counts mod_actions rows by type.')),
+      ],
+    },
+    {
+      panels: [
+        perChannel('Volume', 'Messages per bucket and channel.', 'sum(messages) AS messages', 'short'),
+        combined('Unique and first-time chatters', 'Distinct chatters per bucket, and how many wrote for the first time.', 'uniqExactMerge(chatters) AS chatters, sum(first_time_chatters) AS first_time', 'short'),
+      ],
+    },
+    {
+      panels: [
+        combined('Sentiment', 'Mean sentiment per bucket (left) and the share of positive and negative messages (right).', 'sum(sentiment_sum) / greatest(sum(messages), 1) AS mean_sentiment, sum(sentiment_pos) / greatest(sum(messages), 1) AS positive_share, sum(sentiment_neg) / greatest(sum(messages), 1) AS negative_share', 'none', {
+          overrides: [{ matcher: { id: 'byRegexp', options: '.*_share' }, properties: [{ id: 'unit', value: 'percentunit' }, { id: 'custom.axisPlacement', value: 'right' }] }],
+        }),
+        combined('Toxicity', 'Mean and peak toxicity per bucket (0 to 1).', 'sum(toxicity_sum) / greatest(sum(messages), 1) AS mean_toxicity, max(toxicity_max) AS peak_toxicity', 'percentunit'),
+      ],
+    },
+    { panels: [topEmotes(8), modActions] },
+    { panels: [recentMessages('Recent messages', 'The newest 500 messages of the selected channels (and user, if set).', `${CHANNEL} AND ${USER}`)] },
+  ],
+};
+
+const emotes: DashboardSpec = {
+  uid: 'twichist-emotes',
+  title: 'Twichist / Emotes and bursts',
+  description: 'Emote timelines and leaderboard, and the bursts analytics found (with sample messages).',
+  tags: ['emotes', 'bursts'],
+  variables: [channelVar, emoteVar],
+  annotations: [BURSTS_ANNOTATION],
+  rows: [
+    {
+      panels: [
+        {
+          title: 'Emote timeline',
+          description: 'Uses per bucket of the selected emotes (All: the ten most used in the range).',
+          type: 'timeseries',
+          interval: '30s',
+          unit: 'short',
+          w: 24,
+          h: 9,
+          sql:
+            header(['With All, chart only the ten most used emotes of the range: hundreds of lines help nobody.']) +
+            tiered(
+              'emotes',
+              (t) => `SELECT $__timeInterval(\`window\`) AS time, emote, sum(uses) AS uses\nFROM ${t}\nWHERE ${CHANNEL} AND ${EMOTE}\n    AND emote IN (SELECT emote FROM emotes_1h WHERE $__timeFilter(\`window\`) AND ${CHANNEL} AND ${EMOTE} GROUP BY emote ORDER BY sum(uses) DESC LIMIT 10) AND`,
+              '\nGROUP BY time, emote',
+              'time, emote',
+            ),
+        },
+      ],
+    },
+    {
+      panels: [
+        {
+          title: 'Emote leaderboard',
+          description: 'Emotes by uses in the range, with distinct users and the share of all emote uses.',
+          type: 'table',
+          w: 10,
+          h: 10,
+          sql: `${header(['Share is of all emote uses in the selected channels and range.'])}SELECT emote, sum(uses) AS uses, uniqExactMerge(users) AS users, uniqExact(channel) AS channels, uses / sum(uses) OVER () AS share\nFROM emotes_1m\nWHERE $__timeFilter(\`window\`) AND ${CHANNEL}\nGROUP BY emote\nORDER BY uses DESC\nLIMIT 100`,
+          overrides: [{ matcher: { id: 'byName', options: 'share' }, properties: [{ id: 'unit', value: 'percentunit' }, { id: 'custom.cellOptions', value: { type: 'gauge', mode: 'basic' } }] }],
+        },
+        {
+          title: 'Bursts',
+          description: 'Chat and emote bursts found by analytics: when, how strong, and sample messages.',
+          type: 'table',
+          w: 14,
+          h: 10,
+          sql: `${header(['Strongest first; samples are a few messages analytics kept from the burst.'])}SELECT start, end, channel, kind, emote, round(score, 2) AS score, peak_rate, arrayStringConcat(arraySlice(samples, 1, 3), ' | ') AS samples\nFROM bursts\nWHERE $__timeFilter(start) AND ${CHANNEL}\nORDER BY score DESC\nLIMIT 200`,
+        },
+      ],
+    },
+    {
+      panels: [
+        combined('Emote density', 'Emotes per message: how much of the chat is emotes.', 'sum(emote_uses) / greatest(sum(messages), 1) AS emotes_per_message', 'none'),
+        {
+          title: 'Bursts over time',
+          description: 'How many bursts started per bucket, by kind.',
+          type: 'timeseries',
+          interval: '1m',
+          unit: 'short',
+          stack: true,
+          w: 12,
+          h: 8,
+          sql: `${header(['Few rows (bursts are rare): bucket the table directly.'])}SELECT $__timeInterval(start) AS time, kind, count() AS bursts\nFROM bursts\nWHERE $__timeFilter(start) AND ${CHANNEL}\nGROUP BY time, kind\nORDER BY time, kind`,
+        },
+      ],
+    },
+  ],
+};
+
+const moderation: DashboardSpec = {
+  uid: 'twichist-moderation',
+  title: 'Twichist / Moderation and toxicity',
+  description: 'Moderation actions by type against toxicity, and who gets moderated.',
+  tags: ['moderation'],
+  variables: [channelVar],
+  rows: [
+    {
+      panels: [
+        combined('Actions by type', 'Bans, timeouts, deletions and chat clears per bucket.', 'sum(bans) AS bans, sum(timeouts) AS timeouts, sum(deletions) AS deletions, sum(clears) AS clears', 'short', { stack: true }),
+        combined('Actions against toxicity', 'All moderation actions per bucket (left) against mean and peak message toxicity (right).', 'sum(bans + timeouts + deletions + clears) AS actions, sum(toxicity_sum) / greatest(sum(messages), 1) AS mean_toxicity, max(toxicity_max) AS peak_toxicity', 'short', {
+          overrides: [{ matcher: { id: 'byRegexp', options: '.*_toxicity' }, properties: [{ id: 'unit', value: 'percentunit' }, { id: 'custom.axisPlacement', value: 'right' }] }],
+        }),
+      ],
+    },
+    {
+      panels: [
+        {
+          title: 'Most moderated users',
+          description: 'Targets of bans, timeouts and deletions in the range.',
+          type: 'table',
+          w: 12,
+          h: 10,
+          sql: `${header(['Clears target nobody (empty login) and are left out.'])}SELECT target_login AS login, count() AS actions, countIf(action = 'ban') AS bans, countIf(action = 'timeout') AS timeouts,\n    countIf(action = 'delete') AS deletions, sum(ifNull(duration_s, 0)) AS timeout_s, uniqExact(channel) AS channels, max(ts) AS last_action\nFROM mod_actions\nWHERE $__timeFilter_ms(ts) AND ${CHANNEL} AND target_login != ''\nGROUP BY login\nORDER BY actions DESC\nLIMIT 100`,
+          overrides: [{ matcher: { id: 'byName', options: 'timeout_s' }, properties: [{ id: 'unit', value: 's' }] }],
+        },
+        {
+          title: 'Toxicity around moderation',
+          description: 'Per channel (analytics): how toxic the chat was before actions and how it changed after.',
+          type: 'table',
+          w: 12,
+          h: 10,
+          sql: `${header(['moderation_toxicity is refreshed by analytics; the time filter picks its windows.'])}SELECT channel, sum(actions) AS actions, round(avg(toxicity_before), 3) AS toxicity_before, round(avg(toxicity_after), 3) AS toxicity_after\nFROM moderation_toxicity\nWHERE $__timeFilter(\`window\`) AND ${CHANNEL}\nGROUP BY channel\nORDER BY actions DESC`,
+        },
+      ],
+    },
+    { panels: [{ ...modActions, w: 24 }] },
+  ],
+};
+
+const normalisedVolume: PanelSpec = {
+  title: 'Volume, each channel to its own peak',
+  description: "Messages per bucket divided by the channel's own busiest bucket in the range, so a small and a big channel share a scale.",
+  type: 'timeseries',
+  interval: '30s',
+  unit: 'percentunit',
+  w: 24,
+  h: 8,
+  sql:
+    header(['Each channel divided by its own busiest bucket in the range, so shapes compare across sizes.']) +
+    'SELECT time, channel, messages / max(messages) OVER (PARTITION BY channel) AS share_of_peak\nFROM (\n' +
+    tiered('chat', (t) => `SELECT $__timeInterval(\`window\`) AS time, channel, sum(messages) AS messages\nFROM ${t}\nWHERE ${CHANNEL} AND`, '\nGROUP BY time, channel', 'time, channel') +
+    '\n)\nORDER BY time, channel',
+};
+
+const compare: DashboardSpec = {
+  uid: 'twichist-compare',
+  title: 'Twichist / Compare streams',
+  description: 'Channels side by side: normalised volume, chat signatures, similarity and shared chatters.',
+  tags: ['compare'],
+  variables: [channelVar],
+  rows: [
+    {
+      panels: [
+        normalisedVolume,
+      ],
+    },
+    {
+      panels: [
+        {
+          title: 'Signatures side by side',
+          description: 'Each channel\'s chat signature (analytics): one column per channel, one row per feature.',
+          type: 'table',
+          w: 12,
+          h: 10,
+          sql: `${header(['Long rows (channel, feature, value); the panel pivots them into a matrix.'])}SELECT channel, feature, round(value, 3) AS value\nFROM channel_signatures\nWHERE ${CHANNEL}\nORDER BY feature, channel`,
+          transformations: [{ id: 'groupingToMatrix', options: { columnField: 'channel', rowField: 'feature', valueField: 'value' } }],
+        },
+        {
+          title: 'Similarity matrix',
+          description: 'Cosine similarity of channel signatures (1 = same kind of chat).',
+          type: 'table',
+          w: 12,
+          h: 10,
+          sql: `${header(['Pairs (a, b, similarity); the panel pivots them into a matrix.'])}SELECT channel_a, channel_b, round(similarity, 3) AS similarity\nFROM channel_similarity\nWHERE $__conditionalAll(channel_a IN (\${channel:singlequote}) AND channel_b IN (\${channel:singlequote}), $channel)\nORDER BY channel_a, channel_b`,
+          transformations: [{ id: 'groupingToMatrix', options: { columnField: 'channel_b', rowField: 'channel_a', valueField: 'similarity' } }],
+          defaults: { custom: { cellOptions: { type: 'color-background' } }, color: { mode: 'continuous-GrYlRd' }, min: 0, max: 1 },
+        },
+      ],
+    },
+    {
+      panels: [
+        {
+          title: 'Chatter overlap',
+          description: 'Chatters two channels share (analytics, whole history).',
+          type: 'table',
+          w: 12,
+          h: 9,
+          sql: `${header(['Pairs as analytics stored them; the Jaccard index is shared / union.'])}SELECT channel_a, channel_b, shared_chatters, round(jaccard, 4) AS jaccard\nFROM chatter_overlap\nWHERE $__conditionalAll(channel_a IN (\${channel:singlequote}) AND channel_b IN (\${channel:singlequote}), $channel)\nORDER BY shared_chatters DESC\nLIMIT 100`,
+        },
+        {
+          title: 'Shared chatters in the range',
+          description: 'Logins that wrote in both channels within the picked range (computed live from messages).',
+          type: 'table',
+          w: 12,
+          h: 9,
+          sql:
+            header(['Live: distinct (channel, login) pairs joined on login; fine for days, slow for years.']) +
+            'SELECT a.channel AS channel_a, b.channel AS channel_b, count() AS shared_chatters\n' +
+            `FROM (SELECT DISTINCT channel, login FROM messages WHERE $__timeFilter_ms(ts) AND ${CHANNEL}) AS a\n` +
+            `INNER JOIN (SELECT DISTINCT channel, login FROM messages WHERE $__timeFilter_ms(ts) AND ${CHANNEL}) AS b ON a.login = b.login\n` +
+            'WHERE a.channel < b.channel\nGROUP BY channel_a, channel_b\nORDER BY shared_chatters DESC\nLIMIT 100',
+        },
+      ],
+    },
+  ],
+};
+const audience: DashboardSpec = {
+  uid: 'twichist-audience',
+  title: 'Twichist / Audience',
+  description: 'Who chats: segments, returning-chatter retention, new against returning, top chatters and one chatter\'s history.',
+  tags: ['audience'],
+  variables: [channelVar, userVar],
+  rows: [
+    {
+      panels: [
+        {
+          title: 'Chatter segments',
+          description: 'Chatters per segment (analytics clustering of chat behaviour).',
+          type: 'piechart',
+          w: 8,
+          h: 9,
+          sql: `${header(['Latest segmentation; one row per (channel, login).'])}SELECT segment, count() AS chatters\nFROM chatter_segments\nWHERE ${CHANNEL}\nGROUP BY segment\nORDER BY chatters DESC`,
+          options: { reduceOptions: { calcs: [], fields: '', values: true }, pieType: 'donut', legend: { displayMode: 'table', placement: 'right', values: ['value', 'percent'] } },
+        },
+        {
+          title: 'Returning-chatter retention',
+          description: 'Of the chatters first seen in a week (cohort), the share who chatted again N weeks later.',
+          type: 'table',
+          w: 16,
+          h: 9,
+          sql: `${header(['Cohorts whose first week is in the range; the panel pivots weeks into columns.'])}SELECT cohort, concat('week ', toString(period)) AS week, round(sum(retained) / greatest(sum(cohort_size), 1), 3) AS retention\nFROM chatter_retention\nWHERE $__dateFilter(cohort) AND ${CHANNEL}\nGROUP BY cohort, period\nORDER BY cohort, period`,
+          transformations: [{ id: 'groupingToMatrix', options: { columnField: 'week', rowField: 'cohort', valueField: 'retention' } }],
+          defaults: { unit: 'percentunit', custom: { cellOptions: { type: 'color-background' } }, color: { mode: 'continuous-GrYlRd' } },
+        },
+      ],
+    },
+    {
+      panels: [
+        combined('New and returning chatters', 'Per bucket: chatters writing for the first time in the channel, and everyone else.', 'sum(first_time_chatters) AS first_time, uniqExactMerge(chatters) - sum(first_time_chatters) AS returning', 'short', { stack: true }),
+        {
+          title: 'Top chatters',
+          description: 'Most active logins in the range.',
+          type: 'table',
+          w: 12,
+          h: 8,
+          sql: `${header(['Raw messages: the time filter on (channel, ts) keeps the scan to the range.'])}SELECT login, count() AS messages, uniqExact(channel) AS channels, min(ts) AS first_seen, max(ts) AS last_seen, round(avg(sentiment), 2) AS mean_sentiment\nFROM messages\nWHERE $__timeFilter_ms(ts) AND ${CHANNEL}\nGROUP BY login\nORDER BY messages DESC\nLIMIT 100`,
+        },
+      ],
+    },
+    {
+      panels: [
+        recentMessages('Chatter history', 'Messages of the login in "User" across the selected channels (empty: everyone).', `${USER} AND ${CHANNEL}`),
+      ],
+    },
+  ],
+};
+
+export const DASHBOARDS: Array<{ file: string; spec: DashboardSpec }> = [
+  { file: 'overview.json', spec: overview },
+  { file: 'channel.json', spec: channel },
+  { file: 'emotes-and-bursts.json', spec: emotes },
+  { file: 'moderation.json', spec: moderation },
+  { file: 'compare-streams.json', spec: compare },
+  { file: 'audience.json', spec: audience },
+];
