@@ -1,0 +1,47 @@
+/** Shared shapes of the importers. */
+import type { ChatEvent, EventKind, EventSource } from '../../core/events.ts';
+import type { InputProgress } from './input.ts';
+
+export type ImportFormat = 'raw-irc' | 'chatty' | 'gql' | 'v5' | 'twitchdownloader';
+
+/** A line or record that could not become an event; goes to the dead-letter table. */
+export interface Reject {
+  /** `file:line` (text formats) or `file:#index` (JSON elements). */
+  source: string;
+  reason: string;
+  /** The offending line/record, truncated to 10,000 characters. */
+  payload: string;
+}
+
+/** Receives events in file order; returning a promise makes the importer wait (back-pressure). */
+export type EventSink = (event: ChatEvent) => void | Promise<void>;
+
+export interface ImportOptions {
+  /** Channel for formats that do not name it (GQL exports, Chatty logs before a join line), or to override it. */
+  channel?: string | null;
+  /** `import` (default) or `replay`. */
+  source?: EventSource;
+  onReject?: (r: Reject) => void;
+  /** Called once the file is open, with a live byte counter for progress bars. */
+  onOpen?: (progress: InputProgress, format: ImportFormat) => void;
+}
+
+export interface ImportStats {
+  file: string;
+  format: ImportFormat;
+  /** Events by kind. */
+  events: Partial<Record<EventKind, number>>;
+  /** Lines/records that are deliberately not events (connection chatter, viewer stats, ...). */
+  ignored: number;
+  rejected: number;
+  /** Lines (text) or records (JSON) read. */
+  units: number;
+}
+
+export function newStats(file: string, format: ImportFormat): ImportStats {
+  return { file, format, events: {}, ignored: 0, rejected: 0, units: 0 };
+}
+
+export function truncatePayload(s: string): string {
+  return s.length > 10_000 ? s.slice(0, 10_000) : s;
+}
