@@ -1,21 +1,18 @@
 /**
- * Test-only loader: Chatty client logs -> `messages` / `mod_actions`, plus a per-file test database.
- * The ingest engineer's importer is the product path; this one exists so the analytics tests need
- * nothing but the raw tables. Emotes are a whitespace match against a small list (Twitch globals of
+ * Loader for evaluation and tests: Chatty client logs -> `messages` / `mod_actions`. The ingest
+ * importer is the product path; this one exists so the analytics evaluation (hype-eval.ts) and tests
+ * need nothing but the raw tables. Emotes are a whitespace match against a small list (Twitch globals of
  * 2016 plus the BTTV names riotgames chat used), which is what `emote_names` holds for these logs.
  *
  * Chatty format: `# Log started: 2016-09-30 09:39:38 +0800` (UTF-8 BOM, CRLF), `[HH:MM:SS] <user> text`,
  * `[HH:MM:SS] BAN: a (600s), b` (timeout with a duration, ban without). Clock times are UTC+8 and roll
  * over midnight; we convert to UTC so windows line up with what a live ingest would have stored.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createClickHouse, type ClickHouseClient } from '../../../core/clickhouse.ts';
-import { loadConfig } from '../../../core/config.ts';
-import { migrateUp } from '../../../clickhouse/migrate.ts';
+import type { ClickHouseClient } from '../core/clickhouse.ts';
 
-export const SHARED_DATA = path.resolve(import.meta.dirname, '../../../../shared/data');
+export const SHARED_DATA = path.resolve(import.meta.dirname, '../../shared/data');
 export const CHATTY_DIR = path.join(SHARED_DATA, 'chatty');
 export const RIOT_LOG = path.join(CHATTY_DIR, 'riotgames', 'riotgames1.log');
 
@@ -74,7 +71,7 @@ export function parseChattyLog(content: string, channel: string): { messages: Ch
   return { messages, mods };
 }
 
-export function readChattyLog(file: string, channel = path.basename(path.dirname(file))) {
+export function readChattyLog(file: string, channel = path.basename(path.dirname(file))): { messages: ChatRow[]; mods: ModRow[] } {
   return parseChattyLog(readFileSync(file, 'utf8'), channel);
 }
 
@@ -86,21 +83,3 @@ export async function insertRows(client: ClickHouseClient, messages: object[], m
   if (mods.length > 0) await client.insert({ table: 'mod_actions', values: mods, format: 'JSONEachRow', clickhouse_settings: settings });
 }
 
-/** One embedded data folder per test file (chdb allows one per process); databases per test. */
-export function testDataDir(name: string): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(path.join(tmpdir(), `twichist-analytics-${name}-`));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-/** A fresh, fully migrated database in the given data folder. */
-export async function openTestDatabase(dataDir: string, database: string): Promise<ClickHouseClient> {
-  const config = loadConfig({ TWICHIST_DATA_DIR: dataDir, CLICKHOUSE_DATABASE: database, LOG_LEVEL: 'silent' });
-  const client = await createClickHouse(config, { viaControl: false });
-  await migrateUp(client);
-  return client;
-}
-
-export async function rows<T>(client: ClickHouseClient, query: string, params: Record<string, unknown> = {}): Promise<T[]> {
-  const rs = await client.query({ query, query_params: params, format: 'JSONEachRow' });
-  return rs.json<T>();
-}
