@@ -1,0 +1,144 @@
+/**
+ * The JSON API: `buildApp()` returns a Fastify instance with every route registered as a prefixed
+ * plugin, zod schemas for requests and responses (validation, serialization and the OpenAPI
+ * document at `/docs` all come from them), CORS, rate limiting, request logs with request ids, one
+ * error shape, and a bearer token on everything that changes state.
+ */
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { hasZodFastifySchemaValidationErrors, isResponseSerializationError, jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { ClickHouseClient } from '../core/clickhouse.ts';
+import type { Config } from '../core/config.ts';
+import type { Logger } from '../core/logger.ts';
+import type { ApiContext, IngestControl, MetricsProvider, NatsHealth } from './context.ts';
+import { ApiError, errorBody } from './errors.ts';
+import type { LiveLimits, LiveSource } from './live.ts';
+import { HttpMetrics } from './metrics.ts';
+import { analyticsRoutes } from './routes/analytics.ts';
+import { channelRoutes } from './routes/channels.ts';
+import { justlogRoutes } from './routes/justlog.ts';
+import { liveRoutes } from './routes/live.ts';
+import { messageRoutes } from './routes/messages.ts';
+import { moderationRoutes } from './routes/moderation.ts';
+import { systemRoutes } from './routes/system.ts';
+import { userRoutes } from './routes/users.ts';
+
+export interface BuildAppOptions {
+  config: Config;
+  logger: Logger;
+  client: ClickHouseClient;
+  /** Source of the live feed; without one the live endpoints answer 503. */
+  live?: LiveSource | null;
+  /** The in-process ingestor (state and channel list), when there is one. */
+  ingest?: IngestControl | null;
+  /** Extra Prometheus text appended to `/metrics` (e.g. enrich's counters). */
+  metrics?: MetricsProvider | null;
+  /** Bus reachability for `/health`; without it NATS is reported as not configured. */
+  nats?: NatsHealth | null;
+  /**
+   * Requests per client IP and window; `false` disables limiting (benchmarks on loopback).
+   * Default 600 per minute: a dashboard refreshing 20 panels every 5 s stays well below it.
+   */
+  rateLimit?: { max: number; timeWindowMs: number } | false;
+  /** Live feed bounds per client (see {@link LiveLimits}). */
+  liveLimits?: Partial<LiveLimits>;
+}
+
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export type App = FastifyInstance;
+
+export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
+  const ctx: ApiContext = {
+    config: opts.config,
+    logger: opts.logger,
+    client: opts.client,
+    live: opts.live ?? null,
+    ingest: opts.ingest ?? null,
+    metrics: opts.metrics ?? null,
+    nats: opts.nats ?? null,
+  };
+  const httpMetrics = new HttpMetrics();
+  const app = Fastify({
+    loggerInstance: opts.logger.child({ component: 'api' }),
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    // Bodies here are a channel name or nothing; anything bigger is a mistake or an attack.
+    bodyLimit: 64 * 1024,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    if (!MUTATING.has(req.method)) return;
+    const token = opts.config.api.token;
+    if (token === null) {
+      throw new ApiError(403, 'this endpoint changes data and no API token is configured: set TWICHIST_API_TOKEN and send it as "Authorization: Bearer <token>"');
+    }
+    const header = req.headers.authorization;
+    if (!header) throw new ApiError(401, 'this endpoint changes data: send "Authorization: Bearer <TWICHIST_API_TOKEN>"');
+    const got = Buffer.from(header);
+    const want = Buffer.from(`Bearer ${token}`);
+    if (got.length !== want.length || !timingSafeEqual(got, want)) throw new ApiError(403, 'wrong API token');
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    httpMetrics.observe(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const details = err.validation.map((v) => ({ in: err.validationContext ?? null, path: v.instancePath || '/', message: v.message ?? 'invalid' }));
+      const first = details[0];
+      return reply.code(400).send(errorBody(400, `invalid ${first?.in ?? 'request'} ${first?.path.replace(/^\//, '') ?? ''}: ${first?.message ?? 'invalid'}`.replace('  ', ' '), details));
+    }
+    if (err instanceof ApiError) return reply.code(err.statusCode).send(errorBody(err.statusCode, err.message, err.details));
+    if (isResponseSerializationError(err)) {
+      req.log.error({ err, issues: err.cause }, 'response did not match its schema');
+      return reply.code(500).send(errorBody(500, `internal error (request ${req.id})`));
+    }
+    const status = typeof (err as { statusCode?: unknown }).statusCode === 'number' ? (err as { statusCode: number }).statusCode : 500;
+    if (status >= 400 && status < 500) return reply.code(status).send(errorBody(status, (err as Error).message));
+    req.log.error({ err }, 'request failed');
+    return reply.code(500).send(errorBody(500, `internal error (request ${req.id}); the server log has the cause`));
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send(errorBody(404, `no route ${req.method} ${req.url.split('?')[0]}; see /docs for the API`));
+  });
+
+  await app.register(cors, { origin: '*', methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'OPTIONS'], allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'], exposedHeaders: ['X-Request-Id'] });
+  if (opts.rateLimit !== false) {
+    const rl = opts.rateLimit ?? { max: 600, timeWindowMs: 60_000 };
+    await app.register(rateLimit, {
+      max: rl.max,
+      timeWindow: rl.timeWindowMs,
+      errorResponseBuilder: (_req, c) => Object.assign(new Error(`rate limit of ${c.max} requests per ${c.after} exceeded; retry later`), { statusCode: 429 }),
+    });
+  }
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Twichist API', version: '1', description: 'Twitch chat archive and analytics. Mutating endpoints need `Authorization: Bearer <TWICHIST_API_TOKEN>`.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(websocket, { options: { maxPayload: 4096 } });
+
+  const typed = app.withTypeProvider<ZodTypeProvider>();
+  await typed.register(systemRoutes(ctx, httpMetrics));
+  await typed.register(channelRoutes(ctx), { prefix: '/api/v1/channels' });
+  await typed.register(messageRoutes(ctx), { prefix: '/api/v1/messages' });
+  await typed.register(userRoutes(ctx), { prefix: '/api/v1/users' });
+  await typed.register(moderationRoutes(ctx), { prefix: '/api/v1/moderation' });
+  await typed.register(analyticsRoutes(ctx), { prefix: '/api/v1/analytics' });
+  await typed.register(liveRoutes(ctx, httpMetrics, opts.liveLimits ?? {}), { prefix: '/api/v1/live' });
+  await typed.register(justlogRoutes(ctx));
+  return app as unknown as FastifyInstance;
+}

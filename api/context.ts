@@ -1,0 +1,36 @@
+/** What every route plugin gets: the dependencies `buildApp` was given. */
+import type { ClickHouseClient } from '../core/clickhouse.ts';
+import type { Config } from '../core/config.ts';
+import type { Logger } from '../core/logger.ts';
+import type { LiveSource } from './live.ts';
+
+export type IngestState = 'joined' | 'joining' | 'parted' | 'disabled';
+
+/** The in-process ingestor, when the API runs inside `twichist up`. */
+export interface IngestControl {
+  /** Current state per channel login. */
+  state(): Record<string, IngestState>;
+  /** Replaces the followed channel list at once (no restart). */
+  setChannels?(list: string[]): void | Promise<void>;
+}
+
+/** Anything that renders Prometheus text (enrich exposes `toPrometheus()`). */
+export interface MetricsProvider {
+  toPrometheus(): string | Promise<string>;
+}
+
+/** Reachability of the bus, for `/health`. */
+export interface NatsHealth {
+  /** Resolves when the server answers (e.g. `nc.flush()`), rejects otherwise. */
+  ping(): Promise<void>;
+}
+
+export interface ApiContext {
+  config: Config;
+  logger: Logger;
+  client: ClickHouseClient;
+  live: LiveSource | null;
+  ingest: IngestControl | null;
+  metrics: MetricsProvider | null;
+  nats: NatsHealth | null;
+}

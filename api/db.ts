@@ -1,0 +1,60 @@
+/**
+ * Query helpers. Values travel only in `query_params`; the SQL text is a constant of this code or
+ * is assembled from constant fragments and whitelisted identifiers (see `rollupTable`).
+ */
+import type { ClickHouseClient } from '../core/clickhouse.ts';
+import { CH_ERROR } from '../core/clickhouse.ts';
+
+export type Params = Record<string, unknown>;
+
+/** Runs a SELECT and returns its rows. */
+export async function rows<T>(client: ClickHouseClient, query: string, params: Params = {}): Promise<T[]> {
+  const rs = await client.query({ query, query_params: params, format: 'JSONEachRow' });
+  return rs.json<T>();
+}
+
+/** True for "this table does not exist (yet)": derived tables land in later migrations. */
+export function isMissingTable(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
+  return code === CH_ERROR.UNKNOWN_TABLE;
+}
+
+/**
+ * Like {@link rows}, but a missing table answers `[]`: endpoints over derived tables answer an empty
+ * list until the stage that fills them is deployed, instead of a 500.
+ */
+export async function rowsOrEmpty<T>(client: ClickHouseClient, query: string, params: Params = {}): Promise<T[]> {
+  try {
+    return await rows<T>(client, query, params);
+  } catch (err) {
+    if (isMissingTable(err)) return [];
+    throw err;
+  }
+}
+
+/** Whether a table exists in the session's database (cheap: system.tables). */
+export async function tableExists(client: ClickHouseClient, table: string): Promise<boolean> {
+  const r = await rows<{ n: number }>(client, 'SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = {t:String}', { t: table });
+  return (r[0]?.n ?? 0) > 0;
+}
+
+/** Bucket sizes the rollups exist for. */
+export const BUCKETS = ['30s', '1m', '1h', '1d'] as const;
+export type Bucket = (typeof BUCKETS)[number];
+export const BUCKET_MS: Record<Bucket, number> = { '30s': 30_000, '1m': 60_000, '1h': 3_600_000, '1d': 86_400_000 };
+
+/** Fixed whitelist: the only way a table name derived from input reaches SQL text. */
+const CHAT_TABLES: Record<Bucket, string> = { '30s': 'chat_30s', '1m': 'chat_1m', '1h': 'chat_1h', '1d': 'chat_1d' };
+const EMOTE_TABLES: Record<Bucket, string> = { '30s': 'emotes_30s', '1m': 'emotes_1m', '1h': 'emotes_1h', '1d': 'emotes_1d' };
+
+export function rollupTable(kind: 'chat' | 'emotes', bucket: Bucket): string {
+  const t = (kind === 'chat' ? CHAT_TABLES : EMOTE_TABLES)[bucket];
+  if (!t) throw new Error(`no rollup for bucket ${bucket}`);
+  return t;
+}
+
+/** SQL for an epoch-ms Int64 parameter as a DateTime64(3). */
+export const msParam = (name: string) => `fromUnixTimestamp64Milli({${name}:Int64}, 'UTC')`;
+
+/** Epoch ms -> ISO 8601 (UTC, with milliseconds). */
+export const iso = (ms: number): string => new Date(ms).toISOString();

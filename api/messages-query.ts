@@ -1,0 +1,162 @@
+/**
+ * Message listing shared by `/api/v1/messages`, `/api/v1/users/{login}/messages` and the justlog
+ * endpoints: filters, full-text search through the `text_idx` text index, and keyset pagination on
+ * (ts, id) so a page boundary never moves while new messages arrive.
+ */
+import { z } from 'zod';
+import type { ClickHouseClient } from '../core/clickhouse.ts';
+import { iso, msParam, rows, type Params } from './db.ts';
+import { encodeCursor, isoTime, type Cursor } from './schemas.ts';
+
+export const messageSchema = z.object({
+  id: z.string(),
+  channel: z.string(),
+  ts: isoTime,
+  login: z.string(),
+  display_name: z.string().nullable(),
+  user_id: z.string().nullable(),
+  text: z.string(),
+  action: z.boolean(),
+  color: z.string().nullable(),
+  bits: z.number().nullable(),
+  first_msg: z.boolean(),
+  badges: z.record(z.string(), z.string()),
+  /** Emote names found in the text (Twitch and third-party), in order. */
+  emotes: z.array(z.string()),
+  reply_parent_msg_id: z.string().nullable(),
+  sentiment: z.number(),
+  sentiment_label: z.number(),
+  toxicity: z.number(),
+  topic_id: z.number(),
+  /** A moderator deleted it (CLEARMSG). Bans/timeouts of the author do not count: see docs/api.md. */
+  deleted: z.boolean(),
+});
+export type MessageOut = z.infer<typeof messageSchema>;
+
+export const messagePageSchema = z.object({
+  items: z.array(messageSchema),
+  /** Pass as `cursor` for the next (older) page; `null` on the last page. */
+  next_cursor: z.string().nullable(),
+});
+
+export interface MessageFilter {
+  channel?: string | null;
+  login?: string | null;
+  /** Free text; every token must occur (case-insensitive, whole tokens). */
+  q?: string | null;
+  from?: number | null;
+  to?: number | null;
+  includeDeleted?: boolean;
+  cursor?: Cursor | null;
+  limit: number;
+}
+
+/** The text index splits on ASCII non-alphanumerics and lowercases; the query must tokenize the same way. */
+export function searchTokens(q: string): string[] {
+  return [...new Set(q.toLowerCase().split(/[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+/).filter((t) => t.length > 0 && t.length <= 100))].slice(0, 16);
+}
+
+export interface MessageRow {
+  id: string;
+  channel: string;
+  ts_ms: number;
+  login: string;
+  display_name: string | null;
+  user_id: string | null;
+  text: string;
+  action: boolean;
+  color: string | null;
+  bits: number | null;
+  first_msg: boolean;
+  badges: Record<string, string>;
+  emote_names: string[];
+  reply_parent_msg_id: string | null;
+  sentiment: number;
+  sentiment_label: number;
+  toxicity: number;
+  topic_id: number;
+  deleted: number | boolean;
+}
+
+export const MESSAGE_COLUMNS = `id, channel, toUnixTimestamp64Milli(ts) AS ts_ms, login, display_name, user_id, text, action, color, bits, first_msg, badges,
+  emote_names, reply_parent_msg_id, sentiment, sentiment_label, toxicity, topic_id`;
+
+export function toMessage(r: MessageRow): MessageOut {
+  return {
+    id: r.id,
+    channel: r.channel,
+    ts: iso(Number(r.ts_ms)),
+    login: r.login,
+    display_name: r.display_name,
+    user_id: r.user_id,
+    text: r.text,
+    action: Boolean(r.action),
+    color: r.color,
+    bits: r.bits,
+    first_msg: Boolean(r.first_msg),
+    badges: r.badges,
+    emotes: r.emote_names,
+    reply_parent_msg_id: r.reply_parent_msg_id,
+    sentiment: r.sentiment,
+    sentiment_label: r.sentiment_label,
+    toxicity: r.toxicity,
+    topic_id: r.topic_id,
+    deleted: Boolean(r.deleted),
+  };
+}
+
+/** WHERE clauses and params for a filter (without the cursor). */
+export function messageWhere(f: MessageFilter): { where: string[]; params: Params; deletedIn: string } {
+  const where: string[] = [];
+  const params: Params = {};
+  const modWhere: string[] = ["action = 'delete'", 'target_msg_id IS NOT NULL'];
+  if (f.channel) {
+    where.push('channel = {channel:String}');
+    modWhere.push('channel = {channel:String}');
+    params.channel = f.channel;
+  }
+  if (f.login) {
+    where.push('login = {login:String}');
+    modWhere.push('target_login = {login:String}');
+    params.login = f.login;
+  }
+  if (f.q) {
+    where.push('hasAllTokens(text, {tokens:Array(String)})');
+    params.tokens = searchTokens(f.q);
+  }
+  if (f.from != null) {
+    where.push(`ts >= ${msParam('from')}`);
+    // A deletion comes after its message, so the same lower bound keeps every relevant deletion.
+    modWhere.push(`ts >= ${msParam('from')}`);
+    params.from = f.from;
+  }
+  if (f.to != null) {
+    where.push(`ts < ${msParam('to')}`);
+    params.to = f.to;
+  }
+  const deletedIn = `id IN (SELECT assumeNotNull(target_msg_id) FROM mod_actions WHERE ${modWhere.join(' AND ')})`;
+  if (!f.includeDeleted) where.push(`NOT ${deletedIn}`);
+  return { where, params, deletedIn };
+}
+
+/** Newest first, one page. */
+export async function listMessages(client: ClickHouseClient, f: MessageFilter): Promise<{ items: MessageOut[]; next_cursor: string | null }> {
+  const { where, params, deletedIn } = messageWhere(f);
+  if (f.cursor) {
+    where.push(`(ts, id) < (${msParam('cts')}, {cid:String})`);
+    params.cts = f.cursor.ts;
+    params.cid = f.cursor.id;
+  }
+  params.limit = f.limit + 1;
+  const list = await rows<MessageRow>(
+    client,
+    `SELECT ${MESSAGE_COLUMNS}, ${f.includeDeleted ? deletedIn : '0'} AS deleted
+     FROM messages ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+     ORDER BY ts DESC, id DESC LIMIT {limit:UInt32}`,
+    params,
+  );
+  const more = list.length > f.limit;
+  const page = more ? list.slice(0, f.limit) : list;
+  const last = page[page.length - 1];
+  return { items: page.map(toMessage), next_cursor: more && last ? encodeCursor({ ts: Number(last.ts_ms), id: last.id }) : null };
+}

@@ -1,0 +1,133 @@
+/**
+ * Reads of the enrich rollups (`chat_*`, `emotes_*`, see DEVELOPERS.md). A missing rollup table
+ * (enrich not deployed yet) reads as no data, not as an error.
+ */
+import type { ClickHouseClient } from '../core/clickhouse.ts';
+import { BUCKET_MS, rollupTable, rowsOrEmpty, type Bucket, type Params } from './db.ts';
+import { ApiError } from './errors.ts';
+
+/** Most points one timeline answer may hold; more is a range/bucket mismatch, not a chart. */
+export const MAX_POINTS = 10_000;
+
+export interface ResolvedRange {
+  from: number;
+  to: number;
+}
+
+/**
+ * Fills an open range: without `to`, the end of the channel's latest window (archives of 2016 chat
+ * still chart without a date); without `from`, `points` buckets before `to`.
+ */
+export async function resolveRange(client: ClickHouseClient, table: string, channel: string | null, bucket: Bucket, from: number | undefined, to: number | undefined, points = 500): Promise<ResolvedRange | null> {
+  const step = BUCKET_MS[bucket];
+  let end = to;
+  if (end === undefined) {
+    const r = await rowsOrEmpty<{ last: number | null }>(
+      client,
+      `SELECT if(count() = 0, NULL, toUnixTimestamp(max(window))) AS last FROM ${table} ${channel ? 'WHERE channel = {channel:String}' : ''}`,
+      { channel },
+    );
+    const last = r[0]?.last ?? null;
+    if (last === null) return null;
+    end = Number(last) * 1000 + step;
+  }
+  const start = from ?? Math.max(0, end - points * step);
+  if (start >= end) throw new ApiError(400, 'from must be before to');
+  if ((end - start) / step > MAX_POINTS) throw new ApiError(400, `range holds more than ${MAX_POINTS} buckets of ${bucket}: use a bigger bucket or a shorter range`);
+  return { from: start, to: end };
+}
+
+export interface ChatPointRow {
+  w: number;
+  msgs: number;
+  chatters: number;
+  first_time_chatters: number;
+  sentiment_mean: number | null;
+  neg: number;
+  neu: number;
+  pos: number;
+  toxicity_mean: number | null;
+  toxicity_max: number;
+  emote_uses: number;
+  bits: number;
+  bans: number;
+  timeouts: number;
+  deletions: number;
+  clears: number;
+}
+
+const CHAT_AGGREGATES = `sum(messages) AS msgs, uniqExactMerge(chatters) AS chatters, sum(first_time_chatters) AS first_time_chatters,
+  if(sum(messages) = 0, NULL, sum(sentiment_sum) / sum(messages)) AS sentiment_mean,
+  sum(sentiment_neg) AS neg, sum(sentiment_neu) AS neu, sum(sentiment_pos) AS pos,
+  if(sum(messages) = 0, NULL, sum(toxicity_sum) / sum(messages)) AS toxicity_mean, max(toxicity_max) AS toxicity_max,
+  sum(emote_uses) AS emote_uses, sum(bits) AS bits, sum(bans) AS bans, sum(timeouts) AS timeouts, sum(deletions) AS deletions, sum(clears) AS clears`;
+
+function rangeWhere(channel: string | null, range: ResolvedRange | null): { where: string; params: Params } {
+  const w: string[] = [];
+  const params: Params = {};
+  if (channel) {
+    w.push('channel = {channel:String}');
+    params.channel = channel;
+  }
+  if (range) {
+    w.push("window >= toDateTime(intDiv({from:Int64}, 1000), 'UTC') AND window < toDateTime(intDiv({to:Int64} + 999, 1000), 'UTC')");
+    params.from = range.from;
+    params.to = range.to;
+  }
+  return { where: w.length ? 'WHERE ' + w.join(' AND ') : '', params };
+}
+
+/** One row per window with data (empty windows are left out, not zero-filled). */
+export async function chatTimeline(client: ClickHouseClient, channel: string | null, bucket: Bucket, range: ResolvedRange): Promise<ChatPointRow[]> {
+  const { where, params } = rangeWhere(channel, range);
+  return rowsOrEmpty<ChatPointRow>(client, `SELECT toUnixTimestamp(window) * 1000 AS w, ${CHAT_AGGREGATES} FROM ${rollupTable('chat', bucket)} ${where} GROUP BY window ORDER BY window`, params);
+}
+
+/** Totals over a range (null range = everything); null when the rollup is missing. */
+export async function chatTotals(client: ClickHouseClient, channel: string | null, bucket: Bucket, range: ResolvedRange | null): Promise<(ChatPointRow & { first_window: number | null; last_window: number | null }) | null> {
+  const { where, params } = rangeWhere(channel, range);
+  const r = await rowsOrEmpty<ChatPointRow & { first_window: number | null; last_window: number | null }>(
+    client,
+    `SELECT 0 AS w, ${CHAT_AGGREGATES}, if(count() = 0, NULL, toUnixTimestamp(min(window)) * 1000) AS first_window,
+       if(count() = 0, NULL, toUnixTimestamp(max(window)) * 1000) AS last_window
+     FROM ${rollupTable('chat', bucket)} ${where}`,
+    params,
+  );
+  return r[0] ?? null;
+}
+
+/**
+ * The coarsest rollup whose bucket both range ends fall on, so totals are exact for the range asked;
+ * 30s (the range widened to 30 s boundaries) when none does.
+ */
+export function alignedBucket(range: ResolvedRange | null): Bucket {
+  if (range === null) return '1d';
+  for (const b of ['1d', '1h', '1m'] as const) if (range.from % BUCKET_MS[b] === 0 && range.to % BUCKET_MS[b] === 0) return b;
+  return '30s';
+}
+
+export interface EmoteRow {
+  emote: string;
+  uses: number;
+  users: number;
+}
+
+export async function topEmotes(client: ClickHouseClient, channel: string, bucket: Bucket, range: ResolvedRange | null, limit: number): Promise<EmoteRow[]> {
+  const { where, params } = rangeWhere(channel, range);
+  return rowsOrEmpty<EmoteRow>(
+    client,
+    `SELECT emote, sum(uses) AS uses, uniqExactMerge(users) AS users FROM ${rollupTable('emotes', bucket)} ${where} GROUP BY emote ORDER BY uses DESC, emote LIMIT {limit:UInt32}`,
+    { ...params, limit },
+  );
+}
+
+export async function emoteTimeline(client: ClickHouseClient, channel: string, emotes: string[], bucket: Bucket, range: ResolvedRange): Promise<Array<{ w: number; emote: string; uses: number; users: number }>> {
+  const { where, params } = rangeWhere(channel, range);
+  return rowsOrEmpty(
+    client,
+    `SELECT toUnixTimestamp(window) * 1000 AS w, emote, sum(uses) AS uses, uniqExactMerge(users) AS users FROM ${rollupTable('emotes', bucket)}
+     ${where} AND emote IN {emotes:Array(String)} GROUP BY window, emote ORDER BY window, emote`,
+    { ...params, emotes },
+  );
+}
+

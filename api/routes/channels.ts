@@ -1,0 +1,208 @@
+/** `/api/v1/channels`: the followed channels (the `channels` table) and what is stored per channel. */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ApiContext, IngestState } from '../context.ts';
+import { iso, rows, rowsOrEmpty } from '../db.ts';
+import { ApiError, errorResponses } from '../errors.ts';
+import { alignedBucket, chatTotals } from '../rollups.ts';
+import { channelParams, isoTime, loginSchema, rangeQuery } from '../schemas.ts';
+
+const ingestStateSchema = z.enum(['joined', 'joining', 'parted', 'disabled']);
+
+const channelSchema = z.object({
+  login: z.string(),
+  channel_id: z.string().nullable(),
+  /** In the `channels` table (followed by ingest); false for channels that only have imported history. */
+  configured: z.boolean(),
+  enabled: z.boolean(),
+  added_at: isoTime.nullable(),
+  messages: z.number(),
+  last_message_at: isoTime.nullable(),
+  /** From the in-process ingestor, else the latest `ingest_events` row; null when unknown. */
+  ingest_state: ingestStateSchema.nullable(),
+});
+type ChannelOut = z.infer<typeof channelSchema>;
+
+interface ConfigRow {
+  login: string;
+  channel_id: string | null;
+  enabled: boolean;
+  removed: boolean;
+  added_at_ms: number;
+}
+
+const LIFECYCLE_STATE: Record<string, IngestState> = { connected: 'joining', joined: 'joined', reconnected: 'joining', parted: 'parted', disconnected: 'joining', gap: 'joined' };
+
+export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
+  const configRows = () =>
+    rows<ConfigRow>(ctx.client, 'SELECT login, channel_id, enabled, removed, toUnixTimestamp64Milli(added_at) AS added_at_ms FROM channels FINAL');
+
+  const listChannels = async (): Promise<ChannelOut[]> => {
+    const [configured, counts, lifecycle] = await Promise.all([
+      configRows(),
+      rows<{ channel: string; channel_id: string | null; n: number; last_ms: number }>(ctx.client, 'SELECT channel, any(channel_id) AS channel_id, count() AS n, toUnixTimestamp64Milli(max(ts)) AS last_ms FROM messages GROUP BY channel'),
+      ctx.ingest ? Promise.resolve([]) : rowsOrEmpty<{ channel: string; event: string }>(ctx.client, 'SELECT channel, argMax(event, ts) AS event FROM ingest_events GROUP BY channel'),
+    ]);
+    const live = ctx.ingest?.state() ?? {};
+    const fromEvents = new Map(lifecycle.map((l) => [l.channel, LIFECYCLE_STATE[l.event] ?? null]));
+    const stats = new Map(counts.map((c) => [c.channel, c]));
+    const out = new Map<string, ChannelOut>();
+    for (const c of configured) {
+      if (c.removed) continue;
+      const s = stats.get(c.login);
+      out.set(c.login, {
+        login: c.login,
+        channel_id: c.channel_id ?? s?.channel_id ?? null,
+        configured: true,
+        enabled: c.enabled,
+        added_at: iso(Number(c.added_at_ms)),
+        messages: s?.n ?? 0,
+        last_message_at: s ? iso(Number(s.last_ms)) : null,
+        ingest_state: !c.enabled ? 'disabled' : (live[c.login] ?? fromEvents.get(c.login) ?? null),
+      });
+    }
+    for (const s of counts) {
+      if (out.has(s.channel)) continue;
+      out.set(s.channel, { login: s.channel, channel_id: s.channel_id, configured: false, enabled: false, added_at: null, messages: s.n, last_message_at: iso(Number(s.last_ms)), ingest_state: live[s.channel] ?? fromEvents.get(s.channel) ?? null });
+    }
+    return [...out.values()].sort((a, b) => a.login.localeCompare(b.login));
+  };
+
+  /** Writes the new state, then tells an in-process ingestor the full enabled list (it polls the table otherwise). */
+  const writeChannel = async (row: { login: string; channel_id: string | null; enabled: boolean; removed: boolean; added_at: number }) => {
+    await ctx.client.insert({ table: 'channels', values: [{ ...row, updated_at: Date.now() }], format: 'JSONEachRow', clickhouse_settings: { insert_deduplication_token: '', async_insert: 0 } });
+    if (ctx.ingest?.setChannels) {
+      const all = await configRows();
+      await ctx.ingest.setChannels(all.filter((c) => c.enabled && !c.removed).map((c) => c.login).sort());
+    }
+  };
+
+  const one = async (login: string) => {
+    const c = (await listChannels()).find((x) => x.login === login);
+    if (!c) throw new ApiError(404, `channel ${login} is not followed and has no stored messages`);
+    return c;
+  };
+
+  return async (app) => {
+    app.get(
+      '/',
+      { schema: { summary: 'Channels: followed ones and ones with stored history', tags: ['channels'], response: { 200: z.object({ items: z.array(channelSchema) }), ...errorResponses } } },
+      async () => ({ items: await listChannels() }),
+    );
+
+    app.post(
+      '/',
+      {
+        schema: {
+          summary: 'Follow a channel (ingest joins it without a restart)',
+          tags: ['channels'],
+          security: [{ bearer: [] }],
+          body: z.object({ login: loginSchema, channel_id: z.string().regex(/^\d{1,20}$/).nullable().optional(), enabled: z.boolean().default(true) }),
+          response: { 201: channelSchema, 200: channelSchema, ...errorResponses },
+        },
+      },
+      async (req, reply) => {
+        const existing = (await configRows()).find((c) => c.login === req.body.login && !c.removed);
+        await writeChannel({ login: req.body.login, channel_id: req.body.channel_id ?? existing?.channel_id ?? null, enabled: req.body.enabled, removed: false, added_at: existing ? Number(existing.added_at_ms) : Date.now() });
+        reply.code(existing ? 200 : 201);
+        return one(req.body.login);
+      },
+    );
+
+    app.patch(
+      '/:channel',
+      {
+        schema: {
+          summary: 'Enable or disable a followed channel',
+          tags: ['channels'],
+          security: [{ bearer: [] }],
+          params: channelParams,
+          body: z.object({ enabled: z.boolean() }),
+          response: { 200: channelSchema, ...errorResponses },
+        },
+      },
+      async (req) => {
+        const existing = (await configRows()).find((c) => c.login === req.params.channel && !c.removed);
+        if (!existing) throw new ApiError(404, `channel ${req.params.channel} is not followed; add it with POST /api/v1/channels`);
+        await writeChannel({ login: existing.login, channel_id: existing.channel_id, enabled: req.body.enabled, removed: false, added_at: Number(existing.added_at_ms) });
+        return one(existing.login);
+      },
+    );
+
+    app.delete(
+      '/:channel',
+      {
+        schema: {
+          summary: 'Stop following a channel (ingest parts; stored history is kept)',
+          tags: ['channels'],
+          security: [{ bearer: [] }],
+          params: channelParams,
+          response: { 200: z.object({ login: z.string(), removed: z.literal(true) }), ...errorResponses },
+        },
+      },
+      async (req) => {
+        const existing = (await configRows()).find((c) => c.login === req.params.channel && !c.removed);
+        if (!existing) throw new ApiError(404, `channel ${req.params.channel} is not followed`);
+        await writeChannel({ login: existing.login, channel_id: existing.channel_id, enabled: false, removed: true, added_at: Number(existing.added_at_ms) });
+        return { login: existing.login, removed: true as const };
+      },
+    );
+
+    app.get(
+      '/:channel/stats',
+      {
+        schema: {
+          summary: 'Totals for a channel over a time range',
+          description: 'From the chat rollups: the coarsest bucket both range ends fall on (1d, 1h, 1m), else 30 s with the ends widened to 30 s boundaries. No range: all time.',
+          tags: ['channels'],
+          params: channelParams,
+          querystring: z.object(rangeQuery),
+          response: {
+            200: z.object({
+              channel: z.string(),
+              from: isoTime.nullable(),
+              to: isoTime.nullable(),
+              bucket: z.string(),
+              messages: z.number(),
+              chatters: z.number(),
+              first_time_chatters: z.number(),
+              sentiment_mean: z.number().nullable(),
+              toxicity_mean: z.number().nullable(),
+              toxicity_max: z.number(),
+              emote_uses: z.number(),
+              bits: z.number(),
+              moderation: z.object({ bans: z.number(), timeouts: z.number(), deletions: z.number(), clears: z.number() }),
+              first_window: isoTime.nullable(),
+              last_window: isoTime.nullable(),
+            }),
+            ...errorResponses,
+          },
+        },
+      },
+      async (req) => {
+        const { from, to } = req.query;
+        if (from !== undefined && to !== undefined && from >= to) throw new ApiError(400, 'from must be before to');
+        const range = from === undefined && to === undefined ? null : { from: from ?? 0, to: to ?? 8_000_000_000_000 };
+        const bucket = alignedBucket(range);
+        const t = await chatTotals(ctx.client, req.params.channel, bucket, range);
+        return {
+          channel: req.params.channel,
+          from: from === undefined ? null : iso(from),
+          to: to === undefined ? null : iso(to),
+          bucket,
+          messages: t?.msgs ?? 0,
+          chatters: t?.chatters ?? 0,
+          first_time_chatters: t?.first_time_chatters ?? 0,
+          sentiment_mean: t?.sentiment_mean ?? null,
+          toxicity_mean: t?.toxicity_mean ?? null,
+          toxicity_max: t?.toxicity_max ?? 0,
+          emote_uses: t?.emote_uses ?? 0,
+          bits: t?.bits ?? 0,
+          moderation: { bans: t?.bans ?? 0, timeouts: t?.timeouts ?? 0, deletions: t?.deletions ?? 0, clears: t?.clears ?? 0 },
+          first_window: t?.first_window == null ? null : iso(Number(t.first_window)),
+          last_window: t?.last_window == null ? null : iso(Number(t.last_window)),
+        };
+      },
+    );
+  };
+}

@@ -1,0 +1,222 @@
+/**
+ * justlog-compatible read endpoints at the root (`/channels`, `/list`, `/channel/...`,
+ * `/channelid/...`), answering as gempir/justlog does: plain text by default, `?json` (or
+ * `?type=json`, or `Content-Type: application/json`) for `{ messages: [...] }`, `?raw` for IRC
+ * lines; oldest first unless `?reverse`. Errors use the API's error shape.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ChatEvent } from '../../core/events.ts';
+import type { ApiContext } from '../context.ts';
+import { rows, type Params } from '../db.ts';
+import { ApiError, errorResponses } from '../errors.ts';
+import { EVENT_MESSAGE_COLUMNS, EVENT_MOD_COLUMNS, EVENT_NOTICE_COLUMNS, justlogText, messageEvent, modEvent, noticeEvent, toJustlog, type JustlogMessage } from '../justlog.ts';
+import { loginSchema } from '../schemas.ts';
+
+const formatQuery = z.object({
+  json: z.string().max(10).optional(),
+  raw: z.string().max(10).optional(),
+  type: z.enum(['json', 'raw', 'text']).optional(),
+  reverse: z.string().max(10).optional(),
+});
+
+const justlogMessageSchema = z.object({
+  text: z.string(),
+  username: z.string(),
+  displayName: z.string(),
+  channel: z.string(),
+  timestamp: z.string(),
+  id: z.string(),
+  type: z.number(),
+  raw: z.string(),
+  tags: z.record(z.string(), z.string()),
+});
+const logResponses = { 200: z.union([z.object({ messages: z.array(justlogMessageSchema) }), z.string()]), ...errorResponses };
+
+const yearSchema = z.string().regex(/^\d{4}$/, 'must be a 4-digit year').transform(Number);
+const monthSchema = z.string().regex(/^\d{1,2}$/, 'must be a month number 1-12').transform(Number).pipe(z.number().min(1).max(12));
+const daySchema = z.string().regex(/^\d{1,2}$/, 'must be a day number 1-31').transform(Number).pipe(z.number().min(1).max(31));
+const idSchema = z.string().regex(/^\d{1,20}$/, 'must be a numeric Twitch id');
+
+type Format = 'json' | 'raw' | 'text';
+
+function formatOf(req: FastifyRequest, q: z.infer<typeof formatQuery>): Format {
+  if (q.json !== undefined || q.type === 'json' || req.headers['content-type'] === 'application/json') return 'json';
+  if (q.raw !== undefined || q.type === 'raw') return 'raw';
+  return 'text';
+}
+
+function send(reply: FastifyReply, format: Format, messages: JustlogMessage[]) {
+  reply.header('x-content-type-options', 'nosniff');
+  if (format === 'json') return { messages };
+  reply.type('text/plain; charset=utf-8');
+  return messages.map((m) => (format === 'raw' ? m.raw : justlogText(m)) + '\n').join('');
+}
+
+/** Messages, bans/timeouts and user notices of a channel in [from, to), optionally of one user, by time. */
+async function loadLog(ctx: ApiContext, channel: string, user: string | null, from: number, to: number, reverse: boolean): Promise<JustlogMessage[]> {
+  const params: Params = { channel, user, from, to };
+  const range = "channel = {channel:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')";
+  const [msgs, mods, notices] = await Promise.all([
+    rows<Record<string, unknown>>(ctx.client, `SELECT ${EVENT_MESSAGE_COLUMNS} FROM messages WHERE ${range}${user ? ' AND login = {user:String}' : ''} ORDER BY ts, id`, params),
+    rows<Record<string, unknown>>(ctx.client, `SELECT ${EVENT_MOD_COLUMNS} FROM mod_actions WHERE ${range} AND action IN ('ban', 'timeout')${user ? ' AND target_login = {user:String}' : ''} ORDER BY ts, id`, params),
+    rows<Record<string, unknown>>(ctx.client, `SELECT ${EVENT_NOTICE_COLUMNS} FROM user_notices WHERE ${range}${user ? ' AND login = {user:String}' : ''} ORDER BY ts, id`, params),
+  ]);
+  const events: ChatEvent[] = [...msgs.map(messageEvent), ...mods.map(modEvent), ...notices.map(noticeEvent)];
+  events.sort((a, b) => a.ts - b.ts || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  if (reverse) events.reverse();
+  const out: JustlogMessage[] = [];
+  for (const e of events) {
+    const m = toJustlog(e);
+    if (m) out.push(m);
+  }
+  return out;
+}
+
+export function justlogRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
+  const channelById = async (id: string): Promise<string> => {
+    const r = await rows<{ channel: string }>(ctx.client, 'SELECT login AS channel FROM channels FINAL WHERE channel_id = {id:String} UNION DISTINCT SELECT DISTINCT channel FROM messages WHERE channel_id = {id:String} LIMIT 1', { id });
+    if (!r[0]) throw new ApiError(404, `no channel with id ${id}`);
+    return r[0].channel;
+  };
+  const userById = async (id: string): Promise<string> => {
+    const r = await rows<{ login: string }>(ctx.client, 'SELECT login FROM user_names WHERE user_id = {id:String} ORDER BY last_seen DESC LIMIT 1', { id });
+    if (!r[0]) throw new ApiError(404, `no user with id ${id}`);
+    return r[0].login;
+  };
+  const utc = (y: number, m: number, d = 1) => Date.UTC(y, m - 1, d);
+
+  return async (app) => {
+    app.get(
+      '/channels',
+      {
+        schema: {
+          summary: 'justlog: channels with logs',
+          tags: ['justlog'],
+          response: { 200: z.object({ channels: z.array(z.object({ userID: z.string(), name: z.string() })) }), ...errorResponses },
+        },
+      },
+      async () => {
+        const r = await rows<{ name: string; id: string }>(
+          ctx.client,
+          "SELECT channel AS name, ifNull(any(channel_id), '') AS id FROM messages GROUP BY channel ORDER BY channel",
+        );
+        return { channels: r.map((c) => ({ userID: c.id, name: c.name })) };
+      },
+    );
+
+    app.get(
+      '/list',
+      {
+        schema: {
+          summary: 'justlog: days (channel) or months (channel + user) with logs, newest first',
+          tags: ['justlog'],
+          querystring: z.object({ channel: loginSchema.optional(), user: loginSchema.optional(), channelid: idSchema.optional(), userid: idSchema.optional() }),
+          response: { 200: z.object({ availableLogs: z.array(z.object({ year: z.string(), month: z.string(), day: z.string().optional() })) }), ...errorResponses },
+        },
+      },
+      async (req) => {
+        const channel = req.query.channel ?? (req.query.channelid ? await channelById(req.query.channelid) : null);
+        const user = req.query.user ?? (req.query.userid ? await userById(req.query.userid) : null);
+        if (!channel) throw new ApiError(400, 'give channel (or channelid)');
+        if (user) {
+          const r = await rows<{ y: number; m: number }>(
+            ctx.client,
+            'SELECT toYear(ts) AS y, toMonth(ts) AS m FROM messages WHERE channel = {channel:String} AND login = {user:String} GROUP BY y, m ORDER BY y DESC, m DESC',
+            { channel, user },
+          );
+          return { availableLogs: r.map((x) => ({ year: String(x.y), month: String(x.m) })) };
+        }
+        const r = await rows<{ y: number; m: number; d: number }>(
+          ctx.client,
+          'SELECT toYear(ts) AS y, toMonth(ts) AS m, toDayOfMonth(ts) AS d FROM messages WHERE channel = {channel:String} GROUP BY y, m, d ORDER BY y DESC, m DESC, d DESC',
+          { channel },
+        );
+        return { availableLogs: r.map((x) => ({ year: String(x.y), month: String(x.m), day: String(x.d) })) };
+      },
+    );
+
+    for (const by of ['channel', 'channelid'] as const) {
+      const chanParam = by === 'channel' ? loginSchema : idSchema;
+      const resolveChannel = (v: string) => (by === 'channel' ? Promise.resolve(v) : channelById(v));
+      app.get(
+        `/${by}/:channel`,
+        { schema: { summary: `justlog: today's log (redirect)`, tags: ['justlog'], params: z.object({ channel: chanParam }), response: { 302: z.null(), ...errorResponses } } },
+        async (req, reply) => {
+          const now = new Date();
+          const qs = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
+          return reply.redirect(`/${by}/${req.params.channel}/${now.getUTCFullYear()}/${now.getUTCMonth() + 1}/${now.getUTCDate()}${qs}`, 302);
+        },
+      );
+      app.get(
+        `/${by}/:channel/:year/:month/:day`,
+        {
+          schema: { summary: 'justlog: a channel log of one UTC day', tags: ['justlog'], params: z.object({ channel: chanParam, year: yearSchema, month: monthSchema, day: daySchema }), querystring: formatQuery, response: logResponses },
+        },
+        async (req, reply) => {
+          const channel = await resolveChannel(req.params.channel);
+          const from = utc(req.params.year, req.params.month, req.params.day);
+          if (new Date(from).getUTCDate() !== req.params.day) throw new ApiError(400, 'no such day');
+          return send(reply, formatOf(req, req.query), await loadLog(ctx, channel, null, from, from + 86_400_000, req.query.reverse !== undefined));
+        },
+      );
+      app.get(
+        `/${by}/:channel/random`,
+        { schema: { summary: 'justlog: a random message of the channel', tags: ['justlog'], params: z.object({ channel: chanParam }), querystring: formatQuery, response: logResponses } },
+        async (req, reply) => send(reply, formatOf(req, req.query), await randomMessage(ctx, await resolveChannel(req.params.channel), null)),
+      );
+      for (const ub of ['user', 'userid'] as const) {
+        const userParam = ub === 'user' ? loginSchema : idSchema;
+        const resolveUser = (v: string) => (ub === 'user' ? Promise.resolve(v) : userById(v));
+        app.get(
+          `/${by}/:channel/${ub}/:user`,
+          { schema: { summary: "justlog: the user's latest month (redirect)", tags: ['justlog'], params: z.object({ channel: chanParam, user: userParam }), response: { 302: z.null(), ...errorResponses } } },
+          async (req, reply) => {
+            const [channel, user] = await Promise.all([resolveChannel(req.params.channel), resolveUser(req.params.user)]);
+            const r = await rows<{ y: number; m: number }>(ctx.client, 'SELECT toYear(max(ts)) AS y, toMonth(max(ts)) AS m FROM messages WHERE channel = {channel:String} AND login = {user:String} HAVING count() > 0', { channel, user });
+            const now = new Date();
+            const [y, m] = r[0] ? [r[0].y, r[0].m] : [now.getUTCFullYear(), now.getUTCMonth() + 1];
+            const qs = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
+            return reply.redirect(`/${by}/${req.params.channel}/${ub}/${req.params.user}/${y}/${m}${qs}`, 302);
+          },
+        );
+        app.get(
+          `/${by}/:channel/${ub}/:user/:year/:month`,
+          {
+            schema: { summary: "justlog: a user's log in a channel for one month", tags: ['justlog'], params: z.object({ channel: chanParam, user: userParam, year: yearSchema, month: monthSchema }), querystring: formatQuery, response: logResponses },
+          },
+          async (req, reply) => {
+            const [channel, user] = await Promise.all([resolveChannel(req.params.channel), resolveUser(req.params.user)]);
+            const from = utc(req.params.year, req.params.month);
+            const to = req.params.month === 12 ? utc(req.params.year + 1, 1) : utc(req.params.year, req.params.month + 1);
+            return send(reply, formatOf(req, req.query), await loadLog(ctx, channel, user, from, to, req.query.reverse !== undefined));
+          },
+        );
+        app.get(
+          `/${by}/:channel/${ub}/:user/random`,
+          { schema: { summary: 'justlog: a random message of the user in the channel', tags: ['justlog'], params: z.object({ channel: chanParam, user: userParam }), querystring: formatQuery, response: logResponses } },
+          async (req, reply) => {
+            const [channel, user] = await Promise.all([resolveChannel(req.params.channel), resolveUser(req.params.user)]);
+            return send(reply, formatOf(req, req.query), await randomMessage(ctx, channel, user));
+          },
+        );
+      }
+    }
+  };
+}
+
+/**
+ * A random message without sorting the channel: a random instant between the first and last message,
+ * then the first message at or after it. Messages after long gaps are likelier; cost: two key reads.
+ */
+async function randomMessage(ctx: ApiContext, channel: string, user: string | null): Promise<JustlogMessage[]> {
+  const params: Params = { channel, user };
+  const who = user ? ' AND login = {user:String}' : '';
+  const [span] = await rows<{ n: number; lo: number; hi: number }>(ctx.client, `SELECT count() AS n, toUnixTimestamp64Milli(min(ts)) AS lo, toUnixTimestamp64Milli(max(ts)) AS hi FROM messages WHERE channel = {channel:String}${who}`, params);
+  if (!span || span.n === 0) throw new ApiError(404, `no messages of ${user ? `${user} in ` : ''}#${channel}`);
+  params.at = Math.floor(Number(span.lo) + Math.random() * (Number(span.hi) - Number(span.lo)));
+  const r = await rows<Record<string, unknown>>(ctx.client, `SELECT ${EVENT_MESSAGE_COLUMNS} FROM messages WHERE channel = {channel:String}${who} AND ts >= fromUnixTimestamp64Milli({at:Int64}, 'UTC') ORDER BY ts, id LIMIT 1`, params);
+  const m = r[0] ? toJustlog(messageEvent(r[0])) : null;
+  return m ? [m] : [];
+}

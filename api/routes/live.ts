@@ -1,0 +1,152 @@
+/**
+ * `/api/v1/live`: new messages and moderation events per channel over WebSocket or Server-Sent
+ * Events. Each client has a bounded queue; events are written in one batch per event-loop turn, and a
+ * client whose socket holds more than `maxBufferedBytes` unsent (or whose queue overflows) is dropped,
+ * so one slow reader costs the others nothing but the check.
+ */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ChatEvent } from '../../core/events.ts';
+import type { ApiContext } from '../context.ts';
+import { ApiError, errorSchema } from '../errors.ts';
+import { DEFAULT_LIVE_LIMITS, type LiveLimits } from '../live.ts';
+import type { HttpMetrics } from '../metrics.ts';
+import { loginListSchema } from '../schemas.ts';
+
+const LIVE_KINDS = new Set<ChatEvent['kind']>(['message', 'ban', 'timeout', 'delete', 'clear']);
+
+interface Sink {
+  /** Bytes accepted but not yet sent to the peer. */
+  buffered(): number;
+  write(events: ChatEvent[]): void;
+  close(reason: string): void;
+}
+
+/** Queue + batching + drop policy around one client connection. */
+function attach(ctx: ApiContext, http: HttpMetrics, limits: LiveLimits, channels: string[], sink: Sink): () => void {
+  let queue: ChatEvent[] = [];
+  let scheduled = false;
+  let closed = false;
+  http.liveClients += 1;
+  const drop = (reason: string) => {
+    if (closed) return;
+    stop();
+    http.liveDropped += 1;
+    sink.close(reason);
+  };
+  const flush = () => {
+    scheduled = false;
+    if (closed || queue.length === 0) return;
+    if (sink.buffered() > limits.maxBufferedBytes) return drop('too slow: unsent data exceeded the per-client bound');
+    const batch = queue;
+    queue = [];
+    sink.write(batch);
+  };
+  const unsubscribe = ctx.live!.subscribe(channels, (e) => {
+    if (closed || !LIVE_KINDS.has(e.kind)) return;
+    queue.push(e);
+    if (queue.length > limits.maxQueuedEvents) return drop('too slow: event queue overflowed');
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  });
+  function stop() {
+    if (closed) return;
+    closed = true;
+    queue = [];
+    unsubscribe();
+    http.liveClients -= 1;
+  }
+  return stop;
+}
+
+export function liveRoutes(ctx: ApiContext, http: HttpMetrics, partial: Partial<LiveLimits>): FastifyPluginAsyncZod {
+  const limits: LiveLimits = { ...DEFAULT_LIVE_LIMITS, ...partial };
+  const query = z.object({ channels: loginListSchema(limits.maxChannels) });
+  const needLive = async () => {
+    if (!ctx.live) throw new ApiError(503, 'no live source: run the API inside `twichist up`, or set NATS_URL');
+  };
+  return async (app) => {
+    app.get(
+      '/ws',
+      {
+        websocket: true,
+        preValidation: needLive,
+        schema: {
+          summary: 'Live events over WebSocket (one JSON event per frame)',
+          description: 'Frames are `core/events.ts` events of kind message, ban, timeout, delete or clear. A client that falls behind is closed with code 4008.',
+          tags: ['live'],
+          querystring: query,
+          response: { 400: errorSchema, 503: errorSchema },
+        },
+      },
+      (socket, req) => {
+        const { channels } = req.query as z.infer<typeof query>;
+        const stop = attach(ctx, http, limits, channels, {
+          buffered: () => socket.bufferedAmount,
+          write: (events) => {
+            for (const e of events) socket.send(JSON.stringify(e));
+          },
+          close: (reason) => {
+            req.log.warn({ channels, reason }, 'live client dropped');
+            socket.close(4008, reason.slice(0, 120));
+            // A peer that stopped reading may never complete the close handshake.
+            setTimeout(() => socket.terminate(), 1000).unref();
+          },
+        });
+        socket.on('close', stop);
+        socket.on('error', stop);
+        socket.send(JSON.stringify({ kind: 'subscribed', channels }));
+      },
+    );
+
+    app.get(
+      '/sse',
+      {
+        preValidation: needLive,
+        schema: {
+          summary: 'Live events as Server-Sent Events',
+          description: 'Each event is `event: <kind>` with the JSON event as `data`. A client that falls behind is disconnected.',
+          tags: ['live'],
+          querystring: query,
+          produces: ['text/event-stream'],
+          response: { 400: errorSchema, 503: errorSchema },
+        },
+      },
+      async (req, reply) => {
+        const { channels } = req.query;
+        reply.hijack();
+        const res = reply.raw;
+        res.writeHead(200, {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache, no-transform',
+          connection: 'keep-alive',
+          'access-control-allow-origin': '*',
+          'x-request-id': String(req.id),
+          // Reverse proxies (nginx) must not buffer the stream.
+          'x-accel-buffering': 'no',
+        });
+        res.write(`event: subscribed\ndata: ${JSON.stringify({ channels })}\n\n`);
+        const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+        heartbeat.unref();
+        const stop = attach(ctx, http, limits, channels, {
+          buffered: () => res.writableLength,
+          write: (events) => {
+            let out = '';
+            for (const e of events) out += `event: ${e.kind}\ndata: ${JSON.stringify(e)}\n\n`;
+            res.write(out);
+          },
+          close: (reason) => {
+            req.log.warn({ channels, reason }, 'live client dropped');
+            res.destroy();
+          },
+        });
+        res.on('close', () => {
+          clearInterval(heartbeat);
+          stop();
+        });
+      },
+    );
+  };
+}

@@ -1,0 +1,86 @@
+/** Shared request/response pieces. Every route declares zod schemas; OpenAPI is generated from them. */
+import { z } from 'zod';
+
+/** A Twitch login (channel or user); a leading `#` is accepted and case is folded, as Twitch does. */
+export const loginSchema = z
+  .string()
+  .trim()
+  .transform((s) => s.replace(/^#/, '').toLowerCase())
+  .pipe(z.string().regex(/^[a-z0-9_]{1,25}$/, 'must be a Twitch login: 1-25 of a-z, 0-9, _'));
+
+/** `a,b,c` -> logins, 1..max of them. */
+export const loginListSchema = (max: number) =>
+  z
+    .string()
+    .max(2000)
+    .transform((s) => [...new Set(s.split(',').map((c) => c.trim().replace(/^#/, '').toLowerCase()).filter((c) => c.length > 0))])
+    .pipe(z.array(z.string().regex(/^[a-z0-9_]{1,25}$/, 'must be Twitch logins (a-z, 0-9, _), comma separated')).min(1).max(max));
+
+/** Time as epoch milliseconds or an ISO 8601 date/time; becomes epoch ms. */
+export const timeSchema = z
+  .string()
+  .trim()
+  .max(40)
+  .transform((s, ctx) => {
+    const ms = /^\d{1,16}$/.test(s) ? Number(s) : /^\d{4}-\d{2}-\d{2}/.test(s) ? Date.parse(s) : Number.NaN;
+    if (!Number.isFinite(ms) || ms < 0 || ms > 8_000_000_000_000) {
+      ctx.addIssue({ code: 'custom', message: 'must be epoch milliseconds or an ISO 8601 date/time between 1970 and 2223' });
+      return z.NEVER;
+    }
+    return ms;
+  })
+  .meta({ description: 'epoch milliseconds or ISO 8601, e.g. 2023-04-01T12:00:00Z' });
+
+export const rangeQuery = {
+  from: timeSchema.optional(),
+  to: timeSchema.optional(),
+};
+
+export const limitSchema = (def: number, max: number) => z.coerce.number().int().min(1).max(max).default(def);
+
+/** `?flag`, `?flag=true|1|false|0`. */
+export const boolQuery = z
+  .enum(['', 'true', 'false', '1', '0'])
+  .transform((v) => v === '' || v === 'true' || v === '1')
+  .optional();
+
+/** Keyset cursor over (ts, id), opaque to clients. */
+export const cursorSchema = z
+  .string()
+  .max(400)
+  .transform((s, ctx) => {
+    const c = decodeCursor(s);
+    if (!c) {
+      ctx.addIssue({ code: 'custom', message: 'not a cursor returned by this API' });
+      return z.NEVER;
+    }
+    return c;
+  });
+
+export interface Cursor {
+  ts: number;
+  id: string;
+}
+
+export function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify([c.ts, c.id]), 'utf8').toString('base64url');
+}
+
+export function decodeCursor(s: string): Cursor | null {
+  if (!/^[A-Za-z0-9_-]+$/.test(s)) return null;
+  try {
+    const v = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as unknown;
+    if (!Array.isArray(v) || v.length !== 2 || !Number.isSafeInteger(v[0]) || v[0] < 0 || typeof v[1] !== 'string' || v[1].length > 128) return null;
+    return { ts: v[0] as number, id: v[1] };
+  } catch {
+    return null;
+  }
+}
+
+export const bucketSchema = z.enum(['30s', '1m', '1h', '1d']);
+
+export const channelParams = z.object({ channel: loginSchema });
+export const loginParams = z.object({ login: loginSchema });
+
+/** ISO 8601 timestamp in responses. */
+export const isoTime = z.string().meta({ description: 'ISO 8601 UTC' });
