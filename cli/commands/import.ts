@@ -1,0 +1,25 @@
+/**
+ * `twichist import <file|dir> [--channel NAME]`: imports chat exports (raw IRC logs, Chatty logs, Twitch
+ * GQL / v5 rechat / TwitchDownloader JSON, gzip or plain; format detected from the content). With
+ * NATS_URL it publishes to JetStream and returns once every publish is acknowledged; without, it runs
+ * the enrich stage in this process and returns once everything is stored. Re-importing a file stores
+ * nothing twice (same ids). Bad lines are reported with file:line and written to `dead_letters`.
+ */
+import { runImport } from '../../ingest/import-run.ts';
+import { parseArgs, UsageError, type Command } from '../command.ts';
+
+export const command: Command = {
+  name: 'import',
+  summary: 'Import chat exports (raw IRC, Chatty, GQL/v5/TwitchDownloader JSON) into Twichist, exactly once',
+  usage: 'twichist import <file|dir> [--channel NAME]',
+  options: [{ flag: '--channel NAME', description: 'channel for formats that do not name it (GQL exports outside <channel>/<vod>/ folders), or to override it' }],
+  examples: ['twichist import ./logs/xqc.raw.irc', 'twichist import ./chatty/riotgames/', 'twichist import ./vod/verbose_chat.json.gz --channel arypie', 'NATS_URL=nats://127.0.0.1:4222 twichist import ./exports'],
+  async run(args, ctx) {
+    const { flags, positional } = parseArgs(args, { channel: 'string' });
+    if (positional.length !== 1) throw new UsageError('give exactly one file or directory to import');
+    const channel = typeof flags.channel === 'string' ? flags.channel.replace(/^#/, '').toLowerCase() : null;
+    if (channel !== null && !/^[a-z0-9_]{1,25}$/.test(channel)) throw new UsageError(`--channel must be a Twitch login, not '${flags.channel}'`);
+    const result = await runImport({ target: positional[0], channel, speed: null, config: ctx.config(), logger: ctx.logger().child({ cmd: 'import' }), stdout: ctx.stdout, stderr: ctx.stderr, isTTY: ctx.isTTY });
+    return result.failedFiles.length > 0 ? 1 : 0;
+  },
+};

@@ -1,0 +1,45 @@
+/**
+ * `twichist ingest`: the live ingestor alone. Joins TWITCH_CHANNELS and the channels in ClickHouse
+ * (`channels` table, re-read every 5 s and on the NATS control subject), drops opted-out users, and
+ * publishes to JetStream (NATS_URL) or, without NATS, to an in-process enrich stage. Runs until
+ * SIGINT/SIGTERM, then parts, flushes and waits for every event to be acknowledged/stored.
+ */
+import { channelsFromClickHouse, createOptOutFilter, LiveIngestor } from '../../ingest/live.ts';
+import { openPublishPipeline } from '../../ingest/pipeline.ts';
+import { parseArgs, UsageError, type Command } from '../command.ts';
+
+export const command: Command = {
+  name: 'ingest',
+  summary: 'Archive live Twitch chat (anonymous read-only unless a token is configured)',
+  usage: 'twichist ingest [--channels a,b,c]',
+  options: [{ flag: '--channels a,b', description: 'channels to join in addition to TWITCH_CHANNELS and the channels table' }],
+  examples: ['TWITCH_CHANNELS=xqc,lirik twichist ingest', 'NATS_URL=nats://127.0.0.1:4222 TWITCH_CHANNELS=xqc twichist ingest', 'twichist ingest --channels northernlion'],
+  async run(args, ctx) {
+    const { flags } = parseArgs(args, { channels: 'string' });
+    const base = ctx.config();
+    const extra = typeof flags.channels === 'string' ? flags.channels.split(',').map((c) => c.trim().replace(/^#/, '').toLowerCase()).filter(Boolean) : [];
+    for (const c of extra) if (!/^[a-z0-9_]{1,25}$/.test(c)) throw new UsageError(`--channels: '${c}' is not a Twitch login`);
+    const config = { ...base, twitch: { ...base.twitch, channels: [...new Set([...base.twitch.channels, ...extra])] } };
+    const logger = ctx.logger().child({ cmd: 'ingest' });
+    const pipeline = await openPublishPipeline(config, logger);
+    const client = await pipeline.clickhouse();
+    const optOuts = createOptOutFilter(client, logger);
+    await optOuts.refresh();
+    const ingestor = new LiveIngestor({ config, logger, publisher: pipeline.publisher, isOptedOut: optOuts.isOptedOut, loadChannels: channelsFromClickHouse(client), nc: pipeline.nc });
+    await ingestor.start();
+    ctx.stdout.write(`ingesting ${ingestor.channels.join(', ') || '(no channels yet: add some with TWITCH_CHANNELS or the API)'}; Ctrl-C to stop\n`);
+    const report = setInterval(() => logger.info({ ...ingestor.stats, joined: ingestor.joinedChannels }, 'ingest progress'), 30_000);
+    report.unref();
+    const sig = await new Promise<string>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'));
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+    });
+    ctx.stdout.write(`${sig}: parting, flushing and waiting for the bus\n`);
+    clearInterval(report);
+    await ingestor.stop();
+    optOuts.stop();
+    await pipeline.close();
+    ctx.stdout.write(`stopped: ${JSON.stringify(ingestor.stats)}\n`);
+    return 0;
+  },
+};

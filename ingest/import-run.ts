@@ -1,0 +1,123 @@
+/**
+ * What `twichist import` and `twichist replay` share: list the files, open the bus pipeline, stream
+ * every file into it (paced for replay), report progress, send rejects to the dead-letter table, wait
+ * until everything is acknowledged/stored, and summarise.
+ */
+import type { Config } from '../core/config.ts';
+import type { ChatEvent, EventKind } from '../core/events.ts';
+import { deterministicId } from '../core/ids.ts';
+import type { Logger } from '../core/logger.ts';
+import { createProgress } from '../cli/progress.ts';
+import { importFile, listImportFiles, type ImportStats, type Reject } from './importers/index.ts';
+import type { InputProgress } from './importers/input.ts';
+import { DeadLetterWriter, openPublishPipeline } from './pipeline.ts';
+
+export interface ImportRunOptions {
+  target: string;
+  channel: string | null;
+  /** null = import as fast as possible; a number = replay at that multiple of the original pace; 'max' = replay unpaced. */
+  speed: number | 'max' | null;
+  /** Replay only: give events fresh ids (derived from the run) so a replay of already stored chat is stored again. */
+  newIds?: boolean;
+  config: Config;
+  logger: Logger;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  isTTY: boolean;
+}
+
+export interface ImportRunResult {
+  files: ImportStats[];
+  events: Partial<Record<EventKind, number>>;
+  total: number;
+  rejected: number;
+  ignored: number;
+  durationMs: number;
+  failedFiles: Array<{ file: string; error: string }>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runImport(o: ImportRunOptions): Promise<ImportRunResult> {
+  const replay = o.speed !== null;
+  const started = performance.now();
+  const { files, skipped } = await listImportFiles(o.target);
+  for (const s of skipped) o.stderr.write(`skipping ${s}: not a supported chat format\n`);
+  if (files.length === 0) throw new Error(`${o.target}: no importable chat files`);
+  const pipeline = await openPublishPipeline(o.config, o.logger);
+  const dead = new DeadLetterWriter({ clickhouse: pipeline.clickhouse, logger: o.logger });
+  const progress = createProgress({ out: o.stderr, isTTY: o.isTTY, label: '', unit: 'events' });
+  const result: ImportRunResult = { files: [], events: {}, total: 0, rejected: 0, ignored: 0, durationMs: 0, failedFiles: [] };
+  const runId = replay && o.newIds ? String(Date.now()) : null;
+  try {
+    for (const { file } of files) {
+      let input: InputProgress | null = null;
+      let count = 0;
+      let firstTs: number | null = null;
+      let t0 = 0;
+      progress.setLabel(`${replay ? 'replay' : 'import'} ${file}`);
+      const onReject = (r: Reject) => {
+        o.stderr.write(`${o.isTTY ? '\r\u001b[2K' : ''}rejected ${r.source}: ${r.reason}\n`);
+        dead.add(r);
+      };
+      const sink = async (e: ChatEvent) => {
+        if (typeof o.speed === 'number') {
+          if (firstTs === null) {
+            firstTs = e.ts;
+            t0 = performance.now();
+          }
+          const wait = t0 + (e.ts - firstTs) / o.speed - performance.now();
+          // Timer overhead exceeds the benefit below a few ms.
+          if (wait > 4) await sleep(wait);
+        }
+        if (runId !== null) e.id = deterministicId('replay', runId, e.id);
+        const w = pipeline.batcher.push(e);
+        if (w) await w;
+        count++;
+        if ((count & 1023) === 0) progress.update({ done: input?.bytesRead ?? 0, total: input?.totalBytes ?? null, count });
+      };
+      try {
+        const stats = await importFile(file, sink, {
+          channel: o.channel,
+          source: replay ? 'replay' : 'import',
+          onReject,
+          onOpen: (p) => {
+            input = p;
+          },
+        });
+        progress.update({ done: input!.totalBytes, total: input!.totalBytes, count });
+        result.files.push(stats);
+        for (const [k, n] of Object.entries(stats.events)) result.events[k as EventKind] = (result.events[k as EventKind] ?? 0) + (n ?? 0);
+        result.rejected += stats.rejected;
+        result.ignored += stats.ignored;
+        result.total += count;
+      } catch (err) {
+        result.failedFiles.push({ file, error: (err as Error).message });
+        o.stderr.write(`${o.isTTY ? '\r\u001b[2K' : ''}failed ${file}: ${(err as Error).message}\n`);
+      }
+    }
+    progress.update({ count: result.total });
+    await pipeline.settle();
+    await dead.flush();
+  } finally {
+    progress.finish();
+    await pipeline.close();
+  }
+  result.durationMs = performance.now() - started;
+  const kinds = Object.entries(result.events)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+  const rate = result.total / Math.max(0.001, result.durationMs / 1000);
+  const where = pipeline.mode === 'jetstream' ? `published to JetStream stream ${o.config.nats.stream} (all acknowledged)` : 'stored in ClickHouse';
+  o.stdout.write(
+    [
+      `${replay ? 'replayed' : 'imported'} ${files.length} file(s): ${result.total} events ${where}`,
+      `  by kind: ${kinds || 'none'}`,
+      `  rejected: ${result.rejected}${dead.written || dead.failed ? ` (dead letters written ${dead.written}, failed ${dead.failed})` : ''}; ignored (not chat events): ${result.ignored}`,
+      `  duration: ${(result.durationMs / 1000).toFixed(1)} s (${Math.round(rate)} events/s)`,
+      ...result.failedFiles.map((f) => `  FAILED ${f.file}: ${f.error}`),
+      '',
+    ].join('\n'),
+  );
+  return result;
+}

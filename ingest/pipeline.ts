@@ -1,0 +1,136 @@
+/**
+ * The publishing side of `twichist import` / `replay` / `ingest`: with NATS_URL, JetStream (returns
+ * once every publish is acknowledged); without, the in-process bus plus the enrich stage in this
+ * process (returns once everything is stored). Also the dead-letter writer for rejected lines.
+ */
+import { InProcessBus, type BusPublisher } from '../core/bus.ts';
+import { createClickHouse, type ClickHouseClient } from '../core/clickhouse.ts';
+import type { Config } from '../core/config.ts';
+import { deterministicId } from '../core/ids.ts';
+import type { Logger } from '../core/logger.ts';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats, ensureChatStream, JetStreamPublisher, MicroBatcher } from './jetstream.ts';
+import type { Reject } from './importers/types.ts';
+
+export interface PublishPipeline {
+  mode: 'jetstream' | 'in-process';
+  publisher: BusPublisher;
+  batcher: MicroBatcher;
+  nc: NatsConnection | null;
+  /** ClickHouse, opened on first use (in-process mode opens it at start for the enrich stage). */
+  clickhouse(): Promise<ClickHouseClient>;
+  /** Publishes what is batched and waits until it is acknowledged (JetStream) or stored (in-process). */
+  settle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openPublishPipeline(config: Config, logger: Logger, batch: { maxEvents?: number; maxDelayMs?: number; maxInFlight?: number } = {}): Promise<PublishPipeline> {
+  let client: ClickHouseClient | null = null;
+  const clickhouse = async () => (client ??= await createClickHouse(config));
+  const onError = (err: unknown, channel: string, events: unknown[]) => logger.error({ err: String(err), channel, events: events.length }, 'bus publish failed; events lost');
+  if (config.nats.url !== null) {
+    const nc = await connectNats(config.nats.url);
+    await ensureChatStream(nc, config.nats);
+    const publisher = new JetStreamPublisher({ nc, subjectPrefix: config.nats.subjectPrefix, logger });
+    const batcher = new MicroBatcher({ publisher, onError, ...batch });
+    return {
+      mode: 'jetstream',
+      publisher,
+      batcher,
+      nc,
+      clickhouse,
+      settle: () => batcher.flush(),
+      async close() {
+        await batcher.close();
+        await publisher.close();
+        if (!nc.isClosed()) await nc.drain();
+        await client?.close();
+      },
+    };
+  }
+  // Single process: the enrich stage stores what the in-process bus carries.
+  const ch = await clickhouse();
+  const { migrateUp } = await import('../clickhouse/migrate.ts');
+  await migrateUp(ch);
+  const { startEnrich } = await import('../enrich/index.ts');
+  const bus = new InProcessBus();
+  const publisher = bus.publisher();
+  const stage = startEnrich({ config, logger, client: ch, consumer: bus.consumer() });
+  const batcher = new MicroBatcher({ publisher, onError, ...batch });
+  return {
+    mode: 'in-process',
+    publisher,
+    batcher,
+    nc: null,
+    clickhouse,
+    async settle() {
+      await batcher.flush();
+      await bus.idle();
+      await stage.stored();
+    },
+    async close() {
+      await batcher.close();
+      await bus.idle();
+      await stage.stored();
+      await stage.stop();
+      bus.close();
+      await ch.close();
+    },
+  };
+}
+
+function chTime(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+}
+
+/**
+ * Writes rejected lines to `dead_letters` with a deterministic id (stage, source, reason, payload), and
+ * skips ids already there, so importing the same bad file twice stores each bad line once.
+ * Buffers up to `flushEvery` rejects; `flush()` at the end.
+ */
+export class DeadLetterWriter {
+  private readonly open: () => Promise<ClickHouseClient>;
+  private readonly logger: Logger;
+  private readonly stage: string;
+  private readonly flushEvery: number;
+  private buf: Reject[] = [];
+  private chain: Promise<void> = Promise.resolve();
+  written = 0;
+  failed = 0;
+
+  constructor(opts: { clickhouse: () => Promise<ClickHouseClient>; logger: Logger; stage?: string; flushEvery?: number }) {
+    this.open = opts.clickhouse;
+    this.logger = opts.logger;
+    this.stage = opts.stage ?? 'ingest';
+    this.flushEvery = opts.flushEvery ?? 1000;
+  }
+
+  add(r: Reject): void {
+    this.buf.push(r);
+    if (this.buf.length >= this.flushEvery) void this.flush();
+  }
+
+  flush(): Promise<void> {
+    const batch = this.buf;
+    this.buf = [];
+    if (batch.length === 0) return this.chain;
+    this.chain = this.chain.then(() => this.write(batch));
+    return this.chain;
+  }
+
+  private async write(batch: Reject[]): Promise<void> {
+    const now = Date.now();
+    const rows = batch.map((r) => ({ id: deterministicId('dead', this.stage, r.source, r.reason, r.payload), ts: chTime(now), stage: this.stage, source: r.source, reason: r.reason, payload: r.payload }));
+    try {
+      const client = await this.open();
+      const rs = await client.query({ query: 'SELECT id FROM dead_letters WHERE id IN {ids:Array(String)}', query_params: { ids: rows.map((r) => r.id) }, format: 'JSONEachRow' });
+      const have = new Set((await rs.json<{ id: string }>()).map((r) => r.id));
+      const fresh = rows.filter((r, i) => !have.has(r.id) && rows.findIndex((x) => x.id === r.id) === i);
+      if (fresh.length > 0) await client.insert({ table: 'dead_letters', values: fresh, format: 'JSONEachRow' });
+      this.written += fresh.length;
+    } catch (err) {
+      this.failed += batch.length;
+      this.logger.error({ err: String(err), rejects: batch.length }, 'could not write dead letters to ClickHouse');
+    }
+  }
+}
