@@ -1,0 +1,280 @@
+/**
+ * Moderation risk in 0..1: how likely moderators time out or ban the author right after this message.
+ * On real esports chat what gets timed out is mostly spam and floods, not profanity, so the features are
+ * mostly spam features plus toxicity and the user's recent behaviour in the channel. They are combined by
+ * a logistic model trained on riotgames1 BAN labels (scripts/train-moderation.ts ->
+ * moderation-model.json).
+ *
+ * State is per channel (keys are `channel \0 user` and `channel \0 text-hash`) in two global LRU maps
+ * with hard size caps and a time window, so memory is bounded whatever the number of channels/users:
+ * at the defaults (100,000 users, 50,000 texts) about 30 MB worst case.
+ */
+import { DEFAULT_EMOTES, EMOTICONS } from './lexicon.ts';
+import { channelEmoteSuffix } from './tokens.ts';
+import { toxicity } from './toxicity.ts';
+import model from './moderation-model.json' with { type: 'json' };
+
+/** Options for {@link ModerationState}. */
+export interface ModerationOptions {
+  /**
+   * Most (channel, user) entries kept; least recently active are evicted first. Each costs ~250 bytes.
+   * Default 100,000.
+   */
+  maxUsers?: number;
+  /** Most (channel, message text) entries kept for copy-pasta detection; ~200 bytes each. Default 50,000. */
+  maxTexts?: number;
+  /** Entries idle longer than this are treated as absent (and evicted when met). Default 300,000 ms. */
+  windowMs?: number;
+}
+
+/** Names of the features, in model order. */
+export const FEATURE_NAMES = [
+  'logLen', 'capsRatio', 'tokenRepeat', 'logMaxSameToken', 'logEmotes', 'emoteRatio', 'symbolRatio', 'charRun',
+  'nonAscii', 'link', 'logPastaUsers', 'pastaLong', 'sameUserRepeat', 'logUserRate30s', 'toxicity', 'onlyPunct',
+  'newUser', 'mentions', 'digitRatio', 'logTokens', 'logPrevMaxLen', 'logPrevMaxSame', 'logGapS',
+  'logUserRate60s', 'loginToxicity', 'logUserSeen', 'censored', 'logChannelRate10s',
+] as const;
+export const FEATURE_COUNT = FEATURE_NAMES.length;
+
+interface UserEntry {
+  /** Timestamps of the last 8 messages. */
+  ts: number[];
+  lastHash: number;
+  lastTs: number;
+  seen: number;
+  /** Longest message and most repeated token count seen in the window: spammers get timed out later for short messages too. */
+  maxLen: number;
+  maxSame: number;
+  loginTox: number;
+}
+interface TextEntry { users: string[]; lastTs: number }
+/** Messages per second over the last 10 s, as a ring of per-second counts. */
+interface ChannelEntry { sec: number; counts: Uint16Array }
+
+/**
+ * FNV-1a over the normalised text: lowercase letters, digits and non-ASCII only, so "spam", "SPAM ." and
+ * "spam!!" are the same text for repeat and copy-pasta detection.
+ */
+function textHash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c >= 65 && c <= 90) c += 32;
+    else if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c > 127)) continue;
+    h ^= c;
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** Per-message spam features that need no state. Writes into `f` (length FEATURE_COUNT). */
+export function textFeatures(text: string, emoteNames: readonly string[], f: Float64Array): void {
+  const n = text.length;
+  let letters = 0, upper = 0, symbols = 0, nonAscii = 0, digits = 0, run = 1, maxRun = 1, mentions = 0;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 65 && c <= 90) { upper++; letters++; } else if (c >= 97 && c <= 122) letters++;
+    else if (c >= 48 && c <= 57) digits++;
+    else if (c > 127) nonAscii++;
+    else if (c !== 32) { symbols++; if (c === 64) mentions++; }
+    if (i > 0 && c === text.charCodeAt(i - 1) && c !== 32) { if (++run > maxRun) maxRun = run; } else run = 1;
+  }
+  const toks = text.split(' ');
+  let nTok = 0, emotes = 0, maxSame = 0;
+  // token repetition without a Map for the common short message: O(t^2) below 16 tokens
+  const counts = toks.length > 16 ? new Map<string, number>() : null;
+  let unique = 0;
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i];
+    if (t.length === 0) continue;
+    nTok++;
+    if (DEFAULT_EMOTES.has(t) || EMOTICONS.has(t) || channelEmoteSuffix(t) !== '' || (emoteNames.length > 0 && emoteNames.includes(t))) emotes++;
+    let k: number;
+    if (counts) { k = (counts.get(t) ?? 0) + 1; counts.set(t, k); if (k === 1) unique++; }
+    else {
+      k = 1;
+      let first = true;
+      for (let j = 0; j < i; j++) if (toks[j] === t) { k++; first = false; }
+      if (first) unique++;
+    }
+    if (k > maxSame) maxSame = k;
+  }
+  const link = text.includes('http://') || text.includes('https://') || text.includes('www.') || /\.(com|tv|gg|net|org|ly|io)\b/.test(text) ? 1 : 0;
+  let onlyPunct = n > 0 ? 1 : 0;
+  for (let i = 0; i < n && onlyPunct; i++) { const c = text.charCodeAt(i); if (c !== 63 && c !== 33 && c !== 32 && c !== 46) onlyPunct = 0; }
+  f[0] = Math.log1p(n);
+  f[1] = letters >= 4 ? upper / letters : 0;
+  f[2] = nTok >= 3 ? 1 - unique / nTok : 0;
+  f[3] = Math.log1p(maxSame - 1 > 0 ? maxSame - 1 : 0);
+  f[4] = Math.log1p(emotes);
+  f[5] = nTok ? emotes / nTok : 0;
+  f[6] = n ? symbols / n : 0;
+  f[7] = maxRun >= 4 ? maxRun / n : 0;
+  f[8] = n ? nonAscii / n : 0;
+  f[9] = link;
+  f[14] = toxicity(text);
+  f[15] = onlyPunct;
+  f[17] = mentions;
+  f[18] = n ? digits / n : 0;
+  f[19] = Math.log1p(nTok);
+  // Twitch (and so Chatty logs) show words hit by the channel's blocked terms / AutoMod as "***"
+  let censored = 0;
+  for (let i = text.indexOf('***'); i >= 0; i = text.indexOf('***', i + 3)) censored++;
+  f[26] = censored;
+}
+
+/**
+ * A generalised additive logistic model: each feature is cut at up to 12 training-set quantile edges
+ * and every edge the value exceeds adds its weight ("thermometer" coding). It captures the step
+ * shapes of moderation rules (e.g. length over ~30 characters, 3+ emotes) that a linear model on the
+ * raw values cannot. Cost: at most 12 comparisons per feature.
+ */
+export interface ModerationModel {
+  version: string; features: string[]; edges: number[][]; weights: number[][]; bias: number;
+  /** Lowercased token -> logit weight (each distinct token of a message counts once). */
+  tokens?: Record<string, number>;
+}
+const mm = model as unknown as ModerationModel;
+
+/** Logit of the model for one feature vector. */
+export function riskLogit(f: ArrayLike<number>, m: ModerationModel = mm): number {
+  let z = m.bias;
+  for (let j = 0; j < FEATURE_COUNT; j++) {
+    const e = m.edges[j];
+    if (e === undefined) continue;
+    const w = m.weights[j];
+    const v = f[j];
+    for (let k = 0; k < e.length; k++) { if (v > e[k]) z += w[k]; else break; }
+  }
+  return z;
+}
+
+const TOKEN_WEIGHTS: ReadonlyMap<string, number> = new Map(Object.entries(mm.tokens ?? {}));
+
+/** Distinct lowercased tokens of a message (the token part of the model). */
+export function modTokens(text: string): string[] {
+  const out: string[] = [];
+  for (const t of text.toLowerCase().split(' ')) if (t.length > 0 && t.length <= 40 && !out.includes(t)) out.push(t);
+  return out;
+}
+
+/** Sum of token weights; allocation: one lowercase copy and one split. */
+export function tokenLogit(text: string, weights: ReadonlyMap<string, number> = TOKEN_WEIGHTS): number {
+  if (weights.size === 0) return 0;
+  let z = 0;
+  const toks = text.toLowerCase().split(' ');
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i];
+    const w = weights.get(t);
+    if (w === undefined) continue;
+    let dup = false;
+    for (let j = 0; j < i; j++) if (toks[j] === t) { dup = true; break; }
+    if (!dup) z += w;
+  }
+  return z;
+}
+
+/** Moderation risk 0..1 from a feature vector (plus the token logit, when known). */
+export function riskFromFeatures(f: ArrayLike<number>, m: ModerationModel = mm, tokenZ = 0): number {
+  return 1 / (1 + Math.exp(-(riskLogit(f, m) + tokenZ)));
+}
+
+/** Stateful scorer: one per process, shared by all channels. */
+export class ModerationState {
+  readonly maxUsers: number;
+  readonly maxTexts: number;
+  readonly windowMs: number;
+  private readonly users = new Map<string, UserEntry>();
+  private readonly texts = new Map<string, TextEntry>();
+  private readonly channels = new Map<string, ChannelEntry>();
+  /** Most channels whose message rate is tracked (~100 bytes each). */
+  readonly maxChannels = 10_000;
+  private readonly f = new Float64Array(FEATURE_COUNT);
+
+  constructor(opts: ModerationOptions = {}) {
+    this.maxUsers = opts.maxUsers ?? 100_000;
+    this.maxTexts = opts.maxTexts ?? 50_000;
+    this.windowMs = opts.windowMs ?? 300_000;
+  }
+
+  /** Entries currently held (for tests and metrics). */
+  size(): { users: number; texts: number; channels: number } {
+    return { users: this.users.size, texts: this.texts.size, channels: this.channels.size };
+  }
+
+  /**
+   * Computes all features for this message and updates the state. Returns the internal feature
+   * buffer (overwritten by the next call).
+   */
+  features(channel: string, user: string, text: string, ts: number, emoteNames: readonly string[] = []): Float64Array {
+    const f = this.f;
+    f.fill(0);
+    textFeatures(text, emoteNames, f);
+    const h = textHash(text);
+    // channel chat rate: busy moments (hype waves) are moderated differently from quiet chat
+    let ch = this.channels.get(channel);
+    const sec = Math.floor(ts / 1000);
+    if (ch === undefined) ch = { sec, counts: new Uint16Array(10) };
+    else this.channels.delete(channel);
+    if (sec > ch.sec) {
+      for (let k = ch.sec + 1; k <= Math.min(sec, ch.sec + 10); k++) ch.counts[k % 10] = 0;
+      ch.sec = sec;
+    }
+    if (ch.counts[sec % 10] < 65535) ch.counts[sec % 10]++;
+    let rate = 0;
+    for (let k = 0; k < 10; k++) rate += ch.counts[k];
+    f[27] = Math.log1p(rate);
+    this.channels.set(channel, ch);
+    if (this.channels.size > this.maxChannels) this.channels.delete(this.channels.keys().next().value as string);
+    // user context
+    const uk = channel + '\u0000' + user;
+    let u = this.users.get(uk);
+    if (u !== undefined && ts - u.lastTs > this.windowMs) u = undefined;
+    if (u === undefined) {
+      u = { ts: [], lastHash: -1, lastTs: ts, seen: 0, maxLen: 0, maxSame: 0, loginTox: toxicity(user.replaceAll('_', ' ')) };
+      f[16] = 1;
+    } else {
+      this.users.delete(uk);
+      let recent = 0, recent60 = 0;
+      for (const t of u.ts) { if (ts - t <= 30_000) recent++; if (ts - t <= 60_000) recent60++; }
+      f[13] = Math.log1p(recent);
+      f[23] = Math.log1p(recent60);
+      f[12] = u.lastHash === h ? 1 : 0;
+      f[20] = Math.log1p(u.maxLen);
+      f[21] = Math.log1p(u.maxSame);
+      f[22] = Math.log1p(Math.max(0, ts - u.lastTs) / 1000);
+    }
+    f[24] = u.loginTox;
+    f[25] = Math.log1p(u.seen);
+    if (text.length > u.maxLen) u.maxLen = text.length;
+    const same = Math.expm1(f[3]);
+    if (same > u.maxSame) u.maxSame = same;
+    u.ts.push(ts);
+    if (u.ts.length > 8) u.ts.shift();
+    u.lastHash = h;
+    u.lastTs = ts;
+    u.seen++;
+    this.users.set(uk, u);
+    if (this.users.size > this.maxUsers) this.users.delete(this.users.keys().next().value as string);
+    // copy-pasta: distinct other users who posted the same text in the last 60 s
+    const tk = channel + '\u0000' + h.toString(36);
+    let te = this.texts.get(tk);
+    if (te !== undefined && ts - te.lastTs > 60_000) te = undefined;
+    if (te === undefined) te = { users: [], lastTs: ts };
+    else this.texts.delete(tk);
+    let others = 0;
+    for (const x of te.users) if (x !== user) others++;
+    f[10] = Math.log1p(others);
+    f[11] = text.length >= 15 ? f[10] : 0;
+    if (!te.users.includes(user)) { te.users.push(user); if (te.users.length > 8) te.users.shift(); }
+    te.lastTs = ts;
+    this.texts.set(tk, te);
+    if (this.texts.size > this.maxTexts) this.texts.delete(this.texts.keys().next().value as string);
+    return f;
+  }
+
+  /** Moderation risk 0..1 for this message (and records it in the state). */
+  score(channel: string, user: string, text: string, ts: number, emoteNames: readonly string[] = []): number {
+    return riskFromFeatures(this.features(channel, user, text, ts, emoteNames), mm, tokenLogit(text));
+  }
+}
