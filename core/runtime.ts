@@ -19,7 +19,8 @@ import type { Logger } from './logger.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { EnrichStage } from '../enrich/index.ts';
 import type { IngestControl, NatsHealth } from '../api/context.ts';
-import type { BuildAppOptions } from '../api/app.ts';
+import type { LiveSource } from '../api/live.ts';
+import type { ChatEvent } from './events.ts';
 
 /** The chat sample that ships with the project (see `samples/NOTICE`). */
 export const SAMPLE_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'samples', 'northernlion-98355852.v5-rechat.json.gz');
@@ -268,7 +269,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       };
       await run('stopping ingest', s.source && (() => s.source!.stop()));
       await run('flushing publisher', s.publisher && (() => s.publisher!.flush()));
-      await run('draining the bus', s.drain);
+      // Only enrich empties the in-process queue; without it there is nothing to wait for.
+      await run('draining the bus', s.enrich && s.drain);
       await run('flushing enrich', s.enrich && (() => s.enrich!.stop()));
       await run('closing the bus', s.bus && (async () => {
         await s.publisher?.close();
@@ -301,9 +303,22 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
 
     const bus = await openBus(config, logger);
     s.bus = bus;
-    s.publisher = bus.publisher;
     s.drain = bus.drain;
     step(bus.kind === 'jetstream' ? `bus: NATS JetStream at ${config.nats.url} (stream ${config.nats.stream})` : 'bus: in-process');
+    // The API's live feed: JetStream messages reach core subscribers too; in-process, the runtime
+    // hands each published batch to the feed (a few ms before it is stored).
+    let live: LiveSource | null = null;
+    let publisher = bus.publisher;
+    if (opts.api ?? true) {
+      const liveMod = await load<typeof import('../api/live.ts')>('api/live.ts', 'createInProcessLive');
+      if (bus.nc) live = liveMod.createNatsLive(bus.nc, config.nats.subjectPrefix);
+      else {
+        const feed = liveMod.createInProcessLive();
+        live = feed;
+        publisher = teePublisher(bus.publisher, (events) => feed.emit(events));
+      }
+    }
+    s.publisher = publisher;
 
     if (opts.enrich ?? true) {
       s.enrich = await stages.enrich({ config, logger, client, consumer: bus.consumer });
@@ -314,7 +329,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     let ingest: IngestControl | null = null;
     if (opts.source.kind === 'live') {
       // Before the API, so the API can report and change the followed channels.
-      const live = await stages.liveIngest({ config, logger, client, publisher: bus.publisher, nc: bus.nc });
+      const live = await stages.liveIngest({ config, logger, client, publisher, nc: bus.nc });
       s.source = live;
       ingest = live.control;
       step(`archiving ${config.twitch.channels.map((c) => '#' + c).join(', ')} live`);
@@ -322,14 +337,14 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
 
     let apiUrl: string | null = null;
     if (opts.api ?? true) {
-      const api = await stages.api({ config, logger, client, enrich: s.enrich ?? null, ingest, nats: bus.nats });
+      const api = await stages.api({ config, logger, client, live, enrich: s.enrich ?? null, ingest, nats: bus.nats });
       s.api = api;
       apiUrl = api.url;
       step(`API listening on ${api.url}`);
     }
 
     if (opts.source.kind === 'replay') {
-      s.source = await stages.replay({ config, logger, publisher: bus.publisher, file: opts.source.file, speed: opts.source.speed, onProgress: opts.onProgress });
+      s.source = await stages.replay({ config, logger, publisher, file: opts.source.file, speed: opts.source.speed, onProgress: opts.onProgress });
       sourceDone = s.source.done;
       step(`replaying ${path.basename(opts.source.file)} at ${opts.source.speed}x`);
     }
@@ -342,7 +357,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       bus: bus.kind,
       sourceDone,
       settled: async () => {
-        await bus.publisher.flush();
+        await publisher.flush();
         await bus.drain();
       },
       stop,
@@ -393,16 +408,15 @@ const stages = {
     const { startEnrich } = await load<typeof import('../enrich/index.ts')>('enrich/index.ts', 'startEnrich');
     return startEnrich({ config: o.config, logger: o.logger, client: o.client, consumer: o.consumer });
   },
-  async api(o: { config: Config; logger: Logger; client: ClickHouseClient; enrich: EnrichStage | null; ingest: IngestControl | null; nats: NatsHealth | null }): Promise<Stage & { url: string }> {
+  async api(o: { config: Config; logger: Logger; client: ClickHouseClient; live: LiveSource | null; enrich: EnrichStage | null; ingest: IngestControl | null; nats: NatsHealth | null }): Promise<Stage & { url: string }> {
     const { buildApp } = await load<typeof import('../api/app.ts')>('api/app.ts', 'buildApp');
-    const liveMod = await load<{ createInProcessLive: () => NonNullable<BuildAppOptions['live']> }>('api/live.ts', 'createInProcessLive').catch(() => null);
     const { toPrometheus } = await import('../enrich/metrics.ts');
     const enrich = o.enrich;
     const app = await buildApp({
       config: o.config,
       logger: o.logger,
       client: o.client,
-      live: liveMod?.createInProcessLive() ?? null,
+      live: o.live,
       ingest: o.ingest,
       metrics: enrich ? { toPrometheus: () => toPrometheus(enrich.metrics) } : null,
       nats: o.nats,
@@ -465,11 +479,92 @@ const stages = {
       },
     };
   },
+  /**
+   * Replays a chat file through the bus, paced by its own timestamps divided by `speed`. Events keep
+   * the recording's times and ids, so replaying twice stores nothing twice. The file is read twice:
+   * once to count events (progress and ETA; ~50 ms for the bundled sample), once to publish.
+   */
   async replay(o: { config: Config; logger: Logger; publisher: BusPublisher; file: string; speed: number; onProgress?: (done: number, total: number | null) => void }): Promise<SourceStage> {
-    const mod = await load<{ startReplay: (o: Record<string, unknown>) => Promise<SourceStage> }>('ingest/replay.ts', 'startReplay');
-    return mod.startReplay({ config: o.config, logger: o.logger, publisher: o.publisher, file: o.file, speed: o.speed, onProgress: o.onProgress });
+    const { importFile } = await load<typeof import('../ingest/importers/index.ts')>('ingest/importers/index.ts', 'importFile');
+    const { MicroBatcher } = await load<typeof import('../ingest/jetstream.ts')>('ingest/jetstream.ts', 'MicroBatcher');
+    const log = o.logger.child({ stage: 'replay' });
+    let total = 0;
+    await importFile(o.file, () => void total++, { source: 'replay' });
+    const batcher = new MicroBatcher({ publisher: o.publisher, onError: (err, channel, events) => log.error({ err: String(err), channel, events: events.length }, 'bus publish failed; events lost') });
+    const stopped = new AbortController();
+    const halt = new Error('replay stopped');
+    let published = 0;
+    let lastReport = 0;
+    const report = (force: boolean) => {
+      const now = performance.now();
+      // A progress line per event would cost more than the replay at high speeds; 5 per second is enough.
+      if (!force && now - lastReport < 200) return;
+      lastReport = now;
+      o.onProgress?.(published, total);
+    };
+    const done = (async () => {
+      let first: number | null = null;
+      const startedAt = performance.now();
+      try {
+        await importFile(
+          o.file,
+          async (e) => {
+            if (stopped.signal.aborted) throw halt;
+            first ??= e.ts;
+            const wait = startedAt + (e.ts - first) / o.speed - performance.now();
+            // Sleeping under a few ms costs more in timer overhead than it keeps the pace.
+            if (wait > 4) await sleep(wait, stopped.signal);
+            if (stopped.signal.aborted) throw halt;
+            const p = batcher.push(e);
+            if (p !== undefined) await p;
+            published++;
+            report(false);
+          },
+          { source: 'replay', onReject: (r) => log.warn({ source: r.source, reason: r.reason }, 'replay: record rejected') },
+        );
+      } catch (err) {
+        if (err !== halt) throw err;
+      } finally {
+        await batcher.close();
+      }
+      report(true);
+      return { events: published };
+    })();
+    return {
+      done,
+      stop: async () => {
+        stopped.abort();
+        await done.catch(() => {});
+      },
+    };
   },
 };
+
+/** A publisher that also hands each accepted batch to `onPublished` (the API's in-process live feed). */
+function teePublisher(inner: BusPublisher, onPublished: (events: ChatEvent[]) => void): BusPublisher {
+  return {
+    publish: async (channel, events) => {
+      await inner.publish(channel, events);
+      onPublished(events);
+    },
+    flush: () => inner.flush(),
+    close: () => inner.close(),
+  };
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
 
 /** Thrown when a stage module this runtime needs is not in the tree (or lacks its entry point). */
 export class MissingStageError extends Error {

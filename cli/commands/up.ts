@@ -67,8 +67,11 @@ export const command: Command = {
       runtime = await startRuntime({ config, logger, source, onStep: (step) => out(`  ${step}`), onProgress: progressPrinter(ctx) });
       printWelcome(out, runtime, source, config.dataDir);
       const rt = runtime;
+      let stopping = false;
       void rt.sourceDone.then(
         async ({ events }) => {
+          // Stopped part-way: the count is what the shutdown drains into ClickHouse.
+          if (stopping) return out(`replay stopped after ${events} events published`);
           await rt.settled();
           const stored = await countMessages(rt);
           out(`replay finished: ${events} events published, ${stored ?? '?'} messages in ClickHouse. Still serving; Ctrl-C to stop.`);
@@ -76,6 +79,7 @@ export const command: Command = {
         (err: unknown) => ctx.stderr.write(`twichist: ingest stopped: ${(err as Error).message}\n`),
       );
       const sig = await stopSignal;
+      stopping = true;
       out(`${sig}: shutting down (stop ingest, drain bus, flush enrich, stop API, close ClickHouse)`);
       await runtime.stop();
       out('stopped cleanly');
