@@ -1,0 +1,54 @@
+/** One migrated test database with the real #xqc capture stored through enrich, and an app over it. */
+import type { FastifyInstance } from 'fastify';
+import { buildApp, type BuildAppOptions } from '../../../api/app.ts';
+import type { ChatEvent, ChatMessage } from '../../../core/events.ts';
+import { createLogger } from '../../../core/logger.ts';
+import { testDatabase, type TestDatabase } from '../../support/clickhouse.ts';
+import { deletionsOf, readXqc, recordingClient, storeEvents } from './load.ts';
+
+export const TOKEN = 'test-token-0123456789abcdef';
+
+export interface ApiFixture {
+  db: TestDatabase;
+  app: FastifyInstance;
+  events: ChatEvent[];
+  messages: ChatMessage[];
+  /** Messages deleted by the CLEARMSGs the fixture adds (every 500th message). */
+  deleted: ChatMessage[];
+  /** Every SQL text the app sent. */
+  queries: string[];
+}
+
+export async function apiFixture(opts: { token?: string | null; app?: Partial<BuildAppOptions>; events?: (events: ChatEvent[]) => ChatEvent[] } = {}): Promise<ApiFixture> {
+  const env: Record<string, string> = { TWICHIST_ONLINE: 'false' };
+  const token = opts.token === undefined ? TOKEN : opts.token;
+  if (token !== null) env.TWICHIST_API_TOKEN = token;
+  const db = await testDatabase({ env });
+  let events = readXqc();
+  const messages = events.filter((e): e is ChatMessage => e.kind === 'message');
+  const deleted = messages.filter((_, i) => i % 500 === 250);
+  events = [...events, ...deletionsOf(deleted)];
+  if (opts.events) events = opts.events(events);
+  await storeEvents(db.config, db.client, events);
+  const rec = recordingClient(db.client);
+  const app = await buildApp({ config: db.config, logger: createLogger('silent'), client: rec.client, rateLimit: false, ...opts.app });
+  await app.ready();
+  return { db, app, events, messages: events.filter((e): e is ChatMessage => e.kind === 'message'), deleted, queries: rec.queries };
+}
+
+/** GET as JSON, asserting nothing: tests look at status and body. */
+export async function getJson<T = any>(app: FastifyInstance, url: string): Promise<{ status: number; body: T; text: string; headers: Record<string, unknown> }> {
+  const r = await app.inject({ method: 'GET', url });
+  let body: any = null;
+  try {
+    body = JSON.parse(r.body);
+  } catch {
+    body = null;
+  }
+  return { status: r.statusCode, body, text: r.body, headers: r.headers };
+}
+
+/** Lowercased tokens as the `text_idx` index splits them (ASCII non-alphanumerics separate tokens). */
+export function tokensOf(text: string): Set<string> {
+  return new Set(text.toLowerCase().split(/[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+/).filter(Boolean));
+}
