@@ -73,7 +73,7 @@ function toMessage(c: Obj, format: ImportFormat, channel: string, channelId: str
   let text: string;
   let emotes: EmotePosition[] = [];
   if (gql) {
-    const r = emotesFromFragments(m.fragments, (f) => (isObj(f.emote) ? str(f.emote.emoteID) ?? str(f.emote.id) : null));
+    const r = emotesFromFragments(m.fragments, (f) => (isObj(f.emote) ? str(f.emote.emoteID) ?? str(f.emote.emoticon_id) ?? str(f.emote.id) : null));
     if (r === null) {
       if (typeof m.body !== 'string') return 'message without fragments or body';
       text = m.body;

@@ -1,0 +1,165 @@
+/**
+ * Every importer on the matching files in ../shared/data with exact counts (counted independently with
+ * grep/jq/zcat; the commands are in ingest/README.md), a second import giving the same ids, and a file
+ * with corrupt lines mid-way importing the good lines and reporting the bad ones with line numbers.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { validateEvent, type ChatEvent } from '../../core/events.ts';
+import { detectFormat, importFile, type Reject } from '../../ingest/importers/index.ts';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const DATA = path.resolve(repoRoot, '..', 'shared', 'data');
+const skip = fs.existsSync(DATA) ? false : `skipped: ${DATA} not found (../shared/data is absent)`;
+const FIXTURE_TD = path.join(repoRoot, 'test', 'fixtures', 'ingest', 'twitchdownloader-sample.json');
+
+async function run(file: string, opts: { channel?: string } = {}) {
+  const events: ChatEvent[] = [];
+  const rejects: Reject[] = [];
+  const stats = await importFile(file, (e) => void events.push(e), { ...opts, onReject: (r) => rejects.push(r) });
+  return { events, rejects, stats };
+}
+
+const count = (events: ChatEvent[], kind: string) => events.filter((e) => e.kind === kind).length;
+
+/** [file, format, messages, timeouts, bans, usernotices, roomstates]; counts from grep/jq (ingest/README.md). */
+const EXPECTED: Array<[string, string, number, number, number, number, number]> = [
+  ['irc/xqc-2023-04-01.raw.irc', 'raw-irc', 4029, 26, 0, 15, 1],
+  ['chatty/cheflethalplays/cheflethalplays1.log', 'chatty', 1697, 2, 2, 0, 0],
+  ['chatty/cheflethalplays/cheflethalplays10.log', 'chatty', 1563, 4, 0, 0, 0],
+  ['chatty/cheflethalplays/cheflethalplays2.log', 'chatty', 605, 0, 0, 0, 0],
+  ['chatty/cheflethalplays/cheflethalplays3.log', 'chatty', 726, 1, 0, 0, 0],
+  ['chatty/cheflethalplays/cheflethalplays4.log', 'chatty', 712, 2, 0, 0, 0],
+  ['chatty/cheflethalplays/cheflethalplays5.log', 'chatty', 509, 1, 0, 0, 0],
+  ['chatty/cheflethalplays/cheflethalplays6.log', 'chatty', 1121, 0, 0, 0, 0],
+  ['chatty/cheflethalplays/cheflethalplays8.log', 'chatty', 1139, 0, 0, 0, 0],
+  ['chatty/cheflethalplays/cheflethalplays9.log', 'chatty', 337, 3, 0, 0, 0],
+  ['chatty/hsdogdog/hsdogdog1.log', 'chatty', 3043, 9, 0, 2, 0],
+  ['chatty/hsdogdog/hsdogdog2.log', 'chatty', 4547, 0, 0, 4, 0],
+  ['chatty/hsdogdog/hsdogdog3.log', 'chatty', 14167, 19, 3, 4, 0],
+  ['chatty/neviilz/neviilz1.log', 'chatty', 1232, 19, 0, 0, 0],
+  ['chatty/reckful/reckful1.log', 'chatty', 1542, 18, 0, 1, 0],
+  ['chatty/riotgames/riotgames1.log', 'chatty', 43301, 1897, 3, 0, 0],
+  ['chatty/tidesoftime/tidesoftime1.log', 'chatty', 1998, 39, 9, 0, 0],
+  ['vod-json/gql-verbose/arypie/2021-11-10_15-41-56_1201462028/verbose_chat.json.gz', 'gql', 5584, 0, 0, 0, 0],
+  ['vod-json/gql-verbose/arypie/2021-12-05_23-55-28_1225373060/verbose_chat.json.gz', 'gql', 5395, 0, 0, 0, 0],
+  ['vod-json/gql-verbose/arypie/2023-03-01_17-19-50_1752668672/verbose_chat.json.gz', 'gql', 4481, 0, 0, 0, 0],
+  ['vod-json/gql-verbose/arypie/2024-01-23_04-09-17_2040989125/verbose_chat.json.gz', 'gql', 3919, 0, 0, 0, 0],
+  ['vod-json/gql-verbose/arypie/2025-04-03_19-59-39_2423118817/verbose_chat.json.gz', 'gql', 3700, 0, 0, 0, 0],
+  ['vod-json/v5-rechat/rechat-103227724.json', 'v5', 2622, 0, 0, 0, 0],
+  ['vod-json/v5-rechat/rechat-115328018.json', 'v5', 2862, 0, 0, 0, 0],
+  ['vod-json/v5-rechat/rechat-158202424.json', 'v5', 1970, 0, 0, 0, 0],
+  ['vod-json/v5-rechat/rechat-84065913.json', 'v5', 3926, 0, 0, 0, 0],
+  ['vod-json/v5-rechat/rechat-98355852.json', 'v5', 1632, 0, 0, 0, 0],
+];
+
+for (const [rel, format, messages, timeouts, bans, notices, roomstates] of EXPECTED) {
+  test(`import ${rel}: ${messages} messages, ${timeouts} timeouts, ${bans} bans, ${notices} user notices; re-import gives the same ids`, { skip }, async () => {
+    const file = path.join(DATA, rel);
+    assert.equal(await detectFormat(file), format);
+    const a = await run(file);
+    assert.deepEqual(a.rejects, []);
+    assert.equal(count(a.events, 'message'), messages);
+    assert.equal(count(a.events, 'timeout'), timeouts);
+    assert.equal(count(a.events, 'ban'), bans);
+    assert.equal(count(a.events, 'usernotice'), notices);
+    assert.equal(count(a.events, 'roomstate'), roomstates);
+    assert.equal(a.events.length, messages + timeouts + bans + notices + roomstates);
+    const ids = a.events.map((e) => e.id);
+    assert.equal(new Set(ids).size, ids.length, 'two events share an id');
+    for (const e of a.events.slice(0, 200)) {
+      const v = validateEvent(e);
+      assert.ok(v.ok, v.ok ? '' : v.reason);
+      assert.equal(e.source, 'import');
+    }
+    const b = await run(file);
+    assert.deepEqual(b.events.map((e) => e.id), ids, 'a second import produced different ids');
+  });
+}
+
+test('chatty: channel from the log, UTC+8 local times rolling over midnight, identical lines in one second both kept', { skip }, async () => {
+  const { events } = await run(path.join(DATA, 'chatty', 'riotgames', 'riotgames1.log'));
+  assert.ok(events.every((e) => e.channel === 'riotgames'));
+  // "# Log started: 2016-09-30 09:39:38 +0800", first message at [09:39:38] = 01:39:38 UTC.
+  assert.equal(events[0].ts, Date.UTC(2016, 8, 30, 1, 39, 38));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-chatty-'));
+  const f = path.join(dir, 'x.log');
+  fs.writeFileSync(f, '\ufeff# Log started: 2016-09-30 23:59:58 +0800\r\n[23:59:58] Joining #demo..\r\n[23:59:59] <A> same\r\n[23:59:59] <A> same\r\n[00:00:01] <@B>* waves\r\n[00:00:02] BAN: c (600s), d\r\n');
+  const r = await run(f);
+  fs.rmSync(dir, { recursive: true });
+  assert.deepEqual(r.rejects, []);
+  assert.equal(count(r.events, 'message'), 3);
+  assert.notEqual(r.events[0].id, r.events[1].id);
+  const wave = r.events[2];
+  assert.ok(wave.kind === 'message' && wave.action && wave.text === 'waves' && wave.login === 'b');
+  assert.equal(wave.ts, Date.UTC(2016, 8, 30, 16, 0, 1), 'midnight roll-over');
+  assert.deepEqual(r.events.slice(3).map((e) => e.kind), ['timeout', 'ban']);
+});
+
+test('GQL: channel from the <channel>/<vod>/ folders, emotes from fragments in code points', { skip }, async () => {
+  const { events } = await run(path.join(DATA, 'vod-json/gql-verbose/arypie/2025-04-03_19-59-39_2423118817/verbose_chat.json.gz'));
+  assert.ok(events.every((e) => e.channel === 'arypie' && e.kind === 'message'));
+  const withEmote = events.find((e) => e.kind === 'message' && e.emotes.length > 0);
+  assert.ok(withEmote && withEmote.kind === 'message');
+  const cps = [...withEmote.text];
+  const em = withEmote.emotes[0];
+  assert.ok(cps.slice(em.start, em.end + 1).join('').length > 0 && em.end < cps.length);
+});
+
+test('TwitchDownloader fixture: 3 messages with ids, badges, emotes (code points), bits; channel from streamer.name', async () => {
+  assert.equal(await detectFormat(FIXTURE_TD), 'twitchdownloader');
+  const { events, rejects } = await run(FIXTURE_TD);
+  assert.deepEqual(rejects, []);
+  assert.equal(events.length, 3);
+  const [a, b, c] = events;
+  assert.ok(a.kind === 'message' && b.kind === 'message' && c.kind === 'message');
+  assert.equal(a.id, '1c0f4b0e-0001-4a5e-9b1e-000000000001');
+  assert.equal(a.channel, 'twichist_demo');
+  assert.equal(a.channel_id, '123456789');
+  assert.equal(a.login, 'alice_example');
+  assert.deepEqual(a.badges, { subscriber: '12', premium: '1' });
+  assert.deepEqual(a.emotes, [{ id: '25', start: 11, end: 15 }]);
+  assert.equal(a.ts, Date.parse('2024-05-01T09:00:05.120Z'));
+  assert.deepEqual(b.emotes, [{ id: '25', start: 2, end: 6 }], 'emoji counts as one code point');
+  assert.equal(b.bits, 100);
+  assert.equal(b.display_name, 'ボブ');
+  assert.equal(c.text, 'a "quoted" {brace} [bracket] message');
+});
+
+test('corrupt lines mid-way: good lines are imported, bad ones reported with line numbers', { skip }, async () => {
+  const src = fs.readFileSync(path.join(DATA, 'irc', 'xqc-2023-04-01.raw.irc'), 'utf8').split('\r\n');
+  const lines = [...src.slice(0, 100), 'garbage without a command \u0000', '@tmi-sent-ts=notanumber :a!a@a.tmi.twitch.tv PRIVMSG #xqc :x', ...src.slice(100, 200), '@a=b PRIVMSG', ...src.slice(200)];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-bad-'));
+  const file = path.join(dir, 'bad.irc.gz');
+  fs.writeFileSync(file, zlib.gzipSync(lines.join('\n')));
+  try {
+    const { events, rejects, stats } = await run(file);
+    assert.equal(count(events, 'message'), 4029);
+    assert.equal(stats.rejected, 3);
+    assert.deepEqual(rejects.map((r) => r.source), [`${file}:101`, `${file}:102`, `${file}:203`]);
+    assert.match(rejects[1].reason, /tmi-sent-ts/);
+    assert.ok(rejects.every((r) => r.payload.length > 0 && r.reason.length > 0));
+  } finally {
+    fs.rmSync(dir, { recursive: true });
+  }
+});
+
+test('corrupt JSON records mid-way: good comments imported, bad ones reported by index', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-badjson-'));
+  const file = path.join(dir, 'td.json');
+  const td = JSON.parse(fs.readFileSync(FIXTURE_TD, 'utf8')) as { comments: unknown[] };
+  td.comments.splice(1, 0, { _id: 'no-commenter', created_at: '2024-05-01T09:00:06Z', message: { body: 'x' } }, { _id: 'bad-time', created_at: 'yesterday', commenter: { name: 'z' }, message: { body: 'y' } });
+  fs.writeFileSync(file, JSON.stringify(td));
+  try {
+    const { events, rejects } = await run(file);
+    assert.equal(events.length, 3);
+    assert.deepEqual(rejects.map((r) => r.source), [`${file}:#1`, `${file}:#2`]);
+  } finally {
+    fs.rmSync(dir, { recursive: true });
+  }
+});
