@@ -1,0 +1,59 @@
+import { createClickHouse } from '../../core/clickhouse.ts';
+import { loadHypeModel } from '../../analytics/hype-model.ts';
+import { evaluateHype, fetchHypeRows, saveWeights } from '../../analytics/hype.ts';
+import { refreshDerived, refreshableViews } from '../../analytics/refresh.ts';
+import { parseArgs, UsageError, type Command } from '../command.ts';
+
+export const command: Command = {
+  name: 'analytics',
+  summary: 'Refresh the derived analytics tables now, list them, or retrain the hype model on stored chat',
+  usage: 'twichist analytics refresh|views|train-hype [--save] [--train-share 0.7]',
+  options: [
+    { flag: 'refresh', description: 'refresh every refreshable view now, in dependency order, and wait (what import and up do)' },
+    { flag: 'views', description: 'list the refreshable views in refresh order with their last refresh' },
+    { flag: 'train-hype', description: 'train the hype model on hype_features (time split per channel) and print model vs baseline' },
+    { flag: '--save', description: 'train-hype: write analytics/hype-weights.json and apply it to hype_predictions' },
+    { flag: '--train-share FRACTION', description: "train-hype: share of each channel's time used for training (default 0.7)" },
+  ],
+  examples: ['twichist analytics refresh', 'twichist analytics views', 'twichist analytics train-hype --save'],
+  async run(args, ctx) {
+    const { flags, positional } = parseArgs(args, { save: 'boolean', 'train-share': 'string' });
+    const action = positional[0];
+    if (!action || !['refresh', 'views', 'train-hype'].includes(action)) throw new UsageError('give refresh, views or train-hype');
+    const share = flags['train-share'] === undefined ? 0.7 : Number(flags['train-share']);
+    if (!(share > 0 && share < 1)) throw new UsageError(`--train-share must be between 0 and 1, not '${flags['train-share']}'`);
+    const client = await createClickHouse(ctx.config());
+    try {
+      if (action === 'refresh') {
+        await refreshDerived(client, { onRefreshed: (v, ms) => ctx.stdout.write(`refreshed ${v} in ${ms} ms\n`) });
+        return 0;
+      }
+      if (action === 'views') {
+        for (const v of await refreshableViews(client)) {
+          const rs = await client.query({
+            query: 'SELECT status, last_success_time, next_refresh_time, exception FROM system.view_refreshes WHERE database = currentDatabase() AND view = {v:String}',
+            query_params: { v },
+            format: 'JSONEachRow',
+          });
+          const [r] = await rs.json<{ status: string; last_success_time: string | null; next_refresh_time: string; exception: string }>();
+          ctx.stdout.write(`${v.padEnd(28)} ${r?.status ?? '?'}  last ok ${r?.last_success_time ?? 'never'}  next ${r?.next_refresh_time ?? '?'}${r?.exception ? `  error: ${r.exception.split('\n')[0]}` : ''}\n`);
+        }
+        return 0;
+      }
+      await refreshDerived(client, { skipHypeModel: true });
+      const rows = await fetchHypeRows(client);
+      if (rows.length === 0) throw new UsageError('hype_features is empty: import some chat first (twichist import ...)');
+      const { model, eval: ev } = evaluateHype(rows, share);
+      ctx.stdout.write(JSON.stringify(ev, null, 2) + '\n');
+      if (flags.save) {
+        saveWeights(model);
+        await loadHypeModel(client, model);
+        await refreshDerived(client, { skipHypeModel: true, views: ['hype_predictions_mv'] });
+        ctx.stderr.write(`saved hype model ${model.version} and refreshed hype_predictions\n`);
+      }
+      return 0;
+    } finally {
+      await client.close();
+    }
+  },
+};
