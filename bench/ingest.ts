@@ -1,0 +1,196 @@
+/**
+ * Ingest speed. Prints one JSON object with machine facts and three figures:
+ *  1. parse: raw IRC lines -> events on one core (the #xqc recording, repeated);
+ *  2. publish: parse + micro-batch + JetStream publish from one process, all PubAcks awaited, against
+ *     the nats-server at NATS_URL (default nats://127.0.0.1:4222), into a unique stream deleted after;
+ *  3. memory: the same publish path against a private nats-server that is killed mid-run: the producer
+ *     blocks on back-pressure, heap stays flat, and everything is published after it restarts.
+ * Input: shared/data/irc/xqc-2023-04-01.raw.irc (4,029 PRIVMSG), multiplied: every pass re-uses the
+ * lines with ids suffixed by the pass number (so JetStream stores every copy) and the channel renamed
+ * to one of `channels` channels.
+ *
+ *   node bench/ingest.ts [--events 1000000] [--channels 20]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect } from '@nats-io/transport-node';
+import { loadConfig } from '../core/config.ts';
+import type { ChatEvent } from '../core/events.ts';
+import { parseIrcLine } from '../ingest/irc-parser.ts';
+import { ensureChatStream, JetStreamPublisher, MicroBatcher } from '../ingest/jetstream.ts';
+import { deleteStream } from '../test/support/nats.ts';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const XQC = path.resolve(repoRoot, '..', 'shared', 'data', 'irc', 'xqc-2023-04-01.raw.irc');
+const arg = (name: string, def: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const TARGET_EVENTS = arg('events', 1_000_000);
+const CHANNELS = arg('channels', 20);
+const NATS_URL = process.argv.includes('--nats') ? process.argv[process.argv.indexOf('--nats') + 1] : 'nats://127.0.0.1:4222';
+
+if (!fs.existsSync(XQC)) {
+  console.log(JSON.stringify({ skipped: `${XQC} not found (../shared/data is absent)` }));
+  process.exit(0);
+}
+const lines = fs
+  .readFileSync(XQC, 'utf8')
+  .split('\r\n')
+  .filter((l) => l.includes(' PRIVMSG #') || l.includes(' CLEARCHAT #') || l.includes(' USERNOTICE #'));
+// Flat copies, as a socket reader would hand them over (split() returns slices of one big string).
+const flat = lines.map((l) => (' ' + l).slice(1));
+
+const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? null, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}`, loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100) };
+
+// 1. parse
+function benchParse() {
+  const ctx = { receivedAt: 1, source: 'live' as const };
+  for (let i = 0; i < 3; i++) for (const l of flat) parseIrcLine(l, ctx); // warm-up
+  const runs: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    let n = 0;
+    const t0 = performance.now();
+    while (n < 400_000) for (const l of flat) {
+      parseIrcLine(l, ctx);
+      n++;
+    }
+    runs.push((n / (performance.now() - t0)) * 1000);
+  }
+  runs.sort((a, b) => a - b);
+  return { linesPerSec: Math.round(runs[runs.length - 1]), medianLinesPerSec: Math.round(runs[2]), runs: runs.length, linesPerRun: 400_000 };
+}
+
+/** Endless generator of events: pass p, line i -> id suffixed with p, channel renamed. */
+function* events(): Generator<ChatEvent> {
+  for (let pass = 0; ; pass++) {
+    for (let i = 0; i < flat.length; i++) {
+      const r = parseIrcLine(flat[i], { receivedAt: Date.now(), source: 'replay' });
+      if (!r.ok) continue;
+      r.event.id = `${r.event.id}:${pass}`;
+      r.event.channel = `bench_${(i + pass) % CHANNELS}`;
+      yield r.event;
+    }
+  }
+}
+
+// 2. publish
+async function benchPublish() {
+  const tag = `twichist_bench_${process.pid}_${Date.now()}`;
+  const config = loadConfig({ NATS_URL, NATS_STREAM: tag.toUpperCase(), NATS_SUBJECT_PREFIX: tag });
+  const nc = await connect({ servers: NATS_URL });
+  try {
+    await ensureChatStream(nc, config.nats);
+    const publisher = new JetStreamPublisher({ nc, subjectPrefix: tag });
+    const batcher = new MicroBatcher({ publisher, maxEvents: 200, maxDelayMs: 20, maxInFlight: 64 });
+    const gen = events();
+    const t0 = performance.now();
+    for (let n = 0; n < TARGET_EVENTS; n++) {
+      const w = batcher.push(gen.next().value as ChatEvent);
+      if (w) await w;
+    }
+    await batcher.close();
+    const secs = (performance.now() - t0) / 1000;
+    const info = await (await import('@nats-io/jetstream')).jetstreamManager(nc).then((j) => j.streams.info(config.nats.stream));
+    return { events: TARGET_EVENTS, seconds: Math.round(secs * 100) / 100, eventsPerSec: Math.round(TARGET_EVENTS / secs), acked: batcher.acked, streamMessages: info.state.messages, streamBytes: info.state.bytes, peakInFlight: batcher.peakInFlight, batch: { maxEvents: 200, maxDelayMs: 20, maxInFlight: 64 }, retries: publisher.retries };
+  } finally {
+    await deleteStream(nc, config.nats.stream);
+    await nc.close();
+  }
+}
+
+// 3. memory with NATS stopped
+async function startNats(port: number, dir: string): Promise<ChildProcess> {
+  const p = spawn('nats-server', ['-js', '-p', String(port), '-a', '127.0.0.1', '-sd', dir], { stdio: 'ignore' });
+  for (let i = 0; i < 50; i++) {
+    try {
+      const nc = await connect({ servers: `nats://127.0.0.1:${port}`, timeout: 200 });
+      await nc.close();
+      return p;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error('private nats-server did not start');
+}
+
+async function benchMemory() {
+  const port = 14222 + (process.pid % 1000);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-bench-nats-'));
+  let server = await startNats(port, dir);
+  const url = `nats://127.0.0.1:${port}`;
+  const config = loadConfig({ NATS_URL: url, NATS_STREAM: 'TWICHIST_BENCH_MEM', NATS_SUBJECT_PREFIX: 'twichist_bench_mem' });
+  const nc = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+  const maxEvents = 200;
+  const maxInFlight = 64;
+  try {
+    await ensureChatStream(nc, config.nats);
+    const publisher = new JetStreamPublisher({ nc, subjectPrefix: 'twichist_bench_mem', timeoutMs: 1000, maxBackoffMs: 500 });
+    const batcher = new MicroBatcher({ publisher, maxEvents, maxDelayMs: 20, maxInFlight });
+    const gen = events();
+    const total = 400_000;
+    const heap: Array<{ t: number; pushed: number; heapMiB: number; inFlight: number; phase: string }> = [];
+    let phase = 'running';
+    let pushed = 0;
+    const t0 = performance.now();
+    const sampler = setInterval(() => {
+      heap.push({ t: Math.round(performance.now() - t0), pushed, heapMiB: Math.round((process.memoryUsage().heapUsed / 2 ** 20) * 10) / 10, inFlight: batcher.inFlightCount, phase });
+    }, 250);
+    const killer = (async () => {
+      while (pushed < 100_000) await new Promise((r) => setTimeout(r, 20));
+      server.kill('SIGKILL');
+      phase = 'nats stopped';
+      await new Promise((r) => setTimeout(r, 5000));
+      server = await startNats(port, dir);
+      phase = 'nats restarted';
+    })();
+    for (; pushed < total; pushed++) {
+      const w = batcher.push(gen.next().value as ChatEvent);
+      if (w) await w;
+    }
+    await killer;
+    await batcher.close();
+    clearInterval(sampler);
+    const stopped = heap.filter((h) => h.phase === 'nats stopped');
+    const info = await (await import('@nats-io/jetstream')).jetstreamManager(nc).then((j) => j.streams.info(config.nats.stream));
+    return {
+      events: total,
+      ceilingEvents: `(maxInFlight ${maxInFlight} + ${CHANNELS} open channel batches) x ${maxEvents} = ${(maxInFlight + CHANNELS) * maxEvents}`,
+      pushedWhenStopped: stopped[0]?.pushed ?? null,
+      pushedAfter5sStopped: stopped[stopped.length - 1]?.pushed ?? null,
+      heapMiBWhileStopped: stopped.length ? { min: Math.min(...stopped.map((h) => h.heapMiB)), max: Math.max(...stopped.map((h) => h.heapMiB)) } : null,
+      heapMiBPeak: Math.max(...heap.map((h) => h.heapMiB)),
+      maxInFlightSeen: batcher.peakInFlight,
+      retries: publisher.retries,
+      acked: batcher.acked,
+      streamMessagesAfterRestart: info.state.messages,
+      samples: heap.filter((_, i) => i % 4 === 0),
+    };
+  } finally {
+    await nc.close().catch(() => {});
+    server.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const parse = benchParse();
+const publish = await benchPublish().catch((err: unknown) => ({ error: String(err) }));
+const memory = await benchMemory().catch((err: unknown) => ({ error: String(err) }));
+console.log(
+  JSON.stringify(
+    {
+      bench: 'ingest',
+      machine,
+      input: { file: 'shared/data/irc/xqc-2023-04-01.raw.irc', chatLines: flat.length, multiplied: `passes over the file with ids suffixed per pass, channels renamed to ${CHANNELS} channels` },
+      parse,
+      publish,
+      memory,
+    },
+    null,
+    2,
+  ),
+);
+process.exit(0);
