@@ -2,7 +2,7 @@
  * Burst injection for measuring detection on real chat: adds emote bursts of known times and sizes
  * to a real log, as extra messages from synthetic users, so recall and precision can be counted.
  *
- * Generator (deterministic for a seed; mulberry32 PRNG):
+ * Generator (deterministic for a seed; the mulberry32 PRNG topics uses, since Math.random cannot be seeded):
  * - `count` bursts of `emote`, each 1 to `maxWindows` consecutive 30-second windows long, starting at
  *   30-s-aligned times drawn uniformly from [from + warmupMs, to - tail], at least `minGapWindows`
  *   windows apart (a burst's own trailing baseline then holds at most a few injected windows);
@@ -12,6 +12,7 @@
  * Defaults: 20 bursts of 10-40 uses per window, 1-2 windows, 4 windows apart, 5-minute warm-up
  * (the detector ignores the first 5 minutes of a stream, see migration 0030).
  */
+import { mulberry32 } from '../enrich/topics/kmeans.ts';
 import type { ChatRow } from './chatty.ts';
 import { chTime } from './chatty.ts';
 
@@ -36,18 +37,6 @@ export interface InjectedBurst {
   /** Epoch ms of the end of the last window (exclusive). */
   end: number;
   uses: number[];
-}
-
-/** Small, fast, seedable PRNG (mulberry32); Math.random cannot be seeded. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const WINDOW_MS = 30_000;
