@@ -92,19 +92,10 @@ export function splitIrcLine(line: string): IrcMessage | null {
     i = sp + 1;
     while (i < end && line.charCodeAt(i) === 32) i++;
   }
-  let prefix: string | null = null;
-  if (line.charCodeAt(i) === 58 /* : */) {
-    let sp = line.indexOf(' ', i);
-    if (sp < 0 || sp > end) sp = end;
-    prefix = line.slice(i + 1, sp);
-    i = sp + 1;
-    while (i < end && line.charCodeAt(i) === 32) i++;
-  }
-  if (i >= end) return null;
-  let sp = line.indexOf(' ', i);
-  if (sp < 0 || sp > end) sp = end;
-  const command = line.slice(i, sp);
-  i = sp + 1;
+  const head = scanHead(line, i, end);
+  if (head === null) return null;
+  const { prefix, command } = head;
+  i = head.next;
   const params: string[] = [];
   while (i < end) {
     if (line.charCodeAt(i) === 32) {
@@ -175,6 +166,22 @@ for (const cmd in MODELLED) UNMODELLED[cmd] = [...Array(NSLOTS).keys()].filter((
 /** Reused across calls: the parser is synchronous, so one scratch array is safe and saves an allocation per line. */
 const vals: Array<string | undefined> = new Array(NSLOTS).fill(undefined);
 
+/** `:prefix COMMAND ` at `i`: the prefix (null when absent), the command, and where the params start. */
+function scanHead(line: string, i: number, end: number): { prefix: string | null; command: string; next: number } | null {
+  let prefix: string | null = null;
+  if (line.charCodeAt(i) === 58 /* : */) {
+    let sp = line.indexOf(' ', i);
+    if (sp < 0 || sp > end) sp = end;
+    prefix = line.slice(i + 1, sp);
+    i = sp + 1;
+    while (i < end && line.charCodeAt(i) === 32) i++;
+  }
+  if (i >= end) return null;
+  let sp = line.indexOf(' ', i);
+  if (sp < 0 || sp > end) sp = end;
+  return { prefix, command: line.slice(i, sp), next: sp + 1 };
+}
+
 /** Parses one raw line into an event. Never throws. */
 export function parseIrcLine(line: string, ctx: ParseContext): ParseOutcome {
   let end = line.length;
@@ -234,18 +241,9 @@ export function parseIrcLine(line: string, ctx: ParseContext): ParseOutcome {
     i = sp + 1;
     while (i < end && line.charCodeAt(i) === 32) i++;
   }
-  let prefix: string | null = null;
-  if (line.charCodeAt(i) === 58 /* : */) {
-    let sp = line.indexOf(' ', i);
-    if (sp < 0 || sp > end) sp = end;
-    prefix = line.slice(i + 1, sp);
-    i = sp + 1;
-    while (i < end && line.charCodeAt(i) === 32) i++;
-  }
-  if (i >= end) return { ok: false, ignored: false, command: null, reason: 'not an IRC line (no command)' };
-  let sp = line.indexOf(' ', i);
-  if (sp < 0 || sp > end) sp = end;
-  const command = line.slice(i, sp);
+  const head = scanHead(line, i, end);
+  if (head === null) return { ok: false, ignored: false, command: null, reason: 'not an IRC line (no command)' };
+  const { prefix, command } = head;
   const unmodelled = UNMODELLED[command];
   if (unmodelled === undefined) {
     if (IGNORED_COMMANDS.has(command) || (command.length === 3 && toInt(command) >= 0)) {
@@ -254,7 +252,7 @@ export function parseIrcLine(line: string, ctx: ParseContext): ParseOutcome {
     return { ok: false, ignored: false, command, reason: `unknown command ${JSON.stringify(command.slice(0, 40))}` };
   }
   // Params: Twitch chat commands have `#channel` and at most one trailing param.
-  i = sp + 1;
+  i = head.next;
   while (i < end && line.charCodeAt(i) === 32) i++;
   if (line.charCodeAt(i) !== 35 /* # */) return { ok: false, ignored: false, command, reason: `${command} without a #channel` };
   let cs = line.indexOf(' ', i);
