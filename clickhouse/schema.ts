@@ -4,11 +4,14 @@
  */
 import type { ClickHouseClient } from '../core/clickhouse.ts';
 
-/** `SHOW CREATE` of every table and view of the current database, in name order, database name stripped. */
+/**
+ * `SHOW CREATE` of every table and view of the current database, in name order, database name stripped.
+ * `.tmp.inner_id.*` are the scratch tables a refreshable view fills before swapping them in: state, not schema.
+ */
 export async function dumpSchema(client: ClickHouseClient): Promise<string> {
   const rs = await client.query({
     query: `SELECT name, formatQuery(create_table_query) AS create_table_query FROM system.tables
-            WHERE database = currentDatabase() AND name != 'schema_migrations' AND NOT is_temporary AND name NOT LIKE '.inner%'
+            WHERE database = currentDatabase() AND name != 'schema_migrations' AND NOT is_temporary AND name NOT LIKE '.inner%' AND name NOT LIKE '.tmp%'
             ORDER BY name`,
     format: 'JSONEachRow',
   });
