@@ -99,7 +99,8 @@ const model = {
   features: [...FEATURE_NAMES],
   edges,
   weights: edges.map((e, j) => e.map((_, k) => r(w[offsets[j] + k]))),
-  bias: r(b),
+  // undo the positive up-weighting so risk is a calibrated probability on riotgames1 (AUC unchanged)
+  bias: r(b - Math.log(wPos)),
   tokens: Object.fromEntries(vocab.map((t) => [t, r(w[tokIndex.get(t)!])]).filter(([, v]) => Math.abs(v as number) >= 0.01)),
 };
 writeFileSync(modelPath, JSON.stringify(model) + '\n');

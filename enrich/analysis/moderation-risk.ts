@@ -7,7 +7,8 @@
  *
  * State is per channel (keys are `channel \0 user` and `channel \0 text-hash`) in two global LRU maps
  * with hard size caps and a time window, so memory is bounded whatever the number of channels/users:
- * at the defaults (100,000 users, 50,000 texts) about 30 MB worst case.
+ * at the defaults (100,000 users, 50,000 texts, 10,000 channels) about 30 MB worst case. When a map
+ * exceeds its cap, its least recently used 10% are dropped at once.
  */
 import { DEFAULT_EMOTES, EMOTICONS } from './lexicon.ts';
 import { channelEmoteSuffix } from './tokens.ts';
@@ -179,6 +180,19 @@ export function riskFromFeatures(f: ArrayLike<number>, m: ModerationModel = mm, 
   return 1 / (1 + Math.exp(-(riskLogit(f, m) + tokenZ)));
 }
 
+/**
+ * Drops the least recently used 10% of a Map used as an LRU (re-inserted on access, so insertion order
+ * is recency order). Evicting in batches matters: deleting one entry per insert makes
+ * `keys().next()` skip an ever longer run of deleted slots until V8 rehashes, O(n) per call.
+ */
+function evictOldest<K, V>(m: Map<K, V>, max: number): void {
+  let drop = m.size - Math.floor(max * 0.9);
+  for (const k of m.keys()) {
+    if (drop-- <= 0) break;
+    m.delete(k);
+  }
+}
+
 /** Stateful scorer: one per process, shared by all channels. */
 export class ModerationState {
   readonly maxUsers: number;
@@ -225,7 +239,7 @@ export class ModerationState {
     for (let k = 0; k < 10; k++) rate += ch.counts[k];
     f[27] = Math.log1p(rate);
     this.channels.set(channel, ch);
-    if (this.channels.size > this.maxChannels) this.channels.delete(this.channels.keys().next().value as string);
+    if (this.channels.size > this.maxChannels) evictOldest(this.channels, this.maxChannels);
     // user context
     const uk = channel + '\u0000' + user;
     let u = this.users.get(uk);
@@ -255,7 +269,7 @@ export class ModerationState {
     u.lastTs = ts;
     u.seen++;
     this.users.set(uk, u);
-    if (this.users.size > this.maxUsers) this.users.delete(this.users.keys().next().value as string);
+    if (this.users.size > this.maxUsers) evictOldest(this.users, this.maxUsers);
     // copy-pasta: distinct other users who posted the same text in the last 60 s
     const tk = channel + '\u0000' + h.toString(36);
     let te = this.texts.get(tk);
@@ -269,7 +283,7 @@ export class ModerationState {
     if (!te.users.includes(user)) { te.users.push(user); if (te.users.length > 8) te.users.shift(); }
     te.lastTs = ts;
     this.texts.set(tk, te);
-    if (this.texts.size > this.maxTexts) this.texts.delete(this.texts.keys().next().value as string);
+    if (this.texts.size > this.maxTexts) evictOldest(this.texts, this.maxTexts);
     return f;
   }
 

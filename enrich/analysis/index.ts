@@ -1,0 +1,76 @@
+/**
+ * Public API of the model-free chat analysis used by the enrich stage: sentiment (emote + English
+ * lexicons + a small learned model), toxicity (lexicon) and moderation risk (stateful spam/user model).
+ * See docs/sentiment.md.
+ */
+import { buildEmoteMap, EMOTE_LEXICON_VERSION } from './lexicon.ts';
+import { LEARNED_MODEL_VERSION, lexical, combine, toLabel, type LexicalParts } from './sentiment.ts';
+import { toxicity } from './toxicity.ts';
+import { ModerationState, type ModerationOptions } from './moderation-risk.ts';
+import moderationModel from './moderation-model.json' with { type: 'json' };
+
+export { scoreSentiment, blendSentiment, MODEL_BLEND_WEIGHT, POSITIVE_THRESHOLD, NEGATIVE_THRESHOLD } from './sentiment.ts';
+export { toxicity } from './toxicity.ts';
+export { ModerationState } from './moderation-risk.ts';
+export type { ModerationOptions } from './moderation-risk.ts';
+
+export interface AnalysisInput {
+  channel: string;
+  userId: string | null;
+  login: string;
+  text: string;
+  /** Message time, ms since the epoch. Moderation state windows use it, not the wall clock. */
+  ts: number;
+  /** Emotes already recognised in the text, native and third-party (may be empty). */
+  emoteNames: string[];
+}
+
+export interface AnalysisResult {
+  /** -1..1 */
+  sentiment: number;
+  sentimentLabel: -1 | 0 | 1;
+  /** 0..1 */
+  toxicity: number;
+  /** 0..1 */
+  modRisk: number;
+}
+
+/** Options for {@link createAnalyzer}. */
+export interface AnalyzerOptions {
+  /**
+   * Emote name -> sentiment score in -1..1 (clamped), e.g. a channel's own emotes. Overrides the
+   * built-in lexicon for those names. Building the map costs one copy of the lexicon (~1k entries).
+   */
+  extraEmoteScores?: Record<string, number>;
+  /** Bounds of the moderation state; defaults: 100,000 users, 50,000 texts, 5 min window (~30 MB max). */
+  moderation?: ModerationOptions;
+}
+
+/**
+ * Version of the whole analysis (lexicon + learned model + moderation model): store it next to the
+ * scores so a re-score after a lexicon change is detectable.
+ */
+export const ANALYZER_VERSION: string = `lex-${EMOTE_LEXICON_VERSION}+sent-${LEARNED_MODEL_VERSION}+mod-${(moderationModel as { version: string }).version}`;
+
+/**
+ * Creates an analyzer. It holds moderation state (per channel, bounded), so use one per process and
+ * feed it messages in time order. Not safe to share across worker threads.
+ */
+export function createAnalyzer(opts: AnalyzerOptions = {}): { analyze(input: AnalysisInput): AnalysisResult } {
+  const emotes = opts.extraEmoteScores ? buildEmoteMap(opts.extraEmoteScores) : undefined;
+  const mod = new ModerationState(opts.moderation);
+  const parts: LexicalParts = { emote: 0, word: 0, hits: 0, learned: 0 };
+  const lexOpts: { emotes?: ReadonlyMap<string, number>; emoteNames?: readonly string[] } = { emotes };
+  return {
+    analyze(input: AnalysisInput): AnalysisResult {
+      lexOpts.emoteNames = input.emoteNames;
+      const score = combine(lexical(input.text, lexOpts, parts));
+      return {
+        sentiment: score,
+        sentimentLabel: toLabel(score),
+        toxicity: toxicity(input.text),
+        modRisk: mod.score(input.channel, input.userId ?? input.login.toLowerCase(), input.text, input.ts, input.emoteNames),
+      };
+    },
+  };
+}
