@@ -71,6 +71,11 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     // Bodies here are a channel name or nothing; anything bigger is a mistake or an attack.
     bodyLimit: 64 * 1024,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Bad URLs and over-long path segments are rejected by the router before any hook runs.
+    frameworkErrors: (err, _req, reply) => {
+      const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
+      reply.code(status).send(errorBody(status, status === 414 ? 'a path segment is longer than 200 characters' : err.message));
+    },
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
