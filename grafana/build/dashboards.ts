@@ -66,7 +66,7 @@ const combined = (title: string, description: string, exprs: string, unit: strin
   w: 12,
   h: 8,
   sql:
-    header(['All selected channels together; the rollup resolution follows the bucket size.']) +
+    header(['All selected channels together; the rollup resolution follows the bucket size.', 'toFloat64 around max(): the plugin cannot read SimpleAggregateFunction types.']) +
     tiered('chat', (t) => `SELECT $__timeInterval(\`window\`) AS time, ${exprs}\nFROM ${t}\nWHERE ${CHANNEL} AND`, '\nGROUP BY time'),
   ...extra,
 });
@@ -173,7 +173,7 @@ const overview: DashboardSpec = {
 const BURSTS_ANNOTATION = {
   name: 'Bursts',
   color: 'orange',
-  sql: `${header(['Chat and emote bursts found by analytics, drawn as ranges.'])}SELECT start AS time, end AS timeEnd, concat(channel, ': ', kind, if(emote = '', '', concat(' ', emote)), ' x', toString(round(score, 1))) AS text, [channel, kind] AS tags\nFROM bursts\nWHERE $__timeFilter(start) AND ${CHANNEL}\nORDER BY start\nLIMIT 500`,
+  sql: `${header(['Chat and emote bursts found by analytics, drawn as ranges.'])}SELECT start AS time, \`end\` AS timeEnd, concat(channel, ': ', kind, if(emote = '', '', concat(' ', emote)), ', score ', toString(round(score, 1))) AS text, [channel, kind] AS tags\nFROM bursts\nWHERE $__timeFilter(start) AND ${CHANNEL}\nORDER BY start\nLIMIT 500`,
 };
 
 const recentMessages = (title: string, description: string, filter: string): PanelSpec => ({
@@ -221,7 +221,7 @@ const channel: DashboardSpec = {
         CHATTERS_STAT,
         stat('First-time chatters', 'Messages flagged first-msg by Twitch: people writing in the channel for the first time.', chatTotal('sum(first_time_chatters)', 'Twitch flags the first message a user ever sends in a channel.')),
         stat('Mean sentiment', 'Mean message sentiment, -1 (negative) to 1 (positive).', chatTotal('sum(sentiment_sum) / greatest(sum(messages), 1)', 'Mean of per-message scores, weighted by message.'), 'none', 2),
-        stat('Peak toxicity', 'Highest toxicity score of a message in the range (0 to 1).', chatTotal('max(toxicity_max)', 'The worst single message.'), 'percentunit', 0),
+        stat('Peak toxicity', 'Highest toxicity score of a message in the range (0 to 1).', chatTotal('toFloat64(max(toxicity_max))', 'The worst single message; toFloat64 because max() of a SimpleAggregateFunction column keeps that type, which the plugin cannot read.'), 'percentunit', 0),
         stat('Moderation actions', 'Bans + timeouts + deletions + clears.', chatTotal('sum(bans + timeouts + deletions + clears)', 'The rollup counts mod_actions rows by type.')),
       ],
     },
@@ -236,7 +236,7 @@ const channel: DashboardSpec = {
         combined('Sentiment', 'Mean sentiment per bucket (left) and the share of positive and negative messages (right).', 'sum(sentiment_sum) / greatest(sum(messages), 1) AS mean_sentiment, sum(sentiment_pos) / greatest(sum(messages), 1) AS positive_share, sum(sentiment_neg) / greatest(sum(messages), 1) AS negative_share', 'none', {
           overrides: [{ matcher: { id: 'byRegexp', options: '.*_share' }, properties: [{ id: 'unit', value: 'percentunit' }, { id: 'custom.axisPlacement', value: 'right' }] }],
         }),
-        combined('Toxicity', 'Mean and peak toxicity per bucket (0 to 1).', 'sum(toxicity_sum) / greatest(sum(messages), 1) AS mean_toxicity, max(toxicity_max) AS peak_toxicity', 'percentunit'),
+        combined('Toxicity', 'Mean and peak toxicity per bucket (0 to 1).', 'sum(toxicity_sum) / greatest(sum(messages), 1) AS mean_toxicity, toFloat64(max(toxicity_max)) AS peak_toxicity', 'percentunit'),
       ],
     },
     { panels: [topEmotes(8), modActions] },
@@ -266,7 +266,7 @@ const emotes: DashboardSpec = {
             header(['With All, chart only the ten most used emotes of the range: hundreds of lines help nobody.']) +
             tiered(
               'emotes',
-              (t) => `SELECT $__timeInterval(\`window\`) AS time, emote, sum(uses) AS uses\nFROM ${t}\nWHERE ${CHANNEL} AND ${EMOTE}\n    AND emote IN (SELECT emote FROM emotes_1h WHERE $__timeFilter(\`window\`) AND ${CHANNEL} AND ${EMOTE} GROUP BY emote ORDER BY sum(uses) DESC LIMIT 10) AND`,
+              (t) => `SELECT $__timeInterval(\`window\`) AS time, emote, sum(uses) AS uses\nFROM ${t}\nWHERE ${CHANNEL} AND ${EMOTE}\n    AND emote IN (SELECT emote FROM ${t} WHERE $__timeFilter(\`window\`) AND ${CHANNEL} AND ${EMOTE} GROUP BY emote ORDER BY sum(uses) DESC LIMIT 10) AND`,
               '\nGROUP BY time, emote',
               'time, emote',
             ),
@@ -286,11 +286,11 @@ const emotes: DashboardSpec = {
         },
         {
           title: 'Bursts',
-          description: 'Chat and emote bursts found by analytics: when, how strong, and sample messages.',
+          description: 'Volume and emote bursts found by analytics: when, how strong (robust z-score, peak 30 s count against the baseline median), the top emotes and sample messages of the peak.',
           type: 'table',
           w: 14,
           h: 10,
-          sql: `${header(['Strongest first; samples are a few messages analytics kept from the burst.'])}SELECT start, end, channel, kind, emote, round(score, 2) AS score, peak_rate, arrayStringConcat(arraySlice(samples, 1, 3), ' | ') AS samples\nFROM bursts\nWHERE $__timeFilter(start) AND ${CHANNEL}\nORDER BY score DESC\nLIMIT 200`,
+          sql: `${header(['Strongest first; samples are a few messages analytics kept from the burst.'])}SELECT start, \`end\`, channel, kind, emote, round(score, 2) AS score, peak_count, round(baseline, 1) AS baseline, arrayStringConcat(top_emotes, ' ') AS top_emotes, arrayStringConcat(sample_messages, ' | ') AS samples\nFROM bursts\nWHERE $__timeFilter(start) AND ${CHANNEL}\nORDER BY score DESC\nLIMIT 200`,
         },
       ],
     },
@@ -306,7 +306,7 @@ const emotes: DashboardSpec = {
           stack: true,
           w: 12,
           h: 8,
-          sql: `${header(['Few rows (bursts are rare): bucket the table directly.'])}SELECT $__timeInterval(start) AS time, kind, count() AS bursts\nFROM bursts\nWHERE $__timeFilter(start) AND ${CHANNEL}\nGROUP BY time, kind\nORDER BY time, kind`,
+          sql: `${header(['Few rows (bursts are rare): bucket the table directly. kind is volume or emote.'])}SELECT $__timeInterval(start) AS time, kind, count() AS bursts\nFROM bursts\nWHERE $__timeFilter(start) AND ${CHANNEL}\nGROUP BY time, kind\nORDER BY time, kind`,
         },
       ],
     },
@@ -323,7 +323,7 @@ const moderation: DashboardSpec = {
     {
       panels: [
         combined('Actions by type', 'Bans, timeouts, deletions and chat clears per bucket.', 'sum(bans) AS bans, sum(timeouts) AS timeouts, sum(deletions) AS deletions, sum(clears) AS clears', 'short', { stack: true }),
-        combined('Actions against toxicity', 'All moderation actions per bucket (left) against mean and peak message toxicity (right).', 'sum(bans + timeouts + deletions + clears) AS actions, sum(toxicity_sum) / greatest(sum(messages), 1) AS mean_toxicity, max(toxicity_max) AS peak_toxicity', 'short', {
+        combined('Actions against toxicity', 'All moderation actions per bucket (left) against mean and peak message toxicity (right).', 'sum(bans + timeouts + deletions + clears) AS actions, sum(toxicity_sum) / greatest(sum(messages), 1) AS mean_toxicity, toFloat64(max(toxicity_max)) AS peak_toxicity', 'short', {
           overrides: [{ matcher: { id: 'byRegexp', options: '.*_toxicity' }, properties: [{ id: 'unit', value: 'percentunit' }, { id: 'custom.axisPlacement', value: 'right' }] }],
         }),
       ],
@@ -340,12 +340,13 @@ const moderation: DashboardSpec = {
           overrides: [{ matcher: { id: 'byName', options: 'timeout_s' }, properties: [{ id: 'unit', value: 's' }] }],
         },
         {
-          title: 'Toxicity around moderation',
-          description: 'Per channel (analytics): how toxic the chat was before actions and how it changed after.',
+          title: 'Toxicity and moderation by channel',
+          description: 'Per channel (analytics, moderation_toxicity): message-weighted mean toxicity, share of toxic messages, and moderation actions per 100 messages.',
           type: 'table',
           w: 12,
           h: 10,
-          sql: `${header(['moderation_toxicity is refreshed by analytics; the time filter picks its windows.'])}SELECT channel, sum(actions) AS actions, round(avg(toxicity_before), 3) AS toxicity_before, round(avg(toxicity_after), 3) AS toxicity_after\nFROM moderation_toxicity\nWHERE $__timeFilter(\`window\`) AND ${CHANNEL}\nGROUP BY channel\nORDER BY actions DESC`,
+          sql: `${header(['Windows of moderation_toxicity in the range; means weighted by each window\'s messages.'])}SELECT channel, sum(messages) AS total_messages, round(sum(toxicity_mean * messages) / greatest(total_messages, 1), 3) AS mean_toxicity,\n    round(sum(toxic_share * messages) / greatest(total_messages, 1), 3) AS toxic_message_share, sum(bans + timeouts + deletions + clears) AS actions,\n    round(actions * 100 / greatest(total_messages, 1), 2) AS actions_per_100\nFROM moderation_toxicity\nWHERE $__timeFilter(\`window\`) AND ${CHANNEL}\nGROUP BY channel\nORDER BY actions DESC`,
+          overrides: [{ matcher: { id: 'byName', options: 'toxic_message_share' }, properties: [{ id: 'unit', value: 'percentunit' }] }],
         },
       ],
     },
@@ -388,16 +389,21 @@ const compare: DashboardSpec = {
           type: 'table',
           w: 12,
           h: 10,
-          sql: `${header(['Long rows (channel, feature, value); the panel pivots them into a matrix.'])}SELECT channel, feature, round(value, 3) AS value\nFROM channel_signatures\nWHERE ${CHANNEL}\nORDER BY feature, channel`,
+          sql:
+            header(["The whole-history signature (period 'all'), one row per feature; the panel pivots channels into columns."]) +
+            'SELECT channel, feature, round(value, 3) AS value\nFROM channel_signatures\n' +
+            "ARRAY JOIN ['messages per chatter', 'emote share of messages', 'mean sentiment', 'negative share', 'neutral share', 'positive share', 'mean toxicity', 'mean length'] AS feature,\n" +
+            '    [messages_per_chatter, emote_message_share, sentiment_mean, sentiment_neg_share, sentiment_neu_share, sentiment_pos_share, toxicity_mean, length_mean] AS value\n' +
+            `WHERE period = 'all' AND ${CHANNEL}\nORDER BY feature, channel`,
           transformations: [{ id: 'groupingToMatrix', options: { columnField: 'channel', rowField: 'feature', valueField: 'value' } }],
         },
         {
           title: 'Similarity matrix',
-          description: 'Cosine similarity of channel signatures (1 = same kind of chat).',
+          description: 'How alike two channels\' emote use is (1 - Jensen-Shannon divergence of their emote distributions; 1 = the same emotes in the same proportions). Each pair appears once.',
           type: 'table',
           w: 12,
           h: 10,
-          sql: `${header(['Pairs (a, b, similarity); the panel pivots them into a matrix.'])}SELECT channel_a, channel_b, round(similarity, 3) AS similarity\nFROM channel_similarity\nWHERE $__conditionalAll(channel_a IN (\${channel:singlequote}) AND channel_b IN (\${channel:singlequote}), $channel)\nORDER BY channel_a, channel_b`,
+          sql: `${header(['Pairs (a, b, similarity) with a < b; the panel pivots them into a matrix.'])}SELECT channel_a, channel_b, round(emote_js_similarity, 3) AS similarity, round(feature_cosine, 3) AS feature_cosine\nFROM channel_similarity\nWHERE $__conditionalAll(channel_a IN (\${channel:singlequote}) AND channel_b IN (\${channel:singlequote}), $channel)\nORDER BY channel_a, channel_b`,
           transformations: [{ id: 'groupingToMatrix', options: { columnField: 'channel_b', rowField: 'channel_a', valueField: 'similarity' } }],
           defaults: { custom: { cellOptions: { type: 'color-background' } }, color: { mode: 'continuous-GrYlRd' }, min: 0, max: 1 },
         },
@@ -411,7 +417,7 @@ const compare: DashboardSpec = {
           type: 'table',
           w: 12,
           h: 9,
-          sql: `${header(['Pairs as analytics stored them; the Jaccard index is shared / union.'])}SELECT channel_a, channel_b, shared_chatters, round(jaccard, 4) AS jaccard\nFROM chatter_overlap\nWHERE $__conditionalAll(channel_a IN (\${channel:singlequote}) AND channel_b IN (\${channel:singlequote}), $channel)\nORDER BY shared_chatters DESC\nLIMIT 100`,
+          sql: `${header(['Pairs as analytics stored them; the Jaccard index is shared / union.'])}SELECT channel_a, channel_b, chatters_a, chatters_b, shared AS shared_chatters, round(jaccard, 4) AS jaccard\nFROM chatter_overlap\nWHERE $__conditionalAll(channel_a IN (\${channel:singlequote}) AND channel_b IN (\${channel:singlequote}), $channel)\nORDER BY shared_chatters DESC\nLIMIT 100`,
         },
         {
           title: 'Shared chatters in the range',
@@ -445,18 +451,17 @@ const audience: DashboardSpec = {
           type: 'piechart',
           w: 8,
           h: 9,
-          sql: `${header(['Latest segmentation; one row per (channel, login).'])}SELECT segment, count() AS chatters\nFROM chatter_segments\nWHERE ${CHANNEL}\nGROUP BY segment\nORDER BY chatters DESC`,
+          sql: `${header(['chatter_segments is a view over chatter_features: one row per (channel, login).'])}SELECT segment, count() AS chatters\nFROM chatter_segments\nWHERE ${CHANNEL}\nGROUP BY segment\nORDER BY chatters DESC`,
           options: { reduceOptions: { calcs: [], fields: '', values: true }, pieType: 'donut', legend: { displayMode: 'table', placement: 'right', values: ['value', 'percent'] } },
         },
         {
           title: 'Returning-chatter retention',
-          description: 'Of the chatters first seen in a week (cohort), the share who chatted again N weeks later.',
+          description: 'Per stream (analytics, chatter_retention): chatters, how many also chatted in the previous stream, and that share of the previous stream\'s chatters.',
           type: 'table',
           w: 16,
           h: 9,
-          sql: `${header(['Cohorts whose first week is in the range; the panel pivots weeks into columns.'])}SELECT cohort, concat('week ', toString(period)) AS week, round(sum(retained) / greatest(sum(cohort_size), 1), 3) AS retention\nFROM chatter_retention\nWHERE $__dateFilter(cohort) AND ${CHANNEL}\nGROUP BY cohort, period\nORDER BY cohort, period`,
-          transformations: [{ id: 'groupingToMatrix', options: { columnField: 'week', rowField: 'cohort', valueField: 'retention' } }],
-          defaults: { unit: 'percentunit', custom: { cellOptions: { type: 'color-background' } }, color: { mode: 'continuous-GrYlRd' } },
+          sql: `${header(['Streams that started in the range; a channel\'s first stream has no retention.'])}SELECT stream_start, channel, stream_no, chatters, previous_chatters, returning, round(retention, 3) AS retention\nFROM chatter_retention\nWHERE $__timeFilter(stream_start) AND ${CHANNEL}\nORDER BY stream_start DESC\nLIMIT 200`,
+          overrides: [{ matcher: { id: 'byName', options: 'retention' }, properties: [{ id: 'unit', value: 'percentunit' }, { id: 'custom.cellOptions', value: { type: 'gauge', mode: 'basic' } }, { id: 'min', value: 0 }, { id: 'max', value: 1 }] }],
         },
       ],
     },
