@@ -16,13 +16,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { migrateUp } from '../clickhouse/migrate.ts';
-import { InProcessBus } from '../core/bus.ts';
-import { createClickHouse } from '../core/clickhouse.ts';
 import { loadConfig } from '../core/config.ts';
-import { startEnrich } from '../enrich/index.ts';
 import { importFile, listImportFiles } from '../ingest/importers/index.ts';
-import { MicroBatcher } from '../ingest/jetstream.ts';
+import { openPublishPipeline } from '../ingest/pipeline.ts';
 
 const SHARED = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'data');
 
@@ -39,26 +35,22 @@ async function main(quick: boolean): Promise<Record<string, unknown>> {
     // Large batches as an import would use them; the part sizes before OPTIMIZE do not change the result.
     const config = loadConfig({ TWICHIST_DATA_DIR: dataDir, ENRICH_BATCH_SIZE: '10000', TWICHIST_ONLINE: 'false', LOG_LEVEL: 'silent' });
     const logger = pino({ level: 'silent' });
-    const client = await createClickHouse(config, { viaControl: false });
-    await migrateUp(client);
-    const bus = new InProcessBus();
-    const enrich = startEnrich({ config, logger, client, consumer: bus.consumer() });
-    const batcher = new MicroBatcher({ publisher: bus.publisher(), maxEvents: 1000 });
+    // The pipeline `twichist import` uses: in-process bus + enrich into the embedded database.
+    const pipeline = await openPublishPipeline(config, logger, { maxEvents: 1000 });
     const perFormat: Record<string, { files: number; events: number }> = {};
     const t0 = performance.now();
     let events = 0;
     for (const f of files) {
-      const stats = await importFile(f.file, (e) => batcher.push(e));
+      const stats = await importFile(f.file, (e) => pipeline.batcher.push(e));
       const n = Object.values(stats.events).reduce((a, b) => a + (b ?? 0), 0);
       events += n;
       const pf = (perFormat[stats.format] ??= { files: 0, events: 0 });
       pf.files++;
       pf.events += n;
     }
-    await batcher.close();
-    await bus.idle();
-    await enrich.stop();
+    await pipeline.settle();
     const importSeconds = (performance.now() - t0) / 1000;
+    const client = await pipeline.clickhouse();
 
     const q = async <T>(query: string) => (await client.query({ query, format: 'JSONEachRow' })).json<T>();
     const tables = await q<{ name: string }>("SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree%'");
@@ -69,7 +61,7 @@ async function main(quick: boolean): Promise<Record<string, unknown>> {
     const [{ n: messages }] = await q<{ n: number }>('SELECT count() AS n FROM messages');
     const [{ bytes: allBytes }] = await q<{ bytes: number }>('SELECT sum(bytes_on_disk) AS bytes FROM system.parts WHERE database = currentDatabase() AND active');
     const [{ v: version }] = await q<{ v: string }>('SELECT version() AS v');
-    await client.close();
+    await pipeline.close();
     const per = (b: number) => Math.round((b / Math.max(1, messages)) * 10) / 10;
     return {
       input: { files: files.length, events, per_format: perFormat, multiplied: 'nothing (each message is a distinct real one)', quick },

@@ -5,8 +5,10 @@
  * in seconds. SIGTERM/SIGINT stop it in an order that loses nothing (core/runtime.ts).
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { preflight, SAMPLE_FILE, startRuntime, type Runtime, type RuntimeSource } from '../../core/runtime.ts';
 import { parseArgs, UsageError, type Command } from '../command.ts';
+import { createProgress } from '../progress.ts';
 
 /**
  * Default replay speed. 50x plays the 23-minute sample in ~27 s: fast enough that the API has data
@@ -64,7 +66,13 @@ export const command: Command = {
     let runtime: Runtime | null = null;
     try {
       out(`twichist up: data in ${config.dataDir}`);
-      runtime = await startRuntime({ config, logger, source, onStep: (step) => out(`  ${step}`), onProgress: progressPrinter(ctx) });
+      // stdout, not stderr: `up` prints nothing machine-readable, and its status lines belong together.
+      const progress = source.kind === 'replay' ? createProgress({ out: ctx.stdout, isTTY: ctx.isTTY, label: `replay ${path.basename(source.file)}`, unit: 'events' }) : null;
+      const onProgress = (done: number, total: number | null) => {
+        progress?.update({ done, total, count: done });
+        if (total !== null && done >= total) progress?.finish();
+      };
+      runtime = await startRuntime({ config, logger, source, onStep: (step) => out(`  ${step}`), onProgress });
       printWelcome(out, runtime, source, config.dataDir);
       const rt = runtime;
       let stopping = false;
@@ -117,26 +125,4 @@ function printWelcome(out: (l: string) => void, rt: Runtime, source: RuntimeSour
   if (source.kind === 'live') lines.push('', '  Archiving live; Ctrl-C stops after storing everything received.');
   lines.push(`  Data: ${dataDir}   Bus: ${rt.bus}`, '');
   out(lines.join('\n'));
-}
-
-/** Replay progress: a bar with rate and ETA on a terminal, a plain line every 10 % otherwise. */
-function progressPrinter(ctx: Parameters<Command['run']>[1]): (done: number, total: number | null) => void {
-  const started = Date.now();
-  let lastDecile = -1;
-  return (done, total) => {
-    const secs = Math.max(0.001, (Date.now() - started) / 1000);
-    const rate = done / secs;
-    if (ctx.isTTY) {
-      const frac = total ? Math.min(1, done / total) : 0;
-      const eta = total && rate > 0 ? Math.max(0, (total - done) / rate) : null;
-      const bar = `[${'#'.repeat(Math.round(frac * 24)).padEnd(24, '-')}]`;
-      ctx.stdout.write(`\r\x1b[2Kreplay ${bar} ${done}${total ? `/${total}` : ''} ${rate.toFixed(0)} ev/s ETA ${eta === null ? '?' : `${eta.toFixed(0)}s`}${total && done >= total ? '\n' : ''}`);
-      return;
-    }
-    const decile = total ? Math.floor((done / total) * 10) : -1;
-    if (decile !== lastDecile && decile >= 0) {
-      lastDecile = decile;
-      ctx.stdout.write(`replay: ${done}/${total} events (${decile * 10}%), ${rate.toFixed(0)} ev/s\n`);
-    }
-  };
 }
