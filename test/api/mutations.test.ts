@@ -1,0 +1,177 @@
+/**
+ * Endpoints that change data: the bearer token, channel management (with an in-process ingestor)
+ * and the privacy opt-out, checked against the real #xqc capture.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { buildApp } from '../../api/app.ts';
+import { rows } from '../../api/db.ts';
+import type { IngestState } from '../../api/context.ts';
+import { createLogger } from '../../core/logger.ts';
+import { xqcMissing } from './support/load.ts';
+import { apiFixture, getJson, TOKEN, tokensOf, type ApiFixture } from './support/setup.ts';
+
+const skip = xqcMissing();
+let f: ApiFixture;
+const setCalls: string[][] = [];
+const states: Record<string, IngestState> = {};
+
+before(async () => {
+  if (skip) return;
+  f = await apiFixture({ app: { ingest: { state: () => ({ ...states }), setChannels: (l) => void setCalls.push(l) } } });
+});
+after(async () => {
+  await f?.app.close();
+});
+
+const auth = { authorization: `Bearer ${TOKEN}` };
+
+describe('token', { skip }, () => {
+  it('mutating endpoints answer 401 without a token and 403 with a wrong one', async () => {
+    for (const [method, url, payload] of [
+      ['POST', '/api/v1/channels', { login: 'somechan' }],
+      ['PATCH', '/api/v1/channels/xqc', { enabled: false }],
+      ['DELETE', '/api/v1/channels/xqc', undefined],
+      ['POST', '/api/v1/users/somebody/opt-out', undefined],
+    ] as const) {
+      const none = await f.app.inject({ method, url, payload });
+      assert.equal(none.statusCode, 401, `${method} ${url}`);
+      assert.equal(JSON.parse(none.body).error, 'unauthorized');
+      const wrong = await f.app.inject({ method, url, payload, headers: { authorization: 'Bearer not-the-token-at-all-xx' } });
+      assert.equal(wrong.statusCode, 403, `${method} ${url}`);
+      assert.deepEqual(Object.keys(JSON.parse(wrong.body)).sort(), ['details', 'error', 'message']);
+    }
+    const rs = await rows<{ n: number }>(f.db.client, "SELECT count() AS n FROM channels WHERE login = 'somechan'");
+    assert.equal(rs[0].n, 0);
+  });
+  it('without a configured token every mutation is 403 and says to set TWICHIST_API_TOKEN; reads still work', async () => {
+    const app = await buildApp({ config: { ...f.db.config, api: { ...f.db.config.api, token: null } }, logger: createLogger('silent'), client: f.db.client, rateLimit: false });
+    const r = await app.inject({ method: 'POST', url: '/api/v1/channels', payload: { login: 'somechan' }, headers: auth });
+    assert.equal(r.statusCode, 403);
+    assert.match(JSON.parse(r.body).message, /TWICHIST_API_TOKEN/);
+    assert.equal((await app.inject({ method: 'GET', url: '/api/v1/channels' })).statusCode, 200);
+    await app.close();
+  });
+});
+
+describe('channels', { skip }, () => {
+  it('add, disable, enable, remove: the table, the ingestor and the list follow', async () => {
+    states.newchan = 'joining';
+    const add = await f.app.inject({ method: 'POST', url: '/api/v1/channels', payload: { login: '#NewChan' }, headers: auth });
+    assert.equal(add.statusCode, 201, add.body);
+    assert.equal(JSON.parse(add.body).login, 'newchan');
+    assert.deepEqual(setCalls.at(-1), ['newchan']);
+    let list = (await getJson(f.app, '/api/v1/channels')).body.items;
+    assert.deepEqual(list.find((c: { login: string }) => c.login === 'newchan'), { ...list.find((c: { login: string }) => c.login === 'newchan'), configured: true, enabled: true, messages: 0, ingest_state: 'joining' });
+    const off = await f.app.inject({ method: 'PATCH', url: '/api/v1/channels/newchan', payload: { enabled: false }, headers: auth });
+    assert.equal(off.statusCode, 200);
+    assert.equal(JSON.parse(off.body).ingest_state, 'disabled');
+    assert.deepEqual(setCalls.at(-1), []);
+    const on = await f.app.inject({ method: 'PATCH', url: '/api/v1/channels/newchan', payload: { enabled: true }, headers: auth });
+    assert.equal(JSON.parse(on.body).enabled, true);
+    const del = await f.app.inject({ method: 'DELETE', url: '/api/v1/channels/newchan', headers: auth });
+    assert.equal(del.statusCode, 200);
+    assert.deepEqual(setCalls.at(-1), []);
+    list = (await getJson(f.app, '/api/v1/channels')).body.items;
+    assert.equal(list.find((c: { login: string }) => c.login === 'newchan'), undefined);
+    const rs = await rows<{ removed: boolean; enabled: boolean }>(f.db.client, "SELECT removed, enabled FROM channels FINAL WHERE login = 'newchan'");
+    assert.deepEqual(rs, [{ removed: true, enabled: false }]);
+    assert.equal((await f.app.inject({ method: 'PATCH', url: '/api/v1/channels/newchan', payload: { enabled: true }, headers: auth })).statusCode, 404);
+    assert.equal((await f.app.inject({ method: 'POST', url: '/api/v1/channels', payload: { login: 'bad name!' }, headers: auth })).statusCode, 400);
+    assert.equal((await f.app.inject({ method: 'POST', url: '/api/v1/channels', payload: '{not json', headers: { ...auth, 'content-type': 'application/json' } })).statusCode, 400);
+  });
+  it('removing a channel keeps its history; ingest state falls back to ingest_events', async () => {
+    await f.app.inject({ method: 'POST', url: '/api/v1/channels', payload: { login: 'xqc' }, headers: auth });
+    await f.app.inject({ method: 'DELETE', url: '/api/v1/channels/xqc', headers: auth });
+    const c = (await getJson(f.app, '/api/v1/channels')).body.items.find((x: { login: string }) => x.login === 'xqc');
+    assert.equal(c.messages, f.messages.length);
+    assert.equal(c.configured, false);
+    await f.db.client.insert({ table: 'ingest_events', values: [{ id: 'ie1', channel: 'xqc', ts: Date.now(), received_at: Date.now(), source: 'live', event: 'joined', ingestor: 'test:1' }], format: 'JSONEachRow' });
+    const app = await buildApp({ config: f.db.config, logger: createLogger('silent'), client: f.db.client, rateLimit: false });
+    const c2 = (await getJson(app, '/api/v1/channels')).body.items.find((x: { login: string }) => x.login === 'xqc');
+    assert.equal(c2.ingest_state, 'joined');
+    await app.close();
+  });
+});
+
+describe('opt-out', { skip }, () => {
+  it('removes a user from search, profile, justlog and the per-user rollups', async () => {
+    // The chatter with the most messages, so many windows change.
+    const counts = new Map<string, number>();
+    for (const m of f.messages) counts.set(m.login, (counts.get(m.login) ?? 0) + 1);
+    const login = [...counts].sort((a, b) => b[1] - a[1])[0][0];
+    const mine = f.messages.filter((m) => m.login === login);
+    const word = [...tokensOf(mine[0].text)][0];
+    const rest = f.messages.filter((m) => m.login !== login);
+    const deletedIds = new Set(f.deleted.map((d) => d.id));
+
+    const before = await getJson(f.app, `/api/v1/messages?q=${encodeURIComponent(word)}&limit=1000`);
+    assert.ok(before.body.items.some((m: { login: string }) => m.login === login));
+
+    const r = await f.app.inject({ method: 'POST', url: `/api/v1/users/${login}/opt-out`, headers: auth });
+    assert.equal(r.statusCode, 200, r.body);
+    const body = JSON.parse(r.body);
+    assert.equal(body.deleted.messages, mine.length);
+    assert.ok(body.rollups.includes('chat_30s') && body.rollups.includes('emotes_1d'));
+
+    const after = await getJson(f.app, `/api/v1/messages?q=${encodeURIComponent(word)}&limit=1000`);
+    const want = rest.filter((m) => !deletedIds.has(m.id) && tokensOf(m.text).has(word)).length;
+    assert.equal(after.body.items.length, want);
+    assert.ok(!after.body.items.some((m: { login: string }) => m.login === login));
+    assert.equal((await getJson(f.app, `/api/v1/users/${login}/messages`)).body.items.length, 0);
+    assert.equal((await getJson(f.app, `/api/v1/users?prefix=${login}`)).body.items.length, 0);
+    const profile = await getJson(f.app, `/api/v1/users/${login}`);
+    // Moderation actions against the user stay (they are the moderators' record), so the profile may remain.
+    const targeted = f.events.filter((e) => 'target_login' in e && e.target_login === login).length;
+    if (targeted === 0) assert.equal(profile.status, 404);
+    else {
+      assert.equal(profile.body.messages, 0);
+      assert.deepEqual(profile.body.names, []);
+      assert.equal(profile.body.opted_out, true);
+    }
+    const jl = await getJson(f.app, `/channel/xqc/user/${login}/2023/4?json`);
+    assert.equal(jl.body.messages.filter((m: { type: number }) => m.type === 1).length, 0);
+    const day = await getJson(f.app, '/channel/xqc/2023/4/1?json');
+    assert.ok(!day.body.messages.some((m: { type: number; username: string }) => m.type === 1 && m.username === login));
+    const [proj] = await rows<{ n: number }>(f.db.client, 'SELECT count() AS n FROM messages WHERE login = {l:String}', { l: login });
+    assert.equal(proj.n, 0);
+    const [names] = await rows<{ n: number }>(f.db.client, 'SELECT count() AS n FROM user_names WHERE login = {l:String}', { l: login });
+    assert.equal(names.n, 0);
+    const [opt] = await rows<{ active: boolean }>(f.db.client, 'SELECT active FROM opt_outs FINAL WHERE login = {l:String}', { l: login });
+    assert.equal(opt.active, true);
+
+    // Rollups: every bucket size now counts the remaining chatters and messages only.
+    for (const [bucket, ms] of [['30s', 30_000], ['1m', 60_000], ['1h', 3_600_000], ['1d', 86_400_000]] as const) {
+      const tl = await getJson(f.app, `/api/v1/analytics/xqc/timeline?bucket=${bucket}`);
+      const perWindow = new Map<string, { n: number; users: Set<string> }>();
+      for (const m of rest) {
+        const w = new Date(Math.floor(m.ts / ms) * ms).toISOString();
+        const x = perWindow.get(w) ?? { n: 0, users: new Set<string>() };
+        x.n++;
+        x.users.add(m.login);
+        perWindow.set(w, x);
+      }
+      const got = tl.body.points.filter((p: { messages: number }) => p.messages > 0);
+      assert.equal(got.length, perWindow.size, bucket);
+      for (const p of got) {
+        assert.equal(p.messages, perWindow.get(p.window)!.n, `${bucket} ${p.window}`);
+        assert.equal(p.chatters, perWindow.get(p.window)!.users.size, `${bucket} ${p.window}`);
+      }
+    }
+    const stats = await getJson(f.app, '/api/v1/channels/xqc/stats');
+    assert.equal(stats.body.chatters, new Set(rest.map((m) => m.login)).size);
+    assert.equal(stats.body.moderation.timeouts, f.events.filter((e) => e.kind === 'timeout').length);
+    const emotes = await getJson(f.app, '/api/v1/analytics/xqc/emotes?limit=500');
+    const [raw] = await rows<{ n: number }>(f.db.client, "SELECT count() AS n FROM messages ARRAY JOIN emote_names WHERE channel = 'xqc'");
+    assert.equal(emotes.body.items.reduce((s: number, e: { uses: number }) => s + e.uses, 0), raw.n);
+
+    // Idempotent: a second opt-out deletes nothing more.
+    const again = await f.app.inject({ method: 'POST', url: `/api/v1/users/${login}/opt-out`, headers: auth });
+    assert.equal(JSON.parse(again.body).deleted.messages, 0);
+  });
+  it('rejects a bad login', async () => {
+    const r = await f.app.inject({ method: 'POST', url: "/api/v1/users/a'b/opt-out", headers: auth });
+    assert.equal(r.statusCode, 400);
+  });
+});
+
