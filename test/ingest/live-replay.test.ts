@@ -44,6 +44,22 @@ async function events(run: Run) {
   return msgs.flatMap((m) => m.events as Array<{ id: string; kind: string; event?: string; gap_start?: number; gap_end?: number }>);
 }
 
+/** Waits until the ingestor has received no line for a second (everything sent has arrived). */
+async function waitQuiet(run: Run) {
+  let last = -1;
+  await waitFor(
+    async () => {
+      const now = run.ingestor.stats.lines;
+      const quiet = now === last && now > 0;
+      last = now;
+      if (!quiet) await new Promise((r) => setTimeout(r, 1000));
+      return quiet;
+    },
+    60_000,
+    'the ingestor to go quiet',
+  );
+}
+
 async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string) {
   const until = Date.now() + timeoutMs;
   while (!(await cond())) {
@@ -60,6 +76,7 @@ test('live replay of #xqc through twurple and JetStream: 4,029 messages, 26 time
     const result = await run.server.replay(XQC, { speed: 'max' });
     assert.equal(result.undelivered, 0);
     await waitFor(() => run.ingestor.stats.events >= 4029 + 26 + 15, 30_000, 'all events at the ingestor');
+    await waitQuiet(run);
     await run.ingestor.stop();
     const all = await events(run);
     const count = (k: string) => all.filter((e) => e.kind === k).length;
@@ -85,6 +102,8 @@ test('connection dropped mid-replay: the client reconnects, later lines arrive, 
   const deliveredAfterRejoin = new Set<string>();
   let dropped = false;
   let rejoined = false;
+  let rejoinedAt: number | null = null;
+  let connectionsAtRejoin = 0;
   try {
     const result = await run.server.replay(XQC, {
       // Paced so the replay outlasts the reconnect (~1-2 s): the first 1,000 lines fast, then slower.
@@ -95,8 +114,15 @@ test('connection dropped mid-replay: the client reconnects, later lines arrive, 
           run.server.dropConnections();
           // Keep sending while the client is away: these lines are lost (the gap) ...
         }
-        if (dropped && !rejoined && run.server.joinedChannels().has('xqc')) rejoined = true;
-        if (dropped && !rejoined) await new Promise((r) => setTimeout(r, 5));
+        // Re-joined = the new connection joined on the server and twurple confirmed the join to the ingestor;
+        // counted from 300 ms later on the same connection, so a second reconnect by twurple (its own
+        // retry racing the first) is its own recorded gap rather than a failure here.
+        if (dropped && rejoinedAt === null && run.server.connections >= 2 && run.server.joinedChannels().has('xqc') && run.ingestor.joinedChannels.includes('xqc')) {
+          rejoinedAt = Date.now();
+          connectionsAtRejoin = run.server.connections;
+        }
+        rejoined = rejoinedAt !== null && Date.now() - rejoinedAt > 300 && run.server.connections === connectionsAtRejoin;
+        if (dropped) await new Promise((r) => setTimeout(r, rejoinedAt === null ? 5 : 1));
         // ... and everything delivered after the re-join must arrive.
         if (rejoined && delivered) {
           const m = /(?:^@|;)id=([^; ]+)/.exec(line);
@@ -104,11 +130,11 @@ test('connection dropped mid-replay: the client reconnects, later lines arrive, 
         }
       },
     });
-    assert.ok(rejoined, 'the client did not re-join before the replay ended');
+    assert.ok(rejoinedAt !== null, 'the client did not re-join before the replay ended');
     assert.ok(result.undelivered > 0, 'some lines should have been sent while the client was away');
     assert.ok(deliveredAfterRejoin.size > 100, `only ${deliveredAfterRejoin.size} messages after the re-join`);
-    await waitFor(async () => run.ingestor.stats.events >= result.delivered - 10, 30_000, 'events at the ingestor');
-    await new Promise((r) => setTimeout(r, 300));
+    // Lines written just before the drop may be lost with the socket, so wait for the stream of lines to go quiet.
+    await waitQuiet(run);
     await run.ingestor.stop();
     const all = await events(run);
     const ids = new Set(all.map((e) => e.id));
