@@ -125,7 +125,7 @@ export class DeadLetterWriter {
       const client = await this.open();
       const rs = await client.query({ query: 'SELECT id FROM dead_letters WHERE id IN {ids:Array(String)}', query_params: { ids: rows.map((r) => r.id) }, format: 'JSONEachRow' });
       const have = new Set((await rs.json<{ id: string }>()).map((r) => r.id));
-      const fresh = rows.filter((r, i) => !have.has(r.id) && rows.findIndex((x) => x.id === r.id) === i);
+      const fresh = rows.filter((r) => !have.has(r.id) && (have.add(r.id), true));
       if (fresh.length > 0) await client.insert({ table: 'dead_letters', values: fresh, format: 'JSONEachRow' });
       this.written += fresh.length;
     } catch (err) {
