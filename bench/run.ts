@@ -137,13 +137,14 @@ export function pick(obj: unknown, ...paths: string[]): number | null {
 export function headline(stages: Partial<Record<StageName, StageReport>>): Record<string, number | null> {
   const r = (s: StageName) => stages[s]?.result ?? null;
   return {
-    parse_lines_per_s: pick(r('ingest'), 'parse.lines_per_s', 'parse.linesPerSecond', 'parse_lines_per_s', 'parse.rate'),
-    publish_events_per_s: pick(r('ingest'), 'publish.events_per_s', 'publish.eventsPerSecond', 'publish_events_per_s', 'publish.rate'),
+    parse_lines_per_s: pick(r('ingest'), 'parse.medianLinesPerSec', 'parse.linesPerSec', 'parse.lines_per_s'),
+    publish_events_per_s: pick(r('ingest'), 'publish.eventsPerSec', 'publish.events_per_s'),
     end_to_end_single_process_events_per_s: pick(r('enrich'), 'single_process.events_per_s', 'in_process.events_per_s', 'end_to_end.in_process.events_per_s', 'inProcess.eventsPerSecond'),
     end_to_end_jetstream_events_per_s: pick(r('enrich'), 'jetstream.events_per_s', 'end_to_end.jetstream.events_per_s', 'jetstream.eventsPerSecond'),
     freshness_p50_ms: pick(r('enrich'), 'freshness.p50_ms', 'freshness.p50', 'freshness_ms.p50'),
     freshness_p99_ms: pick(r('enrich'), 'freshness.p99_ms', 'freshness.p99', 'freshness_ms.p99'),
     freshness_rate_events_per_s: pick(r('enrich'), 'freshness.rate_events_per_s', 'freshness.rate', 'freshness.events_per_s'),
+    analysis_messages_per_cpu_s: pick(r('analysis'), 'msgs_per_s'),
     bytes_per_message_on_disk: pick(r('storage'), 'messages.bytes_per_message'),
     bytes_per_message_all_tables: pick(r('storage'), 'all_tables.bytes_per_message'),
     api_p95_ms_max: maxP95(r('api')),

@@ -216,6 +216,12 @@ export interface Runtime {
   /** Resolves when every event published so far is stored (in-process bus only; JetStream: after the publisher's acks). */
   settled(): Promise<void>;
   /**
+   * Refreshes the analytics views (bursts, chatter features, ...) now instead of at their next
+   * schedule, so a finished replay shows up there too; returns the views refreshed. Costs the sum
+   * of the views' refresh times (each recomputes its history: seconds for the sample).
+   */
+  refreshDerived(): Promise<string[]>;
+  /**
    * Stops in the order that loses nothing: stop the source (no new events), flush the publisher and
    * drain the bus into enrich, stop enrich (its last batch is written), stop the API, close the
    * control server and ClickHouse. Idempotent.
@@ -359,6 +365,11 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       settled: async () => {
         await publisher.flush();
         await bus.drain();
+        await s.enrich?.stored();
+      },
+      refreshDerived: async () => {
+        const { refreshDerived } = await load<typeof import('../analytics/refresh.ts')>('analytics/refresh.ts', 'refreshDerived');
+        return refreshDerived(client);
       },
       stop,
     };

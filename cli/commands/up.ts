@@ -81,6 +81,11 @@ export const command: Command = {
           // Stopped part-way: the count is what the shutdown drains into ClickHouse.
           if (stopping) return out(`replay stopped after ${events} events published`);
           await rt.settled();
+          const views = await rt.refreshDerived().catch((err: unknown) => {
+            logger.warn({ err: String(err) }, 'analytics refresh failed; the views refresh on their own schedule');
+            return [];
+          });
+          if (views.length > 0) out(`  refreshed ${views.length} analytics view(s)`);
           const stored = await countMessages(rt);
           out(`replay finished: ${events} events published, ${stored ?? '?'} messages in ClickHouse. Still serving; Ctrl-C to stop.`);
         },
