@@ -55,7 +55,14 @@ export class WriteBuffer<T extends BufferEntry> {
   private readonly heartbeat: NodeJS.Timeout;
 
   constructor(opts: WriteBufferOptions<T>) {
-    this.opts = { maxPending: opts.batchSize * 4, retryBaseMs: 250, retryMaxMs: 5000, workingEveryMs: 10_000, ...opts };
+    // `??` rather than spreading defaults: callers pass options through as explicit `undefined`.
+    this.opts = {
+      ...opts,
+      maxPending: opts.maxPending ?? opts.batchSize * 4,
+      retryBaseMs: opts.retryBaseMs ?? 250,
+      retryMaxMs: opts.retryMaxMs ?? 5000,
+      workingEveryMs: opts.workingEveryMs ?? 10_000,
+    };
     this.heartbeat = setInterval(() => {
       for (const e of this.inFlight) e.delivery.working();
       for (const e of this.pending) e.delivery.working();
@@ -152,7 +159,11 @@ export class WriteBuffer<T extends BufferEntry> {
   private take(): T[] {
     let n = 0;
     let i = 0;
-    while (i < this.pending.length && (i === 0 || n + this.pending[i].size <= this.opts.batchSize)) n += this.pending[i++].size;
+    // Group commit: everything that queued up during the previous insert goes into this one (up to
+    // maxPending). Each insert has a fixed cost (one part per table and view: ~100 ms embedded), so under
+    // load fewer, larger inserts keep up where batchSize-sized ones fall behind; at low rates batches
+    // stay small and the tick bounds latency.
+    while (i < this.pending.length && (i === 0 || n + this.pending[i].size <= this.opts.maxPending)) n += this.pending[i++].size;
     const batch = this.pending.splice(0, i);
     this.pendingAt.splice(0, i);
     this.pendingEvents -= n;

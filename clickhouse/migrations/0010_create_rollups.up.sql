@@ -119,100 +119,100 @@ FROM messages
 ARRAY JOIN emote_names AS emote
 GROUP BY channel, `window`, emote;
 
--- Coarser resolutions re-aggregate the 30-second rows as they are inserted (the subquery renames
--- `window` so the output alias does not shadow the input column).
+-- Coarser resolutions re-aggregate the 30-second rows as they are inserted. The subquery renames
+-- every column (s_*) so no output alias can shadow an input column of the same name.
 CREATE MATERIALIZED VIEW chat_1m_mv TO chat_1m AS
 SELECT
-    channel,
-    toDateTime(toStartOfMinute(w), 'UTC') AS `window`,
-    sum(messages) AS messages,
-    uniqExactMergeState(chatters) AS chatters,
-    sum(first_time_chatters) AS first_time_chatters,
-    sum(sentiment_sum) AS sentiment_sum,
-    sum(sentiment_neg) AS sentiment_neg,
-    sum(sentiment_neu) AS sentiment_neu,
-    sum(sentiment_pos) AS sentiment_pos,
-    sum(toxicity_sum) AS toxicity_sum,
-    max(toxicity_max) AS toxicity_max,
-    sum(emote_uses) AS emote_uses,
-    sum(bits) AS bits,
-    sum(bans) AS bans,
-    sum(timeouts) AS timeouts,
-    sum(deletions) AS deletions,
-    sum(clears) AS clears
-FROM (SELECT *, `window` AS w FROM chat_30s)
+    s_channel AS channel,
+    toDateTime(toStartOfMinute(s_window), 'UTC') AS `window`,
+    sum(s_messages) AS messages,
+    sum(s_first_time_chatters) AS first_time_chatters,
+    sum(s_sentiment_sum) AS sentiment_sum,
+    sum(s_sentiment_neg) AS sentiment_neg,
+    sum(s_sentiment_neu) AS sentiment_neu,
+    sum(s_sentiment_pos) AS sentiment_pos,
+    sum(s_toxicity_sum) AS toxicity_sum,
+    sum(s_emote_uses) AS emote_uses,
+    sum(s_bits) AS bits,
+    sum(s_bans) AS bans,
+    sum(s_timeouts) AS timeouts,
+    sum(s_deletions) AS deletions,
+    sum(s_clears) AS clears,
+    uniqExactMergeState(s_chatters) AS chatters,
+    max(s_toxicity_max) AS toxicity_max
+FROM (SELECT channel AS s_channel, `window` AS s_window, chatters AS s_chatters, toxicity_max AS s_toxicity_max, messages AS s_messages, first_time_chatters AS s_first_time_chatters, sentiment_sum AS s_sentiment_sum, sentiment_neg AS s_sentiment_neg, sentiment_neu AS s_sentiment_neu, sentiment_pos AS s_sentiment_pos, toxicity_sum AS s_toxicity_sum, emote_uses AS s_emote_uses, bits AS s_bits, bans AS s_bans, timeouts AS s_timeouts, deletions AS s_deletions, clears AS s_clears FROM chat_30s)
 GROUP BY channel, `window`;
 
 CREATE MATERIALIZED VIEW chat_1h_mv TO chat_1h AS
 SELECT
-    channel,
-    toDateTime(toStartOfHour(w), 'UTC') AS `window`,
-    sum(messages) AS messages,
-    uniqExactMergeState(chatters) AS chatters,
-    sum(first_time_chatters) AS first_time_chatters,
-    sum(sentiment_sum) AS sentiment_sum,
-    sum(sentiment_neg) AS sentiment_neg,
-    sum(sentiment_neu) AS sentiment_neu,
-    sum(sentiment_pos) AS sentiment_pos,
-    sum(toxicity_sum) AS toxicity_sum,
-    max(toxicity_max) AS toxicity_max,
-    sum(emote_uses) AS emote_uses,
-    sum(bits) AS bits,
-    sum(bans) AS bans,
-    sum(timeouts) AS timeouts,
-    sum(deletions) AS deletions,
-    sum(clears) AS clears
-FROM (SELECT *, `window` AS w FROM chat_30s)
+    s_channel AS channel,
+    toDateTime(toStartOfHour(s_window), 'UTC') AS `window`,
+    sum(s_messages) AS messages,
+    sum(s_first_time_chatters) AS first_time_chatters,
+    sum(s_sentiment_sum) AS sentiment_sum,
+    sum(s_sentiment_neg) AS sentiment_neg,
+    sum(s_sentiment_neu) AS sentiment_neu,
+    sum(s_sentiment_pos) AS sentiment_pos,
+    sum(s_toxicity_sum) AS toxicity_sum,
+    sum(s_emote_uses) AS emote_uses,
+    sum(s_bits) AS bits,
+    sum(s_bans) AS bans,
+    sum(s_timeouts) AS timeouts,
+    sum(s_deletions) AS deletions,
+    sum(s_clears) AS clears,
+    uniqExactMergeState(s_chatters) AS chatters,
+    max(s_toxicity_max) AS toxicity_max
+FROM (SELECT channel AS s_channel, `window` AS s_window, chatters AS s_chatters, toxicity_max AS s_toxicity_max, messages AS s_messages, first_time_chatters AS s_first_time_chatters, sentiment_sum AS s_sentiment_sum, sentiment_neg AS s_sentiment_neg, sentiment_neu AS s_sentiment_neu, sentiment_pos AS s_sentiment_pos, toxicity_sum AS s_toxicity_sum, emote_uses AS s_emote_uses, bits AS s_bits, bans AS s_bans, timeouts AS s_timeouts, deletions AS s_deletions, clears AS s_clears FROM chat_30s)
 GROUP BY channel, `window`;
 
 CREATE MATERIALIZED VIEW chat_1d_mv TO chat_1d AS
 SELECT
-    channel,
-    toDateTime(toStartOfDay(w), 'UTC') AS `window`,
-    sum(messages) AS messages,
-    uniqExactMergeState(chatters) AS chatters,
-    sum(first_time_chatters) AS first_time_chatters,
-    sum(sentiment_sum) AS sentiment_sum,
-    sum(sentiment_neg) AS sentiment_neg,
-    sum(sentiment_neu) AS sentiment_neu,
-    sum(sentiment_pos) AS sentiment_pos,
-    sum(toxicity_sum) AS toxicity_sum,
-    max(toxicity_max) AS toxicity_max,
-    sum(emote_uses) AS emote_uses,
-    sum(bits) AS bits,
-    sum(bans) AS bans,
-    sum(timeouts) AS timeouts,
-    sum(deletions) AS deletions,
-    sum(clears) AS clears
-FROM (SELECT *, `window` AS w FROM chat_30s)
+    s_channel AS channel,
+    toDateTime(toStartOfDay(s_window), 'UTC') AS `window`,
+    sum(s_messages) AS messages,
+    sum(s_first_time_chatters) AS first_time_chatters,
+    sum(s_sentiment_sum) AS sentiment_sum,
+    sum(s_sentiment_neg) AS sentiment_neg,
+    sum(s_sentiment_neu) AS sentiment_neu,
+    sum(s_sentiment_pos) AS sentiment_pos,
+    sum(s_toxicity_sum) AS toxicity_sum,
+    sum(s_emote_uses) AS emote_uses,
+    sum(s_bits) AS bits,
+    sum(s_bans) AS bans,
+    sum(s_timeouts) AS timeouts,
+    sum(s_deletions) AS deletions,
+    sum(s_clears) AS clears,
+    uniqExactMergeState(s_chatters) AS chatters,
+    max(s_toxicity_max) AS toxicity_max
+FROM (SELECT channel AS s_channel, `window` AS s_window, chatters AS s_chatters, toxicity_max AS s_toxicity_max, messages AS s_messages, first_time_chatters AS s_first_time_chatters, sentiment_sum AS s_sentiment_sum, sentiment_neg AS s_sentiment_neg, sentiment_neu AS s_sentiment_neu, sentiment_pos AS s_sentiment_pos, toxicity_sum AS s_toxicity_sum, emote_uses AS s_emote_uses, bits AS s_bits, bans AS s_bans, timeouts AS s_timeouts, deletions AS s_deletions, clears AS s_clears FROM chat_30s)
 GROUP BY channel, `window`;
 
 CREATE MATERIALIZED VIEW emotes_1m_mv TO emotes_1m AS
 SELECT
-    channel,
-    toDateTime(toStartOfMinute(w), 'UTC') AS `window`,
-    emote,
-    sum(uses) AS uses,
-    uniqExactMergeState(users) AS users
-FROM (SELECT *, `window` AS w FROM emotes_30s)
+    s_channel AS channel,
+    toDateTime(toStartOfMinute(s_window), 'UTC') AS `window`,
+    s_emote AS emote,
+    sum(s_uses) AS uses,
+    uniqExactMergeState(s_users) AS users
+FROM (SELECT channel AS s_channel, `window` AS s_window, emote AS s_emote, uses AS s_uses, users AS s_users FROM emotes_30s)
 GROUP BY channel, `window`, emote;
 
 CREATE MATERIALIZED VIEW emotes_1h_mv TO emotes_1h AS
 SELECT
-    channel,
-    toDateTime(toStartOfHour(w), 'UTC') AS `window`,
-    emote,
-    sum(uses) AS uses,
-    uniqExactMergeState(users) AS users
-FROM (SELECT *, `window` AS w FROM emotes_30s)
+    s_channel AS channel,
+    toDateTime(toStartOfHour(s_window), 'UTC') AS `window`,
+    s_emote AS emote,
+    sum(s_uses) AS uses,
+    uniqExactMergeState(s_users) AS users
+FROM (SELECT channel AS s_channel, `window` AS s_window, emote AS s_emote, uses AS s_uses, users AS s_users FROM emotes_30s)
 GROUP BY channel, `window`, emote;
 
 CREATE MATERIALIZED VIEW emotes_1d_mv TO emotes_1d AS
 SELECT
-    channel,
-    toDateTime(toStartOfDay(w), 'UTC') AS `window`,
-    emote,
-    sum(uses) AS uses,
-    uniqExactMergeState(users) AS users
-FROM (SELECT *, `window` AS w FROM emotes_30s)
+    s_channel AS channel,
+    toDateTime(toStartOfDay(s_window), 'UTC') AS `window`,
+    s_emote AS emote,
+    sum(s_uses) AS uses,
+    uniqExactMergeState(s_users) AS users
+FROM (SELECT channel AS s_channel, `window` AS s_window, emote AS s_emote, uses AS s_uses, users AS s_users FROM emotes_30s)
 GROUP BY channel, `window`, emote;

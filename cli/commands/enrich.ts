@@ -1,0 +1,67 @@
+/**
+ * `twichist enrich`: the enrich stage alone, consuming JetStream (NATS_URL) into ClickHouse. Applies
+ * pending migrations first; with embedded ClickHouse it serves the database to `twichist sql` and
+ * friends through the control server while it runs.
+ */
+import { createClickHouse, embeddedConnection } from '../../core/clickhouse.ts';
+import { startControlServer, type ControlServer } from '../../core/control.ts';
+import { migrateUp } from '../../clickhouse/migrate.ts';
+import { createJetStreamConsumer } from '../../enrich/consumer.ts';
+import { startEnrich } from '../../enrich/index.ts';
+import { parseArgs, UsageError, type Command } from '../command.ts';
+
+export const command: Command = {
+  name: 'enrich',
+  summary: 'Consume chat events from JetStream, enrich them and store them in ClickHouse exactly once',
+  usage: 'twichist enrich',
+  options: [],
+  examples: ['NATS_URL=nats://127.0.0.1:4222 twichist enrich', 'NATS_URL=nats://127.0.0.1:4222 ENRICH_BATCH_SIZE=2000 ENRICH_FLUSH_MS=100 twichist enrich'],
+  async run(args, ctx) {
+    parseArgs(args, {});
+    const config = ctx.config();
+    if (config.nats.url === null) throw new UsageError('NATS_URL is not set: `twichist enrich` consumes JetStream (e.g. NATS_URL=nats://127.0.0.1:4222); without NATS, `twichist up` or `import` enrich in one process');
+    const logger = ctx.logger().child({ cmd: 'enrich' });
+    const client = await createClickHouse(config);
+    const applied = await migrateUp(client);
+    if (applied.length > 0) logger.info({ applied: applied.map((m) => `${m.version}_${m.name}`) }, 'applied migrations');
+    let control: ControlServer | null = null;
+    if (config.clickhouse.url === null && embeddedConnection() !== null) control = await startControlServer({ dataDir: config.dataDir, logger });
+    const consumer = await createJetStreamConsumer({ config, logger });
+    const stage = startEnrich({ config, logger, client, consumer });
+    const report = setInterval(() => {
+      const m = stage.metrics;
+      logger.info({ acked: m.busAcked, out: m.eventsOut, deadLetters: m.deadLetters, duplicates: m.duplicatesDropped, naks: m.busNaked }, 'enrich progress');
+    }, 30_000);
+    report.unref();
+
+    let shuttingDown: Promise<number> | null = null;
+    // Ordered shutdown (SIGTERM/SIGINT or a failed consume loop); each step needs the ones after it.
+    const shutdown = (reason: string, code: number) =>
+      (shuttingDown ??= (async () => {
+        logger.info({ reason }, 'shutting down');
+        clearInterval(report);
+        // 1. Stop pulling, store what is buffered, ack it (acks are written to the NATS socket).
+        await stage.stop();
+        // 2. Drain NATS: flushes those acks to the server before the connection closes. Unacked
+        //    messages (none after a clean stop) would be redelivered to the next instance.
+        await consumer.close();
+        // 3. Stop serving the embedded database to other processes, then close our client.
+        await control?.close();
+        await client.close();
+        logger.info({ acked: stage.metrics.busAcked, out: stage.metrics.eventsOut }, 'enrich stopped');
+        return code;
+      })());
+    return new Promise<number>((resolve) => {
+      const onSignal = (sig: NodeJS.Signals) => void shutdown(sig, 0).then(resolve);
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+      stage.done.then(
+        () => void shutdown('consumer ended', 0).then(resolve),
+        (err: unknown) => {
+          logger.error({ err }, 'enrich failed');
+          void shutdown('consume loop failed', 1).then(resolve);
+        },
+      );
+    });
+  },
+};

@@ -1,0 +1,201 @@
+/**
+ * Exactly-once into ClickHouse, piece by piece, on embedded ClickHouse with the in-process bus:
+ * redelivery after a crash between insert and ack, an insert that timed out after committing,
+ * identical retried inserts (the token), the DateTime64 binding of the id check, dead letters,
+ * bisection of rejected rows, opt-outs, and recovery from an outage.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { BusConsumer, Delivery } from '../../core/bus.ts';
+import { encodeEvents, InProcessBus } from '../../core/bus.ts';
+import type { ChatEvent } from '../../core/events.ts';
+import { createLogger } from '../../core/logger.ts';
+import { neutralAnalyzer } from '../../enrich/analyzer.ts';
+import { EmoteIndex, type EmoteSource } from '../../enrich/emotes.ts';
+import { startEnrich } from '../../enrich/index.ts';
+import { dedupToken, dt64Param } from '../../enrich/store.ts';
+import { testDatabase } from '../support/clickhouse.ts';
+import { ban, chatMessage, T0 } from './support/events.ts';
+import { faultyClient } from './support/faults.ts';
+import { counts, waitFor } from './support/harness.ts';
+
+const logger = createLogger('silent');
+const emotes = (): EmoteSource => {
+  const index = new EmoteIndex();
+  index.addSet({ channel: null, provider: '7tv', emotes: [{ id: '7', name: 'PagMan', provider: '7tv', zeroWidth: false }] });
+  index.addSet({ channel: null, provider: 'twitch', emotes: [{ id: '25', name: 'Kappa', provider: 'twitch', zeroWidth: false }] });
+  return { index, noteChannel: () => {}, close: () => {} };
+};
+
+/** A consumer that hands out fixed deliveries once, recording what was acked. Ack can be "lost" (crash). */
+function scriptedConsumer(messages: string[], opts: { loseAcks?: boolean; deliveryCount?: number } = {}) {
+  const acked: number[] = [];
+  let stopped = false;
+  let release: (() => void) | null = null;
+  const consumer: BusConsumer = {
+    async *deliveries() {
+      for (let i = 0; i < messages.length && !stopped; i++) {
+        const d: Delivery = {
+          data: messages[i], msgId: `m${i}`, seq: i + 1, deliveryCount: opts.deliveryCount ?? 1, publishedAt: T0,
+          ack: async () => {
+            if (!opts.loseAcks) acked.push(i + 1);
+          },
+          nak: () => {}, term: () => {}, working: () => {},
+        };
+        yield d;
+      }
+      await new Promise<void>((r) => (release = r));
+    },
+    async stop() {
+      stopped = true;
+      release?.();
+    },
+  };
+  return { consumer, acked };
+}
+
+const batch1: ChatEvent[] = [...Array.from({ length: 50 }, (_, i) => chatMessage(i)), ban(3), ban(4)];
+
+test('a crash between insert and ack: redelivery changes no row count and no rollup', async () => {
+  const db = await testDatabase({ env: { ENRICH_FLUSH_MS: '20' } });
+  const messages = [encodeEvents(batch1.slice(0, 30)), encodeEvents(batch1.slice(30))];
+  // First life: inserts succeed, acks are lost (the process "dies" before acking).
+  const first = scriptedConsumer(messages, { loseAcks: true });
+  const a = startEnrich({ config: db.config, logger, client: db.client, consumer: first.consumer, analyzer: neutralAnalyzer(), emotes: emotes() });
+  await waitFor('first insert', () => counts(db.client), (c) => c.messages === 50 && c.modActions === 2);
+  await a.stop();
+  const before = await counts(db.client);
+  assert.deepEqual(first.acked, []);
+  // Second life: JetStream redelivers both messages.
+  const second = scriptedConsumer(messages, { deliveryCount: 2 });
+  const b = startEnrich({ config: db.config, logger, client: db.client, consumer: second.consumer, analyzer: neutralAnalyzer(), emotes: emotes() });
+  await waitFor('redelivery acked', async () => second.acked.length, (n) => n === 2);
+  await b.stop();
+  const after = await counts(db.client);
+  assert.deepEqual(after, before);
+  assert.equal(after.messages, 50);
+  assert.deepEqual(after.rollupMessages, [50, 50, 50, 50]);
+  assert.deepEqual(after.rollupModActions, [2, 2, 2, 2]);
+  assert.equal(b.metrics.duplicatesDropped, 52);
+  assert.equal(b.metrics.eventsOut.message, 0);
+});
+
+test('a timed-out insert that actually committed is retried without changing anything', async () => {
+  const db = await testDatabase({ env: { ENRICH_FLUSH_MS: '20' } });
+  const faulty = faultyClient(db.client);
+  faulty.timeoutAfterCommit('messages', 1);
+  const bus = new InProcessBus();
+  const stage = startEnrich({ config: db.config, logger, client: faulty.client, consumer: bus.consumer(), analyzer: neutralAnalyzer(), emotes: emotes(), retryBaseMs: 50 });
+  await bus.publisher().publish('testchan', batch1);
+  await bus.idle();
+  await stage.stop();
+  assert.equal(faulty.stats.committedThenTimedOut, 1);
+  assert.equal(stage.metrics.busNaked, 1, 'the timed-out batch was handed back and redelivered');
+  const c = await counts(db.client);
+  assert.equal(c.messages, 50);
+  assert.deepEqual(c.rollupMessages, [50, 50, 50, 50]);
+  assert.deepEqual(c.rollupModActions, [2, 2, 2, 2]);
+  assert.equal(c.emoteUses[0], 50);
+});
+
+test('an identical retried insert (same token) is dropped by the table and every rollup view', async () => {
+  const db = await testDatabase();
+  const rows = Array.from({ length: 10 }, (_, i) => ({ id: `r${i}`, channel: 'c', ts: T0 + i, received_at: T0, source: 'replay', login: `l${i}`, text: 'x', emote_names: ['Kappa'] }));
+  const token = dedupToken('messages', rows.map((r) => r.id));
+  const settings = { insert_deduplication_token: token, deduplicate_blocks_in_dependent_materialized_views: 1, insert_deduplicate: 1, async_insert: 0 } as const;
+  for (let i = 0; i < 3; i++) await db.client.insert({ table: 'messages', values: rows, format: 'JSONEachRow', clickhouse_settings: settings });
+  const c = await counts(db.client);
+  assert.equal(c.messages, 10);
+  assert.deepEqual(c.rollupMessages, [10, 10, 10, 10]);
+  assert.deepEqual(c.emoteUses, [10, 10, 10]);
+});
+
+test('the id check binds DateTime64(3) bounds exactly (millisecond edges included)', async () => {
+  const db = await testDatabase();
+  const ts = [T0, T0 + 1, T0 + 999];
+  await db.client.insert({ table: 'messages', values: ts.map((t, i) => ({ id: `e${i}`, channel: 'c', ts: t, received_at: t, source: 'replay', login: 'x', text: '' })), format: 'JSONEachRow', clickhouse_settings: { insert_deduplication_token: '' } });
+  const rs = await db.client.query({
+    query: 'SELECT id FROM messages WHERE channel IN {channels:Array(String)} AND ts BETWEEN {min:DateTime64(3)} AND {max:DateTime64(3)} AND id IN {ids:Array(String)} ORDER BY id',
+    query_params: { channels: ['c'], min: dt64Param(T0), max: dt64Param(T0 + 999), ids: ['e0', 'e1', 'e2', 'nope'] },
+    format: 'JSONCompactEachRow',
+  });
+  assert.deepEqual(await rs.json(), [['e0'], ['e1'], ['e2']]);
+  const stored = await (await db.client.query({ query: 'SELECT toUnixTimestamp64Milli(ts) AS t FROM messages ORDER BY t', format: 'JSONCompactEachRow' })).json<[number]>();
+  assert.deepEqual(stored.map((r) => Number(r[0])), ts, 'epoch-ms numbers are stored as milliseconds');
+});
+
+test('malformed events go to dead_letters with reasons; the rest of the stream flows', async () => {
+  const db = await testDatabase({ env: { ENRICH_FLUSH_MS: '20' } });
+  const bus = new InProcessBus();
+  const stage = startEnrich({ config: db.config, logger, client: db.client, consumer: bus.consumer(), analyzer: neutralAnalyzer(), emotes: emotes() });
+  const good = encodeEvents([chatMessage(1), chatMessage(2)]);
+  const bad = '{not json\n' + JSON.stringify({ ...chatMessage(3), ts: 'yesterday' }) + '\n' + JSON.stringify({ kind: 'mystery', v: 1 }) + '\n';
+  // Published through the bus's own publisher would re-encode; push the raw NDJSON via a fake event list.
+  const pub = bus.publisher();
+  await pub.publish('testchan', [chatMessage(0)]);
+  (bus as unknown as { queue: Array<{ data: string; msgId: string; seq: number; deliveryCount: number; publishedAt: number }> }).queue.push({ data: good + bad, msgId: 'poison', seq: 99, deliveryCount: 0, publishedAt: T0 });
+  await pub.publish('testchan', [chatMessage(4)]);
+  await bus.idle();
+  // The poison message is redelivered (as after a crash): its dead letters are stored once.
+  (bus as unknown as { queue: Array<{ data: string; msgId: string; seq: number; deliveryCount: number; publishedAt: number }> }).queue.push({ data: good + bad, msgId: 'poison', seq: 99, deliveryCount: 1, publishedAt: T0 });
+  await pub.publish('testchan', [chatMessage(5)]);
+  await bus.idle();
+  await stage.stop();
+  const c = await counts(db.client);
+  assert.equal(c.messages, 5);
+  const dl = await (await db.client.query({ query: "SELECT reason, payload FROM dead_letters WHERE stage = 'enrich' ORDER BY reason", format: 'JSONEachRow' })).json<{ reason: string; payload: string }>();
+  assert.equal(dl.length, 3);
+  assert.match(dl[0].reason, /^invalid JSON/);
+  assert.match(dl[1].reason, /^invalid event: message\.ts/);
+  assert.match(dl[2].reason, /^invalid event: mystery/);
+  assert.equal(dl[0].payload, '{not json');
+  assert.equal(stage.metrics.eventsIn.invalid, 6);
+});
+
+test('rows ClickHouse rejects are found by bisection and parked; the rest are stored', async () => {
+  const db = await testDatabase({ env: { ENRICH_FLUSH_MS: '20' } });
+  const faulty = faultyClient(db.client);
+  faulty.rejectRowsContaining('POISON-ROW');
+  const bus = new InProcessBus();
+  const stage = startEnrich({ config: db.config, logger, client: faulty.client, consumer: bus.consumer(), analyzer: neutralAnalyzer(), emotes: emotes() });
+  const events = Array.from({ length: 40 }, (_, i) => chatMessage(i, i === 13 || i === 27 ? { text: 'POISON-ROW' } : {}));
+  await bus.publisher().publish('testchan', events);
+  await bus.idle();
+  await stage.stop();
+  const c = await counts(db.client);
+  assert.equal(c.messages, 38);
+  assert.deepEqual(c.rollupMessages, [38, 38, 38, 38]);
+  const dl = await (await db.client.query({ query: 'SELECT payload, reason FROM dead_letters ORDER BY payload', format: 'JSONEachRow' })).json<{ payload: string; reason: string }>();
+  assert.equal(dl.length, 2);
+  assert.deepEqual(dl.map((d) => JSON.parse(d.payload).id).sort(), ['msg-13', 'msg-27']);
+  assert.match(dl[0].reason, /clickhouse rejected the row/);
+  assert.ok(stage.metrics.bisections >= 2);
+});
+
+test('opted-out users are dropped and counted', async () => {
+  const db = await testDatabase({ env: { ENRICH_FLUSH_MS: '20' } });
+  await db.client.insert({ table: 'opt_outs', values: [{ login: 'user3', user_id: null, active: true, updated_at: Date.now() }], format: 'JSONEachRow', clickhouse_settings: { insert_deduplication_token: '' } });
+  const bus = new InProcessBus();
+  const stage = startEnrich({ config: db.config, logger, client: db.client, consumer: bus.consumer(), analyzer: neutralAnalyzer(), emotes: emotes() });
+  await bus.publisher().publish('testchan', Array.from({ length: 70 }, (_, i) => chatMessage(i)));
+  await bus.idle();
+  await stage.stop();
+  const c = await counts(db.client);
+  assert.equal(c.messages, 60);
+  assert.equal(stage.metrics.optedOutDropped, 10);
+});
+
+test('ClickHouse unreachable: batches are handed back with growing delay and stored once it returns', async () => {
+  const db = await testDatabase({ env: { ENRICH_FLUSH_MS: '20' } });
+  const faulty = faultyClient(db.client);
+  faulty.outageUntil(Date.now() + 2000);
+  const bus = new InProcessBus();
+  const stage = startEnrich({ config: db.config, logger, client: faulty.client, consumer: bus.consumer(), analyzer: neutralAnalyzer(), emotes: emotes(), retryBaseMs: 50, retryMaxMs: 400 });
+  await bus.publisher().publish('testchan', batch1);
+  await bus.idle();
+  await stage.stop();
+  assert.ok(stage.metrics.busNaked >= 2, `expected retries, got ${stage.metrics.busNaked}`);
+  const c = await counts(db.client);
+  assert.equal(c.messages, 50);
+  assert.deepEqual(c.rollupModActions, [2, 2, 2, 2]);
+});

@@ -1,0 +1,85 @@
+/**
+ * Fault injection around a real ClickHouse client: the failures enrich must survive, made on the real
+ * insert path (the wrapped client still talks to the real embedded database).
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+
+/** An error shaped like a network failure (no ClickHouse code): `isTransientClickHouseError` says retry. */
+export class InjectedOutage extends Error {
+  readonly code = 'ECONNREFUSED';
+  constructor() {
+    super('injected: ClickHouse unreachable');
+  }
+}
+
+/** A timeout after the insert did commit (code 159, TIMEOUT_EXCEEDED): the case the dedup token covers. */
+export class InjectedTimeout extends Error {
+  readonly code = '159';
+  constructor() {
+    super('injected: insert timed out (but it committed)');
+  }
+}
+
+/** A deterministic rejection (code 27, CANNOT_PARSE_INPUT): retrying the same rows fails again. */
+export class InjectedRejection extends Error {
+  readonly code = '27';
+  constructor(marker: string) {
+    super(`injected: cannot parse a row containing ${marker}`);
+  }
+}
+
+export interface FaultyClient {
+  client: ClickHouseClient;
+  /** Every insert fails (nothing is written) until `until` (epoch ms). */
+  outageUntil(until: number): void;
+  /** The next `n` inserts into `table` are performed, then reported as timed out. */
+  timeoutAfterCommit(table: string, n: number): void;
+  /** Inserts into `table` (default messages) whose rows contain `marker` are rejected as bad data (as ClickHouse does for unparsable rows). */
+  rejectRowsContaining(marker: string, table?: string): void;
+  /** Inserts attempted, succeeded and failed (by injection). */
+  stats: { attempted: number; failed: number; committedThenTimedOut: number };
+}
+
+export function faultyClient(real: ClickHouseClient): FaultyClient {
+  let outage = 0;
+  let marker: string | null = null;
+  let markerTable = 'messages';
+  const timeouts = new Map<string, number>();
+  const stats = { attempted: 0, failed: 0, committedThenTimedOut: 0 };
+  const client = new Proxy(real, {
+    get(target, prop, receiver) {
+      if (prop === 'insert') {
+        return async (params: Parameters<ClickHouseClient['insert']>[0]) => {
+          stats.attempted++;
+          if (Date.now() < outage) {
+            stats.failed++;
+            throw new InjectedOutage();
+          }
+          if (marker !== null && params.table === markerTable && JSON.stringify(params.values).includes(marker)) {
+            stats.failed++;
+            throw new InjectedRejection(marker);
+          }
+          const r = await target.insert(params);
+          const left = timeouts.get(params.table) ?? 0;
+          if (left > 0) {
+            timeouts.set(params.table, left - 1);
+            stats.committedThenTimedOut++;
+            throw new InjectedTimeout();
+          }
+          return r;
+        };
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+  return {
+    client,
+    outageUntil: (t) => (outage = t),
+    timeoutAfterCommit: (table, n) => timeouts.set(table, n),
+    rejectRowsContaining: (m, table = 'messages') => {
+      marker = m;
+      markerTable = table;
+    },
+    stats,
+  };
+}
