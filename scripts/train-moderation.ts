@@ -30,7 +30,7 @@ const N = X.length, d = FEATURE_COUNT;
 const n = validate ? Math.floor(N * 0.7) : N;
 const toks = messages.map((m) => modTokens(m.text));
 // thermometer edges: distinct training quantiles per feature
-const QS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.995];
+const QS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.995, 0.999];
 const edges: number[][] = [];
 for (let j = 0; j < d; j++) {
   const sorted = X.slice(0, n).map((x) => x[j]).sort((a, b) => a - b);
@@ -111,7 +111,8 @@ const chattyDir = join(data, 'chatty');
 for (const ch of readdirSync(chattyDir).sort()) {
   const files = readdirSync(join(chattyDir, ch)).sort().map((f) => join(chattyDir, ch, f));
   const out = execFileSync(process.execPath, [join(repoRoot, 'enrich', 'eval', 'moderation.ts'), ...files], { encoding: 'utf8' });
-  const res = ([] as { file: string; auc: number; toxicityAuc: number; positives: number; messages: number }[]).concat(JSON.parse(out)).filter((x) => x.positives > 0);
-  const tot = res.reduce((a, x) => a + x.positives, 0);
-  console.error(`${ch}: ${res.map((x) => `${x.file.split('/').pop()} auc=${x.auc} tox=${x.toxicityAuc} (${x.positives}/${x.messages})`).join('; ')} [${tot} positives]`);
+  const parsed = JSON.parse(out);
+  const res = ([] as { file: string; auc: number; toxicityAuc: number; positives: number; messages: number }[]).concat(parsed.logs ?? parsed).filter((x) => x.positives > 0);
+  const pooled = parsed.pooled ? ` pooled auc=${parsed.pooled.auc} tox=${parsed.pooled.toxicityAuc} (${parsed.pooled.positives}/${parsed.pooled.messages})` : '';
+  console.error(`${ch}:${pooled}; ${res.map((x) => `${x.file.split('/').pop()} auc=${x.auc} (${x.positives}/${x.messages})`).join('; ')}`);
 }

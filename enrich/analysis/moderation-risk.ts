@@ -33,7 +33,8 @@ export const FEATURE_NAMES = [
   'logLen', 'capsRatio', 'tokenRepeat', 'logMaxSameToken', 'logEmotes', 'emoteRatio', 'symbolRatio', 'charRun',
   'nonAscii', 'link', 'logPastaUsers', 'pastaLong', 'sameUserRepeat', 'logUserRate30s', 'toxicity', 'onlyPunct',
   'newUser', 'mentions', 'digitRatio', 'logTokens', 'logPrevMaxLen', 'logPrevMaxSame', 'logGapS',
-  'logUserRate60s', 'loginToxicity', 'logUserSeen', 'censored', 'logChannelRate10s',
+  'logUserRate60s', 'loginToxicity', 'logUserSeen', 'censored', 'logChannelRate10s', 'logSymbols', 'logMaxRun',
+  'logPrevMaxEmotes',
 ] as const;
 export const FEATURE_COUNT = FEATURE_NAMES.length;
 
@@ -46,6 +47,7 @@ interface UserEntry {
   /** Longest message and most repeated token count seen in the window: spammers get timed out later for short messages too. */
   maxLen: number;
   maxSame: number;
+  maxEmotes: number;
   loginTox: number;
 }
 interface TextEntry { users: string[]; lastTs: number }
@@ -122,13 +124,16 @@ export function textFeatures(text: string, emoteNames: readonly string[], f: Flo
   let censored = 0;
   for (let i = text.indexOf('***'); i >= 0; i = text.indexOf('***', i + 3)) censored++;
   f[26] = censored;
+  // absolute counts next to the ratios: bot rules are "30+ symbols", "a character repeated 30+ times"
+  f[28] = Math.log1p(symbols + nonAscii);
+  f[29] = Math.log1p(maxRun);
 }
 
 /**
  * A generalised additive logistic model: each feature is cut at up to 12 training-set quantile edges
  * and every edge the value exceeds adds its weight ("thermometer" coding). It captures the step
  * shapes of moderation rules (e.g. length over ~30 characters, 3+ emotes) that a linear model on the
- * raw values cannot. Cost: at most 12 comparisons per feature.
+ * raw values cannot. Cost: at most 13 comparisons per feature.
  */
 export interface ModerationModel {
   version: string; features: string[]; edges: number[][]; weights: number[][]; bias: number;
@@ -245,7 +250,7 @@ export class ModerationState {
     let u = this.users.get(uk);
     if (u !== undefined && ts - u.lastTs > this.windowMs) u = undefined;
     if (u === undefined) {
-      u = { ts: [], lastHash: -1, lastTs: ts, seen: 0, maxLen: 0, maxSame: 0, loginTox: toxicity(user.replaceAll('_', ' ')) };
+      u = { ts: [], lastHash: -1, lastTs: ts, seen: 0, maxLen: 0, maxSame: 0, maxEmotes: 0, loginTox: toxicity(user.replaceAll('_', ' ')) };
       f[16] = 1;
     } else {
       this.users.delete(uk);
@@ -257,12 +262,15 @@ export class ModerationState {
       f[20] = Math.log1p(u.maxLen);
       f[21] = Math.log1p(u.maxSame);
       f[22] = Math.log1p(Math.max(0, ts - u.lastTs) / 1000);
+      f[30] = Math.log1p(u.maxEmotes);
     }
     f[24] = u.loginTox;
     f[25] = Math.log1p(u.seen);
     if (text.length > u.maxLen) u.maxLen = text.length;
     const same = Math.expm1(f[3]);
     if (same > u.maxSame) u.maxSame = same;
+    const emotes = Math.expm1(f[4]);
+    if (emotes > u.maxEmotes) u.maxEmotes = emotes;
     u.ts.push(ts);
     if (u.ts.length > 8) u.ts.shift();
     u.lastHash = h;
@@ -270,16 +278,16 @@ export class ModerationState {
     u.seen++;
     this.users.set(uk, u);
     if (this.users.size > this.maxUsers) evictOldest(this.users, this.maxUsers);
-    // copy-pasta: distinct other users who posted the same text in the last 60 s
+    // copy-pasta: distinct other users (of the last 8) who posted the same text, the text last seen within the window
     const tk = channel + '\u0000' + h.toString(36);
     let te = this.texts.get(tk);
-    if (te !== undefined && ts - te.lastTs > 60_000) te = undefined;
+    if (te !== undefined && ts - te.lastTs > this.windowMs) te = undefined;
     if (te === undefined) te = { users: [], lastTs: ts };
     else this.texts.delete(tk);
     let others = 0;
     for (const x of te.users) if (x !== user) others++;
     f[10] = Math.log1p(others);
-    f[11] = text.length >= 15 ? f[10] : 0;
+    f[11] = text.length >= 25 ? f[10] : 0;
     if (!te.users.includes(user)) { te.users.push(user); if (te.users.length > 8) te.users.shift(); }
     te.lastTs = ts;
     this.texts.set(tk, te);
