@@ -278,11 +278,12 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       // Only enrich empties the in-process queue; without it there is nothing to wait for.
       await run('draining the bus', s.enrich && s.drain);
       await run('flushing enrich', s.enrich && (() => s.enrich!.stop()));
+      // The API before the bus: its live feed may hold subscriptions on the NATS connection.
+      await run('stopping the API', s.api && (() => s.api!.stop()));
       await run('closing the bus', s.bus && (async () => {
         await s.publisher?.close();
         await s.bus!.stop();
       }));
-      await run('stopping the API', s.api && (() => s.api!.stop()));
       await run('closing the control server', s.control && (() => s.control!.stop()));
       await run('closing ClickHouse', s.client && (() => s.client!.close()));
       if (errors.length > 0) throw errors[0];
@@ -406,7 +407,7 @@ async function openBus(config: Config, logger: Logger): Promise<OpenBus> {
     };
   }
   const js = await stages.jetstream({ config, logger });
-  return { kind: 'jetstream', ...js, drain: async () => {} };
+  return { kind: 'jetstream', ...js };
 }
 
 /**
@@ -438,7 +439,7 @@ const stages = {
     const host = o.config.api.host === '0.0.0.0' || o.config.api.host === '::' ? '127.0.0.1' : o.config.api.host;
     return { url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, stop: () => app.close() };
   },
-  async jetstream(o: { config: Config; logger: Logger }): Promise<Stage & { publisher: BusPublisher; consumer: BusConsumer; nats: NatsHealth; nc: NatsConnection }> {
+  async jetstream(o: { config: Config; logger: Logger }): Promise<Stage & { publisher: BusPublisher; consumer: BusConsumer; nats: NatsHealth; nc: NatsConnection; drain(): Promise<void> }> {
     const { connectNats, ensureChatStream, JetStreamPublisher } = await load<typeof import('../ingest/jetstream.ts')>('ingest/jetstream.ts', 'connectNats');
     const { createJetStreamConsumer } = await load<typeof import('../enrich/consumer.ts')>('enrich/consumer.ts', 'createJetStreamConsumer');
     const nc = await connectNats(o.config.nats.url!, `twichist-up-${process.pid}`);
@@ -451,6 +452,7 @@ const stages = {
         consumer,
         nc,
         nats: { ping: () => nc.flush() },
+        drain: () => consumerCaughtUp(nc, o.config, o.logger),
         // drain() sends the acks already written before the socket closes.
         stop: async () => {
           if (!nc.isClosed()) await nc.drain();
@@ -550,6 +552,26 @@ const stages = {
     };
   },
 };
+
+/**
+ * Waits until the durable consumer has nothing pending and nothing unacknowledged: everything in the
+ * stream is stored (enrich acks after the insert). Gives up after `timeoutMs` with a warning: the
+ * stream keeps what is left, so a later start stores it; nothing is lost, only later.
+ */
+async function consumerCaughtUp(nc: NatsConnection, config: Config, logger: Logger, timeoutMs = 60_000): Promise<void> {
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const jsm = await jetstreamManager(nc);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const info = await jsm.consumers.info(config.nats.stream, config.nats.consumer);
+    if (info.num_pending === 0 && info.num_ack_pending === 0) return;
+    if (Date.now() > deadline) {
+      logger.warn({ pending: info.num_pending, unacked: info.num_ack_pending }, 'the enrich consumer has not caught up; the stream keeps the rest for the next start');
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 /** A publisher that also hands each accepted batch to `onPublished` (the API's in-process live feed). */
 function teePublisher(inner: BusPublisher, onPublished: (events: ChatEvent[]) => void): BusPublisher {
