@@ -1,8 +1,11 @@
 /** Shared helpers of the enrich tests: counts that must be exact, waiting, publishing to JetStream. */
+import { randomBytes } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Config } from '../../../core/config.ts';
 import type { ChatEvent } from '../../../core/events.ts';
+import { importFile } from '../../../ingest/importers/index.ts';
 import { ensureChatStream, JetStreamPublisher, MicroBatcher } from '../../../ingest/jetstream.ts';
 
 export interface Counts {
@@ -73,4 +76,24 @@ export async function publishAll(nc: NatsConnection, config: Config, events: Cha
   for (const e of events) await batcher.push(e);
   await batcher.close();
   await publisher.flush();
+}
+
+/** Env for a test that owns its stream, subject prefix and durable consumer. */
+export function uniqueNatsEnv(url = 'nats://127.0.0.1:4222'): Record<string, string> {
+  const tag = `twichist_test_${randomBytes(5).toString('hex')}`;
+  return { NATS_URL: url, NATS_STREAM: tag.toUpperCase(), NATS_SUBJECT_PREFIX: tag, NATS_CONSUMER: `enrich_${tag}`, TWICHIST_ONLINE: 'false' };
+}
+
+/** Messages the durable consumer has not yet had acknowledged (pending delivery + awaiting ack). */
+export async function unacked(nc: NatsConnection, config: Config): Promise<number> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.consumers.info(config.nats.stream, config.nats.consumer);
+  return info.num_pending + info.num_ack_pending;
+}
+
+/** The riotgames1 log as events, read by the ingest engineer's Chatty importer. */
+export async function importEvents(file: string, channel: string | null = null): Promise<ChatEvent[]> {
+  const events: ChatEvent[] = [];
+  await importFile(file, (e) => void events.push(e), { channel, source: 'import' });
+  return events;
 }
