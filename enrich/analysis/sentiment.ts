@@ -13,7 +13,7 @@ import model from './sentiment-model.json' with { type: 'json' };
 
 /** Final-label thresholds on the combined score in -1..1 (chosen on the dev set's 70% tuning part). */
 export const POSITIVE_THRESHOLD = 0.3;
-export const NEGATIVE_THRESHOLD = -0.4;
+export const NEGATIVE_THRESHOLD = -0.2;
 /** Weight of the learned model's (P(pos) - P(neg)) added to the lexical sum before squashing. */
 export const LEARNED_WEIGHT = 0.2;
 /** Repeats of the same emote in one message add this fraction each ("LUL LUL LUL" is not 3x LUL). */
@@ -60,6 +60,13 @@ function isLaughWord(w: string): boolean {
     return true;
   }
   return false;
+}
+
+function isCapitalised(raw: string): boolean {
+  const c0 = raw.charCodeAt(0);
+  if (c0 < 65 || c0 > 90 || raw.length < 2) return false;
+  for (let i = 1; i < raw.length; i++) { const c = raw.charCodeAt(i); if (c >= 65 && c <= 90) return false; }
+  return true;
 }
 
 function isAllCapsWord(raw: string): boolean {
@@ -138,6 +145,16 @@ export function lexical(text: string, opts: LexicalOptions = {}, out: LexicalPar
     if (es === undefined && useEmotes && raw.length >= 4) {
       const ss = suffixScore(raw);
       if (!Number.isNaN(ss)) es = ss;
+      else {
+        // cheermotes ("PogChamp100", "Cheer100"): an emote name followed by the bits amount
+        const last = raw.charCodeAt(raw.length - 1);
+        if (last >= 48 && last <= 57) {
+          let e = raw.length - 1;
+          while (e > 0 && raw.charCodeAt(e - 1) >= 48 && raw.charCodeAt(e - 1) <= 57) e--;
+          const cs = emotes.get(raw.slice(0, e));
+          if (cs !== undefined) es = cs;
+        }
+      }
     }
     if (es !== undefined) {
       let v = es;
@@ -166,6 +183,9 @@ export function lexical(text: string, opts: LexicalOptions = {}, out: LexicalPar
     const im = INTENSIFIERS.get(w);
     if (im !== undefined) { intens = im; intensLeft = 2; prevWord = w; continue; }
     let s = wordScore(w);
+    // "Rob", "Dick", "Hope" mid-message are names: a Capitalised word after the first keeps only slang
+    // scores, not AFINN ones
+    if (ti > 0 && !Number.isNaN(s) && isCapitalised(raw) && !SLANG.has(w)) s = NaN;
     let elongated = false;
     if (Number.isNaN(s)) {
       const c = collapseRepeats(w);
