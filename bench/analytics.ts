@@ -1,0 +1,91 @@
+/**
+ * Analytics: how long a full refresh of the derived tables takes, and how well bursts are detected.
+ *
+ * 1. Refresh cost: riotgames1 (43k real messages) is loaded `copies` times, each copy shifted by one
+ *    day and renamed to its own channel (riotgames_0, ...; nothing else is changed), then every
+ *    refreshable view is refreshed once (refreshDerived) and timed. Every view recomputes its full
+ *    history, so these times are what each 30-s / 5-min refresh costs at that history size.
+ * 2. Detection: 20 injected bursts (analytics/inject.ts, seed 42) of emotes of increasing natural
+ *    use, in the unmodified log: BibleThump (~2 uses / 30 s), Kreygasm (~5), PogChamp (~20); recall
+ *    and precision counted as in test/analytics/bursts.test.ts.
+ *
+ *   node bench/analytics.ts            10 copies (433k messages) + 3 emotes
+ *   node bench/analytics.ts --quick    1 copy + BibleThump only
+ *
+ * Prints one JSON document on stdout.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createClickHouse, type ClickHouseClient } from '../core/clickhouse.ts';
+import { loadConfig } from '../core/config.ts';
+import { migrateUp } from '../clickhouse/migrate.ts';
+import { chTime, insertRows, readChattyLog, RIOT_LOG } from '../analytics/chatty.ts';
+import { burstMessages, planBursts } from '../analytics/inject.ts';
+import { refreshDerived } from '../analytics/refresh.ts';
+
+const toMs = (s: string) => Date.parse(s.replace(' ', 'T') + 'Z');
+const DAY = 86_400_000;
+
+async function open(dir: string, database: string): Promise<ClickHouseClient> {
+  const client = await createClickHouse(loadConfig({ TWICHIST_DATA_DIR: dir, CLICKHOUSE_DATABASE: database, LOG_LEVEL: 'silent' }), { viaControl: false });
+  await migrateUp(client);
+  return client;
+}
+
+async function count<T>(client: ClickHouseClient, query: string, params: Record<string, unknown>): Promise<T[]> {
+  return (await client.query({ query, query_params: params, format: 'JSONEachRow' })).json<T>();
+}
+
+async function refreshCost(dir: string, copies: number) {
+  const client = await open(dir, 'bench_refresh');
+  const log = readChattyLog(RIOT_LOG);
+  for (let c = 0; c < copies; c++) {
+    const shift = (m: { ts: string }) => chTime(toMs(m.ts) + c * DAY);
+    await insertRows(client,
+      log.messages.map((m) => ({ ...m, id: `${m.id}-${c}`, channel: `riotgames_${c}`, ts: shift(m), received_at: shift(m) })),
+      log.mods.map((m) => ({ ...m, id: `${m.id}-${c}`, channel: `riotgames_${c}`, ts: shift(m), received_at: shift(m) })));
+  }
+  const views: Record<string, number> = {};
+  const started = Date.now();
+  await refreshDerived(client, { onRefreshed: (v, ms) => (views[v] = ms) });
+  return { messages: log.messages.length * copies, copies, total_ms: Date.now() - started, views_ms: views };
+}
+
+async function detection(dir: string, emote: string, sizeMin: number, sizeMax: number) {
+  const client = await open(dir, `bench_detect_${emote.toLowerCase()}`);
+  const log = readChattyLog(RIOT_LOG);
+  await insertRows(client, log.messages, log.mods);
+  await refreshDerived(client);
+  const q = "SELECT start, `end` FROM bursts WHERE kind = 'emote' AND emote = {e:String}";
+  const natural = await count<{ start: string; end: string }>(client, q, { e: emote });
+  const times = log.messages.map((m) => toMs(m.ts));
+  const injected = planBursts({ channel: 'riotgames', emote, from: Math.min(...times), to: Math.max(...times), seed: 42, sizeMin, sizeMax });
+  await insertRows(client, burstMessages(injected, { channel: 'riotgames', emote }));
+  await refreshDerived(client);
+  const found = await count<{ start: string; end: string }>(client, q, { e: emote });
+  const ov = (a: { start: number; end: number }, b: { start: string; end: string }) => toMs(b.start) < a.end && a.start < toMs(b.end);
+  const tp = found.filter((f) => injected.some((i) => ov(i, f))).length;
+  const fp = found.filter((f) => !injected.some((i) => ov(i, f)) && !natural.some((n) => ov({ start: toMs(n.start), end: toMs(n.end) }, f))).length;
+  const natUses = log.messages.reduce((s, m) => s + m.emote_names.filter((e) => e === emote).length, 0);
+  return {
+    emote, natural_uses_per_30s: +(natUses / ((Math.max(...times) - Math.min(...times)) / 30_000)).toFixed(1), injected_uses_per_window: [sizeMin, sizeMax],
+    recall: injected.filter((i) => found.some((f) => ov(i, f))).length / injected.length, precision: tp + fp === 0 ? null : tp / (tp + fp),
+  };
+}
+
+if (!fs.existsSync(RIOT_LOG)) {
+  console.log(JSON.stringify({ skipped: `no ${RIOT_LOG}: the real chat logs are not on this machine` }));
+} else {
+  const quick = process.argv.includes('--quick');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-bench-analytics-'));
+  try {
+    const refresh = await refreshCost(dir, quick ? 1 : 10);
+    const configs: Array<[string, number, number]> = quick ? [['BibleThump', 10, 40]] : [['BibleThump', 10, 40], ['Kreygasm', 10, 40], ['PogChamp', 40, 80]];
+    const detect = [];
+    for (const [e, lo, hi] of configs) detect.push(await detection(dir, e, lo, hi));
+    console.log(JSON.stringify({ refresh, detection: detect }, null, 2));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
