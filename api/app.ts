@@ -74,7 +74,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     // Bad URLs and over-long path segments are rejected by the router before any hook runs.
     frameworkErrors: (err, _req, reply) => {
       const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
-      reply.code(status).send(errorBody(status, status === 414 ? 'a path segment is longer than 200 characters' : err.message));
+      const raw = reply as unknown as { code(n: number): { send(b: unknown): void } };
+      raw.code(status).send(errorBody(status, status === 414 ? 'a path segment is longer than 200 characters' : err.message));
     },
   });
   app.setValidatorCompiler(validatorCompiler);

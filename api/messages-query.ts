@@ -121,7 +121,12 @@ export function messageWhere(f: MessageFilter): { where: string[]; params: Param
     params.login = f.login;
   }
   if (f.q) {
-    where.push('hasAllTokens(text, {tokens:Array(String)})');
+    // The index (preprocessor lower(text)) only prunes granules: `indexHint` keeps it out of row
+    // filtering, because `hasAllTokens(text, ...)` evaluated on rows is case-sensitive and chdb 26.7
+    // evaluates it on rows whenever the direct index read is skipped (e.g. under ORDER BY ... LIMIT
+    // top-K filtering: measured 0 hits instead of 10,965). Rows are matched on lower(text) instead:
+    // always correct, at the cost of lowercasing the texts of the granules that can match.
+    where.push('indexHint(hasAllTokens(text, {tokens:Array(String)})) AND hasAllTokens(lower(text), {tokens:Array(String)})');
     params.tokens = searchTokens(f.q);
   }
   if (f.from != null) {
