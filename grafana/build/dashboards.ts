@@ -109,7 +109,7 @@ const overview: DashboardSpec = {
     },
     {
       panels: [
-        perChannel('Messages', 'Messages per bucket and channel.', 'sum(messages) AS messages', 'short', 16),
+        perChannel('Messages over time', 'Messages per bucket and channel.', 'sum(messages) AS messages', 'short', 16),
         {
           title: 'Top channels',
           description: 'Channels by messages in the range.',
@@ -123,7 +123,7 @@ const overview: DashboardSpec = {
     },
     {
       panels: [
-        perChannel('Unique chatters', 'Distinct logins per bucket and channel.', 'uniqExactMerge(chatters) AS chatters', 'short'),
+        perChannel('Chatters over time', 'Distinct logins per bucket and channel.', 'uniqExactMerge(chatters) AS chatters', 'short'),
         {
           title: 'Ingest events',
           description: 'Connections, joins, parts and gaps recorded by ingest (and by imports).',
@@ -222,7 +222,7 @@ const channel: DashboardSpec = {
         stat('First-time chatters', 'Messages flagged first-msg by Twitch: people writing in the channel for the first time.', chatTotal('sum(first_time_chatters)', 'Twitch flags the first message a user ever sends in a channel.')),
         stat('Mean sentiment', 'Mean message sentiment, -1 (negative) to 1 (positive).', chatTotal('sum(sentiment_sum) / greatest(sum(messages), 1)', 'Mean of per-message scores, weighted by message.'), 'none', 2),
         stat('Peak toxicity', 'Highest toxicity score of a message in the range (0 to 1).', chatTotal('toFloat64(max(toxicity_max))', 'The worst single message; toFloat64 because max() of a SimpleAggregateFunction column keeps that type, which the plugin cannot read.'), 'percentunit', 0),
-        stat('Moderation actions', 'Bans + timeouts + deletions + clears.', chatTotal('sum(bans + timeouts + deletions + clears)', 'The rollup counts mod_actions rows by type.')),
+        stat('Mod actions', 'Moderation actions in the range: bans + timeouts + deletions + clears.', chatTotal('sum(bans + timeouts + deletions + clears)', 'The rollup counts mod_actions rows by type.')),
       ],
     },
     {
