@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
-import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import type { Connection } from '@clickhouse/client/dist/common/connection.js';
 import type { Config } from './config.ts';
 
@@ -50,7 +50,9 @@ export async function createClickHouse(config: Config, opts: OpenClickHouseOptio
   const { url, user, password, database, embeddedPath } = config.clickhouse;
   const createDatabase = opts.createDatabase ?? true;
   if (url !== null) {
-    const common = { url, username: user, password, request_timeout: opts.requestTimeoutMs ?? 60_000, clickhouse_settings: COMMON_SETTINGS };
+    // The client's own logger prints every failed request with a stack trace on stderr; the error is
+    // thrown to the caller anyway, and the CLI turns it into one line (cli/errors.ts).
+    const common = { url, username: user, password, request_timeout: opts.requestTimeoutMs ?? 60_000, clickhouse_settings: COMMON_SETTINGS, log: { level: ClickHouseLogLevel.OFF } };
     if (createDatabase) {
       const boot = createClient(common);
       try {
