@@ -7,6 +7,8 @@ export function describeError(err: unknown): string {
   if (err instanceof UsageError) return `${err.message} (see --help)`;
   const e = err as { message?: string; code?: string; type?: string; name?: string };
   const msg = String(e?.message ?? err).split('\n')[0];
+  // nats.js: connect() failed (refused, timeout, DNS); the reason is in the message, the setting is NATS_URL.
+  if (e?.name === 'ConnectionError') return `cannot connect to NATS (${msg}); check NATS_URL, start nats-server with JetStream (-js), or unset NATS_URL to use the in-process bus`;
   if (e?.code === 'ECONNREFUSED' || /ECONNREFUSED/.test(msg)) return `cannot connect: ${msg}. Is the server running and the URL right (CLICKHOUSE_URL / NATS_URL)?`;
   if (/Cannot lock file/.test(msg)) return `the embedded database is in use by another process that does not serve it (${msg}); stop it or set CLICKHOUSE_URL`;
   if (e?.code === 'EACCES' || e?.code === 'EROFS') return `${msg}: the data folder is not writable; set TWICHIST_DATA_DIR to a folder you can write`;
