@@ -101,3 +101,24 @@ test('a value the schema rejects (API_PORT=abc)', async () => {
 test('TWITCH_CHANNELS with something that is not a login', async () => {
   await expectConfigError({ TWITCH_CHANNELS: 'good_one,not a-login!' }, 'TWITCH_CHANNELS', /must be Twitch logins/);
 });
+
+/**
+ * Commands other than `up` do not run the preflight, but an unreachable server must still end in one
+ * line naming the setting, without the client library's stack trace.
+ */
+for (const [args, vars, setting] of [
+  [['sql', 'SELECT 1'], 'clickhouse', 'CLICKHOUSE_URL'],
+  [['migrate'], 'clickhouse', 'CLICKHOUSE_URL'],
+  [['import', 'samples/northernlion-98355852.v5-rechat.json.gz'], 'nats', 'NATS_URL'],
+] as const) {
+  test(`twichist ${args[0]} with an unreachable ${setting}`, async () => {
+    const port = await freePort();
+    const env = vars === 'clickhouse' ? { CLICKHOUSE_URL: `http://127.0.0.1:${port}` } : { NATS_URL: `nats://127.0.0.1:${port}` };
+    const r = await runCli([...args], { TWICHIST_DATA_DIR: path.join(base, 'other'), ...env }, 30_000);
+    assert.notEqual(r.code, 0);
+    assert.doesNotMatch(r.stderr, STACK_LINE, 'no stack trace');
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, `one line, got:\n${r.stderr}`);
+    assert.ok(lines[0].includes(setting), lines[0]);
+  });
+}
