@@ -11,6 +11,7 @@
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from './rng.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const data = resolve(repoRoot, '..', 'shared', 'data');
@@ -21,16 +22,6 @@ if (!existsSync(data)) {
 const count = Number(process.argv[2] ?? 1100);
 const BOTS = new Set(['nightbot', 'moobot', 'revlobot', 'streamelements', 'streamlabs', 'fossabot']);
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const seen = new Set<string>();
 const chatterino: string[] = [];

@@ -17,6 +17,7 @@ import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from './rng.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const data = resolve(repoRoot, '..', 'shared', 'data');
@@ -113,16 +114,6 @@ for (const [name, s] of [...co.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))
 console.error(`derived emote scores: ${Object.keys(derived).length}`);
 
 // 4. learned model over unknown tokens
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 type Ex = { y: number; toks: string[] };
 // tokens seen in fewer than MIN_SOURCES of the 8 sources (6 Chatty channels, arypie, xqc) are channel
 // names, player names and in-jokes: they separate channels, not sentiments
