@@ -4,8 +4,10 @@
  * NATS_URL it publishes to JetStream and returns once every publish is acknowledged; without, it runs
  * the enrich stage in this process and returns once everything is stored. Re-importing a file stores
  * nothing twice (same ids). Bad lines are reported with file:line and written to `dead_letters`.
+ * When it returns, the derived tables (bursts, segments, ...) reflect the import too.
  */
 import { runImport } from '../../ingest/import-run.ts';
+import { settleDerived } from '../derived.ts';
 import { parseArgs, UsageError, type Command } from '../command.ts';
 
 export const command: Command = {
@@ -20,6 +22,7 @@ export const command: Command = {
     const channel = typeof flags.channel === 'string' ? flags.channel.replace(/^#/, '').toLowerCase() : null;
     if (channel !== null && !/^[a-z0-9_]{1,25}$/.test(channel)) throw new UsageError(`--channel must be a Twitch login, not '${flags.channel}'`);
     const result = await runImport({ target: positional[0], channel, speed: null, config: ctx.config(), logger: ctx.logger().child({ cmd: 'import' }), stdout: ctx.stdout, stderr: ctx.stderr, isTTY: ctx.isTTY });
+    if (result.total > 0) await settleDerived({ config: ctx.config(), say: (line) => ctx.stderr.write(line + '\n') });
     return result.failedFiles.length > 0 ? 1 : 0;
   },
 };
