@@ -14,7 +14,7 @@ import model from './sentiment-model.json' with { type: 'json' };
 /** Final-label thresholds on the combined score in -1..1 (chosen on the dev set's 70% tuning part). */
 export const POSITIVE_THRESHOLD = 0.3;
 export const NEGATIVE_THRESHOLD = -0.2;
-/** Weight of the learned model's (P(pos) - P(neg)) added to the lexical sum before squashing. */
+/** Weight of the learned model's (P(pos) - P(neg)), added before squashing when no lexicon token fired. */
 export const LEARNED_WEIGHT = 0.2;
 /** Repeats of the same emote in one message add this fraction each ("LUL LUL LUL" is not 3x LUL). */
 const REPEAT_FACTOR = 0.25;
@@ -238,9 +238,13 @@ export function toLabel(score: number, pos = POSITIVE_THRESHOLD, neg = NEGATIVE_
   return score >= pos ? 1 : score <= neg ? -1 : 0;
 }
 
-/** Combines lexical parts into the final -1..1 score. */
+/**
+ * Combines lexical parts into the final -1..1 score. The learned model only speaks when no lexicon
+ * token fired: on the dev set it never improved a lexicon-decided label (docs/sentiment.md), and at
+ * weight 0.2 it moves the score of lexicon-silent messages without crossing a threshold by itself.
+ */
 export function combine(p: LexicalParts, learnedWeight = LEARNED_WEIGHT): number {
-  return Math.tanh(clampSum(p.emote + p.word) + learnedWeight * p.learned);
+  return Math.tanh(clampSum(p.emote + p.word) + (p.hits > 0 ? 0 : learnedWeight * p.learned));
 }
 
 const scratch: LexicalParts = { emote: 0, word: 0, hits: 0, learned: 0 };
