@@ -90,9 +90,9 @@ test('dev set: held-out 30% stays above the measured floor', () => {
   const all = evalSentimentCsv(csv, 'all');
   assert.ok(all.n >= 1000, 'dev set has at least 1,000 labelled rows');
   const held = evalSentimentCsv(csv, 'heldout');
-  // measured 2026-11: accuracy 0.7739, macro-F1 0.6783 (docs/sentiment.md); floors just under
-  assert.ok(held.twichist.accuracy >= 0.75, `held-out accuracy ${held.twichist.accuracy}`);
-  assert.ok(held.twichist.macroF1 >= 0.65, `held-out macro-F1 ${held.twichist.macroF1}`);
+  // measured 2026-11: accuracy 0.7855, macro-F1 0.6963 (docs/sentiment.md); floors just under
+  assert.ok(held.twichist.accuracy >= 0.77, `held-out accuracy ${held.twichist.accuracy}`);
+  assert.ok(held.twichist.macroF1 >= 0.68, `held-out macro-F1 ${held.twichist.macroF1}`);
   // and better than both baselines on macro-F1
   assert.ok(held.twichist.macroF1 > held.baselines.englishLexicon.macroF1);
   assert.ok(held.twichist.macroF1 > held.baselines.emoteLexicon.macroF1);
