@@ -3,6 +3,7 @@
  * exactly-once store in ClickHouse -> ack. The same code runs in single-process mode (an
  * `InProcessBus` consumer, `twichist import`/`up`) and standalone against JetStream (`twichist enrich`).
  */
+import path from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { splitEventLines, type BusConsumer, type Delivery } from '../core/bus.ts';
 import type { Config } from '../core/config.ts';
@@ -43,6 +44,11 @@ export interface StartEnrichOptions {
   retryMaxMs?: number;
   /** How often the opt-out list is re-read. Default 5 s. */
   optOutRefreshMs?: number;
+  /**
+   * Insert journal folder (see enrich/store.ts): must survive restarts and belong to this instance.
+   * Default `<dataDir>/enrich-journal/<database>/<consumer>`; null disables it.
+   */
+  journalDir?: string | null;
 }
 
 export interface EnrichStage {
@@ -68,7 +74,8 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
   const ownEmotes = opts.emotes ? null : createEmoteSource({ files: config.emotes.files, cacheDir: config.emotes.cacheDir, online: config.models.online, logger: log });
   const emotes = opts.emotes ?? ownEmotes!;
   const optOuts = watchOptOuts(client, log, opts.optOutRefreshMs);
-  const store = new ExactlyOnceStore({ client, logger: log, insertTimeoutMs: opts.insertTimeoutMs });
+  const journalDir = opts.journalDir === undefined ? path.join(config.dataDir, 'enrich-journal', config.clickhouse.database, config.nats.consumer) : opts.journalDir;
+  const store = new ExactlyOnceStore({ client, logger: log, insertTimeoutMs: opts.insertTimeoutMs, journalDir });
   let analyzer: Analyzer | null = opts.analyzer ?? null;
   let stopping = false;
 

@@ -6,10 +6,23 @@
  *  3. insert the rest with a deterministic `insert_deduplication_token` (hash of table + sorted ids)
  *     and `deduplicate_blocks_in_dependent_materialized_views = 1`, so an identical retry of an insert
  *     that did commit is dropped by the table and by every rollup view below it.
+ *
+ * Why a journal: an INSERT into a table with materialized views is not atomic. A crash can leave the
+ * raw rows committed while a view (say chat_1m) never got its block; the id check would then skip
+ * those rows forever and the rollup would stay short (measured: a SIGKILL left chat_1m 20 bans short).
+ * So every insert is first written to `journalDir` as the exact NDJSON body under its token, and
+ * removed once ClickHouse answered. Before the next batch (and at start-up) leftovers are re-sent
+ * as the same rows in the same order with their token: the raw table drops the block as a duplicate and, with
+ * `deduplicate_blocks_in_dependent_materialized_views`, every view checks for itself and inserts only
+ * what it missed. Only then does the id check run, so "stored" means "stored everywhere".
+ * Cost: one file write and unlink per insert, and serializing each row a second time (for the file).
+ *
  * A row ClickHouse rejects for what it is (not for being busy) is found by bisection and parked in
  * `dead_letters`; transient errors propagate so the caller naks and the bus redelivers.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
 import { isTransientClickHouseError } from '../core/clickhouse.ts';
 import { deterministicId } from '../core/ids.ts';
@@ -53,7 +66,15 @@ export interface StoreOptions {
   insertTimeoutMs?: number;
   /** Called while a slow insert runs, so the bus extends the ack deadline. */
   onSlow?: () => void;
+  /**
+   * Folder of the insert journal (see above); null disables it (then a crash in the middle of an
+   * insert can leave a rollup short). One folder per enrich instance: it must survive restarts.
+   */
+  journalDir?: string | null;
 }
+
+const JOURNAL_FILE = /^([a-z_0-9]+)\.([0-9a-f]{32})\.ndjson$/;
+const JOURNAL_TABLES = new Set<string>([...RAW_TABLES, 'dead_letters']);
 
 /** Settings every insert relies on; passed on every call (embedded sessions would otherwise keep old values). */
 function insertSettings(token: string): ClickHouseSettings {
@@ -93,8 +114,13 @@ export class ExactlyOnceStore {
   private readonly onSlow: () => void;
   /** Attempts that timed out on our side and may still be running in ClickHouse. */
   private readonly orphans: Array<{ queryId: string; settled: Promise<unknown> }> = [];
+  private readonly journalDir: string | null;
+  /** Whether the journal may hold entries to re-send (checked once at start, then after failures). */
+  private journalDirty = true;
 
   constructor(opts: StoreOptions) {
+    this.journalDir = opts.journalDir ?? null;
+    if (this.journalDir) fs.mkdirSync(this.journalDir, { recursive: true });
     this.client = opts.client;
     this.logger = opts.logger;
     this.timeoutMs = opts.insertTimeoutMs ?? 30_000;
@@ -104,6 +130,7 @@ export class ExactlyOnceStore {
   /** Stores rows and dead letters exactly once. Throws only transient errors (caller retries the whole batch). */
   async store(rows: PendingRow[], deadLetters: DeadLetter[]): Promise<StoreResult> {
     await this.waitForOrphans();
+    await this.replayJournal();
     const result: StoreResult = { inserted: {}, duplicates: 0, deadLetters: 0, bisections: 0 };
     const byTable = new Map<RawTable, PendingRow[]>();
     const seen = new Set<string>();
@@ -198,11 +225,54 @@ export class ExactlyOnceStore {
 
   private async insertOnce(table: string, ids: string[], values: Array<Record<string, unknown>> | DeadLetter[]): Promise<void> {
     const token = dedupToken(table, ids);
+    let body = '';
+    for (const v of values) body += JSON.stringify(v) + '\n';
+    const file = this.journalDir ? path.join(this.journalDir, `${table}.${token}.ndjson`) : null;
+    if (file) fs.writeFileSync(file, body);
+    try {
+      await this.send(table, token, values as Array<Record<string, unknown>>);
+    } catch (err) {
+      // Transient: the insert may have half-committed; the entry is re-sent before anything else.
+      if (isTransientClickHouseError(err)) this.journalDirty = true;
+      else if (file) fs.rmSync(file, { force: true });
+      throw err;
+    }
+    if (file) fs.rmSync(file, { force: true });
+  }
+
+  /** Re-sends journal entries left by a crash or a failed attempt, with their tokens. */
+  private async replayJournal(): Promise<void> {
+    if (!this.journalDir || !this.journalDirty) return;
+    const entries = fs.readdirSync(this.journalDir).filter((f) => JOURNAL_FILE.test(f));
+    for (const f of entries) {
+      const [, table, token] = JOURNAL_FILE.exec(f)!;
+      const file = path.join(this.journalDir, f);
+      if (!JOURNAL_TABLES.has(table)) {
+        fs.rmSync(file, { force: true });
+        continue;
+      }
+      try {
+        // Same rows in the same order under the same token: ClickHouse dedups by the token, so the
+        // re-serialized text need not be byte-identical.
+        const rows = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+        await this.send(table, token, rows);
+      } catch (err) {
+        if (isTransientClickHouseError(err)) throw err;
+        // Rejected for its content: its bus messages are still unacked and will be bisected.
+        this.logger.error({ table, token, err: (err as Error).message }, 'journal entry rejected; dropping it');
+      }
+      fs.rmSync(file, { force: true });
+      this.logger.info({ table, token }, 're-sent an interrupted insert from the journal');
+    }
+    this.journalDirty = false;
+  }
+
+  private async send(table: string, token: string, rows: Array<Record<string, unknown>>): Promise<void> {
     const queryId = `enrich-${token.slice(0, 12)}-${randomUUID()}`;
     const abort = new AbortController();
     const attempt = this.client.insert({
       table,
-      values: values as Array<Record<string, unknown>>,
+      values: rows,
       format: 'JSONEachRow',
       query_id: queryId,
       abort_signal: abort.signal,

@@ -5,6 +5,9 @@
  * bisection of rejected rows, opt-outs, and recovery from an outage.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import type { BusConsumer, Delivery } from '../../core/bus.ts';
 import { encodeEvents, InProcessBus } from '../../core/bus.ts';
@@ -198,4 +201,21 @@ test('ClickHouse unreachable: batches are handed back with growing delay and sto
   const c = await counts(db.client);
   assert.equal(c.messages, 50);
   assert.deepEqual(c.rollupModActions, [2, 2, 2, 2]);
+});
+
+test('an insert that committed to the table but not to a rollup view is completed from the journal', async () => {
+  const db = await testDatabase({ env: { ENRICH_FLUSH_MS: '20' } });
+  const faulty = faultyClient(db.client);
+  faulty.partialCommit('messages', 'chat_1m_mv');
+  const bus = new InProcessBus();
+  const journalDir = fs.mkdtempSync(path.join(os.tmpdir(), 'enrich-journal-'));
+  const stage = startEnrich({ config: db.config, logger, client: faulty.client, consumer: bus.consumer(), analyzer: neutralAnalyzer(), emotes: emotes(), retryBaseMs: 50, journalDir });
+  await bus.publisher().publish('testchan', batch1);
+  await bus.idle();
+  await stage.stop();
+  assert.equal(stage.metrics.busNaked, 1);
+  const c = await counts(db.client);
+  assert.equal(c.messages, 50);
+  assert.deepEqual(c.rollupMessages, [50, 50, 50, 50], 'chat_1m got the block it missed, nobody counted it twice');
+  assert.deepEqual(fs.readdirSync(journalDir), [], 'the journal is empty once everything is stored');
 });

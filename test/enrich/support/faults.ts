@@ -2,6 +2,7 @@
  * Fault injection around a real ClickHouse client: the failures enrich must survive, made on the real
  * insert path (the wrapped client still talks to the real embedded database).
  */
+import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 
 /** An error shaped like a network failure (no ClickHouse code): `isTransientClickHouseError` says retry. */
@@ -36,6 +37,11 @@ export interface FaultyClient {
   timeoutAfterCommit(table: string, n: number): void;
   /** Inserts into `table` (default messages) whose rows contain `marker` are rejected as bad data (as ClickHouse does for unparsable rows). */
   rejectRowsContaining(marker: string, table?: string): void;
+  /**
+   * The next insert into `table` commits while `view` is detached (so the view misses the block, as
+   * when a process dies between the table's and the view's part), then reports a failure.
+   */
+  partialCommit(table: string, view: string): void;
   /** Inserts attempted, succeeded and failed (by injection). */
   stats: { attempted: number; failed: number; committedThenTimedOut: number };
 }
@@ -44,6 +50,7 @@ export function faultyClient(real: ClickHouseClient): FaultyClient {
   let outage = 0;
   let marker: string | null = null;
   let markerTable = 'messages';
+  let partial: { table: string; view: string } | null = null;
   const timeouts = new Map<string, number>();
   const stats = { attempted: 0, failed: 0, committedThenTimedOut: 0 };
   const client = new Proxy(real, {
@@ -55,9 +62,30 @@ export function faultyClient(real: ClickHouseClient): FaultyClient {
             stats.failed++;
             throw new InjectedOutage();
           }
-          if (marker !== null && params.table === markerTable && JSON.stringify(params.values).includes(marker)) {
+          // enrich sends NDJSON text as a stream; read it so the marker can be looked for, then resend it.
+          let text: string;
+          if (params.values instanceof Readable) {
+            text = '';
+            for await (const chunk of params.values) text += String(chunk);
+            params = { ...params, values: Readable.from([text]) };
+          } else {
+            text = JSON.stringify(params.values);
+          }
+          if (marker !== null && params.table === markerTable && text.includes(marker)) {
             stats.failed++;
             throw new InjectedRejection(marker);
+          }
+          if (partial && partial.table === params.table) {
+            const { view } = partial;
+            partial = null;
+            await target.command({ query: `DETACH TABLE ${view}` });
+            try {
+              await target.insert(params);
+            } finally {
+              await target.command({ query: `ATTACH TABLE ${view}` });
+            }
+            stats.failed++;
+            throw new InjectedOutage();
           }
           const r = await target.insert(params);
           const left = timeouts.get(params.table) ?? 0;
@@ -76,6 +104,7 @@ export function faultyClient(real: ClickHouseClient): FaultyClient {
     client,
     outageUntil: (t) => (outage = t),
     timeoutAfterCommit: (table, n) => timeouts.set(table, n),
+    partialCommit: (table, view) => (partial = { table, view }),
     rejectRowsContaining: (m, table = 'messages') => {
       marker = m;
       markerTable = table;

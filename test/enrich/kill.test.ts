@@ -1,0 +1,88 @@
+/**
+ * `twichist enrich` as a child process, killed with SIGKILL twice mid-stream and restarted: JetStream
+ * redelivers what was not acked, the id check and the dedup token keep every row and rollup exact.
+ * While a child runs, the test reads through its control server (the child holds the embedded
+ * database); the final check opens the folder after the last child exited cleanly on SIGTERM.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { createClickHouse } from '../../core/clickhouse.ts';
+import { loadConfig } from '../../core/config.ts';
+import { connectControl } from '../../core/control.ts';
+import { deleteStream, tryConnectNats } from '../support/nats.ts';
+import { REPO_ROOT, sharedDataMissing } from '../support/paths.ts';
+import { RIOT_LOG, RIOT_MESSAGES, RIOT_MOD_ACTIONS } from './support/chatty.ts';
+import { counts, importEvents, publishAll, unacked, uniqueNatsEnv, waitFor } from './support/harness.ts';
+
+let nc: NatsConnection | null = null;
+let stream: string | null = null;
+after(async () => {
+  if (nc && stream) await deleteStream(nc, stream);
+  await nc?.close();
+});
+
+function startChild(env: Record<string, string>): { child: ChildProcess; exited: Promise<number | null>; stderr: () => string } {
+  let err = '';
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'twichist.ts'), 'enrich'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, exited, stderr: () => err };
+}
+
+/** Counts through the running child's control server; null while no child serves the folder. */
+async function childCounts(config: ReturnType<typeof loadConfig>) {
+  // Never open the folder ourselves here: the next child could not lock it.
+  if ((await connectControl(config.dataDir)) === null) return null;
+  const client = await createClickHouse(config);
+  try {
+    return await counts(client);
+  } finally {
+    await client.close();
+  }
+}
+
+test('enrich killed with SIGKILL twice mid-stream and restarted: still exact, rollups too', { skip: sharedDataMissing(), timeout: 600_000 }, async (t) => {
+  const r = await tryConnectNats();
+  if (!r.nc) return t.skip(`skipped: ${r.reason}`);
+  nc = r.nc;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-enrich-kill-'));
+  t.after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  const env = { ...uniqueNatsEnv(), TWICHIST_DATA_DIR: dataDir, CLICKHOUSE_DATABASE: 'killtest', LOG_LEVEL: 'warn', ENRICH_BATCH_SIZE: '1000', ENRICH_FLUSH_MS: '100', PATH: path.dirname(process.execPath) };
+  const config = loadConfig(env);
+  stream = config.nats.stream;
+  await publishAll(nc, config, await importEvents(RIOT_LOG));
+
+  const killedAt: number[] = [];
+  for (const threshold of [8_000, 22_000]) {
+    const c = startChild(env);
+    const seen = await waitFor(`child to store ${threshold} messages`, () => childCounts(config), (v) => v !== null && v.messages >= threshold, 300_000).catch((e: Error) => {
+      throw new Error(`${e.message}\nchild stderr: ${c.stderr()}`);
+    });
+    c.child.kill('SIGKILL');
+    await c.exited;
+    killedAt.push(seen!.messages);
+  }
+  assert.ok(killedAt[1] < RIOT_MESSAGES, `second kill happened mid-stream (at ${killedAt[1]})`);
+
+  const last = startChild(env);
+  // Redelivery of what the killed children had not acked waits for ack_wait (30 s).
+  await waitFor('every event stored and acked', async () => ({ c: await childCounts(config), pending: await unacked(nc!, config) }), (v) => v.c !== null && v.c.messages >= RIOT_MESSAGES && v.c.modActions >= RIOT_MOD_ACTIONS && v.pending === 0, 400_000);
+  last.child.kill('SIGTERM');
+  assert.equal(await last.exited, 0, `graceful exit on SIGTERM; stderr: ${last.stderr()}`);
+
+  const client = await createClickHouse(config, { viaControl: false });
+  const c = await counts(client);
+  await client.close();
+  assert.equal(c.messages, RIOT_MESSAGES);
+  assert.equal(c.modActions, RIOT_MOD_ACTIONS);
+  assert.deepEqual(c.rollupMessages, [RIOT_MESSAGES, RIOT_MESSAGES, RIOT_MESSAGES, RIOT_MESSAGES]);
+  assert.deepEqual(c.rollupModActions, [RIOT_MOD_ACTIONS, RIOT_MOD_ACTIONS, RIOT_MOD_ACTIONS, RIOT_MOD_ACTIONS]);
+  assert.equal(c.chatters30s, c.chattersRaw);
+  assert.deepEqual([c.emoteUses[0], c.emoteUses[1]], [c.emoteUses[2], c.emoteUses[2]]);
+  t.diagnostic(`killed at ${killedAt.join(' and ')} stored messages`);
+});
