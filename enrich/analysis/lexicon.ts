@@ -44,6 +44,22 @@ export function buildEmoteMap(extra?: Record<string, number>): Map<string, numbe
 export const DEFAULT_EMOTES: ReadonlyMap<string, number> = buildEmoteMap();
 
 /**
+ * Lower-cased emote names typed as words ("pepehands", "kekw", "widepeepohappy"), only for names with
+ * a capital after the first letter and 5+ characters: "Cooking", "Pain" or "PogO" lower-cased are
+ * English words, not emotes.
+ * Consulted after slang and AFINN.
+ */
+export const LOWER_EMOTES: ReadonlyMap<string, number> = (() => {
+  const m = new Map<string, number>();
+  for (const [name, score] of HAND_EMOTES) {
+    if (name.length < 5 || !/[A-Z]/.test(name.slice(1))) continue;
+    const k = name.toLowerCase();
+    if (!m.has(k)) m.set(k, score);
+  }
+  return m;
+})();
+
+/**
  * Emoticons and symbols, matched case-sensitively on the raw token before normalisation
  * (normalisation would strip them).
  */

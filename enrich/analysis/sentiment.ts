@@ -5,7 +5,7 @@
  * how the thresholds were chosen.
  */
 import {
-  AFINN, DEFAULT_EMOTES, EMOTICONS, HAND_EMOTES, INTENSIFIERS, NATURAL_NEGATIONS, NEGATION_FACTOR,
+  AFINN, DEFAULT_EMOTES, EMOTICONS, HAND_EMOTES, INTENSIFIERS, LOWER_EMOTES, NATURAL_NEGATIONS, NEGATION_FACTOR,
   NEGATION_WINDOW, NEGATORS, SLANG, SUFFIX_SCORES,
 } from './lexicon.ts';
 import { channelEmoteSuffix, collapseAll, collapseRepeats, normalizeWord } from './tokens.ts';
@@ -49,6 +49,8 @@ function wordScore(w: string): number {
   if (s !== undefined) return s;
   s = AFINN.get(w);
   if (s !== undefined) return s;
+  s = LOWER_EMOTES.get(w);
+  if (s !== undefined) return s;
   return NaN;
 }
 
@@ -77,6 +79,11 @@ function isAllCapsWord(raw: string): boolean {
     if (c >= 65 && c <= 90) letters++;
   }
   return letters >= 2;
+}
+
+/** ASCII punctuation that chat glues onto words: . , ! ? : ; */
+function isPunct(c: number): boolean {
+  return c === 46 || c === 44 || c === 33 || c === 63 || c === 58 || c === 59;
 }
 
 function isQuestionMarks(raw: string): boolean {
@@ -141,6 +148,12 @@ export function lexical(text: string, opts: LexicalOptions = {}, out: LexicalPar
     if (es === undefined && useEmotes && emoteNames.length > 0 && emoteNames.includes(raw)) {
       const ss = suffixScore(raw);
       es = Number.isNaN(ss) ? 0 : ss;
+    }
+    if (es === undefined && useEmotes && raw.length >= 3 && isPunct(raw.charCodeAt(raw.length - 1))) {
+      // "widepeepoHappy!", "KEKW," : the emote with punctuation glued on
+      let e = raw.length - 1;
+      while (e > 0 && isPunct(raw.charCodeAt(e - 1))) e--;
+      if (e > 0) es = emotes.get(raw.slice(0, e));
     }
     if (es === undefined && useEmotes && raw.length >= 4) {
       const ss = suffixScore(raw);
