@@ -69,7 +69,8 @@ export function createAnalyzer(opts: AnalyzerOptions = {}): { analyze(input: Ana
         sentiment: score,
         sentimentLabel: toLabel(score),
         toxicity: toxicity(input.text),
-        modRisk: mod.score(input.channel, input.userId ?? input.login.toLowerCase(), input.text, input.ts, input.emoteNames),
+        // keyed by login, as in training: the login's own toxicity is a feature (a numeric id has none)
+        modRisk: mod.score(input.channel, input.login.toLowerCase(), input.text, input.ts, input.emoteNames),
       };
     },
   };
