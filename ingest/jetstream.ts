@@ -222,16 +222,36 @@ export class MicroBatcher {
     while (this.inFlight.size >= this.maxInFlight) await new Promise<void>((r) => this.slotWaiters.push(r));
   }
 
-  /** Sends every open batch and waits until all are acknowledged. */
+  /** Sends every open batch and waits until all are acknowledged, including events pushed meanwhile. */
   async flush(): Promise<void> {
-    for (const [channel, o] of this.open) if (o.events.length > 0) void this.sendOpen(channel, o);
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    for (;;) {
+      const sent = this.sendAllOpen();
+      if (!sent && this.inFlight.size === 0) break;
+      await Promise.allSettled([...this.inFlight]);
+    }
     await this.publisher.flush();
   }
 
+  /**
+   * Flushes until nothing is open. Events pushed while the last batches were in flight (a live
+   * connection still delivering while it closes) are published too instead of being cleared with the
+   * open batches: before, they were dropped silently.
+   */
   async close(): Promise<void> {
-    await this.flush();
+    do await this.flush();
+    while (this.sendAllOpen());
     for (const o of this.open.values()) if (o.timer !== null) clearTimeout(o.timer);
     this.open.clear();
+  }
+
+  private sendAllOpen(): boolean {
+    let sent = false;
+    for (const [channel, o] of this.open) {
+      if (o.events.length > 0) {
+        void this.sendOpen(channel, o);
+        sent = true;
+      }
+    }
+    return sent;
   }
 }

@@ -70,6 +70,62 @@ export function pointChatClientAt(client: ChatClient, port: number): void {
   conn._target.port = port;
 }
 
+/**
+ * twurple's TCP connection (`@d-fischer/connection` DirectConnection, used whenever `webSocket: false`,
+ * i.e. with TWITCH_IRC_HOST) turns bytes into lines wrongly in two ways, both measured on the local
+ * server (test/ingest/live-replay.test.ts):
+ * - it splits every socket read on `\r\n`, so a read that ends between `\r` and `\n` glues the next line
+ *   onto the previous one ("text\r\n@tags ... PRIVMSG ...") and that next line is lost, and the previous
+ *   event's text is corrupted (seen as 1 line in ~8 runs of the reconnect replay);
+ * - it decodes each read with `Buffer#toString()`, so a UTF-8 character split across two reads becomes
+ *   two U+FFFD (emoji-heavy chat at high rates).
+ * This swaps the connection class for a subclass that decodes the socket as a UTF-8 stream
+ * (`setEncoding`, which keeps partial characters) and splits on `\n` across reads, stripping the `\r`.
+ * twurple reads `_type` on every (re)connect. Checked at run time: fails loudly if a twurple upgrade
+ * moves it. WebSocket connections (Twitch's default) get whole lines per frame and are unaffected,
+ * but go through the same splitter.
+ */
+export function fixLineFraming(client: ChatClient): void {
+  const conn = (client.irc as unknown as { _connection?: { _type?: unknown } })._connection;
+  const Base = conn?._type as (new (...args: never[]) => FramedBase) | undefined;
+  if (typeof Base !== 'function' || typeof Base.prototype.receiveRaw !== 'function' || typeof Base.prototype.connect !== 'function') {
+    throw new Error('cannot fix IRC line framing: @twurple/chat internals changed');
+  }
+  if ((Base as unknown as { framed?: boolean }).framed) return;
+  class Framed extends Base {
+    static framed = true;
+    override connect(): void {
+      super.connect();
+      const socket = this._socket as { setEncoding?: (enc: string) => void } | null;
+      // net/tls sockets: decode as a stream, so a character split across reads survives.
+      if (socket && typeof socket.setEncoding === 'function') socket.setEncoding('utf8');
+    }
+    override receiveRaw(data: string): void {
+      if (!this._lineBased) return super.receiveRaw(data);
+      const buf = this._currentLine + data;
+      let start = 0;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n', start)) {
+        const end = nl > start && buf.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+        if (end > start) this.emit(this.onReceive, buf.slice(start, end));
+        start = nl + 1;
+      }
+      this._currentLine = start === 0 ? buf : buf.slice(start);
+    }
+  }
+  (conn as { _type: unknown })._type = Framed;
+}
+
+/** The fields of `@d-fischer/connection`'s AbstractConnection that {@link fixLineFraming} relies on. */
+interface FramedBase {
+  _socket: unknown;
+  _lineBased: boolean;
+  _currentLine: string;
+  onReceive: unknown;
+  emit(event: unknown, ...args: unknown[]): void;
+  connect(): void;
+  receiveRaw(data: string): void;
+}
+
 function parseHost(spec: string): { host: string; port: number | null } {
   const m = /^(.*):(\d+)$/.exec(spec);
   return m ? { host: m[1], port: Number(m[2]) } : { host: spec, port: null };
@@ -191,6 +247,7 @@ export class LiveIngestor {
       logger: { minLevel: 'critical' },
     });
     if (endpoint?.port) pointChatClientAt(client, endpoint.port);
+    fixLineFraming(client);
     this.client = client;
     client.irc.onAnyMessage((msg) => {
       const line = msg.rawLine;
@@ -364,9 +421,17 @@ export class LiveIngestor {
     const client = this.client;
     if (client) {
       this.onDisconnected(true);
-      client.quit();
+      // Lines already on the way are still parsed and published: wait (bounded) until the socket is closed.
+      const closed = new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 2000);
+        client.onDisconnect(() => (clearTimeout(t), resolve()));
+      });
+      if (client.isConnected) {
+        client.quit();
+        await closed;
+      } else client.quit();
     }
-    if (this.draining) await this.draining;
+    while (this.draining) await this.draining;
     await this.batcher.close();
   }
 }

@@ -20,10 +20,15 @@ export async function tryConnectNats(url = TEST_NATS_URL): Promise<{ nc: NatsCon
   }
 }
 
+/** Environment for `loadConfig` with a stream, subject prefix and durable consumer of this test only. */
+export function uniqueNatsEnv(url = TEST_NATS_URL): Record<string, string> {
+  const tag = `twichist_test_${randomBytes(5).toString('hex')}`;
+  return { NATS_URL: url, NATS_STREAM: tag.toUpperCase(), NATS_SUBJECT_PREFIX: tag, NATS_CONSUMER: `${tag}_enrich` };
+}
+
 /** A config whose stream and subject prefix belong to this test only. */
 export function uniqueNatsConfig(env: Record<string, string | undefined> = {}, url = TEST_NATS_URL): Config {
-  const tag = `twichist_test_${randomBytes(5).toString('hex')}`;
-  return loadConfig({ NATS_URL: url, NATS_STREAM: tag.toUpperCase(), NATS_SUBJECT_PREFIX: tag, TWICHIST_DATA_DIR: '/tmp/twichist-test-unused', ...env });
+  return loadConfig({ ...uniqueNatsEnv(url), TWICHIST_DATA_DIR: '/tmp/twichist-test-unused', ...env });
 }
 
 export interface StreamMessage {

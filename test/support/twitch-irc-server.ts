@@ -1,9 +1,16 @@
 /**
  * A local server that speaks enough Twitch IRC for the real `@twurple/chat` client: plain TCP,
  * CAP LS/REQ/ACK, PASS/NICK (anonymous `justinfanNNNN` or any token), the 001-004/375/372/376 welcome,
- * JOIN/PART (with ROOMSTATE, 353 and 366), PING/PONG, RECONNECT, dropping connections on demand, and
- * replaying a raw log at a chosen speed (tmi-sent-ts spacing scaled, or as fast as the socket takes it),
- * optionally rewriting the channel. Used by the ingest tests and `bench/ingest.ts`.
+ * JOIN/PART (JOIN echo, 353, 366, then ROOMSTATE, as Twitch orders them), PING/PONG, RECONNECT, dropping
+ * connections on demand, and replaying a raw log at a chosen speed (tmi-sent-ts spacing scaled, or as
+ * fast as the socket takes it), optionally rewriting the channel. Used by the ingest tests and
+ * `bench/ingest.ts`.
+ *
+ * Like Twitch, a connection gets a channel's lines only after the server echoed that connection's JOIN
+ * (the channel is added to the connection in the same synchronous step that writes the echo, so the
+ * echo always precedes the first channel line on the socket). Every channel line written is recorded
+ * with its connection in `written`, and connections the server destroyed are listed in `dropped`, so a
+ * test can require that every line written to a connection the server did not kill was stored.
  *
  * twurple 8 has no `port` option: point a client at this server with `pointChatClientAt()` from
  * `ingest/live.ts`, or set TWITCH_IRC_HOST=127.0.0.1:<port> and TWITCH_IRC_SSL=false.
@@ -34,6 +41,14 @@ export interface ReplayOptions {
   signal?: AbortSignal;
 }
 
+/** A channel line the server wrote to one connection (always after that connection's JOIN echo). */
+export interface WrittenLine {
+  conn: number;
+  channel: string;
+  line: string;
+  at: number;
+}
+
 export interface ReplayResult {
   /** Lines written to at least one joined connection. */
   delivered: number;
@@ -59,6 +74,12 @@ export class TwitchIrcServer {
   connections = 0;
   /** room-id sent in ROOMSTATE on join, by channel. */
   readonly roomIds = new Map<string, string>();
+  /** Every channel line written (replay, broadcast to a channel), in order, with its connection. */
+  readonly written: WrittenLine[] = [];
+  /** Ids of connections destroyed by {@link dropConnections}: lines written to them just before may be lost with the socket. */
+  readonly dropped = new Set<number>();
+  /** Connection id and time of every JOIN echo, in order. */
+  readonly joins: Array<{ conn: number; channel: string; at: number }> = [];
 
   private constructor() {
     this.server = net.createServer((socket) => this.accept(socket));
@@ -128,13 +149,15 @@ export class TwitchIrcServer {
         for (const raw of (m.params[0] ?? '').split(',')) {
           const channel = raw.replace(/^#/, '').toLowerCase();
           if (!channel) continue;
-          conn.channels.add(channel);
           const room = this.roomIds.get(channel) ?? String(1000 + this.roomIds.size);
           this.roomIds.set(channel, room);
+          // The echo is written before the connection is marked joined: nothing of the channel can precede it.
           this.send(conn, `:${nick}!${nick}@${nick}.tmi.twitch.tv JOIN #${channel}`);
-          this.send(conn, `@emote-only=0;followers-only=-1;r9k=0;room-id=${room};slow=0;subs-only=0 :tmi.twitch.tv ROOMSTATE #${channel}`);
+          conn.channels.add(channel);
+          this.joins.push({ conn: conn.id, channel, at: Date.now() });
           this.send(conn, `:${nick}.tmi.twitch.tv 353 ${nick} = #${channel} :${nick}`);
           this.send(conn, `:${nick}.tmi.twitch.tv 366 ${nick} #${channel} :End of /NAMES list`);
+          this.send(conn, `@emote-only=0;followers-only=-1;r9k=0;room-id=${room};slow=0;subs-only=0 :tmi.twitch.tv ROOMSTATE #${channel}`);
           for (const w of this.joinWaiters.splice(0)) {
             if (w.channel === channel) w.resolve();
             else this.joinWaiters.push(w);
@@ -182,6 +205,7 @@ export class TwitchIrcServer {
     for (const c of this.conns) {
       if (c.closed || c.nick === null || (channel !== null && !c.channels.has(channel))) continue;
       any = true;
+      if (channel !== null) this.written.push({ conn: c.id, channel, line, at: Date.now() });
       if (!this.send(c, line)) drains.push(new Promise((r) => c.socket.once('drain', () => r())));
     }
     if (drains.length) await Promise.all(drains);
@@ -191,10 +215,28 @@ export class TwitchIrcServer {
   /** Destroys every client connection (the client sees a network error and reconnects). */
   dropConnections(): void {
     for (const c of this.conns) {
+      this.dropped.add(c.id);
       c.closed = true;
       c.socket.destroy();
     }
     this.conns.clear();
+  }
+
+  /**
+   * Writes raw bytes to every connection joined to `channel`, one chunk per socket write with `gapMs`
+   * between them, so the client reads them separately: a line split inside its CRLF or inside a UTF-8
+   * character, as TCP may deliver it. Complete lines in the chunks are recorded in `written`.
+   */
+  async writeChunks(channel: string, chunks: Buffer[], gapMs = 50): Promise<number> {
+    const targets = [...this.conns].filter((c) => !c.closed && c.nick !== null && c.channels.has(channel));
+    for (const line of Buffer.concat(chunks).toString('utf8').split('\r\n')) {
+      if (line !== '') for (const c of targets) this.written.push({ conn: c.id, channel, line, at: Date.now() });
+    }
+    for (const chunk of chunks) {
+      for (const c of targets) if (!c.closed) c.socket.write(chunk);
+      await new Promise((r) => setTimeout(r, gapMs));
+    }
+    return targets.length;
   }
 
   /** Asks every client to reconnect, as Twitch does before a server restart. */
