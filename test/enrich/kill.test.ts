@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
+import { createClient } from '@clickhouse/client';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createClickHouse } from '../../core/clickhouse.ts';
 import { loadConfig } from '../../core/config.ts';
@@ -36,9 +37,11 @@ function startChild(env: Record<string, string>): { child: ChildProcess; exited:
 
 /** Counts through the running child's control server; null while no child serves the folder. */
 async function childCounts(config: ReturnType<typeof loadConfig>) {
-  // Never open the folder ourselves here: the next child could not lock it.
-  if ((await connectControl(config.dataDir)) === null) return null;
-  const client = await createClickHouse(config);
+  // Never open the folder ourselves here (createClickHouse would, if the control ping were slow): the
+  // next child could not lock it. So the client is built on the control connection only.
+  const conn = await connectControl(config.dataDir);
+  if (conn === null) return null;
+  const client = createClient({ connection: conn as never, clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } });
   try {
     return await counts(client);
   } finally {

@@ -1,0 +1,182 @@
+/**
+ * Enrich stage speed, printed as JSON with the machine's facts. Not a test: numbers vary with load.
+ *
+ *   node bench/enrich.ts [--copies 4] [--mode all|single|jetstream|freshness] [--rate 1000] [--seconds 20]
+ *
+ * - single: importer (parse) -> InProcessBus -> enrich (emotes, analyzer) -> embedded ClickHouse.
+ * - jetstream: importer -> JetStream publish (ingest's MicroBatcher) -> durable consumer -> enrich -> ClickHouse,
+ *   publishing and consuming at the same time; the clock stops when every event is stored and acked.
+ * - freshness: a steady `rate` msg/s through JetStream for `seconds`; a poller counts stored rows every
+ *   20 ms, so each event's latency is (first poll that saw it) - (its publish time): publish to
+ *   queryable, including the poll granularity.
+ * Load: riotgames1 (Chatty, 43,301 messages + 1,900 bans/timeouts) read `copies` times, each copy
+ * under its own channel name (riotgames_1..N) with the same timestamps.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { InProcessBus } from '../core/bus.ts';
+import { createClickHouse } from '../core/clickhouse.ts';
+import { loadConfig, type Config } from '../core/config.ts';
+import type { ChatEvent } from '../core/events.ts';
+import { createLogger } from '../core/logger.ts';
+import { migrateUp } from '../clickhouse/migrate.ts';
+import { createJetStreamConsumer } from '../enrich/consumer.ts';
+import { startEnrich } from '../enrich/index.ts';
+import { quantile } from '../enrich/metrics.ts';
+import { importFile } from '../ingest/importers/index.ts';
+import { ensureChatStream, JetStreamPublisher, MicroBatcher } from '../ingest/jetstream.ts';
+import { parseArgs } from '../cli/command.ts';
+
+const LOG = path.resolve(import.meta.dirname, '..', '..', 'shared', 'data', 'chatty', 'riotgames', 'riotgames1.log');
+const { flags } = parseArgs(process.argv.slice(2), { copies: 'string', mode: 'string', rate: 'string', seconds: 'string', nats: 'string' });
+const copies = Number(flags.copies ?? 4);
+const mode = String(flags.mode ?? 'all');
+const rate = Number(flags.rate ?? 1000);
+const seconds = Number(flags.seconds ?? 20);
+const natsUrl = String(flags.nats ?? 'nats://127.0.0.1:4222');
+const logger = createLogger('warn');
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-bench-enrich-'));
+process.on('exit', () => fs.rmSync(dataDir, { recursive: true, force: true }));
+
+function configFor(db: string, extra: Record<string, string> = {}): Config {
+  const tag = `twichist_bench_${db}_${process.pid}`;
+  return loadConfig({ TWICHIST_DATA_DIR: dataDir, CLICKHOUSE_DATABASE: db, TWICHIST_ONLINE: 'false', LOG_LEVEL: 'warn', NATS_URL: natsUrl, NATS_STREAM: tag.toUpperCase(), NATS_SUBJECT_PREFIX: tag, NATS_CONSUMER: `enrich_${tag}`, ...extra });
+}
+
+/** Reads the log `copies` times with the ingest importer (the parse step is inside the timed span). */
+async function* events(): AsyncGenerator<ChatEvent[]> {
+  for (let k = 1; k <= copies; k++) {
+    let batch: ChatEvent[] = [];
+    const out: ChatEvent[][] = [];
+    await importFile(LOG, (e) => {
+      batch.push(e);
+      if (batch.length === 200) {
+        out.push(batch);
+        batch = [];
+      }
+    }, { channel: `riotgames_${k}`, source: 'import' });
+    if (batch.length > 0) out.push(batch);
+    yield* out;
+  }
+}
+
+async function stored(config: Config): Promise<number> {
+  const client = await createClickHouse(config);
+  const rs = await client.query({ query: 'SELECT (SELECT count() FROM messages) + (SELECT count() FROM mod_actions) AS n', format: 'JSONEachRow' });
+  return Number((await rs.json<{ n: number }>())[0].n);
+}
+
+async function single() {
+  const config = configFor('single');
+  const client = await createClickHouse(config, { viaControl: false });
+  await migrateUp(client);
+  const bus = new InProcessBus(256);
+  const stage = startEnrich({ config, logger, client, consumer: bus.consumer() });
+  const pub = bus.publisher();
+  const t0 = performance.now();
+  let n = 0;
+  for await (const b of events()) {
+    n += b.length;
+    await pub.publish(b[0].channel, b);
+  }
+  await bus.idle();
+  const s = (performance.now() - t0) / 1000;
+  await stage.stop();
+  return { events: n, seconds: +s.toFixed(2), eventsPerSecond: Math.round(n / s), stored: await stored(config), batches: stage.metrics.batches, meanBatch: Math.round(stage.metrics.batchSize.sum / stage.metrics.batches), insertMsTotal: Math.round(stage.metrics.insertLatencyMs.sum) };
+}
+
+async function jetstreamRun() {
+  const config = configFor('jetstream');
+  const client = await createClickHouse(config, { viaControl: false });
+  await migrateUp(client);
+  const nc = await connect({ servers: natsUrl });
+  await ensureChatStream(nc, config.nats);
+  const consumer = await createJetStreamConsumer({ config, logger, connection: nc });
+  const stage = startEnrich({ config, logger, client, consumer });
+  const publisher = new JetStreamPublisher({ nc, subjectPrefix: config.nats.subjectPrefix });
+  const batcher = new MicroBatcher({ publisher, maxEvents: 200 });
+  const t0 = performance.now();
+  let n = 0;
+  for await (const b of events()) for (const e of b) {
+    n++;
+    await batcher.push(e);
+  }
+  await batcher.close();
+  const published = (performance.now() - t0) / 1000;
+  const jsm = await jetstreamManager(nc);
+  for (;;) {
+    const info = await jsm.consumers.info(config.nats.stream, config.nats.consumer);
+    if (info.num_pending + info.num_ack_pending === 0 && stage.metrics.busAcked > 0) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const s = (performance.now() - t0) / 1000;
+  await stage.stop();
+  await jsm.streams.delete(config.nats.stream);
+  await nc.close();
+  return { events: n, seconds: +s.toFixed(2), eventsPerSecond: Math.round(n / s), publishSeconds: +published.toFixed(2), stored: await stored(config), batches: stage.metrics.batches, meanBatch: Math.round(stage.metrics.batchSize.sum / stage.metrics.batches) };
+}
+
+async function freshness() {
+  const config = configFor('fresh');
+  const client = await createClickHouse(config, { viaControl: false });
+  await migrateUp(client);
+  const nc = await connect({ servers: natsUrl });
+  await ensureChatStream(nc, config.nats);
+  const consumer = await createJetStreamConsumer({ config, logger, connection: nc });
+  const stage = startEnrich({ config, logger, client, consumer });
+  const publisher = new JetStreamPublisher({ nc, subjectPrefix: config.nats.subjectPrefix });
+  // Live ingest publishes small batches quickly: 20 ms micro-batches, as ingest's default.
+  const batcher = new MicroBatcher({ publisher, maxEvents: 200, maxDelayMs: 20 });
+  const source: ChatEvent[] = [];
+  for await (const b of events()) {
+    for (const e of b) if (e.kind === 'message') source.push(e);
+    if (source.length >= rate * seconds) break;
+  }
+  const total = Math.min(source.length, rate * seconds);
+  const publishedAt = new Float64Array(total);
+  const seenAt = new Float64Array(total);
+  let seen = 0;
+  let polling = true;
+  const poller = (async () => {
+    while (polling || seen < total) {
+      const rs = await client.query({ query: "SELECT count() AS n FROM messages WHERE channel = 'fresh'", format: 'JSONEachRow' });
+      const n = Number((await rs.json<{ n: number }>())[0].n);
+      const now = performance.now();
+      for (; seen < n && seen < total; seen++) seenAt[seen] = now;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  const t0 = performance.now();
+  for (let i = 0; i < total; i++) {
+    const due = t0 + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const now = Date.now();
+    publishedAt[i] = performance.now();
+    void batcher.push({ ...source[i], channel: 'fresh', id: `fresh-${i}`, ts: now, received_at: now } as ChatEvent);
+  }
+  await batcher.close();
+  polling = false;
+  await poller;
+  await stage.stop();
+  await jetstreamManager(nc).then((j) => j.streams.delete(config.nats.stream));
+  await nc.close();
+  const lat = Array.from({ length: total }, (_, i) => seenAt[i] - publishedAt[i]).sort((a, b) => a - b);
+  const q = (p: number) => Math.round(lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]);
+  return { rate, seconds, events: total, publishToQueryableMs: { p50: q(0.5), p90: q(0.9), p99: q(0.99), max: Math.round(lat[lat.length - 1]) }, lagHistogramP99Ms: quantile(stage.metrics.lagMs, 0.99), batches: stage.metrics.batches, pollEveryMs: 20 };
+}
+
+const out: Record<string, unknown> = {
+  bench: 'enrich',
+  machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? null, memGiB: +(os.totalmem() / 2 ** 30).toFixed(1), loadAvg1m: os.loadavg()[0], node: process.version, platform: `${os.platform()} ${os.release()}` },
+  load: { file: 'chatty/riotgames/riotgames1.log', copies, multipliedBy: `${copies} copies, each under its own channel name (riotgames_1..${copies}), same timestamps`, config: { batchSize: configFor('x').enrich.batchSize, flushMs: configFor('x').enrich.flushMs } },
+};
+if (mode === 'all' || mode === 'single') out.singleProcess = await single();
+if (mode === 'all' || mode === 'jetstream') out.jetstream = await jetstreamRun();
+if (mode === 'all' || mode === 'freshness') out.freshness = await freshness();
+out.loadAvg1mAfter = os.loadavg()[0];
+process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+process.exit(0);
