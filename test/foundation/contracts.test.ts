@@ -1,36 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../../core/config.ts';
-import { validateEvent, type ChatMessage } from '../../core/events.ts';
+import { validateEvent } from '../../core/events.ts';
 import { deterministicId } from '../../core/ids.ts';
+import { sampleMessage } from '../support/events.ts';
 
-export const sampleMessage: ChatMessage = {
-  v: 1,
-  kind: 'message',
-  id: 'b34ccfc7-4977-403a-8a94-33c6bac34fb8',
-  channel: 'ronni',
-  channel_id: '1234',
-  ts: 1594545155039,
-  received_at: 1594545155100,
-  source: 'live',
-  tags: { 'user-type': '', mod: '0' },
-  user_id: '1234',
-  login: 'ronni',
-  display_name: 'Ronni',
-  text: 'Kappa Keepo Kappa 🎉 日本語',
-  action: false,
-  badges: { subscriber: '12' },
-  badge_info: { subscriber: '14' },
-  color: '#1E90FF',
-  emotes: [{ id: '25', start: 0, end: 4 }],
-  bits: null,
-  first_msg: false,
-  returning_chatter: false,
-  reply: null,
-  source_room_id: null,
-  source_id: null,
-  flags: null,
-};
 
 describe('events', () => {
   test('a valid message passes', () => {
