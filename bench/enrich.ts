@@ -88,8 +88,9 @@ async function single() {
   return { events: n, seconds: +s.toFixed(2), eventsPerSecond: Math.round(n / s), stored: await stored(config), batches: stage.metrics.batches, meanBatch: Math.round(stage.metrics.batchSize.sum / stage.metrics.batches), insertMsTotal: Math.round(stage.metrics.insertLatencyMs.sum) };
 }
 
-async function jetstreamRun() {
-  const config = configFor('jetstream');
+/** A migrated database, a stream and durable consumer of its own, the stage on it, and a publisher. */
+async function jetStreamStage(db: string, maxDelayMs: number) {
+  const config = configFor(db);
   const client = await createClickHouse(config, { viaControl: false });
   await migrateUp(client);
   const nc = await connect({ servers: natsUrl });
@@ -97,7 +98,12 @@ async function jetstreamRun() {
   const consumer = await createJetStreamConsumer({ config, logger, connection: nc });
   const stage = startEnrich({ config, logger, client, consumer });
   const publisher = new JetStreamPublisher({ nc, subjectPrefix: config.nats.subjectPrefix });
-  const batcher = new MicroBatcher({ publisher, maxEvents: 200 });
+  const batcher = new MicroBatcher({ publisher, maxEvents: 200, maxDelayMs });
+  return { config, client, nc, stage, batcher };
+}
+
+async function jetstreamRun() {
+  const { config, nc, stage, batcher } = await jetStreamStage('jetstream', 5);
   const t0 = performance.now();
   let n = 0;
   for await (const b of events()) for (const e of b) {
@@ -120,16 +126,8 @@ async function jetstreamRun() {
 }
 
 async function freshness() {
-  const config = configFor('fresh');
-  const client = await createClickHouse(config, { viaControl: false });
-  await migrateUp(client);
-  const nc = await connect({ servers: natsUrl });
-  await ensureChatStream(nc, config.nats);
-  const consumer = await createJetStreamConsumer({ config, logger, connection: nc });
-  const stage = startEnrich({ config, logger, client, consumer });
-  const publisher = new JetStreamPublisher({ nc, subjectPrefix: config.nats.subjectPrefix });
   // Live ingest publishes small batches quickly: 20 ms micro-batches, as ingest's default.
-  const batcher = new MicroBatcher({ publisher, maxEvents: 200, maxDelayMs: 20 });
+  const { config, client, nc, stage, batcher } = await jetStreamStage('fresh', 20);
   const source: ChatEvent[] = [];
   for await (const b of events()) {
     for (const e of b) if (e.kind === 'message') source.push(e);

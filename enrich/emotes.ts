@@ -11,6 +11,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { EmotePosition } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
+// The parser's code-point counter (Twitch emote offsets are code points there too).
+import { codePointLength } from '../ingest/irc-parser.ts';
 
 export type EmoteProvider = 'twitch' | '7tv' | 'bttv' | 'ffz';
 
@@ -199,20 +201,6 @@ export class EmoteIndex {
 function lastBase(t: EmoteTokens): number {
   const i = t.names.length - 1;
   return t.attachedTo[i] === -1 ? i : t.attachedTo[i];
-}
-
-function codePointLength(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    // A high surrogate followed by a low one is one code point.
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) i++;
-    }
-    n++;
-  }
-  return n;
 }
 
 export interface EmoteSourceOptions {
