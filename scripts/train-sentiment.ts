@@ -28,7 +28,7 @@ if (!existsSync(data)) { console.error(`no ${data}; training needs ../shared/dat
 
 // 0. write the hand part first: lexicon.ts reads the JSON at import
 const hand = JSON.parse(readFileSync(join(repoRoot, 'scripts', 'emote-lexicon-hand.json'), 'utf8'));
-const VERSION = '2026.11.1';
+const VERSION = '2026.11.2';
 const prev = existsSync(lexPath) ? JSON.parse(readFileSync(lexPath, 'utf8')) : {};
 writeFileSync(lexPath, JSON.stringify({ version: VERSION, about: hand.about, rules: hand.rules, suffixRules: hand.suffixRules, derived: prev.derived ?? {} }, null, 1) + '\n');
 const { HAND_EMOTES } = await import('../enrich/analysis/lexicon.ts');

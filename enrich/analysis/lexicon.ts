@@ -89,7 +89,7 @@ export const SLANG: ReadonlyMap<string, number> = new Map<string, number>([
   ['insane', 0.5], ['sick', 0.4], ['crazy', 0.3], ['clean', 0.4], ['clutch', 0.6], ['lit', 0.5],
   ['fire', 0.4], ['banger', 0.7], ['legend', 0.6], ['legendary', 0.6], ['king', 0.5], ['queen', 0.4],
   ['god', 0.3], ['gigachad', 0.5], ['chad', 0.3], ['w', 0.5], ['dub', 0.5], ['yay', 0.6], ['yess', 0.5],
-  ['yes', 0.2], ['letsgo', 0.7], ['lesgo', 0.7], ['lessgo', 0.7], ['lfg', 0.7], ['pogu', 0.8], ['wow', 0.4],
+  ['yes', 0.2], ['letsgo', 0.7], ['lesgo', 0.7], ['lessgo', 0.7], ['lfg', 0.7], ['pogu', 0.8],
   ['woah', 0.1], ['wooo', 0.5], ['woo', 0.5], ['woohoo', 0.6], ['omg', 0.2], ['cute', 0.6], ['adorable', 0.7],
   ['ty', 0.5], ['tyty', 0.6], ['thx', 0.5], ['thanks', 0.5], ['tysm', 0.7], ['gz', 0.6], ['grats', 0.6],
   ['congrats', 0.7], ['pogg', 0.7], ['wholesome', 0.7], ['bless', 0.4], ['kreygasm', 0.7], ['feelsgoodman', 0.7],
@@ -118,6 +118,9 @@ export const SLANG: ReadonlyMap<string, number> = new Map<string, number>([
   ['waow', 0.4], ['woww', 0.4], ['uncool', -0.5], ['ow', -0.4], ['ouch', -0.4], ['stop', -0.3], ['stahp', -0.4],
   ['stawp', -0.4], ['cmon', -0.4], ["c'mon", -0.4], ['cmoon', -0.4], ['wah', -0.4], ['waah', -0.4], ['zz', -0.5],
   ['please', 0], ['pls', 0], ['plz', 0], ['sorry', -0.1], ['miss', -0.2], ['joke', 0.1], ['cancer', -0.5],
+  // AFINN words that are mostly something else in chat: a name (Rob), Riot Games, a plea ("HELP" is
+  // panic, not AFINN's +2); "wow" alone is surprise (guidelines: neutral), it still adds to an emote
+  ['rob', 0], ['riot', 0], ['help', 0], ['wow', 0.25],
 ]);
 
 /** Words that flip the polarity of the next sentiment-bearing token (within NEGATION_WINDOW tokens). */

@@ -11,9 +11,15 @@ import {
 import { channelEmoteSuffix, collapseAll, collapseRepeats, normalizeWord } from './tokens.ts';
 import model from './sentiment-model.json' with { type: 'json' };
 
-/** Final-label thresholds on the combined score in -1..1 (chosen on the dev set's 70% tuning part). */
-export const POSITIVE_THRESHOLD = 0.3;
-export const NEGATIVE_THRESHOLD = -0.2;
+/** Final-label thresholds on the combined score in -1..1 (chosen on both dev sets' 70% tuning parts: scripts/tune-sentiment.ts). */
+export const POSITIVE_THRESHOLD = 0.25;
+export const NEGATIVE_THRESHOLD = -0.25;
+/**
+ * Balance of the emote part and the word part in the raw sum (chosen with the thresholds): an emote is
+ * the writer's own reaction, a single weak AFINN word (±2 of 5) is not enough for a label.
+ */
+export const EMOTE_WEIGHT = 1.2;
+export const WORD_WEIGHT = 0.6;
 /** Weight of the learned model's (P(pos) - P(neg)), added before squashing when no lexicon token fired. */
 export const LEARNED_WEIGHT = 0.2;
 /** Repeats of the same emote in one message add this fraction each ("LUL LUL LUL" is not 3x LUL). */
@@ -116,6 +122,7 @@ export interface LexicalOptions {
 }
 
 const EMPTY: readonly string[] = [];
+const SKIN_TONE = /\uD83C[\uDFFB-\uDFFF]/g;
 
 /**
  * One pass over the message. Cost: one split, one Map.get per token (two to three for words with
@@ -135,6 +142,7 @@ export function lexical(text: string, opts: LexicalOptions = {}, out: LexicalPar
   let lastEmote = '';
   let lastEmoteScore = 0;
   let prevWord = '';
+  let prevWord2 = '';
   let butFactor = 1;
   // learned logits accumulate here: neg, neu, pos
   let l0 = 0, l1 = 0, l2 = 0, lHits = 0;
@@ -145,6 +153,8 @@ export function lexical(text: string, opts: LexicalOptions = {}, out: LexicalPar
     // 1. emotes (case-sensitive, exact name)
     let es = useEmotes ? emotes.get(raw) : undefined;
     if (es === undefined && useEmotes) es = EMOTICONS.get(raw);
+    // 👌🏽, 👍🏿: the emoji with a skin-tone modifier (U+1F3FB..U+1F3FF, a \uD83C surrogate pair)
+    if (es === undefined && useEmotes && raw.length >= 4 && raw.charCodeAt(raw.length - 2) === 0xd83c) es = EMOTICONS.get(raw.replace(SKIN_TONE, ''));
     if (es === undefined && useEmotes && emoteNames.length > 0 && emoteNames.includes(raw)) {
       const ss = suffixScore(raw);
       es = Number.isNaN(ss) ? 0 : ss;
@@ -176,7 +186,7 @@ export function lexical(text: string, opts: LexicalOptions = {}, out: LexicalPar
       // no negation of emotes: "no baer FeelsBadMan" is sad, the emote is the writer's own reaction
       if (v !== 0) out.hits++;
       out.emote += v;
-      prevWord = '';
+      prevWord2 = ''; prevWord = '';
       continue;
     }
     if (!useWords) continue;
@@ -188,13 +198,15 @@ export function lexical(text: string, opts: LexicalOptions = {}, out: LexicalPar
     }
     const w = normalizeWord(raw);
     if (w.length === 0) continue;
-    if (NEGATORS.has(w)) { negLeft = NEGATION_WINDOW; prevWord = w; continue; }
+    // "oh no" is dismay, not a negator
+    if (w === 'no' && prevWord === 'oh') { out.word += -0.5; out.hits++; prevWord2 = prevWord; prevWord = w; continue; }
+    if (NEGATORS.has(w)) { negLeft = NEGATION_WINDOW; prevWord2 = prevWord; prevWord = w; continue; }
     if (w === 'but') {
       // VADER's contrast rule: what follows "but" dominates what precedes it
-      out.word *= 0.5; butFactor = 1.5; prevWord = w; continue;
+      out.word *= 0.5; butFactor = 1.5; prevWord2 = prevWord; prevWord = w; continue;
     }
     const im = INTENSIFIERS.get(w);
-    if (im !== undefined) { intens = im; intensLeft = 2; prevWord = w; continue; }
+    if (im !== undefined) { intens = im; intensLeft = 2; prevWord2 = prevWord; prevWord = w; continue; }
     let s = wordScore(w);
     // "Rob", "Dick", "Hope" mid-message are names: a Capitalised word after the first keeps only slang
     // scores, not AFINN ones
@@ -206,14 +218,20 @@ export function lexical(text: string, opts: LexicalOptions = {}, out: LexicalPar
       if (Number.isNaN(s)) s = wordScore(collapseAll(c));
       if (Number.isNaN(s) && isLaughWord(c)) s = 0.6;
     }
+    // "what the fuck/hell" is "wtf"; "fuck this/that/off/you" and "damn it" are anger (each word alone is ~0)
+    if ((w === 'fuck' || w === 'hell' || w === 'heck' || w === 'fck' || w === 'f') && prevWord === 'the' && prevWord2 === 'what') s = -0.5;
+    else if (prevWord === 'fuck' && (w === 'this' || w === 'that' || w === 'off' || w === 'you' || w === 'u')) s = -0.5;
+    else if (prevWord === 'damn' && w === 'it') s = -0.5;
+    // "oh shit", "oh fuck", "oh god": alarm (guidelines), where "shit"/"fuck" alone are ~0
+    else if (prevWord === 'oh' && (w === 'shit' || w === 'fuck' || w === 'god')) s = -0.5;
     // "lets go", "im dead": two-word slang
-    if ((w === 'go' || (elongated && w.startsWith('go'))) && (prevWord === 'lets' || prevWord === "let's")) s = 0.7;
+    else if ((w === 'go' || (elongated && w.startsWith('go'))) && (prevWord === 'lets' || prevWord === "let's")) s = 0.7;
     else if (w === 'dead' && (prevWord === 'im' || prevWord === "i'm")) s = 0.5;
     // "L" is a loss and "W" a win, but not in lower case or in spelled-out words ("P A B L O")
     else if ((w === 'l' || w === 'w') && (raw.charCodeAt(0) > 90 || (toks[ti - 1]?.length === 1) || (toks[ti + 1]?.length === 1))) s = NaN;
     // "noooo" is despair, "no" is a negator/answer
     if (elongated && (w.startsWith('noo') || w.startsWith('nooo'))) s = -0.5;
-    prevWord = w;
+    prevWord2 = prevWord; prevWord = w;
     if (Number.isNaN(s) || s === 0) {
       if (useLearned || unknownOut) {
         const key = elongated ? collapseRepeats(w) : w;
@@ -257,7 +275,7 @@ export function toLabel(score: number, pos = POSITIVE_THRESHOLD, neg = NEGATIVE_
  * weight 0.2 it moves the score of lexicon-silent messages without crossing a threshold by itself.
  */
 export function combine(p: LexicalParts, learnedWeight = LEARNED_WEIGHT): number {
-  return Math.tanh(clampSum(p.emote + p.word) + (p.hits > 0 ? 0 : learnedWeight * p.learned));
+  return Math.tanh(clampSum(EMOTE_WEIGHT * p.emote + WORD_WEIGHT * p.word) + (p.hits > 0 ? 0 : learnedWeight * p.learned));
 }
 
 const scratch: LexicalParts = { emote: 0, word: 0, hits: 0, learned: 0 };
