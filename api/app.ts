@@ -15,7 +15,7 @@ import { hasZodFastifySchemaValidationErrors, isResponseSerializationError, json
 import type { ClickHouseClient } from '../core/clickhouse.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
-import type { ApiContext, IngestControl, MetricsProvider, NatsHealth } from './context.ts';
+import type { ApiContext, ChannelNotifier, IngestControl, MetricsProvider, NatsHealth } from './context.ts';
 import { ApiError, errorBody } from './errors.ts';
 import type { LiveLimits, LiveSource } from './live.ts';
 import { HttpMetrics } from './metrics.ts';
@@ -40,6 +40,8 @@ export interface BuildAppOptions {
   metrics?: MetricsProvider | null;
   /** Bus reachability for `/health`; without it NATS is reported as not configured. */
   nats?: NatsHealth | null;
+  /** Wakes ingest processes elsewhere after a channel change (NATS control subject); optional. */
+  notifier?: ChannelNotifier | null;
   /**
    * Requests per client IP and window; `false` disables limiting (benchmarks on loopback).
    * Default 600 per minute: a dashboard refreshing 20 panels every 5 s stays well below it.
@@ -62,6 +64,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     ingest: opts.ingest ?? null,
     metrics: opts.metrics ?? null,
     nats: opts.nats ?? null,
+    notifier: opts.notifier ?? null,
   };
   const httpMetrics = new HttpMetrics();
   const app = Fastify({

@@ -25,6 +25,11 @@ export interface NatsHealth {
   ping(): Promise<void>;
 }
 
+/** Tells ingest processes elsewhere that the `channels` table changed (they re-read it at once instead of at their next poll). */
+export interface ChannelNotifier {
+  channelsChanged(): void | Promise<void>;
+}
+
 export interface ApiContext {
   config: Config;
   logger: Logger;
@@ -33,4 +38,5 @@ export interface ApiContext {
   ingest: IngestControl | null;
   metrics: MetricsProvider | null;
   nats: NatsHealth | null;
+  notifier: ChannelNotifier | null;
 }

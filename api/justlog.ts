@@ -48,19 +48,25 @@ function emotes(v: unknown): EmotePosition[] {
   return v.map((e) => (Array.isArray(e) ? { id: String(e[0]), start: Number(e[1]), end: Number(e[2]) } : { id: String((e as Row).id), start: Number((e as Row).start), end: Number((e as Row).end) }));
 }
 
+/** Author fields messages and user notices share. */
+const author = (r: Row) => ({
+  user_id: str(r.user_id),
+  display_name: str(r.display_name),
+  badges: (r.badges ?? {}) as Record<string, string>,
+  badge_info: (r.badge_info ?? {}) as Record<string, string>,
+  color: str(r.color),
+  emotes: emotes(r.emotes),
+  source_room_id: str(r.source_room_id),
+});
+
 export function messageEvent(r: Row): ChatMessage {
   return {
     ...base(r),
+    ...author(r),
     kind: 'message',
-    user_id: str(r.user_id),
     login: String(r.login),
-    display_name: str(r.display_name),
     text: String(r.text),
     action: Boolean(r.action),
-    badges: (r.badges ?? {}) as Record<string, string>,
-    badge_info: (r.badge_info ?? {}) as Record<string, string>,
-    color: str(r.color),
-    emotes: emotes(r.emotes),
     bits: r.bits === null || r.bits === undefined ? null : Number(r.bits),
     first_msg: Boolean(r.first_msg),
     returning_chatter: Boolean(r.returning_chatter),
@@ -76,7 +82,6 @@ export function messageEvent(r: Row): ChatMessage {
             thread_parent_msg_id: str(r.reply_thread_parent_msg_id),
             thread_parent_login: str(r.reply_thread_parent_login),
           },
-    source_room_id: str(r.source_room_id),
     source_id: str(r.source_id),
     flags: str(r.flags),
   };
@@ -91,19 +96,13 @@ export function modEvent(r: Row): ChatEvent {
 export function noticeEvent(r: Row): UserNotice {
   return {
     ...base(r),
+    ...author(r),
     kind: 'usernotice',
     notice_type: String(r.notice_type),
-    user_id: str(r.user_id),
     login: str(r.login),
-    display_name: str(r.display_name),
     text: str(r.text),
     system_msg: str(r.system_msg),
     params: (r.params ?? {}) as Record<string, string>,
-    badges: (r.badges ?? {}) as Record<string, string>,
-    badge_info: (r.badge_info ?? {}) as Record<string, string>,
-    color: str(r.color),
-    emotes: emotes(r.emotes),
-    source_room_id: str(r.source_room_id),
   };
 }
 

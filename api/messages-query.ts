@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { ClickHouseClient } from '../core/clickhouse.ts';
 import { iso, msParam, rows, type Params } from './db.ts';
-import { encodeCursor, isoTime, type Cursor } from './schemas.ts';
+import { isoTime, keysetPage, type Cursor } from './schemas.ts';
 
 export const messageSchema = z.object({
   id: z.string(),
@@ -81,28 +81,8 @@ export interface MessageRow {
 export const MESSAGE_COLUMNS = `id, channel, toUnixTimestamp64Milli(ts) AS ts_ms, login, display_name, user_id, text, action, color, bits, first_msg, badges,
   emote_names, reply_parent_msg_id, sentiment, sentiment_label, toxicity, topic_id`;
 
-export function toMessage(r: MessageRow): MessageOut {
-  return {
-    id: r.id,
-    channel: r.channel,
-    ts: iso(Number(r.ts_ms)),
-    login: r.login,
-    display_name: r.display_name,
-    user_id: r.user_id,
-    text: r.text,
-    action: Boolean(r.action),
-    color: r.color,
-    bits: r.bits,
-    first_msg: Boolean(r.first_msg),
-    badges: r.badges,
-    emotes: r.emote_names,
-    reply_parent_msg_id: r.reply_parent_msg_id,
-    sentiment: r.sentiment,
-    sentiment_label: r.sentiment_label,
-    toxicity: r.toxicity,
-    topic_id: r.topic_id,
-    deleted: Boolean(r.deleted),
-  };
+export function toMessage({ ts_ms, emote_names, action, first_msg, deleted, ...rest }: MessageRow): MessageOut {
+  return { ...rest, ts: iso(Number(ts_ms)), emotes: emote_names, action: Boolean(action), first_msg: Boolean(first_msg), deleted: Boolean(deleted) };
 }
 
 /** WHERE clauses and params for a filter (without the cursor). */
@@ -160,8 +140,5 @@ export async function listMessages(client: ClickHouseClient, f: MessageFilter): 
      ORDER BY ts DESC, id DESC LIMIT {limit:UInt32}`,
     params,
   );
-  const more = list.length > f.limit;
-  const page = more ? list.slice(0, f.limit) : list;
-  const last = page[page.length - 1];
-  return { items: page.map(toMessage), next_cursor: more && last ? encodeCursor({ ts: Number(last.ts_ms), id: last.id }) : null };
+  return keysetPage(list, f.limit, toMessage);
 }

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type { ClickHouseClient } from '../core/clickhouse.ts';
 import { iso, msParam, rows, type Params } from './db.ts';
-import { encodeCursor, isoTime, type Cursor } from './schemas.ts';
+import { isoTime, keysetPage, type Cursor } from './schemas.ts';
 
 export const MOD_TYPES = ['ban', 'timeout', 'delete', 'clear'] as const;
 
@@ -37,19 +37,8 @@ export interface ModRow {
 
 export const MOD_COLUMNS = 'id, channel, toUnixTimestamp64Milli(ts) AS ts_ms, action, target_login, target_user_id, duration_s, reason, target_msg_id, text';
 
-export function toModAction(r: ModRow): ModActionOut {
-  return {
-    id: r.id,
-    channel: r.channel,
-    ts: iso(Number(r.ts_ms)),
-    action: r.action,
-    target_login: r.target_login === '' ? null : r.target_login,
-    target_user_id: r.target_user_id,
-    duration_s: r.duration_s,
-    reason: r.reason,
-    target_msg_id: r.target_msg_id,
-    text: r.text,
-  };
+export function toModAction({ ts_ms, target_login, ...rest }: ModRow): ModActionOut {
+  return { ...rest, ts: iso(Number(ts_ms)), target_login: target_login === '' ? null : target_login };
 }
 
 export interface ModFilter {
@@ -93,8 +82,5 @@ export async function listModActions(client: ClickHouseClient, f: ModFilter): Pr
     params.cid = f.cursor.id;
   }
   const list = await rows<ModRow>(client, `SELECT ${MOD_COLUMNS} FROM mod_actions ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ts DESC, id DESC LIMIT {limit:UInt32}`, params);
-  const more = list.length > f.limit;
-  const page = more ? list.slice(0, f.limit) : list;
-  const last = page[page.length - 1];
-  return { items: page.map(toModAction), next_cursor: more && last ? encodeCursor({ ts: Number(last.ts_ms), id: last.id }) : null };
+  return keysetPage(list, f.limit, toModAction);
 }

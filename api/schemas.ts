@@ -66,6 +66,14 @@ export function encodeCursor(c: Cursor): string {
   return Buffer.from(JSON.stringify([c.ts, c.id]), 'utf8').toString('base64url');
 }
 
+/** One page from `limit + 1` rows fetched newest first: the extra row only says whether more exist. */
+export function keysetPage<R extends { ts_ms: number; id: string }, O>(list: R[], limit: number, out: (r: R) => O): { items: O[]; next_cursor: string | null } {
+  const more = list.length > limit;
+  const page = more ? list.slice(0, limit) : list;
+  const last = page[page.length - 1];
+  return { items: page.map(out), next_cursor: more && last ? encodeCursor({ ts: Number(last.ts_ms), id: last.id }) : null };
+}
+
 export function decodeCursor(s: string): Cursor | null {
   if (!/^[A-Za-z0-9_-]+$/.test(s)) return null;
   try {

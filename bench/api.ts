@@ -61,6 +61,23 @@ async function serve(): Promise<void> {
   process.send!({ port: (app.server.address() as { port: number }).port, messages: await count(), loadSeconds, clickhouse: version, span });
 }
 
+/** Copies of the xqc rows of `table` for copy numbers [from, from + n): renamed channel and user, shifted time. */
+function copyQuery(table: 'messages' | 'mod_actions', loginColumn: 'login' | 'target_login') {
+  return (params: Record<string, unknown>) => ({
+    query: `INSERT INTO ${table}
+      SELECT * REPLACE (
+        concat(id, ':', toString(k)) AS id,
+        concat('bench_', toString(k % {channels:UInt32})) AS channel,
+        ts + toIntervalSecond(330 * intDiv(k, {channels:UInt32})) AS ts,
+        received_at + toIntervalSecond(330 * intDiv(k, {channels:UInt32})) AS received_at,
+        concat(${loginColumn}, '_', toString(k % 40)) AS ${loginColumn})
+      FROM (SELECT * EXCEPT (inserted_at) FROM ${table} WHERE channel = 'xqc') AS m
+      CROSS JOIN (SELECT number AS k FROM numbers({from:UInt64}, {n:UInt64})) AS c`,
+    query_params: params,
+    clickhouse_settings: { insert_deduplication_token: '' },
+  });
+}
+
 /** The real capture through enrich, then copies made inside ClickHouse. */
 async function load(config: import('../core/config.ts').Config, client: import('../core/clickhouse.ts').ClickHouseClient): Promise<void> {
   const { readXqc, storeEvents, xqcMissing } = await import('../test/api/support/load.ts');
@@ -74,32 +91,8 @@ async function load(config: import('../core/config.ts').Config, client: import('
   const chunk = 100;
   for (let from = 0; from < copies; from += chunk) {
     const params = { from, n: Math.min(chunk, copies - from), channels: CHANNELS };
-    await client.command({
-      query: `INSERT INTO messages
-        SELECT * REPLACE (
-          concat(id, ':', toString(k)) AS id,
-          concat('bench_', toString(k % {channels:UInt32})) AS channel,
-          ts + toIntervalSecond(330 * intDiv(k, {channels:UInt32})) AS ts,
-          received_at + toIntervalSecond(330 * intDiv(k, {channels:UInt32})) AS received_at,
-          concat(login, '_', toString(k % 40)) AS login)
-        FROM (SELECT * EXCEPT (inserted_at) FROM messages WHERE channel = 'xqc') AS m
-        CROSS JOIN (SELECT number AS k FROM numbers({from:UInt64}, {n:UInt64})) AS c`,
-      query_params: params,
-      clickhouse_settings: { insert_deduplication_token: '' },
-    });
-    await client.command({
-      query: `INSERT INTO mod_actions
-        SELECT * REPLACE (
-          concat(id, ':', toString(k)) AS id,
-          concat('bench_', toString(k % {channels:UInt32})) AS channel,
-          ts + toIntervalSecond(330 * intDiv(k, {channels:UInt32})) AS ts,
-          received_at + toIntervalSecond(330 * intDiv(k, {channels:UInt32})) AS received_at,
-          concat(target_login, '_', toString(k % 40)) AS target_login)
-        FROM (SELECT * EXCEPT (inserted_at) FROM mod_actions WHERE channel = 'xqc') AS m
-        CROSS JOIN (SELECT number AS k FROM numbers({from:UInt64}, {n:UInt64})) AS c`,
-      query_params: params,
-      clickhouse_settings: { insert_deduplication_token: '' },
-    });
+    await client.command(copyQuery('messages', 'login')(params));
+    await client.command(copyQuery('mod_actions', 'target_login')(params));
     process.stderr.write(`loaded copies ${from + params.n}/${copies}\n`);
   }
   await client.command({ query: 'OPTIMIZE TABLE messages FINAL' }).catch(() => {});

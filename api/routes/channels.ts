@@ -72,9 +72,14 @@ export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   const writeChannel = async (row: { login: string; channel_id: string | null; enabled: boolean; removed: boolean; added_at: number }) => {
     await ctx.client.insert({ table: 'channels', values: [{ ...row, updated_at: Date.now() }], format: 'JSONEachRow', clickhouse_settings: { insert_deduplication_token: '', async_insert: 0 } });
     if (ctx.ingest?.setChannels) {
+      // The ingestor's wanted set is TWITCH_CHANNELS plus the enabled table rows; a table row that is
+      // disabled or removed overrides the environment.
       const all = await configRows();
-      await ctx.ingest.setChannels(all.filter((c) => c.enabled && !c.removed).map((c) => c.login).sort());
+      const off = new Set(all.filter((c) => !c.enabled || c.removed).map((c) => c.login));
+      const on = all.filter((c) => c.enabled && !c.removed).map((c) => c.login);
+      await ctx.ingest.setChannels([...new Set([...ctx.config.twitch.channels.filter((c) => !off.has(c)), ...on])].sort());
     }
+    await ctx.notifier?.channelsChanged();
   };
 
   const one = async (login: string) => {

@@ -7,6 +7,7 @@ import { buildApp } from '../../api/app.ts';
 import { createNatsLive } from '../../api/live.ts';
 import { createClickHouse, embeddedConnection } from '../../core/clickhouse.ts';
 import { startControlServer, type ControlServer } from '../../core/control.ts';
+import { channelControlSubject } from '../../core/subjects.ts';
 import { applyRetention, migrateUp } from '../../clickhouse/migrate.ts';
 import { parseArgs, type Command } from '../command.ts';
 
@@ -38,6 +39,8 @@ export const command: Command = {
         client,
         live: conn ? createNatsLive(conn, config.nats.subjectPrefix) : null,
         nats: conn ? { ping: () => conn.flush() } : null,
+        // Ingestors listening on the control subject re-read the channels table at once.
+        notifier: conn ? { channelsChanged: () => conn.publish(channelControlSubject(config.nats.subjectPrefix), '{"changed":"channels"}') } : null,
       });
       await app.listen({ host: config.api.host, port: config.api.port });
       ctx.stdout.write(`API listening on http://${config.api.host}:${(app.server.address() as { port: number }).port} (docs at /docs)\n`);

@@ -15,10 +15,11 @@ const skip = xqcMissing();
 let f: ApiFixture;
 const setCalls: string[][] = [];
 const states: Record<string, IngestState> = {};
+let notified = 0;
 
 before(async () => {
   if (skip) return;
-  f = await apiFixture({ app: { ingest: { state: () => ({ ...states }), setChannels: (l) => void setCalls.push(l) } } });
+  f = await apiFixture({ app: { ingest: { state: () => ({ ...states }), setChannels: (l) => void setCalls.push(l) }, notifier: { channelsChanged: () => void notified++ } } });
 });
 after(async () => {
   await f?.app.close();
@@ -61,6 +62,7 @@ describe('channels', { skip }, () => {
     assert.equal(add.statusCode, 201, add.body);
     assert.equal(JSON.parse(add.body).login, 'newchan');
     assert.deepEqual(setCalls.at(-1), ['newchan']);
+    assert.equal(notified, 1);
     let list = (await getJson(f.app, '/api/v1/channels')).body.items;
     assert.deepEqual(list.find((c: { login: string }) => c.login === 'newchan'), { ...list.find((c: { login: string }) => c.login === 'newchan'), configured: true, enabled: true, messages: 0, ingest_state: 'joining' });
     const off = await f.app.inject({ method: 'PATCH', url: '/api/v1/channels/newchan', payload: { enabled: false }, headers: auth });
@@ -71,6 +73,7 @@ describe('channels', { skip }, () => {
     assert.equal(JSON.parse(on.body).enabled, true);
     const del = await f.app.inject({ method: 'DELETE', url: '/api/v1/channels/newchan', headers: auth });
     assert.equal(del.statusCode, 200);
+    assert.equal(notified, 4);
     assert.deepEqual(setCalls.at(-1), []);
     list = (await getJson(f.app, '/api/v1/channels')).body.items;
     assert.equal(list.find((c: { login: string }) => c.login === 'newchan'), undefined);

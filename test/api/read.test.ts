@@ -72,7 +72,7 @@ describe('messages', { skip }, () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const r = await getJson(f.app, `/api/v1/messages?channel=xqc&limit=1000${cursor ? `&cursor=${cursor}` : ''}`);
+      const r: { status: number; body: { items: Array<{ id: string }>; next_cursor: string | null } } = await getJson(f.app, `/api/v1/messages?channel=xqc&limit=1000${cursor ? `&cursor=${cursor}` : ''}`);
       assert.equal(r.status, 200);
       for (const m of r.body.items) seen.push(m.id);
       cursor = r.body.next_cursor;

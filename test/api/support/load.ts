@@ -64,9 +64,23 @@ export async function storeEvents(config: Config, client: ClickHouseClient, even
   const bus = new InProcessBus();
   const stage = startEnrich({ config, logger: createLogger('silent'), client, consumer: bus.consumer(), optOutRefreshMs: 60_000 });
   const pub = bus.publisher();
-  for (let i = 0; i < events.length; i += 500) await pub.publish(events[i].channel, events.slice(i, i + 500));
-  await bus.idle();
-  await stage.stored();
+  // A store that keeps failing would retry forever; fail the test with the reason instead.
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('enrich did not store the test events within 180 s (schema changed under the test? see dead_letters and the enrich log)')), 180_000);
+  });
+  try {
+    await Promise.race([
+      (async () => {
+        for (let i = 0; i < events.length; i += 500) await pub.publish(events[i].channel, events.slice(i, i + 500));
+        await bus.idle();
+        await stage.stored();
+      })(),
+      limit,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
   await stage.stop();
   bus.close();
 }
