@@ -576,44 +576,59 @@ CREATE MATERIALIZED VIEW chat_1d_mv TO chat_1d
     `channel` LowCardinality(String),
     `window` DateTime('UTC'),
     `messages` UInt64,
-    `chatters` AggregateFunction(uniqExact, String),
     `first_time_chatters` UInt64,
     `sentiment_sum` Float64,
     `sentiment_neg` UInt64,
     `sentiment_neu` UInt64,
     `sentiment_pos` UInt64,
     `toxicity_sum` Float64,
-    `toxicity_max` SimpleAggregateFunction(max, Float32),
     `emote_uses` UInt64,
     `bits` UInt64,
     `bans` UInt64,
     `timeouts` UInt64,
     `deletions` UInt64,
-    `clears` UInt64
+    `clears` UInt64,
+    `chatters` AggregateFunction(uniqExact, String),
+    `toxicity_max` SimpleAggregateFunction(max, Float32)
 )
 AS SELECT
-    channel,
-    toDateTime(toStartOfDay(w), 'UTC') AS window,
-    sum(messages) AS messages,
-    uniqExactMergeState(chatters) AS chatters,
-    sum(first_time_chatters) AS first_time_chatters,
-    sum(sentiment_sum) AS sentiment_sum,
-    sum(sentiment_neg) AS sentiment_neg,
-    sum(sentiment_neu) AS sentiment_neu,
-    sum(sentiment_pos) AS sentiment_pos,
-    sum(toxicity_sum) AS toxicity_sum,
-    max(toxicity_max) AS toxicity_max,
-    sum(emote_uses) AS emote_uses,
-    sum(bits) AS bits,
-    sum(bans) AS bans,
-    sum(timeouts) AS timeouts,
-    sum(deletions) AS deletions,
-    sum(clears) AS clears
+    s_channel AS channel,
+    toDateTime(toStartOfDay(s_window), 'UTC') AS window,
+    sum(s_messages) AS messages,
+    sum(s_first_time_chatters) AS first_time_chatters,
+    sum(s_sentiment_sum) AS sentiment_sum,
+    sum(s_sentiment_neg) AS sentiment_neg,
+    sum(s_sentiment_neu) AS sentiment_neu,
+    sum(s_sentiment_pos) AS sentiment_pos,
+    sum(s_toxicity_sum) AS toxicity_sum,
+    sum(s_emote_uses) AS emote_uses,
+    sum(s_bits) AS bits,
+    sum(s_bans) AS bans,
+    sum(s_timeouts) AS timeouts,
+    sum(s_deletions) AS deletions,
+    sum(s_clears) AS clears,
+    uniqExactMergeState(s_chatters) AS chatters,
+    max(s_toxicity_max) AS toxicity_max
 FROM
 (
     SELECT
-        *,
-        window AS w
+        channel AS s_channel,
+        window AS s_window,
+        chatters AS s_chatters,
+        toxicity_max AS s_toxicity_max,
+        messages AS s_messages,
+        first_time_chatters AS s_first_time_chatters,
+        sentiment_sum AS s_sentiment_sum,
+        sentiment_neg AS s_sentiment_neg,
+        sentiment_neu AS s_sentiment_neu,
+        sentiment_pos AS s_sentiment_pos,
+        toxicity_sum AS s_toxicity_sum,
+        emote_uses AS s_emote_uses,
+        bits AS s_bits,
+        bans AS s_bans,
+        timeouts AS s_timeouts,
+        deletions AS s_deletions,
+        clears AS s_clears
     FROM chat_30s
 )
 GROUP BY
@@ -650,44 +665,59 @@ CREATE MATERIALIZED VIEW chat_1h_mv TO chat_1h
     `channel` LowCardinality(String),
     `window` DateTime('UTC'),
     `messages` UInt64,
-    `chatters` AggregateFunction(uniqExact, String),
     `first_time_chatters` UInt64,
     `sentiment_sum` Float64,
     `sentiment_neg` UInt64,
     `sentiment_neu` UInt64,
     `sentiment_pos` UInt64,
     `toxicity_sum` Float64,
-    `toxicity_max` SimpleAggregateFunction(max, Float32),
     `emote_uses` UInt64,
     `bits` UInt64,
     `bans` UInt64,
     `timeouts` UInt64,
     `deletions` UInt64,
-    `clears` UInt64
+    `clears` UInt64,
+    `chatters` AggregateFunction(uniqExact, String),
+    `toxicity_max` SimpleAggregateFunction(max, Float32)
 )
 AS SELECT
-    channel,
-    toDateTime(toStartOfHour(w), 'UTC') AS window,
-    sum(messages) AS messages,
-    uniqExactMergeState(chatters) AS chatters,
-    sum(first_time_chatters) AS first_time_chatters,
-    sum(sentiment_sum) AS sentiment_sum,
-    sum(sentiment_neg) AS sentiment_neg,
-    sum(sentiment_neu) AS sentiment_neu,
-    sum(sentiment_pos) AS sentiment_pos,
-    sum(toxicity_sum) AS toxicity_sum,
-    max(toxicity_max) AS toxicity_max,
-    sum(emote_uses) AS emote_uses,
-    sum(bits) AS bits,
-    sum(bans) AS bans,
-    sum(timeouts) AS timeouts,
-    sum(deletions) AS deletions,
-    sum(clears) AS clears
+    s_channel AS channel,
+    toDateTime(toStartOfHour(s_window), 'UTC') AS window,
+    sum(s_messages) AS messages,
+    sum(s_first_time_chatters) AS first_time_chatters,
+    sum(s_sentiment_sum) AS sentiment_sum,
+    sum(s_sentiment_neg) AS sentiment_neg,
+    sum(s_sentiment_neu) AS sentiment_neu,
+    sum(s_sentiment_pos) AS sentiment_pos,
+    sum(s_toxicity_sum) AS toxicity_sum,
+    sum(s_emote_uses) AS emote_uses,
+    sum(s_bits) AS bits,
+    sum(s_bans) AS bans,
+    sum(s_timeouts) AS timeouts,
+    sum(s_deletions) AS deletions,
+    sum(s_clears) AS clears,
+    uniqExactMergeState(s_chatters) AS chatters,
+    max(s_toxicity_max) AS toxicity_max
 FROM
 (
     SELECT
-        *,
-        window AS w
+        channel AS s_channel,
+        window AS s_window,
+        chatters AS s_chatters,
+        toxicity_max AS s_toxicity_max,
+        messages AS s_messages,
+        first_time_chatters AS s_first_time_chatters,
+        sentiment_sum AS s_sentiment_sum,
+        sentiment_neg AS s_sentiment_neg,
+        sentiment_neu AS s_sentiment_neu,
+        sentiment_pos AS s_sentiment_pos,
+        toxicity_sum AS s_toxicity_sum,
+        emote_uses AS s_emote_uses,
+        bits AS s_bits,
+        bans AS s_bans,
+        timeouts AS s_timeouts,
+        deletions AS s_deletions,
+        clears AS s_clears
     FROM chat_30s
 )
 GROUP BY
@@ -724,44 +754,59 @@ CREATE MATERIALIZED VIEW chat_1m_mv TO chat_1m
     `channel` LowCardinality(String),
     `window` DateTime('UTC'),
     `messages` UInt64,
-    `chatters` AggregateFunction(uniqExact, String),
     `first_time_chatters` UInt64,
     `sentiment_sum` Float64,
     `sentiment_neg` UInt64,
     `sentiment_neu` UInt64,
     `sentiment_pos` UInt64,
     `toxicity_sum` Float64,
-    `toxicity_max` SimpleAggregateFunction(max, Float32),
     `emote_uses` UInt64,
     `bits` UInt64,
     `bans` UInt64,
     `timeouts` UInt64,
     `deletions` UInt64,
-    `clears` UInt64
+    `clears` UInt64,
+    `chatters` AggregateFunction(uniqExact, String),
+    `toxicity_max` SimpleAggregateFunction(max, Float32)
 )
 AS SELECT
-    channel,
-    toDateTime(toStartOfMinute(w), 'UTC') AS window,
-    sum(messages) AS messages,
-    uniqExactMergeState(chatters) AS chatters,
-    sum(first_time_chatters) AS first_time_chatters,
-    sum(sentiment_sum) AS sentiment_sum,
-    sum(sentiment_neg) AS sentiment_neg,
-    sum(sentiment_neu) AS sentiment_neu,
-    sum(sentiment_pos) AS sentiment_pos,
-    sum(toxicity_sum) AS toxicity_sum,
-    max(toxicity_max) AS toxicity_max,
-    sum(emote_uses) AS emote_uses,
-    sum(bits) AS bits,
-    sum(bans) AS bans,
-    sum(timeouts) AS timeouts,
-    sum(deletions) AS deletions,
-    sum(clears) AS clears
+    s_channel AS channel,
+    toDateTime(toStartOfMinute(s_window), 'UTC') AS window,
+    sum(s_messages) AS messages,
+    sum(s_first_time_chatters) AS first_time_chatters,
+    sum(s_sentiment_sum) AS sentiment_sum,
+    sum(s_sentiment_neg) AS sentiment_neg,
+    sum(s_sentiment_neu) AS sentiment_neu,
+    sum(s_sentiment_pos) AS sentiment_pos,
+    sum(s_toxicity_sum) AS toxicity_sum,
+    sum(s_emote_uses) AS emote_uses,
+    sum(s_bits) AS bits,
+    sum(s_bans) AS bans,
+    sum(s_timeouts) AS timeouts,
+    sum(s_deletions) AS deletions,
+    sum(s_clears) AS clears,
+    uniqExactMergeState(s_chatters) AS chatters,
+    max(s_toxicity_max) AS toxicity_max
 FROM
 (
     SELECT
-        *,
-        window AS w
+        channel AS s_channel,
+        window AS s_window,
+        chatters AS s_chatters,
+        toxicity_max AS s_toxicity_max,
+        messages AS s_messages,
+        first_time_chatters AS s_first_time_chatters,
+        sentiment_sum AS s_sentiment_sum,
+        sentiment_neg AS s_sentiment_neg,
+        sentiment_neu AS s_sentiment_neu,
+        sentiment_pos AS s_sentiment_pos,
+        toxicity_sum AS s_toxicity_sum,
+        emote_uses AS s_emote_uses,
+        bits AS s_bits,
+        bans AS s_bans,
+        timeouts AS s_timeouts,
+        deletions AS s_deletions,
+        clears AS s_clears
     FROM chat_30s
 )
 GROUP BY
@@ -1130,16 +1175,19 @@ CREATE MATERIALIZED VIEW emotes_1d_mv TO emotes_1d
     `users` AggregateFunction(uniqExact, String)
 )
 AS SELECT
-    channel,
-    toDateTime(toStartOfDay(w), 'UTC') AS window,
-    emote,
-    sum(uses) AS uses,
-    uniqExactMergeState(users) AS users
+    s_channel AS channel,
+    toDateTime(toStartOfDay(s_window), 'UTC') AS window,
+    s_emote AS emote,
+    sum(s_uses) AS uses,
+    uniqExactMergeState(s_users) AS users
 FROM
 (
     SELECT
-        *,
-        window AS w
+        channel AS s_channel,
+        window AS s_window,
+        emote AS s_emote,
+        uses AS s_uses,
+        users AS s_users
     FROM emotes_30s
 )
 GROUP BY
@@ -1169,16 +1217,19 @@ CREATE MATERIALIZED VIEW emotes_1h_mv TO emotes_1h
     `users` AggregateFunction(uniqExact, String)
 )
 AS SELECT
-    channel,
-    toDateTime(toStartOfHour(w), 'UTC') AS window,
-    emote,
-    sum(uses) AS uses,
-    uniqExactMergeState(users) AS users
+    s_channel AS channel,
+    toDateTime(toStartOfHour(s_window), 'UTC') AS window,
+    s_emote AS emote,
+    sum(s_uses) AS uses,
+    uniqExactMergeState(s_users) AS users
 FROM
 (
     SELECT
-        *,
-        window AS w
+        channel AS s_channel,
+        window AS s_window,
+        emote AS s_emote,
+        uses AS s_uses,
+        users AS s_users
     FROM emotes_30s
 )
 GROUP BY
@@ -1208,16 +1259,19 @@ CREATE MATERIALIZED VIEW emotes_1m_mv TO emotes_1m
     `users` AggregateFunction(uniqExact, String)
 )
 AS SELECT
-    channel,
-    toDateTime(toStartOfMinute(w), 'UTC') AS window,
-    emote,
-    sum(uses) AS uses,
-    uniqExactMergeState(users) AS users
+    s_channel AS channel,
+    toDateTime(toStartOfMinute(s_window), 'UTC') AS window,
+    s_emote AS emote,
+    sum(s_uses) AS uses,
+    uniqExactMergeState(s_users) AS users
 FROM
 (
     SELECT
-        *,
-        window AS w
+        channel AS s_channel,
+        window AS s_window,
+        emote AS s_emote,
+        uses AS s_uses,
+        users AS s_users
     FROM emotes_30s
 )
 GROUP BY
