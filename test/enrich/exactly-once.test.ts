@@ -129,30 +129,29 @@ test('the id check binds DateTime64(3) bounds exactly (millisecond edges include
 
 test('malformed events go to dead_letters with reasons; the rest of the stream flows', async () => {
   const db = await testDatabase({ env: { ENRICH_FLUSH_MS: '20' } });
-  const bus = new InProcessBus();
-  const stage = startEnrich({ config: db.config, logger, client: db.client, consumer: bus.consumer(), analyzer: neutralAnalyzer(), emotes: emotes() });
   const good = encodeEvents([chatMessage(1), chatMessage(2)]);
   const bad = '{not json\n' + JSON.stringify({ ...chatMessage(3), ts: 'yesterday' }) + '\n' + JSON.stringify({ kind: 'mystery', v: 1 }) + '\n';
-  // Published through the bus's own publisher would re-encode; push the raw NDJSON via a fake event list.
-  const pub = bus.publisher();
-  await pub.publish('testchan', [chatMessage(0)]);
-  (bus as unknown as { queue: Array<{ data: string; msgId: string; seq: number; deliveryCount: number; publishedAt: number }> }).queue.push({ data: good + bad, msgId: 'poison', seq: 99, deliveryCount: 0, publishedAt: T0 });
-  await pub.publish('testchan', [chatMessage(4)]);
-  await bus.idle();
-  // The poison message is redelivered (as after a crash): its dead letters are stored once.
-  (bus as unknown as { queue: Array<{ data: string; msgId: string; seq: number; deliveryCount: number; publishedAt: number }> }).queue.push({ data: good + bad, msgId: 'poison', seq: 99, deliveryCount: 1, publishedAt: T0 });
-  await pub.publish('testchan', [chatMessage(5)]);
-  await bus.idle();
-  await stage.stop();
+  const messages = [encodeEvents([chatMessage(0)]), good + bad, encodeEvents([chatMessage(4)])];
+  const first = scriptedConsumer(messages);
+  const a = startEnrich({ config: db.config, logger, client: db.client, consumer: first.consumer, analyzer: neutralAnalyzer(), emotes: emotes() });
+  await waitFor('all three messages acked', async () => first.acked.length, (n) => n === 3);
+  await a.stop();
+  // The poison message is redelivered (as after a crash before its ack): its dead letters are stored once.
+  const again = scriptedConsumer([messages[1]], { deliveryCount: 2 });
+  const b = startEnrich({ config: db.config, logger, client: db.client, consumer: again.consumer, analyzer: neutralAnalyzer(), emotes: emotes() });
+  await waitFor('redelivery acked', async () => again.acked.length, (n) => n === 1);
+  await b.stop();
   const c = await counts(db.client);
-  assert.equal(c.messages, 5);
+  assert.equal(c.messages, 4, 'messages 0, 1, 2 and 4 (3 was invalid)');
   const dl = await (await db.client.query({ query: "SELECT reason, payload FROM dead_letters WHERE stage = 'enrich' ORDER BY reason", format: 'JSONEachRow' })).json<{ reason: string; payload: string }>();
   assert.equal(dl.length, 3);
   assert.match(dl[0].reason, /^invalid JSON/);
   assert.match(dl[1].reason, /^invalid event: message\.ts/);
   assert.match(dl[2].reason, /^invalid event: mystery/);
   assert.equal(dl[0].payload, '{not json');
-  assert.equal(stage.metrics.eventsIn.invalid, 6);
+  assert.equal(a.metrics.eventsIn.invalid, 3);
+  assert.equal(a.metrics.deadLetters, 3);
+  assert.equal(b.metrics.deadLetters, 0, 'redelivered dead letters are found by id');
 });
 
 test('rows ClickHouse rejects are found by bisection and parked; the rest are stored', async () => {
