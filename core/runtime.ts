@@ -55,20 +55,36 @@ const reason = (err: unknown): string => {
 
 /**
  * Checks the settings a start-up depends on, with short time limits, before anything is opened:
- * the data folder is writable, a ClickHouse server (`CLICKHOUSE_URL`) answers and accepts the
- * credentials, NATS (`NATS_URL`) answers and has JetStream, the API token is long enough, the Twitch
- * token file is readable JSON, the API port is free. Throws {@link ConfigError} naming the setting
- * and the fix. Cost: well under a second when everything is fine (one HTTP round trip, one NATS
- * connect, one file write).
+ * the data folder is writable and no other twichist process runs on it, a ClickHouse server
+ * (`CLICKHOUSE_URL`) answers and accepts the credentials, NATS (`NATS_URL`) answers and has
+ * JetStream, the API token is long enough, the Twitch token file is readable JSON, the API port is
+ * free. Throws {@link ConfigError} naming the setting and the fix. Cost: well under a second when
+ * everything is fine (one HTTP round trip, one NATS connect, one file write).
  */
 export async function preflight(config: Config, opts: PreflightOptions = {}): Promise<void> {
   const timeoutMs = opts.timeoutMs ?? 3000;
   checkDataDir(config);
+  await checkFolderFree(config);
   checkApiToken(config);
   if (opts.twitch ?? true) checkTokenFile(config);
   if (config.clickhouse.url !== null) await checkClickHouse(config, timeoutMs);
   if (config.nats.url !== null && (opts.nats ?? true)) await checkNats(config.nats.url, timeoutMs);
   if (opts.api) await checkPortFree(config.api.host, config.api.port);
+}
+
+/** Embedded ClickHouse allows one process per folder; a second long-running process must not start on it. */
+async function checkFolderFree(config: Config): Promise<void> {
+  if (config.clickhouse.url !== null) return;
+  const { connectControl } = await import('./control.ts');
+  const running = await connectControl(config.dataDir);
+  if (running === null) return;
+  let pid = '?';
+  try {
+    pid = String((JSON.parse(fs.readFileSync(path.join(config.dataDir, 'control.json'), 'utf8')) as { pid: number }).pid);
+  } catch {
+    // gone in the meantime; the message still holds
+  }
+  fail('TWICHIST_DATA_DIR', `another twichist process (pid ${pid}) is running on ${config.dataDir}; stop it first, use \`twichist sql\`/\`import\` alongside it, or set TWICHIST_DATA_DIR to another folder`);
 }
 
 function checkDataDir(config: Config): void {
@@ -213,7 +229,11 @@ export interface Runtime {
    * never for live ingest), with the number of events published.
    */
   readonly sourceDone: Promise<{ events: number }>;
-  /** Resolves when every event published so far is stored (in-process bus only; JetStream: after the publisher's acks). */
+  /**
+   * Resolves when every event published so far is stored: open batches flushed, the bus drained
+   * (in-process: queue empty; JetStream: the durable consumer has nothing pending or unacknowledged,
+   * up to 60 s), and enrich's last batch written.
+   */
   settled(): Promise<void>;
   /**
    * Refreshes the analytics views (bursts, chatter features, ...) now instead of at their next
@@ -223,8 +243,8 @@ export interface Runtime {
   refreshDerived(): Promise<string[]>;
   /**
    * Stops in the order that loses nothing: stop the source (no new events), flush the publisher and
-   * drain the bus into enrich, stop enrich (its last batch is written), stop the API, close the
-   * control server and ClickHouse. Idempotent.
+   * drain the bus into enrich, stop enrich (its last batch is written and acknowledged), stop the API,
+   * close the bus connection, the control server and ClickHouse. Idempotent.
    */
   stop(): Promise<void>;
 }

@@ -81,13 +81,15 @@ export const command: Command = {
           // Stopped part-way: the count is what the shutdown drains into ClickHouse.
           if (stopping) return out(`replay stopped after ${events} events published`);
           await rt.settled();
+          const stored = await countMessages(rt);
+          out(`replay finished: ${events} events published, ${stored ?? '?'} messages in ClickHouse. Still serving; Ctrl-C to stop.`);
+          // Analytics views (bursts, chatter features, ...) now rather than at their next schedule.
+          // In the background: it can take a while on a busy machine, and nothing waits for it.
           const views = await rt.refreshDerived().catch((err: unknown) => {
             logger.warn({ err: String(err) }, 'analytics refresh failed; the views refresh on their own schedule');
             return [];
           });
-          if (views.length > 0) out(`  refreshed ${views.length} analytics view(s)`);
-          const stored = await countMessages(rt);
-          out(`replay finished: ${events} events published, ${stored ?? '?'} messages in ClickHouse. Still serving; Ctrl-C to stop.`);
+          if (views.length > 0 && !stopping) out(`refreshed ${views.length} analytics view(s)`);
         },
         (err: unknown) => ctx.stderr.write(`twichist: ingest stopped: ${(err as Error).message}\n`),
       );
@@ -96,6 +98,11 @@ export const command: Command = {
       out(`${sig}: shutting down (stop ingest, drain bus, flush enrich, stop API, close ClickHouse)`);
       await runtime.stop();
       out('stopped cleanly');
+      // Everything is stored and closed. A view refresh still computing inside ClickHouse's own
+      // threads would hold the exit until it ends (minutes on a busy machine); it is safe to drop
+      // (the views refresh on their schedule), so exit shortly even then. Unref'd: a normal exit
+      // is not delayed.
+      setTimeout(() => process.exit(0), 2000).unref();
       return 0;
     } finally {
       process.off('SIGTERM', onSignal);

@@ -113,7 +113,7 @@ for (const [args, vars, setting] of [
 ] as const) {
   test(`twichist ${args[0]} with an unreachable ${setting}`, async () => {
     const port = await freePort();
-    const env = vars === 'clickhouse' ? { CLICKHOUSE_URL: `http://127.0.0.1:${port}` } : { NATS_URL: `nats://127.0.0.1:${port}` };
+    const env: Record<string, string> = vars === 'clickhouse' ? { CLICKHOUSE_URL: `http://127.0.0.1:${port}` } : { NATS_URL: `nats://127.0.0.1:${port}` };
     const r = await runCli([...args], { TWICHIST_DATA_DIR: path.join(base, 'other'), ...env }, 30_000);
     assert.notEqual(r.code, 0);
     assert.doesNotMatch(r.stderr, STACK_LINE, 'no stack trace');

@@ -35,7 +35,9 @@ test('up over JetStream stores the replay once and stops cleanly', { skip: nc ? 
     } finally {
       up.child.kill('SIGTERM');
     }
+    const timer = setTimeout(() => up.child.kill('SIGKILL'), 90_000);
     const { code } = await up.exited;
+    clearTimeout(timer);
     assert.equal(code, 0, up.stderr());
     assert.doesNotMatch(up.stderr(), STACK_LINE);
   }

@@ -37,7 +37,10 @@ async function count(env: Record<string, string>, query = 'SELECT count() AS n F
 
 async function stop(up: CliProcess): Promise<void> {
   up.child.kill('SIGTERM');
+  // A shutdown that hangs is a failure, not a test that never ends.
+  const timer = setTimeout(() => up.child.kill('SIGKILL'), 90_000);
   const { code, signal } = await up.exited;
+  clearTimeout(timer);
   assert.equal(signal, null, `exited by itself, not by signal; stderr:\n${up.stderr()}`);
   assert.equal(code, 0, `exit code 0 after SIGTERM; stderr:\n${up.stderr()}`);
   assert.match(up.stdout(), /stopped cleanly/);
@@ -82,6 +85,12 @@ test('up replays the sample, serves the API and sql, and stops cleanly on SIGTER
     // A second process: the folder is locked by `up`, so this goes through its control server.
     assert.ok(fs.existsSync(path.join(dataDir, 'control.json')), 'control.json written while up runs');
     assert.equal(await count(env), expected);
+
+    // A second long-running process on the same folder is refused with one line, before it opens anything.
+    const second = await runCli(['up'], await envFor(dataDir), 60_000);
+    assert.notEqual(second.code, 0);
+    assert.match(second.stderr.trim(), /^twichist: configuration error: TWICHIST_DATA_DIR: another twichist process \(pid \d+\) is running/);
+    assert.equal(second.stderr.trim().split('\n').length, 1);
     assert.ok((await count(env, 'SELECT sum(messages) AS n FROM chat_1m')) === expected, 'rollups hold every message');
   } finally {
     if (up.child.exitCode === null) await stop(up);
