@@ -1,12 +1,13 @@
 /**
- * Bytes per chat message on disk. Imports the real logs in ../shared/data (Chatty 2016 logs, VOD chat
- * JSON, the raw #xqc IRC recording) through the same path `twichist import` uses (importer ->
+ * Bytes per chat message on disk. Imports real logs from ../shared/data (the raw #xqc IRC recording,
+ * VOD chat JSON, with --all the Chatty 2016 logs) through the same path `twichist import` uses (importer ->
  * in-process bus -> enrich -> ClickHouse) into a fresh embedded ClickHouse, merges every part
  * (`OPTIMIZE ... FINAL`, what background merges converge to), and divides `sum(bytes_on_disk)` of
  * the active parts by the row count. Nothing is multiplied: every message is a distinct real one
  * (duplicated text would compress better than real chat and flatter the figure).
  *
- *   node bench/storage.ts            all the logs (~100k events)
+ *   node bench/storage.ts            the #xqc recording and every VOD export (~40k events)
+ *   node bench/storage.ts --all      also the 2016 Chatty logs (~120k events)
  *   node bench/storage.ts --quick    the #xqc recording and one VOD only
  *
  * Prints one JSON document on stdout.
@@ -22,11 +23,14 @@ import { openPublishPipeline } from '../ingest/pipeline.ts';
 
 const SHARED = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'data');
 
-async function main(quick: boolean): Promise<Record<string, unknown>> {
+async function main(quick: boolean, all: boolean): Promise<Record<string, unknown>> {
   if (!fs.existsSync(SHARED)) return { skipped: `no ${SHARED}: the real chat logs are not on this machine` };
+  // Default: the live IRC recording (full IRCv3 tags, what live ingest stores) and every VOD export,
+  // ~40k messages, enough for a stable figure. --all adds the 2016 Chatty logs (80k messages without
+  // tags or Twitch ids), which take minutes more on a busy machine and lower the figure.
   const targets = quick
     ? [path.join(SHARED, 'irc', 'xqc-2023-04-01.raw.irc'), path.join(SHARED, 'vod-json', 'v5-rechat', 'rechat-98355852.json')]
-    : [path.join(SHARED, 'chatty'), path.join(SHARED, 'vod-json'), path.join(SHARED, 'irc', 'xqc-2023-04-01.raw.irc')];
+    : [path.join(SHARED, 'irc', 'xqc-2023-04-01.raw.irc'), path.join(SHARED, 'vod-json'), ...(all ? [path.join(SHARED, 'chatty')] : [])];
   const files: Array<{ file: string; format: string }> = [];
   for (const t of targets) files.push(...(await listImportFiles(t)).files);
 
@@ -64,7 +68,7 @@ async function main(quick: boolean): Promise<Record<string, unknown>> {
     await pipeline.close();
     const per = (b: number) => Math.round((b / Math.max(1, messages)) * 10) / 10;
     return {
-      input: { files: files.length, events, per_format: perFormat, multiplied: 'nothing (each message is a distinct real one)', quick },
+      input: { files: files.length, events, per_format: perFormat, multiplied: 'nothing (each message is a distinct real one)', mode: quick ? 'quick' : all ? 'all' : 'default' },
       // Not a throughput figure (bench/enrich.ts measures that): it includes enrich start-up and shares the cores with nothing else only if the machine is idle.
       import: { seconds: Math.round(importSeconds * 10) / 10, path: 'importer -> in-process bus -> enrich -> embedded ClickHouse' },
       messages: { rows: messages, parts_after_optimize: Number(msg.parts), bytes_on_disk: Number(msg.bytes), bytes_per_message: per(Number(msg.bytes)) },
@@ -76,7 +80,7 @@ async function main(quick: boolean): Promise<Record<string, unknown>> {
   }
 }
 
-main(process.argv.includes('--quick')).then(
+main(process.argv.includes('--quick'), process.argv.includes('--all')).then(
   (doc) => {
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     // chdb keeps native handles; the figures are out, so end now instead of waiting on them.
