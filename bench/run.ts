@@ -134,21 +134,31 @@ export function pick(obj: unknown, ...paths: string[]): number | null {
  * the paths below follow what they print (a figure is null when its stage did not run or changed
  * its keys: the full stage JSON is always in `stages`).
  */
-export function headline(stages: Partial<Record<StageName, StageReport>>): Record<string, number | null> {
+export function headline(stages: Partial<Record<StageName, StageReport>>): Record<string, number | null | Record<string, number>> {
   const r = (s: StageName) => stages[s]?.result ?? null;
   return {
     parse_lines_per_s: pick(r('ingest'), 'parse.medianLinesPerSec', 'parse.linesPerSec', 'parse.lines_per_s'),
     publish_events_per_s: pick(r('ingest'), 'publish.eventsPerSec', 'publish.events_per_s'),
-    end_to_end_single_process_events_per_s: pick(r('enrich'), 'single_process.events_per_s', 'in_process.events_per_s', 'end_to_end.in_process.events_per_s', 'inProcess.eventsPerSecond'),
-    end_to_end_jetstream_events_per_s: pick(r('enrich'), 'jetstream.events_per_s', 'end_to_end.jetstream.events_per_s', 'jetstream.eventsPerSecond'),
-    freshness_p50_ms: pick(r('enrich'), 'freshness.p50_ms', 'freshness.p50', 'freshness_ms.p50'),
-    freshness_p99_ms: pick(r('enrich'), 'freshness.p99_ms', 'freshness.p99', 'freshness_ms.p99'),
-    freshness_rate_events_per_s: pick(r('enrich'), 'freshness.rate_events_per_s', 'freshness.rate', 'freshness.events_per_s'),
+    end_to_end_single_process_events_per_s: pick(r('enrich'), 'singleProcess.eventsPerSecond'),
+    end_to_end_jetstream_events_per_s: pick(r('enrich'), 'jetstream.eventsPerSecond'),
+    freshness_p50_ms: pick(r('enrich'), 'freshness.publishToQueryableMs.p50'),
+    freshness_p99_ms: pick(r('enrich'), 'freshness.publishToQueryableMs.p99'),
+    freshness_rate_events_per_s: pick(r('enrich'), 'freshness.rate'),
     analysis_messages_per_cpu_s: pick(r('analysis'), 'msgs_per_s'),
     bytes_per_message_on_disk: pick(r('storage'), 'messages.bytes_per_message'),
     bytes_per_message_all_tables: pick(r('storage'), 'all_tables.bytes_per_message'),
     api_p95_ms_max: maxP95(r('api')),
+    api_p95_ms: apiP95s(r('api')),
   };
+}
+
+/** p95 per endpoint from the api stage's `results` rows (`{ name, p95_ms }`), or null. */
+function apiP95s(obj: unknown): Record<string, number> | null {
+  const rows = (obj as { results?: Array<{ name?: unknown; p95_ms?: unknown }> } | null)?.results;
+  if (!Array.isArray(rows)) return null;
+  const out: Record<string, number> = {};
+  for (const r of rows) if (typeof r.name === 'string' && typeof r.p95_ms === 'number') out[r.name] = r.p95_ms;
+  return out;
 }
 
 /** The slowest endpoint's p95 in the api stage's output (any `p95`/`p95_ms` key at any depth). */
