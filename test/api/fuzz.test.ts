@@ -82,6 +82,26 @@ describe('fuzzed parameters', { skip }, () => {
     });
   }
 
+  it('mutating routes: fuzzed bodies and path values with a valid token are 4xx or a correct 200/201, never 5xx', async () => {
+    const { TOKEN } = await import('./support/setup.ts');
+    const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+    for (const v of FUZZ) {
+      for (const [method, url, payload] of [
+        ['POST', '/api/v1/channels', { login: v }],
+        ['POST', '/api/v1/channels', { login: 'fuzzchan', channel_id: v }],
+        ['POST', '/api/v1/channels', { login: 'fuzzchan', enabled: v }],
+        ['PATCH', `/api/v1/channels/${encodeURIComponent(v)}`, { enabled: false }],
+        ['PATCH', '/api/v1/channels/fuzzchan', { enabled: v }],
+        ['DELETE', `/api/v1/channels/${encodeURIComponent(v)}`, undefined],
+        ['POST', `/api/v1/users/${encodeURIComponent(v)}/opt-out`, undefined],
+      ] as const) {
+        const r = await f.app.inject({ method, url, payload: payload === undefined ? undefined : JSON.stringify(payload), headers: payload === undefined ? { authorization: headers.authorization } : headers });
+        assert.ok(r.statusCode < 500, `${method} ${url.slice(0, 80)} ${JSON.stringify(payload)?.slice(0, 80)}: ${r.statusCode} ${r.body.slice(0, 200)}`);
+        if (r.statusCode >= 400) assert.deepEqual(Object.keys(JSON.parse(r.body)).sort(), ['details', 'error', 'message']);
+      }
+    }
+  });
+
   it('an SQL fragment searched for is just text: no rows, no error, tables intact', async () => {
     const r = await check(`/api/v1/messages?q=${encodeURIComponent('; DROP TABLE messages')}`);
     assert.equal(r.status, 200);

@@ -318,6 +318,27 @@ describe('system', { skip }, () => {
     assert.equal(nf.status, 404);
     assert.equal(nf.body.error, 'not_found');
   });
+  it('docs page, CORS, request ids and the rate limit (429 in the error shape)', async () => {
+    const docs = await f.app.inject({ method: 'GET', url: '/docs/' });
+    assert.equal(docs.statusCode, 200);
+    assert.match(docs.body, /swagger/i);
+    const r = await f.app.inject({ method: 'GET', url: '/api/v1/channels', headers: { origin: 'https://example.org', 'x-request-id': 'abc-123' } });
+    assert.equal(r.headers['access-control-allow-origin'], '*');
+    assert.equal(r.headers['x-request-id'], 'abc-123');
+    const { buildApp } = await import('../../api/app.ts');
+    const { createLogger } = await import('../../core/logger.ts');
+    const limited = await buildApp({ config: f.db.config, logger: createLogger('silent'), client: f.db.client, rateLimit: { max: 2, timeWindowMs: 60_000 } });
+    const codes: number[] = [];
+    let last = '';
+    for (let i = 0; i < 3; i++) {
+      const x = await limited.inject({ method: 'GET', url: '/health' });
+      codes.push(x.statusCode);
+      last = x.body;
+    }
+    assert.deepEqual(codes, [200, 200, 429]);
+    assert.equal(JSON.parse(last).error, 'too_many_requests');
+    await limited.close();
+  });
   it('health is 503 with the reason when ClickHouse fails', async () => {
     const { buildApp } = await import('../../api/app.ts');
     const { createLogger } = await import('../../core/logger.ts');
