@@ -12,6 +12,7 @@
  * reconnect, and the gap between a disconnect and the next connect, become `lifecycle` events.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import { ChatClient } from '@twurple/chat';
 import { RefreshingAuthProvider, type AccessToken } from '@twurple/auth';
@@ -23,6 +24,7 @@ import type { ChatEvent, Lifecycle } from '../core/events.ts';
 import { deterministicId } from '../core/ids.ts';
 import type { Logger } from '../core/logger.ts';
 import { channelControlSubject } from '../core/subjects.ts';
+import { IrcLineSplitter } from './irc-lines.ts';
 import { parseIrcLine } from './irc-parser.ts';
 import { MicroBatcher } from './jetstream.ts';
 
@@ -79,8 +81,8 @@ export function pointChatClientAt(client: ChatClient, port: number): void {
  *   event's text is corrupted (seen as 1 line in ~8 runs of the reconnect replay);
  * - it decodes each read with `Buffer#toString()`, so a UTF-8 character split across two reads becomes
  *   two U+FFFD (emoji-heavy chat at high rates).
- * This swaps the connection class for a subclass that decodes the socket as a UTF-8 stream
- * (`setEncoding`, which keeps partial characters) and splits on `\n` across reads, stripping the `\r`.
+ * This swaps the connection class for a subclass that splits the socket's bytes on `\n` across reads
+ * and decodes each line on its own (`IrcLineSplitter`), which also hands the parser flat strings.
  * twurple reads `_type` on every (re)connect. Checked at run time: fails loudly if a twurple upgrade
  * moves it. WebSocket connections (Twitch's default) get whole lines per frame and are unaffected,
  * but go through the same splitter.
@@ -96,9 +98,15 @@ export function fixLineFraming(client: ChatClient): void {
     static framed = true;
     override connect(): void {
       super.connect();
-      const socket = this._socket as { setEncoding?: (enc: string) => void } | null;
-      // net/tls sockets: decode as a stream, so a character split across reads survives.
-      if (socket && typeof socket.setEncoding === 'function') socket.setEncoding('utf8');
+      const socket = this._socket;
+      // net/tls sockets: split bytes into lines and decode each line (see ingest/irc-lines.ts).
+      if (socket instanceof net.Socket && this._lineBased) {
+        const lines = new IrcLineSplitter();
+        socket.removeAllListeners('data');
+        socket.on('data', (chunk: Buffer) => {
+          for (const line of lines.push(chunk)) this.emit(this.onReceive, line);
+        });
+      }
     }
     override receiveRaw(data: string): void {
       if (!this._lineBased) return super.receiveRaw(data);
