@@ -81,6 +81,11 @@ test('up replays the sample, serves the API and sql, and stops cleanly on SIGTER
     const nl = items.find((c) => c.login === 'northernlion');
     assert.ok(nl, `northernlion listed: ${JSON.stringify(items)}`);
     assert.equal(Number(nl.messages), expected);
+    const stats = await getJson(`${api}/api/v1/channels/northernlion/stats`);
+    assert.equal(stats.status, 200, JSON.stringify(stats.body));
+    const st = stats.body as { messages: number; chatters: number; emote_uses: number };
+    assert.equal(Number(st.messages), expected, 'rollup stats count every message');
+    assert.ok(Number(st.chatters) > 100 && Number(st.emote_uses) > 0, JSON.stringify(st));
 
     // A second process: the folder is locked by `up`, so this goes through its control server.
     assert.ok(fs.existsSync(path.join(dataDir, 'control.json')), 'control.json written while up runs');
