@@ -39,6 +39,11 @@ export const command: Command = {
     if (!Number.isFinite(speed) || speed <= 0) throw new UsageError(`--speed must be a positive number, not '${flags.speed}'`);
     const sample = typeof flags.sample === 'string' ? flags.sample : SAMPLE_FILE;
     if (!fs.existsSync(sample)) throw new UsageError(`--sample: no file at ${sample}`);
+    if (typeof flags.sample === 'string') {
+      // Before anything starts: a wrong file should not cost a database start-up to find out.
+      const { detectFormat } = await import('../../ingest/importers/index.ts');
+      if ((await detectFormat(sample)) === null) throw new UsageError(`--sample: ${sample} is not a chat export \`twichist import\` reads (raw IRC, Chatty, Twitch GQL/v5 VOD JSON, TwitchDownloader JSON)`);
+    }
     const config = ctx.config();
     const logger = ctx.logger();
     const out = (line: string) => ctx.stdout.write(line + '\n');
