@@ -21,7 +21,7 @@ import { loadConfig } from '../core/config.ts';
 import type { ChatEvent } from '../core/events.ts';
 import { IrcLineSplitter } from '../ingest/irc-lines.ts';
 import { parseIrcLine } from '../ingest/irc-parser.ts';
-import { ensureChatStream, JetStreamPublisher, MicroBatcher } from '../ingest/jetstream.ts';
+import { connectNats, ensureChatStream, JetStreamPublisher, MicroBatcher } from '../ingest/jetstream.ts';
 import { deleteStream } from '../test/support/nats.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -124,21 +124,25 @@ function* events(): Generator<ChatEvent> {
 async function benchPublish() {
   const tag = `twichist_bench_${process.pid}_${Date.now()}`;
   const config = loadConfig({ NATS_URL, NATS_STREAM: tag.toUpperCase(), NATS_SUBJECT_PREFIX: tag });
-  const nc = await connect({ servers: NATS_URL });
+  // The ingest connection (connectNats), as `twichist ingest` opens it.
+  const nc = await connectNats(NATS_URL, 'twichist-bench');
   try {
     await ensureChatStream(nc, config.nats);
     const publisher = new JetStreamPublisher({ nc, subjectPrefix: tag });
     const batcher = new MicroBatcher({ publisher, maxEvents: 200, maxDelayMs: 20, maxInFlight: 64 });
     const gen = events();
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     for (let n = 0; n < TARGET_EVENTS; n++) {
       const w = batcher.push(gen.next().value as ChatEvent);
       if (w) await w;
     }
     await batcher.close();
     const secs = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(c0);
+    const cpuSecs = (cpu.user + cpu.system) / 1e6;
     const info = await (await import('@nats-io/jetstream')).jetstreamManager(nc).then((j) => j.streams.info(config.nats.stream));
-    return { events: TARGET_EVENTS, seconds: Math.round(secs * 100) / 100, eventsPerSec: Math.round(TARGET_EVENTS / secs), acked: batcher.acked, streamMessages: info.state.messages, streamBytes: info.state.bytes, peakInFlight: batcher.peakInFlight, batch: { maxEvents: 200, maxDelayMs: 20, maxInFlight: 64 }, retries: publisher.retries };
+    return { events: TARGET_EVENTS, seconds: Math.round(secs * 100) / 100, eventsPerSec: Math.round(TARGET_EVENTS / secs), cpuSeconds: Math.round(cpuSecs * 100) / 100, eventsPerCpuSec: Math.round(TARGET_EVENTS / cpuSecs), loadavgAfter: os.loadavg().map((x) => Math.round(x * 100) / 100), acked: batcher.acked, streamMessages: info.state.messages, streamBytes: info.state.bytes, peakInFlight: batcher.peakInFlight, batch: { maxEvents: 200, maxDelayMs: 20, maxInFlight: 64 }, retries: publisher.retries };
   } finally {
     await deleteStream(nc, config.nats.stream);
     await nc.close();
