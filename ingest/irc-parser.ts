@@ -141,14 +141,17 @@ const NSLOTS = K.length;
 interface KeyEntry {
   key: string;
   slot: number;
+  /** The key's char codes: the verification loop then reads one string per step instead of two. */
+  codes: Uint16Array;
 }
+const keyEntry = (key: string, slot: number): KeyEntry => ({ key, slot, codes: Uint16Array.from(key, (c) => c.charCodeAt(0)) });
 const keyBucket = (len: number, first: number, last: number) => ((len & 63) << 10) | ((first & 31) << 5) | (last & 31);
 const KEYS: Array<KeyEntry | undefined> = new Array(1 << 16).fill(undefined);
 let learnedKeys = 0;
 for (let i = 0; i < NSLOTS; i++) {
   const b = keyBucket(K[i].length, K[i].charCodeAt(0), K[i].charCodeAt(K[i].length - 1));
   if (KEYS[b] !== undefined) throw new Error(`irc-parser: tag key bucket collision for ${K[i]}`);
-  KEYS[b] = { key: K[i], slot: i };
+  KEYS[b] = keyEntry(K[i], i);
 }
 
 /** Slots each command models; every other slot that is present goes back into `tags`. */
@@ -214,9 +217,9 @@ export function parseIrcLine(line: string, ctx: ParseContext): ParseOutcome {
         const entry = KEYS[b];
         let hit = entry !== undefined && entry.key.length === klen;
         if (hit) {
-          const k = (entry as KeyEntry).key;
+          const k = (entry as KeyEntry).codes;
           for (let q = 1; q < klen - 1; q++) {
-            if (k.charCodeAt(q) !== line.charCodeAt(p + q)) {
+            if (k[q] !== line.charCodeAt(p + q)) {
               hit = false;
               break;
             }
@@ -231,7 +234,7 @@ export function parseIrcLine(line: string, ctx: ParseContext): ParseOutcome {
           rest[key] = value;
           // Bounded: a flood of random tag keys cannot grow this beyond 4,096 entries.
           if (entry === undefined && learnedKeys < 4096) {
-            KEYS[b] = { key, slot: -1 };
+            KEYS[b] = keyEntry(key, -1);
             learnedKeys++;
           }
         }
