@@ -12,6 +12,7 @@ import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mulberry32 } from './rng.ts';
+import { cleanChat, rechatComments } from './rechat.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const data = resolve(repoRoot, '..', 'shared', 'data');
@@ -20,13 +21,9 @@ if (!existsSync(data)) {
   process.exit(1);
 }
 const count = Number(process.argv[2] ?? 1100);
-const BOTS = new Set(['nightbot', 'moobot', 'revlobot', 'streamelements', 'streamlabs', 'fossabot']);
-
-
 const seen = new Set<string>();
 const chatterino: string[] = [];
 const rechat: string[] = [];
-const clean = (s: string) => s.replace(/[\r\n\t]+/g, ' ').replace(/\u0001(ACTION )?/g, '').trim();
 
 const snapDir = join(data, 'irc', 'chatterino2-snapshots');
 for (const sub of readdirSync(snapDir).sort()) {
@@ -34,20 +31,15 @@ for (const sub of readdirSync(snapDir).sort()) {
     const input: string = JSON.parse(readFileSync(join(snapDir, sub, f), 'utf8')).input ?? '';
     const m = / PRIVMSG #\S+ :(.*)$/.exec(input);
     if (!m) continue;
-    const t = clean(m[1]);
+    const t = cleanChat(m[1]);
     if (t && !seen.has(t)) { seen.add(t); chatterino.push(t); }
   }
 }
-const rechatDir = join(data, 'vod-json', 'v5-rechat');
-for (const f of readdirSync(rechatDir).sort()) {
-  const arr = JSON.parse(readFileSync(join(rechatDir, f), 'utf8')) as any[];
-  for (const c of arr.slice(1)) {
-    if (BOTS.has(c?.commenter?.name)) continue;
-    const t = clean(c?.message?.body ?? '');
-    if (!t || t.startsWith('!') || seen.has(t)) continue;
-    seen.add(t);
-    rechat.push(t);
-  }
+for (const c of rechatComments(data)) {
+  const t = c.text;
+  if (!t || t.startsWith('!') || seen.has(t)) continue;
+  seen.add(t);
+  rechat.push(t);
 }
 const rnd = mulberry32(20261120);
 for (let i = rechat.length - 1; i > 0; i--) {

@@ -14,10 +14,11 @@
  *
  *   node scripts/sample-polar-set.ts [count] > candidates.txt
  */
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mulberry32 } from './rng.ts';
+import { rechatComments } from './rechat.ts';
 import { readLabelledCsv } from '../enrich/eval/csv.ts';
 import { AFINN } from '../enrich/analysis/lexicon.ts';
 
@@ -28,12 +29,10 @@ if (!existsSync(data)) {
   process.exit(1);
 }
 const count = Number(process.argv[2] ?? 650);
-const BOTS = new Set(['nightbot', 'moobot', 'revlobot', 'streamelements', 'streamlabs', 'fossabot']);
 const globals = new Set(readFileSync(join(data, 'emotes', 'globalemotes.txt'), 'utf8').split(/\s+/).filter(Boolean));
 const EMOTICONS = new Set([':)', ':(', '<3', 'D:', 'xD', 'XD', ':D', ';)', ':P', ':p', ':o', ':O', ':/']);
 const WORDS = new Set(['lol', 'lmao', 'lmfao', 'rofl', 'haha', 'hahaha', 'gg', 'ggwp', 'pog', 'poggers', 'rip', 'wtf', 'ez', 'hype', 'omg', 'ew', 'yikes', 'boring', 'trash', 'cringe', 'kek', 'ty', 'thanks']);
 const devTexts = new Set(readLabelledCsv(readFileSync(join(repoRoot, 'test', 'fixtures', 'sentiment-dev.csv'), 'utf8')).rows.map((r) => r.message));
-const clean = (s: string) => s.replace(/[\r\n\t]+/g, ' ').replace(/\u0001(ACTION )?/g, '').trim();
 
 function polar(text: string, fragments: { emoticon?: unknown }[]): boolean {
   if (fragments.some((f) => f.emoticon)) return true;
@@ -47,16 +46,11 @@ function polar(text: string, fragments: { emoticon?: unknown }[]): boolean {
 
 const seen = new Set<string>();
 const pool: string[] = [];
-const rechatDir = join(data, 'vod-json', 'v5-rechat');
-for (const f of readdirSync(rechatDir).sort()) {
-  const arr = JSON.parse(readFileSync(join(rechatDir, f), 'utf8')) as any[];
-  for (const c of arr.slice(1)) {
-    if (BOTS.has(c?.commenter?.name)) continue;
-    const t = clean(c?.message?.body ?? '');
-    if (!t || t.startsWith('!') || seen.has(t) || devTexts.has(t)) continue;
-    seen.add(t);
-    if (polar(t, c?.message?.fragments ?? [])) pool.push(t);
-  }
+for (const c of rechatComments(data)) {
+  const t = c.text;
+  if (!t || t.startsWith('!') || seen.has(t) || devTexts.has(t)) continue;
+  seen.add(t);
+  if (polar(t, c.fragments)) pool.push(t);
 }
 const rnd = mulberry32(20261121);
 for (let i = pool.length - 1; i > 0; i--) {

@@ -56,7 +56,16 @@ export const ANALYZER_VERSION: string = `lex-${EMOTE_LEXICON_VERSION}+sent-${LEA
  * Creates an analyzer. It holds moderation state (per channel, bounded), so use one per process and
  * feed it messages in time order. Not safe to share across worker threads.
  */
-export function createAnalyzer(opts: AnalyzerOptions = {}): { analyze(input: AnalysisInput): AnalysisResult } {
+export function createAnalyzer(opts: AnalyzerOptions = {}): {
+  analyze(input: AnalysisInput): AnalysisResult;
+  /**
+   * Optional: a ban or timeout of `login` in `channel` at `ts` (Twitch CLEARCHAT with a login). Call it in
+   * time order with the messages; later moderation risk then sees the channel's ban rate, repeat
+   * offenders and texts just sent by banned users (docs/sentiment.md). Without it those features read
+   * "no recent bans" and the model scores as measured with `eval:moderation --no-bans`.
+   */
+  recordBan(channel: string, login: string, ts: number): void;
+} {
   const emotes = opts.extraEmoteScores ? buildEmoteMap(opts.extraEmoteScores) : undefined;
   const mod = new ModerationState(opts.moderation);
   const parts: LexicalParts = { emote: 0, word: 0, hits: 0, learned: 0 };
@@ -72,6 +81,9 @@ export function createAnalyzer(opts: AnalyzerOptions = {}): { analyze(input: Ana
         // keyed by login, as in training: the login's own toxicity is a feature (a numeric id has none)
         modRisk: mod.score(input.channel, input.login.toLowerCase(), input.text, input.ts, input.emoteNames),
       };
+    },
+    recordBan(channel: string, login: string, ts: number): void {
+      mod.ban(channel, login.toLowerCase(), ts);
     },
   };
 }

@@ -35,6 +35,10 @@ export const FEATURE_NAMES = [
   'newUser', 'mentions', 'digitRatio', 'logTokens', 'logPrevMaxLen', 'logPrevMaxSame', 'logGapS',
   'logUserRate60s', 'loginToxicity', 'logUserSeen', 'censored', 'logChannelRate10s', 'logSymbols', 'logMaxRun',
   'logPrevMaxEmotes',
+  // moderators in action and floods as they form (bans are the CLEARCHAT events seen BEFORE this message)
+  'logBans10s', 'logBans60s', 'logBannedTextUsers', 'logUserBans', 'logSinceUserBan', 'logBurstUsers10s',
+  'loginDigits', 'loginLen', 'logNewUsers10s', 'logSkeletonUsers', 'logBannedSkeletonUsers',
+  'blockedTerms', 'loginBlockedTerms',
 ] as const;
 export const FEATURE_COUNT = FEATURE_NAMES.length;
 
@@ -49,10 +53,19 @@ interface UserEntry {
   maxSame: number;
   maxEmotes: number;
   loginTox: number;
+  loginBlocked: number;
+  /** Normalised-text and skeleton hashes of the last 3 messages: what a ban marks as banned text. */
+  hashes: number[];
+  /** Bans/timeouts of this user seen in the window, and the time of the last one (0: none). */
+  bans: number;
+  lastBan: number;
 }
-interface TextEntry { users: string[]; lastTs: number }
-/** Messages per second over the last 10 s, as a ring of per-second counts. */
-interface ChannelEntry { sec: number; counts: Uint16Array }
+interface TextEntry { users: string[]; userTs: number[]; lastTs: number; banned: number; bannedTs: number }
+/**
+ * Messages and first-seen users per second over the last 10 s, as rings of per-second counts, and the
+ * times of the last 64 bans/timeouts in the channel.
+ */
+interface ChannelEntry { sec: number; counts: Uint16Array; newCounts: Uint16Array; bans: number[] }
 
 /**
  * FNV-1a over the normalised text: lowercase letters, digits and non-ASCII only, so "spam", "SPAM ." and
@@ -68,6 +81,50 @@ function textHash(text: string): number {
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
+}
+
+/**
+ * Skeleton hash: letters only, lower-cased, letter runs collapsed, digits dropped. Spam bots vary
+ * copies ("FREE VIEWERS at x.com 123", "freeee viewers at x.com 456") so that exact copies do not match;
+ * the skeleton does. Tagged with a high bit so it never equals a textHash in the same map.
+ */
+function skeletonHash(text: string): number {
+  let h = 0x811c9dc5;
+  let prev = -1;
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c >= 65 && c <= 90) c += 32;
+    else if (!((c >= 97 && c <= 122) || c > 127)) continue;
+    if (c === prev) continue;
+    prev = c;
+    h ^= c;
+    h = Math.imul(h, 0x01000193);
+  }
+  return ((h >>> 1) | 0x40000000) >>> 0;
+}
+
+/**
+ * Word stems that channels commonly put in their blocked terms or that moderators time out on sight,
+ * matched as substrings of the lower-cased text ("h2gay", "#imgay", "retards", "pedokrepo"): identity
+ * words used as insults, extremism, sexual content, self-harm, and frequent non-English profanity that
+ * the English toxicity list does not know. Generic on purpose: no names of players, teams or events.
+ * Known false positives: "gay" in a supportive message, "isis" inside words ("crisis"), "rape" inside
+ * "grape"/"drape" (guarded below). Cost: ~30 indexOf per message.
+ */
+const BLOCKED_STEMS = [
+  'gay', 'retard', 'autis', 'pedo', 'rapist', 'hitler', 'nazi', 'isis', '9/11', 'kkk', 'jews', 'terroris',
+  'cancer', 'aids', 'ebola', 'suicide', 'hentai', 'porn', 'whisper me', 'caralho', 'porra', 'puta', 'cyka',
+  'blyat', 'pidor', 'merde', 'scheisse', 'schwuchtel', 'maricon', 'pendejo',
+];
+const BLOCKED_EMOTES = ['PedoBear', 'ANELE'];
+export function blockedTerms(text: string): number {
+  const t = text.toLowerCase();
+  let k = 0;
+  for (const s of BLOCKED_STEMS) if (t.includes(s)) k++;
+  const r = t.indexOf('rape');
+  if (r >= 0 && (r === 0 || !'gdt'.includes(t[r - 1]))) k++;
+  for (const e of BLOCKED_EMOTES) if (text.includes(e)) k++;
+  return k;
 }
 
 /** Per-message spam features that need no state. Writes into `f` (length FEATURE_COUNT). */
@@ -127,6 +184,7 @@ export function textFeatures(text: string, emoteNames: readonly string[], f: Flo
   // absolute counts next to the ratios: bot rules are "30+ symbols", "a character repeated 30+ times"
   f[28] = Math.log1p(symbols + nonAscii);
   f[29] = Math.log1p(maxRun);
+  f[42] = blockedTerms(text);
 }
 
 /**
@@ -139,8 +197,11 @@ export interface ModerationModel {
   version: string; features: string[]; edges: number[][]; weights: number[][]; bias: number;
   /** Lowercased token -> logit weight (each distinct token of a message counts once). */
   tokens?: Record<string, number>;
+  /** Trees whose logit is averaged with the additive one (see {@link gbdtLogit}). */
+  gbdt?: Pick<GbdtModel, 'depth' | 'bias' | 'trees'>;
 }
 const mm = model as unknown as ModerationModel;
+
 
 /** Logit of the model for one feature vector. */
 export function riskLogit(f: ArrayLike<number>, m: ModerationModel = mm): number {
@@ -180,9 +241,34 @@ export function tokenLogit(text: string, weights: ReadonlyMap<string, number> = 
   return z;
 }
 
-/** Moderation risk 0..1 from a feature vector (plus the token logit, when known). */
+/**
+ * Gradient-boosted trees of fixed depth D stored as complete binary trees: `f`/`t` the 2^D - 1 inner
+ * nodes in breadth-first order (feature index, threshold: go right when value > t; f = -1 sends
+ * everything left), `l` the 2^D leaf values. Cost: D comparisons per tree.
+ */
+export interface GbdtModel { depth: number; bias: number; trees: { f: number[]; t: number[]; l: number[] }[] }
+
+/** Logit of a tree model for one feature vector. */
+export function gbdtLogit(x: ArrayLike<number>, m: Pick<GbdtModel, 'depth' | 'bias' | 'trees'>): number {
+  let z = m.bias;
+  const D = m.depth, inner = (1 << D) - 1;
+  for (let i = 0; i < m.trees.length; i++) {
+    const tr = m.trees[i];
+    let k = 0;
+    for (let lv = 0; lv < D; lv++) { const fj = tr.f[k]; k = 2 * k + 1 + (fj >= 0 && x[fj] > tr.t[k] ? 1 : 0); }
+    z += tr.l[k - inner];
+  }
+  return z;
+}
+
+/**
+ * Moderation risk 0..1 from a feature vector (plus the token logit, when known). With an ensemble
+ * model (`gbdt` present) the logit is the mean of the additive model's and the trees'.
+ */
 export function riskFromFeatures(f: ArrayLike<number>, m: ModerationModel = mm, tokenZ = 0): number {
-  return 1 / (1 + Math.exp(-(riskLogit(f, m) + tokenZ)));
+  let z = riskLogit(f, m) + tokenZ;
+  if (m.gbdt !== undefined) z = 0.5 * z + 0.5 * gbdtLogit(f, m.gbdt);
+  return 1 / (1 + Math.exp(-z));
 }
 
 /**
@@ -230,28 +316,31 @@ export class ModerationState {
     f.fill(0);
     textFeatures(text, emoteNames, f);
     const h = textHash(text);
+    const sk = skeletonHash(text);
     // channel chat rate: busy moments (hype waves) are moderated differently from quiet chat
-    let ch = this.channels.get(channel);
+    const ch = this.channel(channel, ts);
     const sec = Math.floor(ts / 1000);
-    if (ch === undefined) ch = { sec, counts: new Uint16Array(10) };
-    else this.channels.delete(channel);
-    if (sec > ch.sec) {
-      for (let k = ch.sec + 1; k <= Math.min(sec, ch.sec + 10); k++) ch.counts[k % 10] = 0;
-      ch.sec = sec;
-    }
     if (ch.counts[sec % 10] < 65535) ch.counts[sec % 10]++;
     let rate = 0;
     for (let k = 0; k < 10; k++) rate += ch.counts[k];
     f[27] = Math.log1p(rate);
-    this.channels.set(channel, ch);
-    if (this.channels.size > this.maxChannels) evictOldest(this.channels, this.maxChannels);
+    // moderators in action: bans seen before this message (the channel's CLEARCHAT events)
+    let b10 = 0, b60 = 0;
+    for (let k = ch.bans.length - 1; k >= 0; k--) {
+      const d = ts - ch.bans[k];
+      if (d > 60_000) break;
+      if (d >= 0) { b60++; if (d <= 10_000) b10++; }
+    }
+    f[31] = Math.log1p(b10);
+    f[32] = Math.log1p(b60);
     // user context
     const uk = channel + '\u0000' + user;
     let u = this.users.get(uk);
     if (u !== undefined && ts - u.lastTs > this.windowMs) u = undefined;
     if (u === undefined) {
-      u = { ts: [], lastHash: -1, lastTs: ts, seen: 0, maxLen: 0, maxSame: 0, maxEmotes: 0, loginTox: toxicity(user.replaceAll('_', ' ')) };
+      u = { ts: [], lastHash: -1, lastTs: ts, seen: 0, maxLen: 0, maxSame: 0, maxEmotes: 0, loginTox: toxicity(user.replaceAll('_', ' ')), loginBlocked: blockedTerms(user), hashes: [], bans: 0, lastBan: 0 };
       f[16] = 1;
+      if (ch.newCounts[sec % 10] < 65535) ch.newCounts[sec % 10]++;
     } else {
       this.users.delete(uk);
       let recent = 0, recent60 = 0;
@@ -264,8 +353,19 @@ export class ModerationState {
       f[22] = Math.log1p(Math.max(0, ts - u.lastTs) / 1000);
       f[30] = Math.log1p(u.maxEmotes);
     }
+    let newUsers = 0;
+    for (let k = 0; k < 10; k++) newUsers += ch.newCounts[k];
+    f[39] = Math.log1p(newUsers);
     f[24] = u.loginTox;
     f[25] = Math.log1p(u.seen);
+    f[34] = Math.log1p(u.bans);
+    // 10 = no ban of this user in the window (log1p of seconds is below 10 for ~6 hours)
+    f[35] = u.lastBan > 0 && ts >= u.lastBan ? Math.log1p((ts - u.lastBan) / 1000) : 10;
+    let digits = 0;
+    for (let i = 0; i < user.length; i++) { const c = user.charCodeAt(i); if (c >= 48 && c <= 57) digits++; }
+    f[37] = digits;
+    f[43] = u.loginBlocked;
+    f[38] = user.length;
     if (text.length > u.maxLen) u.maxLen = text.length;
     const same = Math.expm1(f[3]);
     if (same > u.maxSame) u.maxSame = same;
@@ -273,26 +373,88 @@ export class ModerationState {
     if (emotes > u.maxEmotes) u.maxEmotes = emotes;
     u.ts.push(ts);
     if (u.ts.length > 8) u.ts.shift();
+    u.hashes.push(h, sk);
+    if (u.hashes.length > 6) u.hashes.splice(0, 2);
     u.lastHash = h;
     u.lastTs = ts;
     u.seen++;
     this.users.set(uk, u);
     if (this.users.size > this.maxUsers) evictOldest(this.users, this.maxUsers);
     // copy-pasta: distinct other users (of the last 8) who posted the same text, the text last seen within the window
-    const tk = channel + '\u0000' + h.toString(36);
-    let te = this.texts.get(tk);
-    if (te !== undefined && ts - te.lastTs > this.windowMs) te = undefined;
-    if (te === undefined) te = { users: [], lastTs: ts };
-    else this.texts.delete(tk);
-    let others = 0;
-    for (const x of te.users) if (x !== user) others++;
+    const te = this.text(channel, h, ts);
+    let others = 0, burst = 0;
+    for (let k = 0; k < te.users.length; k++) if (te.users[k] !== user) { others++; if (ts - te.userTs[k] <= 10_000) burst++; }
     f[10] = Math.log1p(others);
     f[11] = text.length >= 25 ? f[10] : 0;
-    if (!te.users.includes(user)) { te.users.push(user); if (te.users.length > 8) te.users.shift(); }
-    te.lastTs = ts;
+    f[36] = Math.log1p(burst);
+    f[33] = te.banned > 0 && ts - te.bannedTs <= this.windowMs ? Math.log1p(te.banned) : 0;
+    this.addUser(te, user, ts);
+    // the same on the skeleton (short skeletons such as "lol" or an emote are common, not spam: 6+ letters)
+    let skLetters = 0;
+    for (let i = 0; i < text.length && skLetters < 6; i++) { const c = text.charCodeAt(i) | 32; if (c >= 97 && c <= 122) skLetters++; }
+    if (skLetters >= 6) {
+      const se = this.text(channel, sk, ts);
+      let o = 0;
+      for (const x of se.users) if (x !== user) o++;
+      f[40] = Math.log1p(o);
+      f[41] = se.banned > 0 && ts - se.bannedTs <= this.windowMs ? Math.log1p(se.banned) : 0;
+      this.addUser(se, user, ts);
+    }
+    return f;
+  }
+
+  private channel(channel: string, ts: number): ChannelEntry {
+    let ch = this.channels.get(channel);
+    const sec = Math.floor(ts / 1000);
+    if (ch === undefined) ch = { sec, counts: new Uint16Array(10), newCounts: new Uint16Array(10), bans: [] };
+    else this.channels.delete(channel);
+    if (sec > ch.sec) {
+      for (let k = ch.sec + 1; k <= Math.min(sec, ch.sec + 10); k++) { ch.counts[k % 10] = 0; ch.newCounts[k % 10] = 0; }
+      ch.sec = sec;
+    }
+    this.channels.set(channel, ch);
+    if (this.channels.size > this.maxChannels) evictOldest(this.channels, this.maxChannels);
+    return ch;
+  }
+
+  private text(channel: string, hash: number, ts: number): TextEntry {
+    const tk = channel + '\u0000' + hash.toString(36);
+    let te = this.texts.get(tk);
+    if (te !== undefined && ts - te.lastTs > this.windowMs) te = undefined;
+    if (te === undefined) te = { users: [], userTs: [], lastTs: ts, banned: 0, bannedTs: 0 };
+    else this.texts.delete(tk);
     this.texts.set(tk, te);
     if (this.texts.size > this.maxTexts) evictOldest(this.texts, this.maxTexts);
-    return f;
+    return te;
+  }
+
+  private addUser(te: TextEntry, user: string, ts: number): void {
+    const k = te.users.indexOf(user);
+    if (k >= 0) { te.userTs[k] = ts; }
+    else { te.users.push(user); te.userTs.push(ts); if (te.users.length > 8) { te.users.shift(); te.userTs.shift(); } }
+    te.lastTs = ts;
+  }
+
+  /**
+   * Records a ban or timeout (Twitch CLEARCHAT naming `user`) at `ts`. Feed moderation events in time
+   * order with the messages: features of later messages see the channel's recent ban rate, whether the
+   * author was banned before, and whether their text (or its skeleton) was just sent by a banned user.
+   * Never feed a ban before a message it follows: that is the label.
+   */
+  ban(channel: string, user: string, ts: number): void {
+    const ch = this.channel(channel, ts);
+    ch.bans.push(ts);
+    if (ch.bans.length > 64) ch.bans.shift();
+    const u = this.users.get(channel + '\u0000' + user);
+    if (u === undefined) return;
+    u.bans++;
+    u.lastBan = ts;
+    for (const hh of u.hashes) {
+      const te = this.texts.get(channel + '\u0000' + hh.toString(36));
+      if (te === undefined || ts - te.lastTs > this.windowMs) continue;
+      te.banned++;
+      te.bannedTs = ts;
+    }
   }
 
   /** Moderation risk 0..1 for this message (and records it in the state). */

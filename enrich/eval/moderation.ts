@@ -2,11 +2,12 @@
  * Moderation eval: `npm run eval:moderation -- <chatty log> [more logs...]`
  *
  * Label per chat message: the author was timed out or banned (a BAN line naming them) within 60 s
- * after it. Prints JSON with the ROC AUC of moderation risk, and for comparison the AUC of toxicity
+ * after it. The scorer sees the log's BAN events that happened before each message (as a live system
+ * sees CLEARCHAT), never those after it. Prints JSON with the ROC AUC of moderation risk, and for comparison the AUC of toxicity
  * alone, for each log (each replayed through a fresh ModerationState).
  */
 import { parseArgs } from 'node:util';
-import { readChatty, banLabels } from './chatty.ts';
+import { readChatty, banLabels, type ChattyEvent, type ChattyMessage } from './chatty.ts';
 import { auc, round } from './metrics.ts';
 import { ModerationState } from '../analysis/moderation-risk.ts';
 import { toxicity } from '../analysis/toxicity.ts';
@@ -15,21 +16,39 @@ export interface ModerationEvalResult { file: string; messages: number; positive
 interface Scored { risk: Float64Array; tox: Float64Array; labels: Uint8Array }
 
 /** Replays one Chatty log in order and scores every message. */
-export function evalModerationLog(file: string, windowMs = 60_000): ModerationEvalResult {
-  return scoreLog(file, windowMs).result;
+export function evalModerationLog(file: string, windowMs = 60_000, feedBans = true): ModerationEvalResult {
+  return scoreLog(file, windowMs, feedBans).result;
 }
 
-function scoreLog(file: string, windowMs: number): { result: ModerationEvalResult; scored: Scored } {
-  const { messages, labels } = banLabels(readChatty(file), windowMs);
+/**
+ * Replays a log through `state` as a live system would see it: each message is preceded by every BAN
+ * event strictly before its timestamp (Chatty logs have 1 s resolution, so a ban in the same second is
+ * not fed: it may be the label of this very message). Bans after a message are never visible to it.
+ * `onMessage(i, m)` is called after the bans before message i were fed and before it is scored.
+ */
+export function replayLog(events: readonly ChattyEvent[], messages: readonly ChattyMessage[], state: ModerationState, channel: string, onMessage: (i: number, m: ChattyMessage) => void): void {
+  const bans: { ts: number; user: string }[] = [];
+  for (const e of events) if (e.kind === 'ban') for (const u of e.users) bans.push({ ts: e.ts, user: u });
+  bans.sort((a, b) => a.ts - b.ts);
+  let bi = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i];
+    while (bi < bans.length && bans[bi].ts < m.ts) { state.ban(channel, bans[bi].user, bans[bi].ts); bi++; }
+    onMessage(i, m);
+  }
+}
+
+function scoreLog(file: string, windowMs: number, feedBans = true): { result: ModerationEvalResult; scored: Scored } {
+  const events = readChatty(file);
+  const { messages, labels } = banLabels(events, windowMs);
   const state = new ModerationState();
   const risk = new Float64Array(messages.length);
   const tox = new Float64Array(messages.length);
   const channel = file;
-  for (let i = 0; i < messages.length; i++) {
-    const m = messages[i];
+  replayLog(feedBans ? events : [], messages, state, channel, (i, m) => {
     risk[i] = state.score(channel, m.user, m.text, m.ts);
     tox[i] = toxicity(m.text);
-  }
+  });
   let positives = 0;
   for (const l of labels) positives += l;
   return { result: { file, messages: messages.length, positives, auc: round(auc(risk, labels)), toxicityAuc: round(auc(tox, labels)) }, scored: { risk, tox, labels } };
@@ -39,8 +58,8 @@ function scoreLog(file: string, windowMs: number): { result: ModerationEvalResul
  * Several logs: per-log results plus the AUC pooled over all their messages (each log replayed with its
  * own state). Small channels have a handful of timeouts per log, so the pooled figure is the steadier one.
  */
-export function evalModerationLogs(files: string[], windowMs = 60_000): { logs: ModerationEvalResult[]; pooled: { messages: number; positives: number; auc: number; toxicityAuc: number } } {
-  const runs = files.map((f) => scoreLog(f, windowMs));
+export function evalModerationLogs(files: string[], windowMs = 60_000, feedBans = true): { logs: ModerationEvalResult[]; pooled: { messages: number; positives: number; auc: number; toxicityAuc: number } } {
+  const runs = files.map((f) => scoreLog(f, windowMs, feedBans));
   const cat = (k: keyof Scored) => {
     const n = runs.reduce((a, r) => a + r.scored[k].length, 0);
     const out = new Float64Array(n);
@@ -58,10 +77,11 @@ export function evalModerationLogs(files: string[], windowMs = 60_000): { logs: 
 }
 
 if (import.meta.main) {
-  const { positionals } = parseArgs({ allowPositionals: true });
+  const { positionals, values } = parseArgs({ allowPositionals: true, options: { 'no-bans': { type: 'boolean', default: false } } });
   if (positionals.length === 0) {
-    console.error('usage: npm run eval:moderation -- <chatty .log> [more .log files]');
+    console.error('usage: npm run eval:moderation -- <chatty .log> [more .log files] [--no-bans]\n  --no-bans: do not feed the log\'s earlier BAN events to the scorer (as when the enrich stage does not call recordBan)');
     process.exit(2);
   }
-  console.log(JSON.stringify(positionals.length === 1 ? evalModerationLog(positionals[0]) : evalModerationLogs(positionals), null, 2));
+  const feed = !values['no-bans'];
+  console.log(JSON.stringify(positionals.length === 1 ? evalModerationLog(positionals[0], 60_000, feed) : evalModerationLogs(positionals, 60_000, feed), null, 2));
 }

@@ -4,9 +4,10 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModerationState } from '../../enrich/analysis/moderation-risk.ts';
+import { createAnalyzer } from '../../enrich/analysis/index.ts';
 import { toxicity } from '../../enrich/analysis/toxicity.ts';
 import { parseChatty, banLabels } from '../../enrich/eval/chatty.ts';
-import { evalModerationLog } from '../../enrich/eval/moderation.ts';
+import { evalModerationLog, replayLog } from '../../enrich/eval/moderation.ts';
 import { auc } from '../../enrich/eval/metrics.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -67,7 +68,45 @@ test('auc helper', () => {
 test('moderation AUC on riotgames1 stays above the floor', { skip: skipMsg }, () => {
   const r = evalModerationLog(riot);
   assert.ok(r.positives > 1000);
-  // measured 2026-11: 0.90 (docs/sentiment.md); toxicity alone is ~0.52
-  assert.ok(r.auc >= 0.89, `AUC ${r.auc}`);
+  // measured 2026-11-21: 0.9284 in-sample with earlier bans fed, 0.9218 without (docs/sentiment.md);
+  // toxicity alone is ~0.52
+  assert.ok(r.auc >= 0.92, `AUC ${r.auc}`);
+  assert.ok(evalModerationLog(riot, 60_000, false).auc >= 0.91);
   assert.ok(r.auc > r.toxicityAuc + 0.2);
+});
+
+test('eval replay feeds only bans before a message: a later ban (the label) never changes its score', () => {
+  const head = '\uFEFF# Log started: 2016-09-30 09:39:38 +0800\r\n';
+  const lines = [
+    '[09:39:40] <spammer> BUY FOLLOWERS cheap at example.com',
+    '[09:39:41] BAN: spammer (600s)',
+    '[09:39:45] <copycat> BUY FOLLOWERS cheap at example.com',
+    '[09:39:50] <copycat> hello',
+    '[09:40:10] BAN: copycat (600s)',
+  ];
+  const score = (log: string) => {
+    const ev = parseChatty(log);
+    const { messages } = banLabels(ev);
+    const st = new ModerationState();
+    const out: number[] = [];
+    replayLog(ev, messages, st, 'c', (_i, m) => out.push(st.score('c', m.user, m.text, m.ts)));
+    return out;
+  };
+  const full = score(head + lines.join('\r\n') + '\r\n');
+  const noLater = score(head + lines.slice(0, 4).join('\r\n') + '\r\n');
+  assert.deepEqual(full, noLater, 'the ban at 09:40:10 comes after every message');
+  const noBans = score(head + [lines[0], lines[2], lines[3]].join('\r\n') + '\r\n');
+  assert.equal(full[0], noBans[0]);
+  assert.ok(full[1] > noBans[1], `same text as a user banned before it: ${full[1]} vs ${noBans[1]}`);
+});
+
+test('analyzer.recordBan feeds the same state as analyze', () => {
+  const a = createAnalyzer();
+  const b = createAnalyzer();
+  const base = { channel: 'c', userId: null, emoteNames: [] };
+  for (const x of [a, b]) x.analyze({ ...base, login: 'Spammer', text: 'BUY FOLLOWERS cheap at example.com', ts: 1000 });
+  a.recordBan('c', 'Spammer', 2000);
+  const ra = a.analyze({ ...base, login: 'copycat', text: 'BUY FOLLOWERS cheap at example.com', ts: 3000 }).modRisk;
+  const rb = b.analyze({ ...base, login: 'copycat', text: 'BUY FOLLOWERS cheap at example.com', ts: 3000 }).modRisk;
+  assert.ok(ra > rb, `${ra} vs ${rb}`);
 });
