@@ -2,8 +2,9 @@
  * Publishing chat events to JetStream (`BusPublisher` from core/bus.ts), the stream definition, and the
  * micro-batcher that groups events per channel into bus messages.
  *
- * Why batches: one event per JetStream message measured ~11,000 msg/s on this class of machine; a
- * bus message of up to 200 events (NDJSON) moves 50,000 events/s with a few hundred messages/s.
+ * Why batches: one event per JetStream message measured ~11,000 msg/s on this class of machine; with
+ * bus messages of up to 200 events (NDJSON) a few hundred messages/s carry 50,000 events/s, and the
+ * cost moves to our own CPU (parse + JSON + encode: 62-64k events per CPU-second, ingest/README.md).
  * Why bounded in-flight: every unacknowledged publish holds its batch in memory. With NATS slow or
  * down, `MicroBatcher.push` stops resolving once `maxInFlight` batches wait for their PubAck, so the
  * producer (import, replay) waits instead of buffering without limit. Ceiling: (maxInFlight + open
