@@ -118,6 +118,7 @@ test('live replay of #xqc through twurple, JetStream and enrich into ClickHouse:
     assert.equal(count('timeout'), 26);
     assert.equal(count('usernotice'), 15);
     assert.equal(new Set(all.map((e) => e.id)).size, all.length, 'an event id appears twice in the stream');
+    assert.equal(all.filter((e) => e.kind !== 'lifecycle').length, run.ingestor.stats.events, 'events parsed by the ingestor vs events in the stream');
     assert.ok(all.some((e) => e.kind === 'lifecycle' && e.event === 'connected'));
     assert.ok(all.some((e) => e.kind === 'lifecycle' && e.event === 'joined'));
     assert.ok(all.some((e) => e.kind === 'roomstate'));
@@ -186,6 +187,9 @@ test('connection dropped mid-replay: every line written after the re-join is sto
     const all = await events(run);
     const ids = new Set(all.map((e) => e.id));
     assert.equal(ids.size, all.length, 'an event id appears twice');
+    // Every line that reached the ingestor and became an event is in the stream (nothing lost in our process).
+    assert.equal(all.filter((e) => e.kind !== 'lifecycle').length, run.ingestor.stats.events, 'events parsed by the ingestor vs events in the stream');
+    assert.equal(run.ingestor.stats.rejected, 0, 'lines rejected by the parser');
 
     const mustArrive = run.server.written.filter((w) => !run.server.dropped.has(w.conn));
     assert.ok(mustArrive.length > 1000, `only ${mustArrive.length} lines written after the re-join`);
