@@ -17,18 +17,32 @@ export class IrcLineSplitter {
     const out: string[] = [];
     let buf = chunk;
     if (this.rest !== null) {
-      buf = Buffer.concat([this.rest, chunk]);
+      // Only the unfinished line is joined with the read, not the whole read copied behind it.
+      const nl = chunk.indexOf(10);
+      if (nl < 0) {
+        this.rest = Buffer.concat([this.rest, chunk]);
+        return out;
+      }
+      buf = chunk.subarray(nl + 1);
+      const first = Buffer.concat([this.rest, chunk.subarray(0, nl + 1)]);
       this.rest = null;
+      this.lines(first, out);
     }
+    const start = this.lines(buf, out);
+    // Copied: the socket may reuse its buffer, and a slice would pin the whole read.
+    if (start < buf.length) this.rest = Buffer.from(buf.subarray(start));
+    return out;
+  }
+
+  /** Appends the complete lines of `buf` to `out`; returns where the unfinished rest starts. */
+  private lines(buf: Buffer, out: string[]): number {
     let start = 0;
     for (let nl = buf.indexOf(10); nl >= 0; nl = buf.indexOf(10, start)) {
       const end = nl > start && buf[nl - 1] === 13 ? nl - 1 : nl;
       if (end > start) out.push(buf.toString('utf8', start, end));
       start = nl + 1;
     }
-    // Copied: the socket may reuse its buffer, and a slice would pin the whole read.
-    if (start < buf.length) this.rest = Buffer.from(buf.subarray(start));
-    return out;
+    return start;
   }
 
   /** Bytes of an unfinished line (dropped with the connection). */
