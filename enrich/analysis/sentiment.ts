@@ -122,6 +122,7 @@ export interface LexicalOptions {
 }
 
 const EMPTY: readonly string[] = [];
+const FUCK_NOT_AIMED: ReadonlySet<string> = new Set(['yes', 'yeah', 'yea', 'ya', 'yep', 'it', 'me', 'my', 'man', 'dude', 'bro', 'boys', 'lol', 'ing', 'and', 'i', 'im', 'is', 'was', 'a', 'the']);
 const SKIN_TONE = /\uD83C[\uDFFB-\uDFFF]/g;
 
 /**
@@ -221,6 +222,9 @@ export function lexical(text: string, opts: LexicalOptions = {}, out: LexicalPar
     // "what the fuck/hell" is "wtf"; "fuck this/that/off/you" and "damn it" are anger (each word alone is ~0)
     if ((w === 'fuck' || w === 'hell' || w === 'heck' || w === 'fck' || w === 'f') && prevWord === 'the' && prevWord2 === 'what') s = -0.5;
     else if (prevWord === 'fuck' && (w === 'this' || w === 'that' || w === 'off' || w === 'you' || w === 'u')) s = -0.5;
+    // "fuck nick", "YO FUCK ROB": a curse aimed at someone opening the message (guidelines: negative);
+    // "fuck yes", "fuck it", "fuck me" are not
+    else if (prevWord === 'fuck' && (prevWord2 === '' || prevWord2 === 'yo') && (Number.isNaN(s) || s === 0) && !FUCK_NOT_AIMED.has(w)) s = -0.5;
     else if (prevWord === 'damn' && w === 'it') s = -0.5;
     // "oh shit", "oh fuck", "oh god": alarm (guidelines), where "shit"/"fuck" alone are ~0
     else if (prevWord === 'oh' && (w === 'shit' || w === 'fuck' || w === 'god')) s = -0.5;

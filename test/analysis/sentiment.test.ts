@@ -117,4 +117,6 @@ test('phrases: "what the fuck", "oh no", skin-tone emoji', () => {
   assert.equal(scoreSentiment('RaccAttack 👌🏽').label, 1);
   assert.equal(scoreSentiment('wow').label, 0, 'surprise alone is neutral');
   assert.equal(scoreSentiment('wow PogChamp').label, 1);
+  assert.equal(scoreSentiment('fuck nick').label, -1, 'a curse aimed at someone');
+  assert.equal(scoreSentiment('fuck yes').label >= 0, true);
 });
