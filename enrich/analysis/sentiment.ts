@@ -123,6 +123,13 @@ export interface LexicalOptions {
 
 const EMPTY: readonly string[] = [];
 const FUCK_NOT_AIMED: ReadonlySet<string> = new Set(['yes', 'yeah', 'yea', 'ya', 'yep', 'it', 'me', 'my', 'man', 'dude', 'bro', 'boys', 'lol', 'ing', 'and', 'i', 'im', 'is', 'was', 'a', 'the']);
+/**
+ * A message ending in "?" is mostly a question (guidelines: neutral unless clearly affective): its word
+ * part is halved; emotes keep their weight. Each "!" (up to 3) adds 0.1 to the word part in the
+ * direction of the message (VADER's exclamation rule). Both chosen on the tuning parts (docs/sentiment.md).
+ */
+const QUESTION_DAMP = 0.5;
+const EXCLAIM_STEP = 0.1;
 const SKIN_TONE = /\uD83C[\uDFFB-\uDFFF]/g;
 
 /**
@@ -254,6 +261,12 @@ export function lexical(text: string, opts: LexicalOptions = {}, out: LexicalPar
     if (negLeft > 0) { v *= NEGATION_FACTOR; negLeft = 0; }
     out.word += v * butFactor;
     out.hits++;
+  }
+  if (out.word !== 0 && text.charCodeAt(text.length - 1) === 63) out.word *= QUESTION_DAMP;
+  if (out.word + out.emote !== 0) {
+    let k = 0;
+    for (let i = text.indexOf('!'); i >= 0 && k < 3; i = text.indexOf('!', i + 1)) k++;
+    if (k > 0) out.word += (out.word + out.emote > 0 ? 1 : -1) * EXCLAIM_STEP * k;
   }
   if (lHits > 0) {
     l0 += LEARNED_BIAS[0]; l1 += LEARNED_BIAS[1]; l2 += LEARNED_BIAS[2];

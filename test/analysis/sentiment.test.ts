@@ -90,9 +90,10 @@ test('dev set: held-out 30% stays above the measured floor', () => {
   const all = evalSentimentCsv(csv, 'all');
   assert.ok(all.n >= 1000, 'dev set has at least 1,000 labelled rows');
   const held = evalSentimentCsv(csv, 'heldout');
-  // measured 2026-11: accuracy 0.7855, macro-F1 0.6963 (docs/sentiment.md); floors just under
-  assert.ok(held.twichist.accuracy >= 0.77, `held-out accuracy ${held.twichist.accuracy}`);
-  assert.ok(held.twichist.macroF1 >= 0.68, `held-out macro-F1 ${held.twichist.macroF1}`);
+  // measured 2026-11-21: accuracy 0.8232, macro-F1 0.7164 (docs/sentiment.md; 0.7855 / 0.6963 before
+  // the polar set's changes); floors just under
+  assert.ok(held.twichist.accuracy >= 0.81, `held-out accuracy ${held.twichist.accuracy}`);
+  assert.ok(held.twichist.macroF1 >= 0.70, `held-out macro-F1 ${held.twichist.macroF1}`);
   // and better than both baselines on macro-F1
   assert.ok(held.twichist.macroF1 > held.baselines.englishLexicon.macroF1);
   assert.ok(held.twichist.macroF1 > held.baselines.emoteLexicon.macroF1);
@@ -103,10 +104,10 @@ test('polar dev set: held-out 30% stays above the measured floor', () => {
   const all = evalSentimentCsv(csv, 'all');
   assert.ok(all.n >= 600, 'polar dev set has at least 600 labelled rows');
   const held = evalSentimentCsv(csv, 'heldout');
-  // measured 2026-11-21: accuracy 0.6667, macro-F1 0.6700 (docs/sentiment.md; 0.6513 / 0.6395 before the
+  // measured 2026-11-21: accuracy 0.6718, macro-F1 0.6758 (docs/sentiment.md; 0.6513 / 0.6395 before the
   // threshold/balance change); floors just under
-  assert.ok(held.twichist.accuracy >= 0.65, `held-out accuracy ${held.twichist.accuracy}`);
-  assert.ok(held.twichist.macroF1 >= 0.65, `held-out macro-F1 ${held.twichist.macroF1}`);
+  assert.ok(held.twichist.accuracy >= 0.66, `held-out accuracy ${held.twichist.accuracy}`);
+  assert.ok(held.twichist.macroF1 >= 0.66, `held-out macro-F1 ${held.twichist.macroF1}`);
   assert.ok(held.twichist.macroF1 > held.baselines.englishLexicon.macroF1 + 0.1);
   assert.ok(held.twichist.macroF1 > held.baselines.emoteLexicon.macroF1 + 0.1);
 });
@@ -119,4 +120,6 @@ test('phrases: "what the fuck", "oh no", skin-tone emoji', () => {
   assert.equal(scoreSentiment('wow PogChamp').label, 1);
   assert.equal(scoreSentiment('fuck nick').label, -1, 'a curse aimed at someone');
   assert.equal(scoreSentiment('fuck yes').label >= 0, true);
+  assert.ok(scoreSentiment('is it good?').score < scoreSentiment('it is good').score, 'a question is damped');
+  assert.ok(scoreSentiment('so good!!!').score > scoreSentiment('so good').score);
 });
