@@ -190,13 +190,22 @@ async function checkPortFree(host: string, port: number): Promise<void> {
 
 /** Where the chat comes from. */
 export type RuntimeSource =
-  /** Archive `TWITCH_CHANNELS` live (the ingest stage's live ingestor). */
+  /**
+   * Archive live (the ingest stage's live ingestor): `TWITCH_CHANNELS` and the enabled rows of the
+   * `channels` table. With nothing to follow, nothing is ingested until the API adds a channel.
+   */
   | { kind: 'live' }
   /**
    * Replay a recorded chat file through the bus at `speed` times real time. Event times are the
    * recording's own, so replaying the same file twice stores nothing twice (ids are deterministic).
    */
   | { kind: 'replay'; file: string; speed: number }
+  /**
+   * Live when there is anything to follow (`TWITCH_CHANNELS`, or enabled rows in the `channels` table
+   * from an earlier run), otherwise the replay. What `twichist up` uses: a restart keeps archiving
+   * the channels added through the API instead of replaying the sample again.
+   */
+  | { kind: 'auto'; file: string; speed: number }
   /** Nothing: enrich and the API only (another process ingests over JetStream). */
   | { kind: 'none' };
 
@@ -224,6 +233,8 @@ export interface Runtime {
   readonly apiUrl: string | null;
   /** `jetstream` when `NATS_URL` is set, else `in-process`. */
   readonly bus: 'jetstream' | 'in-process';
+  /** What feeds the bus, after resolving `auto`. A channel added through the API later starts live ingest next to it. */
+  readonly source: 'live' | 'replay' | 'none';
   /**
    * Resolves when the source has published everything it will (a replay reached the end of the file;
    * never for live ingest), with the number of events published.
@@ -256,6 +267,9 @@ interface Stage {
 interface SourceStage extends Stage {
   done: Promise<{ events: number }>;
 }
+interface LiveStage extends Stage {
+  control: IngestControl;
+}
 
 /**
  * Starts Twichist in this process (see the file comment). On a failure part-way, what already
@@ -278,6 +292,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     enrich?: EnrichStage;
     bus?: Stage;
     source?: SourceStage;
+    /** Live ingest, started at once (`live`) or when the API first adds a channel. */
+    live?: Promise<LiveStage>;
   } = {};
   let stopping: Promise<void> | null = null;
   const stop = () =>
@@ -293,7 +309,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
           errors.push(err);
         }
       };
-      await run('stopping ingest', s.source && (() => s.source!.stop()));
+      await run('stopping ingest', (s.source || s.live) && (async () => {
+        await Promise.all([s.source?.stop(), s.live?.then((l) => l.stop(), () => {})]);
+      }));
       await run('flushing publisher', s.publisher && (() => s.publisher!.flush()));
       // Only enrich empties the in-process queue; without it there is nothing to wait for.
       await run('draining the bus', s.enrich && s.drain);
@@ -353,14 +371,34 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     }
 
     let sourceDone: Promise<{ events: number }> = new Promise(() => {});
-    let ingest: IngestControl | null = null;
-    if (opts.source.kind === 'live') {
+    const followed = new Set(config.twitch.channels);
+    let kind: Runtime['source'];
+    if (opts.source.kind === 'auto' || opts.source.kind === 'live') {
+      for (const c of await stages.followedChannels(client)) followed.add(c);
+      // Nothing to follow: `auto` replays; `live` waits for the API to add a channel.
+      kind = followed.size > 0 ? 'live' : opts.source.kind === 'auto' ? 'replay' : 'none';
+    } else kind = opts.source.kind;
+    let liveStage: LiveStage | null = null;
+    const startLive = () =>
+      (s.live ??= stages.liveIngest({ config, logger, client, publisher, nc: bus.nc }).then((l) => {
+        liveStage = l;
+        return l;
+      }));
+    if (kind === 'live') {
       // Before the API, so the API can report and change the followed channels.
-      const live = await stages.liveIngest({ config, logger, client, publisher, nc: bus.nc });
-      s.source = live;
-      ingest = live.control;
-      step(`archiving ${config.twitch.channels.map((c) => '#' + c).join(', ')} live`);
+      await startLive();
+      step(`archiving ${[...followed].sort().map((c) => '#' + c).join(', ')} live`);
     }
+    // The API's handle on ingest. Without live ingest yet, the first channel added starts it. With
+    // `none` asked for, ingest runs elsewhere and the API reaches it through the table and NATS.
+    const ingest: IngestControl | null = opts.source.kind === 'none' ? null : {
+      state: () => liveStage?.control.state() ?? {},
+      setChannels: async (list) => {
+        if (s.live === undefined && list.length === 0) return;
+        const live = await startLive();
+        await live.control.setChannels?.(list);
+      },
+    };
 
     let apiUrl: string | null = null;
     if (opts.api ?? true) {
@@ -370,7 +408,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       step(`API listening on ${api.url}`);
     }
 
-    if (opts.source.kind === 'replay') {
+    if (kind === 'replay' && (opts.source.kind === 'replay' || opts.source.kind === 'auto')) {
       s.source = await stages.replay({ config, logger, publisher, file: opts.source.file, speed: opts.source.speed, onProgress: opts.onProgress });
       sourceDone = s.source.done;
       step(`replaying ${path.basename(opts.source.file)} at ${opts.source.speed}x`);
@@ -382,6 +420,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       client,
       apiUrl,
       bus: bus.kind,
+      source: kind,
       sourceDone,
       settled: async () => {
         await publisher.flush();
@@ -483,7 +522,12 @@ const stages = {
       throw err;
     }
   },
-  async liveIngest(o: { config: Config; logger: Logger; client: ClickHouseClient; publisher: BusPublisher; nc: NatsConnection | null }): Promise<SourceStage & { control: IngestControl }> {
+  /** Enabled, not removed rows of the `channels` table (channels added through the API). */
+  async followedChannels(client: ClickHouseClient): Promise<string[]> {
+    const { channelsFromClickHouse } = await load<typeof import('../ingest/live.ts')>('ingest/live.ts', 'channelsFromClickHouse');
+    return channelsFromClickHouse(client)();
+  },
+  async liveIngest(o: { config: Config; logger: Logger; client: ClickHouseClient; publisher: BusPublisher; nc: NatsConnection | null }): Promise<LiveStage> {
     const { LiveIngestor, createOptOutFilter, channelsFromClickHouse } = await load<typeof import('../ingest/live.ts')>('ingest/live.ts', 'createOptOutFilter');
     const optOuts = createOptOutFilter(o.client, o.logger);
     await optOuts.refresh();
@@ -498,7 +542,6 @@ const stages = {
     });
     await ingestor.start();
     return {
-      done: new Promise(() => {}),
       control: {
         state: () => {
           const joined = new Set(ingestor.joinedChannels);

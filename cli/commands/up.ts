@@ -21,9 +21,9 @@ export const command: Command = {
   summary: 'Run Twichist on one machine: ingest + enrich + API, embedded ClickHouse, migrations applied on start',
   usage: 'twichist up [--speed N] [--sample FILE] [--no-replay]',
   options: [
-    { flag: '--speed N', description: `replay speed when TWITCH_CHANNELS is unset, times real time (default ${DEFAULT_SPEED}; original timestamps are kept, so a second replay stores nothing twice)` },
+    { flag: '--speed N', description: `replay speed when no channel is followed, times real time (default ${DEFAULT_SPEED}; original timestamps are kept, so a second replay stores nothing twice)` },
     { flag: '--sample FILE', description: 'replay this chat export instead of the bundled sample (any format `twichist import` reads)' },
-    { flag: '--no-replay', description: 'with TWITCH_CHANNELS unset, start enrich and the API only (e.g. ingest runs elsewhere over NATS)' },
+    { flag: '--no-replay', description: 'never replay the sample: follow TWITCH_CHANNELS and the channels added through the API, or wait for the first one' },
   ],
   examples: [
     'twichist up',
@@ -49,8 +49,9 @@ export const command: Command = {
     const out = (line: string) => ctx.stdout.write(line + '\n');
 
     await preflight(config, { api: true });
-    const source: RuntimeSource =
-      config.twitch.channels.length > 0 ? { kind: 'live' } : flags['no-replay'] ? { kind: 'none' } : { kind: 'replay', file: sample, speed };
+    // `auto`: live when TWITCH_CHANNELS or the channels table (channels added through the API) has
+    // anything to follow, else the sample. `--no-replay`: live, or idle until a channel is added.
+    const source: RuntimeSource = flags['no-replay'] ? { kind: 'live' } : { kind: 'auto', file: sample, speed };
 
     // Signals before start-up finishes must still stop cleanly, so listen first and act once ready.
     let signalled: ((sig: string) => void) | null = null;
@@ -72,13 +73,13 @@ export const command: Command = {
     try {
       out(`twichist up: data in ${config.dataDir}`);
       // stdout, not stderr: `up` prints nothing machine-readable, and its status lines belong together.
-      const progress = source.kind === 'replay' ? createProgress({ out: ctx.stdout, isTTY: ctx.isTTY, label: `replay ${path.basename(source.file)}`, unit: 'events' }) : null;
+      const progress = source.kind === 'auto' ? createProgress({ out: ctx.stdout, isTTY: ctx.isTTY, label: `replay ${path.basename(source.file)}`, unit: 'events' }) : null;
       const onProgress = (done: number, total: number | null) => {
         progress?.update({ done, total, count: done });
         if (total !== null && done >= total) progress?.finish();
       };
       runtime = await startRuntime({ config, logger, source, onStep: (step) => out(`  ${step}`), onProgress });
-      printWelcome(out, runtime, source, config.dataDir);
+      printWelcome(out, runtime, speed, config.dataDir);
       const rt = runtime;
       let stopping = false;
       void rt.sourceDone.then(
@@ -127,7 +128,7 @@ async function countMessages(rt: Runtime): Promise<number | null> {
   }
 }
 
-function printWelcome(out: (l: string) => void, rt: Runtime, source: RuntimeSource, dataDir: string): void {
+function printWelcome(out: (l: string) => void, rt: Runtime, speed: number, dataDir: string): void {
   const lines = [''];
   if (rt.apiUrl) {
     lines.push(`  API       ${rt.apiUrl}/api/v1/channels`);
@@ -138,8 +139,9 @@ function printWelcome(out: (l: string) => void, rt: Runtime, source: RuntimeSour
   lines.push(`    npx twichist sql "SELECT channel, count() FROM messages GROUP BY channel"`);
   lines.push(`    npx twichist sql "SELECT toStartOfMinute(window) AS m, sum(messages) FROM chat_1m GROUP BY m ORDER BY m" --format csv`);
   lines.push(`    npx twichist sql "SELECT login, text FROM messages ORDER BY ts DESC LIMIT 10"`);
-  if (source.kind === 'replay') lines.push('', `  No TWITCH_CHANNELS set: replaying a real 2016 chat sample at ${source.speed}x. Set TWITCH_CHANNELS=<login,...> to archive live chat.`);
-  if (source.kind === 'live') lines.push('', '  Archiving live; Ctrl-C stops after storing everything received.');
+  if (rt.source === 'replay') lines.push('', `  No channel followed: replaying a real 2016 chat sample at ${speed}x. Set TWITCH_CHANNELS=<login,...> (or POST /api/v1/channels) to archive live chat.`);
+  if (rt.source === 'live') lines.push('', '  Archiving live; Ctrl-C stops after storing everything received.');
+  if (rt.source === 'none') lines.push('', '  No channel followed yet: add one with TWITCH_CHANNELS=<login,...> or POST /api/v1/channels.');
   lines.push(`  Data: ${dataDir}   Bus: ${rt.bus}`, '');
   out(lines.join('\n'));
 }

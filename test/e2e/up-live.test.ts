@@ -67,3 +67,42 @@ test('up archives a live channel and stops cleanly', { skip: fs.existsSync(XQC) 
   const r = await runCli(['sql', `SELECT groupUniqArray(event) AS e FROM ingest_events WHERE channel = '${CHANNEL}'`, '--format', 'json'], after);
   assert.match(r.stdout, /joined/, `lifecycle events recorded: ${r.stdout}`);
 });
+
+test('a channel added through the API starts live ingest; a restart archives it instead of replaying', { skip: fs.existsSync(XQC) ? false : `skipped: ${XQC} is absent` }, async () => {
+  const dir = tempDir('up-follow');
+  const server = await TwitchIrcServer.start();
+  const token = 'e2e-token-0123456789abcdef';
+  const env = (port: number) => ({ TWICHIST_DATA_DIR: dir, API_PORT: String(port), TWICHIST_API_TOKEN: token, TWITCH_IRC_HOST: `127.0.0.1:${server.port}`, TWITCH_IRC_SSL: 'false', LOG_LEVEL: 'warn' });
+  const stop = async (up: ReturnType<typeof startCli>) => {
+    up.child.kill('SIGTERM');
+    const timer = setTimeout(() => up.child.kill('SIGKILL'), 90_000);
+    const r = await up.exited;
+    clearTimeout(timer);
+    assert.equal(r.code, 0, up.stderr());
+  };
+  try {
+    // No channel anywhere: the sample replays; adding a channel joins it without a restart.
+    const first = startCli(['up', '--speed', '1000'], env(await freePort()));
+    try {
+      const [, api] = await first.waitFor(/API docs +(http:\/\/\S+)\/docs/, 120_000);
+      assert.match(first.stdout(), /replaying /);
+      const res = await fetch(`${api}/api/v1/channels`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ login: 'twichist_follow' }) });
+      assert.equal(res.status, 201, await res.text());
+      await server.waitForJoin('twichist_follow', 60_000);
+    } finally {
+      await stop(first);
+    }
+    // The channels table now follows one: a restart archives it live and does not replay.
+    const second = startCli(['up'], env(await freePort()));
+    try {
+      await second.waitFor(/archiving #twichist_follow live/, 120_000);
+      await server.waitForJoin('twichist_follow', 60_000);
+      assert.doesNotMatch(second.stdout(), /replaying /);
+    } finally {
+      await stop(second);
+    }
+  } finally {
+    await server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
