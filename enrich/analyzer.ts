@@ -32,6 +32,11 @@ export interface AnalyzeResult {
 
 export interface Analyzer {
   analyze(input: AnalyzeInput): AnalyzeResult;
+  /**
+   * A ban or timeout seen in the channel. Moderation risk uses recent bans (a live system sees
+   * CLEARCHAT as it happens); call it in stream order, before the messages that follow it.
+   */
+  recordBan(channel: string, login: string, ts: number): void;
   /** Stored in `messages.enrich_version`, so rows scored by different versions can be told apart. */
   readonly version: string;
 }
@@ -39,7 +44,7 @@ export interface Analyzer {
 /** Neutral scores; used until `enrich/analysis/index.ts` is available. */
 export function neutralAnalyzer(): Analyzer {
   const neutral: AnalyzeResult = { sentiment: 0, sentimentLabel: 0, toxicity: 0, modRisk: 0 };
-  return { version: 'neutral-1', analyze: () => neutral };
+  return { version: 'neutral-1', analyze: () => neutral, recordBan: () => {} };
 }
 
 const ANALYSIS_INDEX = path.join(path.dirname(fileURLToPath(import.meta.url)), 'analysis', 'index.ts');
@@ -52,13 +57,13 @@ export async function loadAnalyzer(logger: Logger): Promise<Analyzer> {
   }
   try {
     const mod = (await import(pathToFileURL(ANALYSIS_INDEX).href)) as {
-      createAnalyzer?: () => { analyze(i: AnalyzeInput): AnalyzeResult } | Promise<{ analyze(i: AnalyzeInput): AnalyzeResult }>;
+      createAnalyzer?: () => Omit<Analyzer, 'version'> | Promise<Omit<Analyzer, 'version'>>;
       ANALYZER_VERSION?: string;
     };
     if (typeof mod.createAnalyzer !== 'function') throw new Error('no createAnalyzer export');
     const a = await mod.createAnalyzer();
     const version = String(mod.ANALYZER_VERSION ?? 'analysis');
-    return { version, analyze: (i) => a.analyze(i) };
+    return { version, analyze: (i) => a.analyze(i), recordBan: (c, l, t) => a.recordBan(c, l, t) };
   } catch (err) {
     logger.error({ err: (err as Error).message }, 'enrich/analysis failed to load: storing neutral scores');
     return neutralAnalyzer();

@@ -150,6 +150,7 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
           const scores = analyzer!.analyze({ channel: e.channel, userId: e.user_id, login: e.login, text: e.text, ts: e.ts, emoteNames: tokens.names });
           row = messageRow(e, tokens, scores, analyzer!.version);
         } else {
+          if (e.kind === 'ban' || e.kind === 'timeout') analyzer!.recordBan(e.channel, e.target_login, e.ts);
           row = plainRow(e);
         }
         rows.push({ table: tableOf(e.kind), kind: e.kind, id: e.id, channel: e.channel, ts: e.ts, receivedAt: e.received_at, raw: line, row });
