@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { EmotePosition } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
 // The parser's code-point counter (Twitch emote offsets are code points there too).
@@ -217,7 +218,11 @@ export interface EmoteSourceOptions {
   refreshMs?: number;
   /** Injected in tests; default global fetch. */
   fetch?: typeof fetch;
+  /** Load the bundled Twitch global emotes (enrich/emote-sets/, MIT). Default true. */
+  bundled?: boolean;
 }
+
+const BUNDLED_TWITCH_GLOBALS = fileURLToPath(new URL('./emote-sets/twitch-global-2017.json', import.meta.url));
 
 export interface EmoteSource {
   readonly index: EmoteIndex;
@@ -254,6 +259,8 @@ export function createEmoteSource(opts: EmoteSourceOptions): EmoteSource {
       log.warn({ file, err: (err as Error).message }, 'emote file unreadable; skipped');
     }
   };
+  // Bundled Twitch globals first (lowest priority): text-only imports get emote tokens too.
+  if (opts.bundled ?? true) load(BUNDLED_TWITCH_GLOBALS, null);
   try {
     for (const f of fs.readdirSync(opts.cacheDir)) if (f.endsWith('.json')) load(path.join(opts.cacheDir, f), null);
   } catch {
