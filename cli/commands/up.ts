@@ -73,9 +73,12 @@ export const command: Command = {
     try {
       out(`twichist up: data in ${config.dataDir}`);
       // stdout, not stderr: `up` prints nothing machine-readable, and its status lines belong together.
-      const progress = source.kind === 'auto' ? createProgress({ out: ctx.stdout, isTTY: ctx.isTTY, label: `replay ${path.basename(source.file)}`, unit: 'events' }) : null;
+      // Created at the first event, so rate and ETA do not count the start-up.
+      let progress: ReturnType<typeof createProgress> | null = null;
       const onProgress = (done: number, total: number | null) => {
-        progress?.update({ done, total, count: done });
+        if (source.kind !== 'auto') return;
+        progress ??= createProgress({ out: ctx.stdout, isTTY: ctx.isTTY, label: `replay ${path.basename(source.file)}`, unit: 'events' });
+        progress.update({ done, total, count: done });
         if (total !== null && done >= total) progress?.finish();
       };
       runtime = await startRuntime({ config, logger, source, onStep: (step) => out(`  ${step}`), onProgress });
