@@ -154,12 +154,12 @@ export function headline(stages: Partial<Record<StageName, StageReport>>): Recor
   };
 }
 
-/** p95 per endpoint from the api stage's `results` rows (`{ name, p95_ms }`), or null. */
+/** p95 per endpoint from the api stage's `results` rows (`{ endpoint, p95_ms }`), or null. */
 function apiP95s(obj: unknown): Record<string, number> | null {
-  const rows = (obj as { results?: Array<{ name?: unknown; p95_ms?: unknown }> } | null)?.results;
+  const rows = (obj as { results?: Array<{ endpoint?: unknown; p95_ms?: unknown }> } | null)?.results;
   if (!Array.isArray(rows)) return null;
   const out: Record<string, number> = {};
-  for (const r of rows) if (typeof r.name === 'string' && typeof r.p95_ms === 'number') out[r.name] = r.p95_ms;
+  for (const r of rows) if (typeof r.endpoint === 'string' && typeof r.p95_ms === 'number') out[r.endpoint] = r.p95_ms;
   return out;
 }
 
