@@ -447,7 +447,11 @@ interface OpenBus extends Stage {
   nats: NatsHealth | null;
   publisher: BusPublisher;
   consumer: BusConsumer;
-  /** Resolves when everything published so far has been consumed and acknowledged (in-process); a no-op on JetStream, which keeps it durably. */
+  /**
+   * Resolves when everything published so far has been consumed and acknowledged: the in-process
+   * queue is empty, or the durable JetStream consumer has nothing pending (up to 60 s; the stream
+   * keeps the rest for the next start).
+   */
   drain(): Promise<void>;
 }
 
