@@ -16,6 +16,7 @@ import type { ClickHouseClient } from '../core/clickhouse.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ApiContext, ChannelNotifier, IngestControl, MetricsProvider, NatsHealth } from './context.ts';
+import { configureCache } from './db.ts';
 import { ApiError, errorBody } from './errors.ts';
 import type { LiveLimits, LiveSource } from './live.ts';
 import { HttpMetrics } from './metrics.ts';
@@ -47,6 +48,8 @@ export interface BuildAppOptions {
    * Default 600 per minute: a dashboard refreshing 20 panels every 5 s stays well below it.
    */
   rateLimit?: { max: number; timeWindowMs: number } | false;
+  /** How long rollup answers (timelines, stats, emotes) are reused, in ms; 0 disables. Default 2000. */
+  cacheTtlMs?: number;
   /** Live feed bounds per client (see {@link LiveLimits}). */
   liveLimits?: Partial<LiveLimits>;
 }
@@ -66,6 +69,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     nats: opts.nats ?? null,
     notifier: opts.notifier ?? null,
   };
+  configureCache(opts.client, opts.cacheTtlMs ?? 2000);
   const httpMetrics = new HttpMetrics();
   const app = Fastify({
     loggerInstance: opts.logger.child({ component: 'api' }),

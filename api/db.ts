@@ -32,6 +32,54 @@ export async function rowsOrEmpty<T>(client: ClickHouseClient, query: string, pa
   }
 }
 
+interface CacheEntry {
+  at: number;
+  value: Promise<unknown[]>;
+}
+interface ClientCache {
+  ttlMs: number;
+  entries: Map<string, CacheEntry>;
+}
+/** Per client (one per app and database), so two apps never share answers. */
+const caches = new WeakMap<object, ClientCache>();
+const CACHE_MAX_ENTRIES = 2000;
+
+/**
+ * Sets how long rollup answers are reused for this client (0 = never). Dashboards poll the same
+ * panels every few seconds from many browsers; a rollup read costs ~20-100 ms of ClickHouse time
+ * (the uniqExact states of a 500-window chart are megabytes), a cached one microseconds. Cost: an
+ * answer may be up to `ttlMs` old.
+ */
+export function configureCache(client: ClickHouseClient, ttlMs: number): void {
+  caches.set(client, { ttlMs, entries: new Map() });
+}
+
+/** Forgets every cached answer of the client (after a change such as an opt-out). */
+export function clearCache(client: ClickHouseClient): void {
+  caches.get(client)?.entries.clear();
+}
+
+/**
+ * {@link rowsOrEmpty} through the client's short-lived cache; identical concurrent requests share
+ * one query (the first one's), so a burst of viewers costs one read.
+ */
+export function cachedRowsOrEmpty<T>(client: ClickHouseClient, query: string, params: Params = {}): Promise<T[]> {
+  const cache = caches.get(client);
+  if (!cache || cache.ttlMs <= 0) return rowsOrEmpty<T>(client, query, params);
+  const key = query + '\u0000' + JSON.stringify(params);
+  const now = Date.now();
+  const hit = cache.entries.get(key);
+  if (hit && now - hit.at < cache.ttlMs) return hit.value as Promise<T[]>;
+  const value = rowsOrEmpty<T>(client, query, params);
+  if (cache.entries.size >= CACHE_MAX_ENTRIES) {
+    for (const [k, e] of cache.entries) if (now - e.at >= cache.ttlMs) cache.entries.delete(k);
+    if (cache.entries.size >= CACHE_MAX_ENTRIES) cache.entries.delete(cache.entries.keys().next().value!);
+  }
+  cache.entries.set(key, { at: now, value });
+  value.catch(() => cache.entries.delete(key));
+  return value;
+}
+
 /** Whether a table exists in the session's database (cheap: system.tables). */
 export async function tableExists(client: ClickHouseClient, table: string): Promise<boolean> {
   const r = await rows<{ n: number }>(client, 'SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = {t:String}', { t: table });

@@ -124,7 +124,17 @@ export function messageWhere(f: MessageFilter): { where: string[]; params: Param
   return { where, params, deletedIn };
 }
 
-/** Newest first, one page. */
+/** Windows tried newest first when no channel or user narrows the read (see {@link listMessages}). */
+const WINDOWS_MS = [3_600_000, 6 * 3_600_000, 86_400_000, 7 * 86_400_000, 30 * 86_400_000];
+
+/**
+ * Newest first, one page. With a channel or a user the read follows the sort key (channel, ts) or the
+ * `by_login` projection and stops after the page. Across all channels it does not: a common word
+ * would make ClickHouse match every granule of the archive to sort them. So such a read walks back
+ * in time windows (1 h, 6 h, 1 d, 7 d, 30 d, then the rest), each pruned by the primary key on ts,
+ * until the page is full: a page of a common word costs the newest hour; a rare word costs up to six
+ * queries, each pruned by the text index.
+ */
 export async function listMessages(client: ClickHouseClient, f: MessageFilter): Promise<{ items: MessageOut[]; next_cursor: string | null }> {
   const { where, params, deletedIn } = messageWhere(f);
   if (f.cursor) {
@@ -132,13 +142,32 @@ export async function listMessages(client: ClickHouseClient, f: MessageFilter): 
     params.cts = f.cursor.ts;
     params.cid = f.cursor.id;
   }
-  params.limit = f.limit + 1;
-  const list = await rows<MessageRow>(
-    client,
-    `SELECT ${MESSAGE_COLUMNS}, ${f.includeDeleted ? deletedIn : '0'} AS deleted
-     FROM messages ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
-     ORDER BY ts DESC, id DESC LIMIT {limit:UInt32}`,
-    params,
-  );
-  return keysetPage(list, f.limit, toMessage);
+  const select = (extra: string[], limit: number) => {
+    const all = [...where, ...extra];
+    return rows<MessageRow>(
+      client,
+      `SELECT ${MESSAGE_COLUMNS}, ${f.includeDeleted ? deletedIn : '0'} AS deleted
+       FROM messages ${all.length ? 'WHERE ' + all.join(' AND ') : ''}
+       ORDER BY ts DESC, id DESC LIMIT {limit:UInt32}`,
+      { ...params, limit },
+    );
+  };
+  if (f.channel || f.login) return keysetPage(await select([], f.limit + 1), f.limit, toMessage);
+
+  const lowest = f.from ?? 0;
+  let hi = Math.min(f.to ?? Number.POSITIVE_INFINITY, f.cursor ? f.cursor.ts + 1 : Number.POSITIVE_INFINITY);
+  if (!Number.isFinite(hi)) {
+    const [r] = await rows<{ last: number | null }>(client, 'SELECT if(count() = 0, NULL, toUnixTimestamp64Milli(max(ts)) + 1) AS last FROM messages');
+    if (!r || r.last === null) return { items: [], next_cursor: null };
+    hi = Number(r.last);
+  }
+  const found: MessageRow[] = [];
+  for (let i = 0; i <= WINDOWS_MS.length && hi > lowest && found.length <= f.limit; i++) {
+    const lo = i < WINDOWS_MS.length ? Math.max(lowest, hi - WINDOWS_MS[i]) : lowest;
+    params.wlo = lo;
+    params.whi = hi;
+    found.push(...(await select([`ts >= ${msParam('wlo')}`, `ts < ${msParam('whi')}`], f.limit + 1 - found.length)));
+    hi = lo;
+  }
+  return keysetPage(found, f.limit, toMessage);
 }

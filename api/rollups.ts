@@ -3,7 +3,7 @@
  * (enrich not deployed yet) reads as no data, not as an error.
  */
 import type { ClickHouseClient } from '../core/clickhouse.ts';
-import { BUCKET_MS, rollupTable, rowsOrEmpty, type Bucket, type Params } from './db.ts';
+import { BUCKET_MS, cachedRowsOrEmpty as rowsOrEmpty, rollupTable, type Bucket, type Params } from './db.ts';
 import { ApiError } from './errors.ts';
 
 /** Most points one timeline answer may hold; more is a range/bucket mismatch, not a chart. */

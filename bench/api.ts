@@ -2,7 +2,7 @@
  * API speed on a large archive: p50/p95/p99 of the timeline, stats and full-text search endpoints
  * under concurrent load on loopback, printed as JSON with the machine's facts.
  *
- *   node bench/api.ts [--messages 10000000] [--data DIR] [--requests 400] [--connections 8]
+ *   node bench/api.ts [--messages 10000000] [--data DIR] [--requests 200] [--connections 4]
  *
  * Data: the real #xqc capture (../shared/data/irc/xqc-2023-04-01.raw.irc, 4,029 messages, 26
  * timeouts) stored once through the enrich stage, then multiplied inside ClickHouse with
@@ -32,7 +32,7 @@ function flag(name: string, def: string): string {
 
 const TARGET = Number(flag('messages', '10000000'));
 const DATA = path.resolve(flag('data', path.join(os.tmpdir(), `twichist-bench-api-${TARGET}`)));
-const REQUESTS = Number(flag('requests', '400'));
+const REQUESTS = Number(flag('requests', '200'));
 const CONNECTIONS = Number(flag('connections', '4'));
 const CHANNELS = 10;
 
@@ -58,7 +58,13 @@ async function serve(): Promise<void> {
   const [span] = await rows<{ lo: number; hi: number }>(client, "SELECT toUnixTimestamp64Milli(min(ts)) AS lo, toUnixTimestamp64Milli(max(ts)) AS hi FROM messages WHERE channel = 'bench_3'");
   const app = await buildApp({ config, logger: createLogger('warn'), client, rateLimit: false });
   await app.listen({ host: '127.0.0.1', port: 0 });
-  process.send!({ port: (app.server.address() as { port: number }).port, messages: await count(), loadSeconds, clickhouse: version, span });
+  // The same API without the rollup answer cache, on another port: a distinct client object, since
+  // the cache is kept per client.
+  const bare = new Proxy(client, { get: (t, p) => { const v = Reflect.get(t, p); return typeof v === 'function' ? v.bind(t) : v; } });
+  const uncached = await buildApp({ config, logger: createLogger('warn'), client: bare, rateLimit: false, cacheTtlMs: 0 });
+  await uncached.listen({ host: '127.0.0.1', port: 0 });
+  const portOf = (a: typeof app) => (a.server.address() as { port: number }).port;
+  process.send!({ port: portOf(app), uncachedPort: portOf(uncached), messages: await count(), loadSeconds, clickhouse: version, span });
 }
 
 /** Copies of the xqc rows of `table` for copy numbers [from, from + n): renamed channel and user, shifted time. */
@@ -145,7 +151,7 @@ async function measure(port: number, endpoint: string, paths: string[], limit: n
 async function main(): Promise<void> {
   const child: ChildProcess = fork(SELF, ['--child-serve', ...process.argv.slice(2)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
-    const info = await new Promise<{ port: number; messages: number; loadSeconds: number | null; clickhouse: string; span: { lo: number; hi: number } }>((resolve, reject) => {
+    const info = await new Promise<{ port: number; uncachedPort: number; messages: number; loadSeconds: number | null; clickhouse: string; span: { lo: number; hi: number } }>((resolve, reject) => {
       child.once('message', (m) => resolve(m as never));
       child.once('exit', (code) => reject(new Error(`API process exited with ${code}`)));
     });
@@ -153,13 +159,18 @@ async function main(): Promise<void> {
     const hour = 3_600_000;
     const from = Math.ceil(info.span.lo / hour) * hour;
     const results: Row[] = [];
-    const run = async (name: string, paths: string[], limit: number) => results.push(await measure(info.port, name, paths, limit));
-    await run('timeline 1m (default range: 500 buckets)', ch.map((c) => `/api/v1/analytics/${c}/timeline?bucket=1m`), 50);
-    await run('timeline 30s (6 h range)', ch.map((c) => `/api/v1/analytics/${c}/timeline?bucket=30s&from=${from}&to=${from + 6 * hour}`), 50);
-    await run('timeline 1h (whole channel)', ch.map((c) => `/api/v1/analytics/${c}/timeline?bucket=1h&from=${from - hour}&to=${from + 24 * hour}`), 50);
-    await run('channel stats (all time)', ch.map((c) => `/api/v1/channels/${c}/stats`), 50);
-    await run('channel stats (12 h, hour-aligned)', ch.map((c) => `/api/v1/channels/${c}/stats?from=${from}&to=${from + 12 * hour}`), 50);
-    await run('moderation stats 1m', ch.map((c) => `/api/v1/moderation/stats?channel=${c}&bucket=1m`), 50);
+    const run = async (name: string, paths: string[], limit: number, port = info.port) => results.push(await measure(port, name, paths, limit));
+    const rollupReads: Array<[string, string[]]> = [
+      ['timeline 1m (default range: 500 buckets)', ch.map((c) => `/api/v1/analytics/${c}/timeline?bucket=1m`)],
+      ['timeline 30s (6 h range)', ch.map((c) => `/api/v1/analytics/${c}/timeline?bucket=30s&from=${from}&to=${from + 6 * hour}`)],
+      ['timeline 1h (whole channel)', ch.map((c) => `/api/v1/analytics/${c}/timeline?bucket=1h&from=${from - hour}&to=${from + 24 * hour}`)],
+      ['channel stats (all time)', ch.map((c) => `/api/v1/channels/${c}/stats`)],
+      ['channel stats (12 h, hour-aligned)', ch.map((c) => `/api/v1/channels/${c}/stats?from=${from}&to=${from + 12 * hour}`)],
+      ['moderation stats 1m', ch.map((c) => `/api/v1/moderation/stats?channel=${c}&bucket=1m`)],
+    ];
+    // Without the cache: every request reads ClickHouse. With it (the default, 2 s): what dashboards polling the same panels see.
+    for (const [name, paths] of rollupReads) await run(`${name}, uncached`, paths, 50, info.uncachedPort);
+    for (const [name, paths] of rollupReads) await run(`${name}, cached 2 s`, paths, 50);
     await run('search, one channel', ch.map((c, i) => `/api/v1/messages?channel=${c}&q=${['dansgame', 'lul', 'kreygasm', 'british', 'food'][i % 5]}&limit=100`), 300);
     await run('search, all channels', ['dansgame', 'lul', 'kreygasm', 'british', 'food'].map((w) => `/api/v1/messages?q=${w}&limit=100`), 300);
     await run('search, two words, all channels', ['/api/v1/messages?q=uk%20food&limit=100', '/api/v1/messages?q=chat%20pov&limit=100'], 300);

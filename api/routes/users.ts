@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
-import { iso, rows, rowsOrEmpty } from '../db.ts';
+import { clearCache, iso, rows, rowsOrEmpty } from '../db.ts';
 import { ApiError, errorResponses } from '../errors.ts';
 import { listMessages, messagePageSchema, searchTokens } from '../messages-query.ts';
 import { listModActions, MOD_TYPES, modPageSchema } from '../moderation-query.ts';
@@ -135,7 +135,11 @@ export function userRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           response: { 200: optOutResultSchema, ...errorResponses },
         },
       },
-      async (req) => optOut(ctx.client, req.params.login, req.log),
+      async (req) => {
+        const result = await optOut(ctx.client, req.params.login, req.log);
+        clearCache(ctx.client);
+        return result;
+      },
     );
   };
 }
