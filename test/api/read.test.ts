@@ -354,16 +354,19 @@ describe('system', { skip }, () => {
 
 // Last: these add channels (renamed copies), which would change the all-channel figures above.
 describe('more channels', { skip }, () => {
+  const extra: ChatMessage[] = [];
   it('keeps pages stable while newer messages arrive', async () => {
     // On a renamed copy, so the newer rows do not change the xqc figures other tests check.
     const { renamed, storeEvents } = await import('./support/load.ts');
     const copy = renamed(f.messages.slice(0, 300), 'xqc_pages') as ChatMessage[];
     await storeEvents(f.db.config, f.db.client, copy);
+    extra.push(...copy);
     const sorted = [...copy].sort(newestFirst);
     const p1 = await getJson(f.app, '/api/v1/messages?channel=xqc_pages&limit=50');
     assert.deepEqual(p1.body.items.map((m: { id: string }) => m.id), sorted.slice(0, 50).map((m) => m.id));
     const newer = copy.slice(0, 20).map((m) => ({ ...m, id: `newer-${m.id}`, ts: m.ts + 3_600_000 }));
     await storeEvents(f.db.config, f.db.client, newer);
+    extra.push(...newer);
     const p2 = await getJson(f.app, `/api/v1/messages?channel=xqc_pages&limit=50&cursor=${p1.body.next_cursor}`);
     assert.deepEqual(p2.body.items.map((m: { id: string }) => m.id), sorted.slice(50, 100).map((m) => m.id));
     const fresh = await getJson(f.app, '/api/v1/messages?channel=xqc_pages&limit=20');
@@ -374,6 +377,7 @@ describe('more channels', { skip }, () => {
     const { renamed, storeEvents } = await import('./support/load.ts');
     const half = f.messages.slice(0, 2000);
     await storeEvents(f.db.config, f.db.client, renamed(half, 'xqc_half'));
+    extra.push(...(renamed(half, 'xqc_half') as ChatMessage[]));
     const r = await getJson(f.app, '/api/v1/analytics/compare?channels=xqc,xqc_half');
     assert.equal(r.status, 200);
     const a = new Set(f.messages.map((m) => m.login));
@@ -385,5 +389,26 @@ describe('more channels', { skip }, () => {
     assert.ok(Math.abs(r.body.overlap[0].jaccard - shared / (a.size + b.size - shared)) < 1e-9);
     assert.ok(r.body.similarity[0][1] > 0.9 && r.body.similarity[0][1] <= 1.0000001, String(r.body.similarity[0][1]));
     assert.equal((await getJson(f.app, '/api/v1/analytics/compare?channels=xqc')).status, 400);
+  });
+  it('search across channels pages correctly through older time windows (hours to months back)', async () => {
+    const { renamed, storeEvents } = await import('./support/load.ts');
+    // Copies 3 h, 3 days and 45 days older: the all-channel read walks back window by window.
+    const old = [3 * 3_600_000, 3 * 86_400_000, 45 * 86_400_000].flatMap((back, i) =>
+      (renamed(f.messages.slice(i * 400, i * 400 + 400), `xqc_old${i}`) as ChatMessage[]).map((m) => ({ ...m, ts: m.ts - back })),
+    );
+    await storeEvents(f.db.config, f.db.client, old);
+    extra.push(...old);
+    const deletedIds = new Set(f.deleted.map((d) => d.id));
+    const all = [...f.messages.filter((m) => !deletedIds.has(m.id)), ...extra];
+    const want = all.filter((m) => tokensOf(m.text).has('lul')).sort(newestFirst).map((m) => m.id);
+    const got: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const r: { body: { items: Array<{ id: string }>; next_cursor: string | null } } = await getJson(f.app, `/api/v1/messages?q=LUL&limit=7${cursor ? `&cursor=${cursor}` : ''}`);
+      got.push(...r.body.items.map((m) => m.id));
+      cursor = r.body.next_cursor;
+    } while (cursor);
+    assert.deepEqual(got, want);
+    assert.ok(want.some((id) => id.startsWith('xqc_old2:')), 'the 45-day-old copy matched');
   });
 });
