@@ -270,10 +270,15 @@ export class ExactlyOnceStore {
   private async send(table: string, token: string, rows: Array<Record<string, unknown>>): Promise<void> {
     const queryId = `enrich-${token.slice(0, 12)}-${randomUUID()}`;
     const abort = new AbortController();
+    // Rows of one table share their keys (rows.ts builds them with a fixed shape), so they go as
+    // JSONCompactEachRow with the column list: ClickHouse skips matching ~45 keys per row, measured
+    // ~35% faster than JSONEachRow for `messages` on chdb 26.7 (11k-row batches, interleaved runs).
+    const columns = rows.length > 0 ? Object.keys(rows[0]) : [];
     const attempt = this.client.insert({
       table,
-      values: rows,
-      format: 'JSONEachRow',
+      columns: columns as [string, ...string[]],
+      values: rows.map((r) => columns.map((k) => r[k])),
+      format: 'JSONCompactEachRow',
       query_id: queryId,
       abort_signal: abort.signal,
       clickhouse_settings: insertSettings(token),
