@@ -2,7 +2,7 @@
  * API speed on a large archive: p50/p95/p99 of the timeline, stats and full-text search endpoints
  * under concurrent load on loopback, printed as JSON with the machine's facts.
  *
- *   node bench/api.ts [--messages 10000000] [--data DIR] [--requests 200] [--connections 4]
+ *   node bench/api.ts [--messages 10000000] [--data DIR] [--requests 200] [--connections 4] [--quick]
  *
  * Data: the real #xqc capture (../shared/data/irc/xqc-2023-04-01.raw.irc, 4,029 messages, 26
  * timeouts) stored once through the enrich stage, then multiplied inside ClickHouse with
@@ -30,9 +30,11 @@ function flag(name: string, def: string): string {
   return i === -1 ? def : process.argv[i + 1];
 }
 
-const TARGET = Number(flag('messages', '10000000'));
+/** `--quick` (bench/run.ts): 1M messages and fewer requests, for a run of the whole suite. */
+const QUICK = process.argv.includes('--quick');
+const TARGET = Number(flag('messages', QUICK ? '1000000' : '10000000'));
 const DATA = path.resolve(flag('data', path.join(os.tmpdir(), `twichist-bench-api-${TARGET}`)));
-const REQUESTS = Number(flag('requests', '200'));
+const REQUESTS = Number(flag('requests', QUICK ? '60' : '200'));
 const CONNECTIONS = Number(flag('connections', '4'));
 const CHANNELS = 10;
 
