@@ -74,12 +74,14 @@ export function createAnalyzer(opts: AnalyzerOptions = {}): {
     analyze(input: AnalysisInput): AnalysisResult {
       lexOpts.emoteNames = input.emoteNames;
       const score = combine(lexical(input.text, lexOpts, parts));
+      // computed once: it is also a moderation feature
+      const tox = toxicity(input.text);
       return {
         sentiment: score,
         sentimentLabel: toLabel(score),
-        toxicity: toxicity(input.text),
+        toxicity: tox,
         // keyed by login, as in training: the login's own toxicity is a feature (a numeric id has none)
-        modRisk: mod.score(input.channel, input.login.toLowerCase(), input.text, input.ts, input.emoteNames),
+        modRisk: mod.score(input.channel, input.login.toLowerCase(), input.text, input.ts, input.emoteNames, tox),
       };
     },
     recordBan(channel: string, login: string, ts: number): void {

@@ -117,8 +117,15 @@ const BLOCKED_STEMS = [
   'blyat', 'pidor', 'merde', 'scheisse', 'schwuchtel', 'maricon', 'pendejo',
 ];
 const BLOCKED_EMOTES = ['PedoBear', 'ANELE'];
+/**
+ * Any stem, "rape", or a blocked emote lower-cased ("PedoBear" holds "pedo", "ANELE" is "anele"): most
+ * messages match none, and one regex scan rejects them ~4x faster than ~30 `includes` (measured on
+ * riotgames1).
+ */
+const BLOCKED_ANY = new RegExp([...BLOCKED_STEMS, 'rape', 'anele'].map((s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|'));
 export function blockedTerms(text: string): number {
   const t = text.toLowerCase();
+  if (!BLOCKED_ANY.test(t)) return 0;
   let k = 0;
   for (const s of BLOCKED_STEMS) if (t.includes(s)) k++;
   const r = t.indexOf('rape');
@@ -128,7 +135,7 @@ export function blockedTerms(text: string): number {
 }
 
 /** Per-message spam features that need no state. Writes into `f` (length FEATURE_COUNT). */
-export function textFeatures(text: string, emoteNames: readonly string[], f: Float64Array): void {
+export function textFeatures(text: string, emoteNames: readonly string[], f: Float64Array, tox: number = toxicity(text)): void {
   const n = text.length;
   let letters = 0, upper = 0, symbols = 0, nonAscii = 0, digits = 0, run = 1, maxRun = 1, mentions = 0;
   for (let i = 0; i < n; i++) {
@@ -172,7 +179,7 @@ export function textFeatures(text: string, emoteNames: readonly string[], f: Flo
   f[7] = maxRun >= 4 ? maxRun / n : 0;
   f[8] = n ? nonAscii / n : 0;
   f[9] = link;
-  f[14] = toxicity(text);
+  f[14] = tox;
   f[15] = onlyPunct;
   f[17] = mentions;
   f[18] = n ? digits / n : 0;
@@ -262,6 +269,65 @@ export function gbdtLogit(x: ArrayLike<number>, m: Pick<GbdtModel, 'depth' | 'bi
 }
 
 /**
+ * The built-in model flattened into typed arrays once at load: the same comparisons and additions in
+ * the same order as {@link riskLogit} + {@link gbdtLogit} (so the same doubles), without walking
+ * JSON-shaped nested arrays per message.
+ */
+const C_EDGE_START = new Int32Array(FEATURE_COUNT + 1);
+const C_EDGES: Float64Array = (() => {
+  const out: number[] = [];
+  for (let j = 0; j < FEATURE_COUNT; j++) {
+    C_EDGE_START[j] = out.length;
+    const e = mm.edges[j];
+    if (e !== undefined) for (let k = 0; k < e.length; k++) out.push(e[k]);
+  }
+  C_EDGE_START[FEATURE_COUNT] = out.length;
+  return Float64Array.from(out);
+})();
+const C_WEIGHTS: Float64Array = (() => {
+  const out = new Float64Array(C_EDGES.length);
+  for (let j = 0; j < FEATURE_COUNT; j++) {
+    const w = mm.weights[j];
+    for (let k = C_EDGE_START[j]; k < C_EDGE_START[j + 1]; k++) out[k] = w[k - C_EDGE_START[j]];
+  }
+  return out;
+})();
+const C_GBDT = mm.gbdt;
+const C_DEPTH = C_GBDT?.depth ?? 0;
+const C_INNER = (1 << C_DEPTH) - 1;
+const C_TREES = C_GBDT?.trees.length ?? 0;
+const C_TF = new Int32Array(C_TREES * C_INNER);
+const C_TT = new Float64Array(C_TREES * C_INNER);
+const C_TL = new Float64Array(C_TREES * (C_INNER + 1));
+if (C_GBDT !== undefined) {
+  for (let i = 0; i < C_TREES; i++) {
+    const tr = C_GBDT.trees[i];
+    for (let k = 0; k < C_INNER; k++) { C_TF[i * C_INNER + k] = tr.f[k]; C_TT[i * C_INNER + k] = tr.t[k]; }
+    for (let k = 0; k <= C_INNER; k++) C_TL[i * (C_INNER + 1) + k] = tr.l[k];
+  }
+}
+
+/** Final logit of the built-in model: what {@link riskFromFeatures} computes with the default model. */
+function compiledLogit(f: Float64Array, tokenZ: number): number {
+  let z = mm.bias;
+  for (let j = 0; j < FEATURE_COUNT; j++) {
+    const v = f[j];
+    const end = C_EDGE_START[j + 1];
+    for (let k = C_EDGE_START[j]; k < end; k++) { if (v > C_EDGES[k]) z += C_WEIGHTS[k]; else break; }
+  }
+  z += tokenZ;
+  if (C_GBDT === undefined) return z;
+  let g = C_GBDT.bias;
+  for (let i = 0; i < C_TREES; i++) {
+    const base = i * C_INNER;
+    let k = 0;
+    for (let lv = 0; lv < C_DEPTH; lv++) { const fj = C_TF[base + k]; k = 2 * k + 1 + (fj >= 0 && f[fj] > C_TT[base + k] ? 1 : 0); }
+    g += C_TL[i * (C_INNER + 1) + k - C_INNER];
+  }
+  return 0.5 * z + 0.5 * g;
+}
+
+/**
  * Moderation risk 0..1 from a feature vector (plus the token logit, when known). With an ensemble
  * model (`gbdt` present) the logit is the mean of the additive model's and the trees'.
  */
@@ -311,10 +377,10 @@ export class ModerationState {
    * Computes all features for this message and updates the state. Returns the internal feature
    * buffer (overwritten by the next call).
    */
-  features(channel: string, user: string, text: string, ts: number, emoteNames: readonly string[] = []): Float64Array {
+  features(channel: string, user: string, text: string, ts: number, emoteNames: readonly string[] = [], tox?: number): Float64Array {
     const f = this.f;
     f.fill(0);
-    textFeatures(text, emoteNames, f);
+    textFeatures(text, emoteNames, f, tox ?? toxicity(text));
     const h = textHash(text);
     const sk = skeletonHash(text);
     // channel chat rate: busy moments (hype waves) are moderated differently from quiet chat
@@ -418,7 +484,7 @@ export class ModerationState {
   }
 
   private text(channel: string, hash: number, ts: number): TextEntry {
-    const tk = channel + '\u0000' + hash.toString(36);
+    const tk = channel + '\u0000' + hash;
     let te = this.texts.get(tk);
     if (te !== undefined && ts - te.lastTs > this.windowMs) te = undefined;
     if (te === undefined) te = { users: [], userTs: [], lastTs: ts, banned: 0, bannedTs: 0 };
@@ -450,7 +516,7 @@ export class ModerationState {
     u.bans++;
     u.lastBan = ts;
     for (const hh of u.hashes) {
-      const te = this.texts.get(channel + '\u0000' + hh.toString(36));
+      const te = this.texts.get(channel + '\u0000' + hh);
       if (te === undefined || ts - te.lastTs > this.windowMs) continue;
       te.banned++;
       te.bannedTs = ts;
@@ -458,7 +524,8 @@ export class ModerationState {
   }
 
   /** Moderation risk 0..1 for this message (and records it in the state). */
-  score(channel: string, user: string, text: string, ts: number, emoteNames: readonly string[] = []): number {
-    return riskFromFeatures(this.features(channel, user, text, ts, emoteNames), mm, tokenLogit(text));
+  score(channel: string, user: string, text: string, ts: number, emoteNames: readonly string[] = [], tox?: number): number {
+    const f = this.features(channel, user, text, ts, emoteNames, tox);
+    return 1 / (1 + Math.exp(-compiledLogit(f, tokenLogit(text))));
   }
 }

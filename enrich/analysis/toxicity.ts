@@ -49,6 +49,15 @@ const YOU: ReadonlySet<string> = new Set(['you', 'u', 'ur', 'youre', 'your', 'ya
  * double letters ("faggot" -> "faget"), so the list above is written in collapsed form.
  */
 export function norm(tok: string): string {
+  // Fast path for the common token: lower-case ASCII letters without a repeated letter is its own
+  // normal form (no leet, nothing dropped, nothing collapsed); saves a string built char by char.
+  let plain = true;
+  for (let i = 0, prev = -1; i < tok.length; i++) {
+    const c = tok.charCodeAt(i);
+    if (c < 97 || c > 122 || c === prev) { plain = false; break; }
+    prev = c;
+  }
+  if (plain) return tok;
   let out = '';
   let last = '';
   const lower = tok.toLowerCase();
