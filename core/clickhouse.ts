@@ -38,6 +38,32 @@ type ClientConnection = NonNullable<Parameters<typeof createClient>[0]>['connect
 let embedded: { path: string; connection: ChConnection } | null = null;
 
 /**
+ * Rows already serialized as JSONCompactEachRow lines (without the final newline), inserted as they are
+ * by the clients this module creates: enrich writes the same bytes to its journal, so each row is
+ * serialized once instead of twice. Any other client would send it as an object: check
+ * {@link acceptsPreEncoded} first.
+ */
+export class PreEncodedRows {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+}
+const PRE_ENCODED = Symbol.for('twichist.acceptsPreEncodedRows');
+const JSON_HANDLING = {
+  parse: JSON.parse,
+  stringify: (v: unknown): string => (v instanceof PreEncodedRows ? v.text : JSON.stringify(v)),
+};
+function markPreEncoded(client: ClickHouseClient): ClickHouseClient {
+  Object.defineProperty(client, PRE_ENCODED, { value: true });
+  return client;
+}
+/** True for clients from {@link createClickHouse} (also through a Proxy): they insert {@link PreEncodedRows} verbatim. */
+export function acceptsPreEncoded(client: ClickHouseClient): boolean {
+  return (client as unknown as Record<symbol, unknown>)[PRE_ENCODED] === true;
+}
+
+/**
  * Opens the configured ClickHouse with the configured database as the default for unqualified names.
  * - `CLICKHOUSE_URL` set: the HTTP client.
  * - Embedded, data folder free: chdb in this process.
@@ -61,7 +87,7 @@ export async function createClickHouse(config: Config, opts: OpenClickHouseOptio
         await boot.close();
       }
     }
-    return createClient({ ...common, database });
+    return markPreEncoded(createClient({ ...common, database, json: JSON_HANDLING }));
   }
   if (embedded === null && (opts.viaControl ?? true)) {
     const { connectControl } = await import('./control.ts');
@@ -75,7 +101,7 @@ async function embeddedClient(conn: ChConnection, database: string, createDataba
   if (createDatabase) {
     await conn.command({ query: `CREATE DATABASE IF NOT EXISTS ${database} ENGINE = Atomic` });
   }
-  return createClient({ connection: withDatabase(conn, database) as unknown as ClientConnection, clickhouse_settings: COMMON_SETTINGS });
+  return markPreEncoded(createClient({ connection: withDatabase(conn, database) as unknown as ClientConnection, clickhouse_settings: COMMON_SETTINGS, json: JSON_HANDLING }));
 }
 
 /**

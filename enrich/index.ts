@@ -180,6 +180,7 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
     metrics,
     stored: async () => {
       await buffer.drain();
+      await store.settled();
     },
     done,
     async stop() {
@@ -188,6 +189,7 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
       await consumer.stop();
       await done.catch(() => {});
       await buffer.close();
+      await store.settled();
       optOuts.close();
       ownEmotes?.close();
     },
