@@ -85,6 +85,10 @@ function insertSettings(token: string): ClickHouseSettings {
     deduplicate_blocks_in_dependent_materialized_views: 1,
     async_insert: 0,
     wait_for_async_insert: 1,
+    // Views are fed in parallel threads instead of one after the other: the ~20 views under `messages`
+    // made each insert wait for their sum (measured: inserts ~25% faster end to end on 2 cores). It
+    // changes no result: each view still gets the same block and checks the same token.
+    parallel_view_processing: 1,
   };
 }
 
