@@ -11,7 +11,7 @@
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mulberry32 } from './rng.ts';
+import { mulberry32 } from '../core/rng.ts';
 import { cleanChat, rechatComments } from './rechat.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));

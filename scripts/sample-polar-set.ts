@@ -17,7 +17,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mulberry32 } from './rng.ts';
+import { mulberry32 } from '../core/rng.ts';
 import { rechatComments } from './rechat.ts';
 import { readLabelledCsv } from '../enrich/eval/csv.ts';
 import { AFINN } from '../enrich/analysis/lexicon.ts';

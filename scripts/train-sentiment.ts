@@ -17,7 +17,7 @@ import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mulberry32 } from './rng.ts';
+import { mulberry32 } from '../core/rng.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const data = resolve(repoRoot, '..', 'shared', 'data');

@@ -3,16 +3,9 @@
  * the same clusters on every run, which tests and re-computations rely on.
  */
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../core/rng.ts';
+
+export { mulberry32 };
 
 const dot = (a: Float32Array, b: Float32Array): number => {
   let s = 0;

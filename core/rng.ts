@@ -1,4 +1,4 @@
-/** Seeded PRNG for the dataset/training scripts: same seed, same sequence, so outputs are reproducible. */
+/** Seeded PRNG (mulberry32): same seed, same sequence, for reproducible sampling, training, k-means and test data. Math.random cannot be seeded. */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
