@@ -57,7 +57,9 @@ export function encodeEvents(events: ChatEvent[]): string {
 export function splitEventLines(data: string): string[] {
   const lines = data.split('\n');
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  return lines.filter((l) => l.length > 0);
+  // the usual message has no empty line: no copy then
+  for (let i = 0; i < lines.length; i++) if (lines[i].length === 0) return lines.filter((l) => l.length > 0);
+  return lines;
 }
 
 interface Pending {

@@ -94,9 +94,10 @@ function insertSettings(token: string): ClickHouseSettings {
 
 /** 32 hex chars of SHA-256 over the table and the sorted ids: the same rows give the same token. */
 export function dedupToken(table: string, ids: string[]): string {
-  const h = createHash('sha256').update(table).update('\u0000');
-  for (const id of [...ids].sort()) h.update(id).update('\u0001');
-  return h.digest('hex').slice(0, 32);
+  // One update over the joined ids: the same bytes as an update per id and separator (so the same
+  // token), without ~2 native calls per row.
+  const sorted = [...ids].sort();
+  return createHash('sha256').update(table).update('\u0000').update(sorted.length > 0 ? sorted.join('\u0001') + '\u0001' : '').digest('hex').slice(0, 32);
 }
 
 /** `DateTime64(3)` query parameter from epoch ms: seconds with a fractional part, independent of time zones. */
