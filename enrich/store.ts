@@ -16,7 +16,7 @@
  * as the same rows in the same order with their token: the raw table drops the block as a duplicate and, with
  * `deduplicate_blocks_in_dependent_materialized_views`, every view checks for itself and inserts only
  * what it missed. Only then does the id check run, so "stored" means "stored everywhere".
- * Cost: one file write and unlink per insert.
+ * Cost: one file write (fsynced, renamed into place) and an unlink per insert.
  *
  * A row ClickHouse rejects for what it is (not for being busy) is found by bisection and parked in
  * `dead_letters`; transient errors propagate so the caller naks and the bus redelivers.
@@ -75,6 +75,31 @@ export interface StoreOptions {
 }
 
 const JOURNAL_FILE = /^([a-z_0-9]+)\.([0-9a-f]{32})\.ndjson$/;
+
+/**
+ * Writes a journal entry so that it is either complete or absent under its final name: a torn entry
+ * replayed under the batch's token would make ClickHouse drop the real retry as a duplicate (rows
+ * lost). Temp file, fsync, rename, fsync of the folder; cost ~1-5 ms per insert on this disk.
+ */
+export function writeJournalEntry(file: string, columns: string[], body: string): void {
+  const tmp = `${file}.tmp`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    // Two writes instead of concatenating header and body into one more copy of the batch.
+    fs.writeFileSync(fd, JSON.stringify(columns) + '\n');
+    fs.writeFileSync(fd, body);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  const dir = fs.openSync(path.dirname(file), 'r');
+  try {
+    fs.fsyncSync(dir);
+  } finally {
+    fs.closeSync(dir);
+  }
+}
 const JOURNAL_TABLES = new Set<string>([...RAW_TABLES, 'dead_letters']);
 
 /** Settings every insert relies on; passed on every call (embedded sessions would otherwise keep old values). */
@@ -263,16 +288,7 @@ export class ExactlyOnceStore {
     const token = dedupToken(table, ids);
     const { columns, body } = encodeCompact(values as Array<Record<string, unknown>>);
     const file = this.journalDir ? path.join(this.journalDir, `${table}.${token}.ndjson`) : null;
-    if (file) {
-      // as writeFileSync, without first copying the body into one string with the header
-      const fd = fs.openSync(file, 'w');
-      try {
-        fs.writeFileSync(fd, JSON.stringify(columns) + '\n');
-        fs.writeFileSync(fd, body);
-      } finally {
-        fs.closeSync(fd);
-      }
-    }
+    if (file) writeJournalEntry(file, columns, body);
     try {
       await this.send(table, token, columns, body);
     } catch (err) {
@@ -294,7 +310,11 @@ export class ExactlyOnceStore {
   /** Re-sends journal entries left by a crash or a failed attempt, with their tokens. */
   private async replayJournal(): Promise<void> {
     if (!this.journalDir || !this.journalDirty) return;
-    const entries = fs.readdirSync(this.journalDir).filter((f) => JOURNAL_FILE.test(f));
+    const all = fs.readdirSync(this.journalDir);
+    // A `.tmp` is an entry whose write a crash interrupted: its insert was never sent (the entry is
+    // renamed into place before sending), and its bus messages are still unacked.
+    for (const f of all) if (f.endsWith('.tmp')) fs.rmSync(path.join(this.journalDir, f), { force: true });
+    const entries = all.filter((f) => JOURNAL_FILE.test(f));
     for (const f of entries) {
       const [, table, token] = JOURNAL_FILE.exec(f)!;
       const file = path.join(this.journalDir, f);

@@ -16,7 +16,7 @@ import { createLogger } from '../../core/logger.ts';
 import { neutralAnalyzer } from '../../enrich/analyzer.ts';
 import { EmoteIndex, type EmoteSource } from '../../enrich/emotes.ts';
 import { startEnrich } from '../../enrich/index.ts';
-import { dedupToken, dt64Param } from '../../enrich/store.ts';
+import { dedupToken, dt64Param, writeJournalEntry } from '../../enrich/store.ts';
 import { testDatabase } from '../support/clickhouse.ts';
 import { ban, chatMessage, T0 } from './support/events.ts';
 import { faultyClient } from './support/faults.ts';
@@ -217,4 +217,44 @@ test('an insert that committed to the table but not to a rollup view is complete
   assert.equal(c.messages, 50);
   assert.deepEqual(c.rollupMessages, [50, 50, 50, 50], 'chat_1m got the block it missed, nobody counted it twice');
   assert.deepEqual(fs.readdirSync(journalDir), [], 'the journal is empty once everything is stored');
+});
+
+test('a journal entry torn by a crash mid-write is never replayed under its token', async () => {
+  // A crash while writing leaves only `<entry>.tmp` (entries are renamed into place when complete).
+  // Were a torn entry replayed under the batch's token, ClickHouse would drop the real, complete
+  // retry as a duplicate and the missing rows would be lost for good.
+  const db = await testDatabase({ env: { ENRICH_FLUSH_MS: '20' } });
+  const journalDir = fs.mkdtempSync(path.join(os.tmpdir(), 'enrich-journal-'));
+  const messages = batch1.filter((e) => e.kind === 'message');
+  const token = dedupToken('messages', messages.map((e) => e.id));
+  fs.writeFileSync(path.join(journalDir, `messages.${token}.ndjson.tmp`), '["id","channel"]\n["half-written"');
+  const bus = new InProcessBus();
+  const stage = startEnrich({ config: db.config, logger, client: db.client, consumer: bus.consumer(), analyzer: neutralAnalyzer(), emotes: emotes(), journalDir });
+  await bus.publisher().publish('testchan', batch1);
+  await bus.idle();
+  await stage.stop();
+  const c = await counts(db.client);
+  assert.equal(c.messages, 50);
+  assert.deepEqual(c.rollupMessages, [50, 50, 50, 50]);
+  assert.deepEqual(fs.readdirSync(journalDir), [], 'the torn entry is cleared, nothing is left behind');
+});
+
+test('a journal write interrupted midway leaves no entry under its final name', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'enrich-journal-'));
+  const file = path.join(dir, `messages.${'0'.repeat(32)}.ndjson`);
+  const real = fs.writeFileSync;
+  let calls = 0;
+  // The process "dies" after the header is written and before the body is.
+  (fs as { writeFileSync: unknown }).writeFileSync = (...args: Parameters<typeof fs.writeFileSync>) => {
+    if (++calls === 2) throw new Error('simulated crash mid-write');
+    return real(...args);
+  };
+  try {
+    assert.throws(() => writeJournalEntry(file, ['id'], '["a"]\n'), /simulated crash/);
+  } finally {
+    (fs as { writeFileSync: unknown }).writeFileSync = real;
+  }
+  assert.equal(fs.existsSync(file), false, 'a torn entry must not exist under the name replay reads');
+  writeJournalEntry(file, ['id'], '["a"]\n');
+  assert.equal(fs.readFileSync(file, 'utf8'), '["id"]\n["a"]\n');
 });
