@@ -130,7 +130,12 @@ export class InProcessBus {
       },
       async stop() {
         stopped = true;
-        wake?.();
+        if (wake === null) return;
+        // Withdraw from the waiters first: a resolver left there would take the next publish's
+        // wake-up and leave a live consumer asleep until another publish.
+        const i = self.waitingConsumers.indexOf(wake);
+        if (i !== -1) self.waitingConsumers.splice(i, 1);
+        wake();
       },
     };
   }
