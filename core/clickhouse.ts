@@ -191,15 +191,20 @@ function withoutStickySettings(conn: ChConnection): ChConnection {
 /** ClickHouse error codes we act on (see `ClickHouseError.code`). */
 export const CH_ERROR = {
   UNKNOWN_TABLE: '60',
-  SYNTAX_ERROR: '62',
-  TIMEOUT_EXCEEDED: '159',
-  TOO_MANY_PARTS: '252',
-  MEMORY_LIMIT_EXCEEDED: '241',
-  UNKNOWN_DATABASE: '81',
-  TOO_MANY_SIMULTANEOUS_QUERIES: '202',
-  CANNOT_PARSE_INPUT: '27',
-  TYPE_MISMATCH: '53',
 } as const;
+
+/** Codes where the same request may succeed later: timeouts, network, overload, a read-only replica. */
+const TRANSIENT_CODES = new Set([
+  '159', // TIMEOUT_EXCEEDED
+  '202', // TOO_MANY_SIMULTANEOUS_QUERIES
+  '209', // SOCKET_TIMEOUT
+  '210', // NETWORK_ERROR
+  '241', // MEMORY_LIMIT_EXCEEDED
+  '242', // TABLE_IS_READ_ONLY
+  '252', // TOO_MANY_PARTS
+  '425', // SYSTEM_ERROR
+  '999', // KEEPER_EXCEPTION
+]);
 
 /**
  * True when retrying the same request later may succeed (server busy, network, timeouts); false when
@@ -207,9 +212,7 @@ export const CH_ERROR = {
  */
 export function isTransientClickHouseError(err: unknown): boolean {
   const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
-  if (/^\d+$/.test(code)) {
-    return [CH_ERROR.TIMEOUT_EXCEEDED, CH_ERROR.TOO_MANY_PARTS, CH_ERROR.MEMORY_LIMIT_EXCEEDED, CH_ERROR.TOO_MANY_SIMULTANEOUS_QUERIES, '209', '210', '425', '999', '242'].includes(code);
-  }
+  if (/^\d+$/.test(code)) return TRANSIENT_CODES.has(code);
   // Node network errors (ECONNREFUSED, ECONNRESET, ETIMEDOUT, socket hang up) and request timeouts.
   return true;
 }
