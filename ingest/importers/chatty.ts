@@ -19,7 +19,7 @@ import type { ChatEvent } from '../../core/events.ts';
 import { deterministicId } from '../../core/ids.ts';
 import { readLines, type Readable } from './input.ts';
 import type { EventSink, ImportOptions, ImportStats } from './types.ts';
-import { truncatePayload } from './types.ts';
+import { NOT_IN_RECORDINGS, truncatePayload } from './types.ts';
 
 const LOG_STARTED = /^# Log started: (\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)/;
 const TIME = /^\[(\d\d):(\d\d):(\d\d)\] /;
@@ -141,12 +141,7 @@ export async function importChatty(text: Readable, file: string, sink: EventSink
         color: null,
         emotes: [],
         bits: null,
-        first_msg: false,
-        returning_chatter: false,
-        reply: null,
-        source_room_id: null,
-        source_id: null,
-        flags: null,
+        ...NOT_IN_RECORDINGS,
       });
       continue;
     }

@@ -45,3 +45,16 @@ export function newStats(file: string, format: ImportFormat): ImportStats {
 export function truncatePayload(s: string): string {
   return s.length > 10_000 ? s.slice(0, 10_000) : s;
 }
+
+/**
+ * Message fields that recorded chat (Chatty logs, VOD exports) never carries: first-message and
+ * returning-chatter flags, replies, shared-chat source and AutoMod flags exist only in live IRC tags.
+ */
+export const NOT_IN_RECORDINGS = {
+  first_msg: false,
+  returning_chatter: false,
+  reply: null,
+  source_room_id: null,
+  source_id: null,
+  flags: null,
+} as const;

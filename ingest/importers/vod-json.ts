@@ -12,7 +12,7 @@ import { codePointLength } from '../irc-parser.ts';
 import { streamJsonArray } from './json-stream.ts';
 import type { Readable } from './input.ts';
 import type { EventSink, ImportFormat, ImportOptions, ImportStats } from './types.ts';
-import { truncatePayload } from './types.ts';
+import { NOT_IN_RECORDINGS, truncatePayload } from './types.ts';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -116,12 +116,7 @@ function toMessage(c: Obj, format: ImportFormat, channel: string, channelId: str
     color: str(gql ? m.userColor : m.user_color),
     emotes,
     bits,
-    first_msg: false,
-    returning_chatter: false,
-    reply: null,
-    source_room_id: null,
-    source_id: null,
-    flags: null,
+    ...NOT_IN_RECORDINGS,
   };
 }
 
