@@ -567,6 +567,7 @@ const stages = {
   async replay(o: { config: Config; logger: Logger; publisher: BusPublisher; file: string; speed: number; onProgress?: (done: number, total: number | null) => void }): Promise<SourceStage> {
     const { importFile } = await load<typeof import('../ingest/importers/index.ts')>('ingest/importers/index.ts', 'importFile');
     const { MicroBatcher } = await load<typeof import('../ingest/jetstream.ts')>('ingest/jetstream.ts', 'MicroBatcher');
+    const { createPacer } = await load<typeof import('../ingest/pace.ts')>('ingest/pace.ts', 'createPacer');
     const log = o.logger.child({ stage: 'replay' });
     let total = 0;
     await importFile(o.file, () => void total++, { source: 'replay' });
@@ -583,17 +584,13 @@ const stages = {
       o.onProgress?.(published, total);
     };
     const done = (async () => {
-      let first: number | null = null;
-      const startedAt = performance.now();
+      const pace = createPacer(o.speed, stopped.signal);
       try {
         await importFile(
           o.file,
           async (e) => {
             if (stopped.signal.aborted) throw halt;
-            first ??= e.ts;
-            const wait = startedAt + (e.ts - first) / o.speed - performance.now();
-            // Sleeping under a few ms costs more in timer overhead than it keeps the pace.
-            if (wait > 4) await sleep(wait, stopped.signal);
+            await pace(e.ts);
             if (stopped.signal.aborted) throw halt;
             const p = batcher.push(e);
             if (p !== undefined) await p;
@@ -652,19 +649,6 @@ function teePublisher(inner: BusPublisher, onPublished: (events: ChatEvent[]) =>
   };
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** Thrown when a stage module this runtime needs is not in the tree (or lacks its entry point). */
 export class MissingStageError extends Error {

@@ -11,6 +11,7 @@ import { createProgress } from '../cli/progress.ts';
 import { importFile, listImportFiles, type ImportStats, type Reject } from './importers/index.ts';
 import type { InputProgress } from './importers/input.ts';
 import { DeadLetterWriter, openPublishPipeline } from './pipeline.ts';
+import { createPacer } from './pace.ts';
 
 export interface ImportRunOptions {
   target: string;
@@ -36,7 +37,6 @@ export interface ImportRunResult {
   failedFiles: Array<{ file: string; error: string }>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runImport(o: ImportRunOptions): Promise<ImportRunResult> {
   const replay = o.speed !== null;
@@ -53,23 +53,14 @@ export async function runImport(o: ImportRunOptions): Promise<ImportRunResult> {
     for (const { file } of files) {
       let input: InputProgress | null = null;
       let count = 0;
-      let firstTs: number | null = null;
-      let t0 = 0;
+      const pace = typeof o.speed === 'number' ? createPacer(o.speed) : null;
       progress.setLabel(`${replay ? 'replay' : 'import'} ${file}`);
       const onReject = (r: Reject) => {
         o.stderr.write(`${o.isTTY ? '\r\u001b[2K' : ''}rejected ${r.source}: ${r.reason}\n`);
         dead.add(r);
       };
       const sink = async (e: ChatEvent) => {
-        if (typeof o.speed === 'number') {
-          if (firstTs === null) {
-            firstTs = e.ts;
-            t0 = performance.now();
-          }
-          const wait = t0 + (e.ts - firstTs) / o.speed - performance.now();
-          // Timer overhead exceeds the benefit below a few ms.
-          if (wait > 4) await sleep(wait);
-        }
+        if (pace) await pace(e.ts);
         if (runId !== null) e.id = deterministicId('replay', runId, e.id);
         const w = pipeline.batcher.push(e);
         if (w) await w;
