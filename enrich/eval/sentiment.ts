@@ -7,8 +7,11 @@
  * 70% tuning / 30% held-out parts (row index % 10 >= 7 is held out); default all rows.
  */
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { readLabelledCsv, isHeldOut } from './csv.ts';
+import { readLabelledCsv, isHeldOut, type LabelledRow } from './csv.ts';
+import { isPointerCsv, resolvePointerCsv } from './chat-sources.ts';
 import { classMetrics, type Label3 } from './metrics.ts';
 import { emoteOnlyLabel, englishOnlyLabel, scoreSentiment } from '../analysis/sentiment.ts';
 
@@ -21,9 +24,17 @@ export interface SentimentEvalResult {
   baselines: { englishLexicon: ReturnType<typeof classMetrics>; emoteLexicon: ReturnType<typeof classMetrics>; alwaysPositive: { accuracy: number }; alwaysNeutral: { accuracy: number } };
 }
 
-/** Scores every row of a `sentiment,message` CSV text. */
+/** The shared chat folder next to the repository, where pointer CSVs resolve their texts. */
+export const SHARED_DATA = resolve(fileURLToPath(new URL('../..', import.meta.url)), '..', 'shared', 'data');
+
+/** Labelled rows of a `sentiment,message` CSV, or of a `sentiment,source,index,sha1` pointer CSV resolved against `data`. */
+export function loadLabelledRows(content: string, data = SHARED_DATA): { rows: LabelledRow[]; skipped: number } {
+  return isPointerCsv(content) ? { rows: resolvePointerCsv(content, data), skipped: 0 } : readLabelledCsv(content);
+}
+
+/** Scores every row of a `sentiment,message` CSV text (or a pointer CSV, see {@link loadLabelledRows}). */
 export function evalSentimentCsv(content: string, split: 'all' | 'tune' | 'heldout' = 'all', file = '<memory>'): SentimentEvalResult {
-  const { rows: all, skipped } = readLabelledCsv(content);
+  const { rows: all, skipped } = loadLabelledRows(content);
   const rows = all.filter((_, i) => split === 'all' || (split === 'heldout') === isHeldOut(i));
   const gold = rows.map((r) => r.sentiment);
   const ours: Label3[] = rows.map((r) => scoreSentiment(r.message).label);
