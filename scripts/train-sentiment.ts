@@ -3,7 +3,8 @@
  * scripts/emote-lexicon-hand.json and the unlabelled real chat in ../shared/data. Deterministic: same
  * inputs, same bytes out (fixed corpus order, fixed-seed shuffle, rounded weights).
  *
- *   node scripts/train-sentiment.ts
+ *   node scripts/train-sentiment.ts           # rebuild both JSON files
+ *   node scripts/train-sentiment.ts --check   # exit 1 unless the committed files are reproduced byte for byte
  *
  * Distant supervision: a message's "seed" polarity is the sum of hand-scored emotes, emoticons, Twitch
  * slang and AFINN words in it. Messages with seed >= 0.3 are positive, <= -0.3 negative, messages with
@@ -13,8 +14,7 @@
  *  2. train a 3-class softmax regression over the tokens the lexicons do not know.
  * The NLSS rechat VODs are NOT used: the hand-labelled dev set is drawn from them.
  */
-import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mulberry32 } from '../core/rng.ts';
@@ -26,39 +26,24 @@ const lexPath = join(analysisDir, 'emote-lexicon.json');
 const modelPath = join(analysisDir, 'sentiment-model.json');
 if (!existsSync(data)) { console.error(`no ${data}; training needs ../shared/data`); process.exit(1); }
 
-// 0. write the hand part first: lexicon.ts reads the JSON at import
+// --check builds both files in memory and compares them with the committed bytes (nothing is written)
+const check = process.argv.includes('--check');
+// 0. write the hand part first: lexicon.ts reads the JSON at import. Under --check the committed file is
+// read as it is: if its rules differ from the hand file, the final comparison fails, as it should.
 const hand = JSON.parse(readFileSync(join(repoRoot, 'scripts', 'emote-lexicon-hand.json'), 'utf8'));
-const VERSION = '2026.11.2';
+const VERSION = '2026.11.3';
 const prev = existsSync(lexPath) ? JSON.parse(readFileSync(lexPath, 'utf8')) : {};
-writeFileSync(lexPath, JSON.stringify({ version: VERSION, about: hand.about, rules: hand.rules, suffixRules: hand.suffixRules, derived: prev.derived ?? {} }, null, 1) + '\n');
+if (!check) writeFileSync(lexPath, JSON.stringify({ version: VERSION, about: hand.about, rules: hand.rules, suffixRules: hand.suffixRules, derived: prev.derived ?? {} }, null, 1) + '\n');
 const { HAND_EMOTES } = await import('../enrich/analysis/lexicon.ts');
 const { lexical } = await import('../enrich/analysis/sentiment.ts');
-const { readChatty } = await import('../enrich/eval/chatty.ts');
+const { listSources, readSourceMessages, sourceChannel } = await import('../enrich/eval/chat-sources.ts');
 const { channelEmoteSuffix } = await import('../enrich/analysis/tokens.ts');
 
-// 1. corpus
+// 1. corpus: every Chatty log, the arypie VODs, the xqc capture (chat-sources.ts order)
 const texts: string[] = [];
 const sources: string[] = [];
-const chattyDir = join(data, 'chatty');
-for (const ch of readdirSync(chattyDir).sort()) {
-  for (const f of readdirSync(join(chattyDir, ch)).sort()) {
-    for (const e of readChatty(join(chattyDir, ch, f))) if (e.kind === 'msg') { texts.push(e.text); sources.push(ch); }
-  }
-}
-const ary = join(data, 'vod-json', 'gql-verbose', 'arypie');
-for (const d of readdirSync(ary).sort()) {
-  const f = join(ary, d, 'verbose_chat.json.gz');
-  if (!existsSync(f)) continue;
-  for (const c of JSON.parse(gunzipSync(readFileSync(f)).toString('utf8'))) {
-    const t = (c?.message?.fragments ?? []).map((x: { text: string }) => x.text).join('');
-    if (t) { texts.push(t); sources.push('arypie'); }
-  }
-}
-for (const line of readFileSync(join(data, 'irc', 'xqc-2023-04-01.raw.irc'), 'utf8').split('\r\n')) {
-  const i = line.indexOf(' PRIVMSG #');
-  if (i < 0) continue;
-  const j = line.indexOf(' :', i);
-  if (j > 0) { texts.push(line.slice(j + 2).replace(/^\u0001ACTION |\u0001$/g, '')); sources.push('xqc'); }
+for (const source of listSources(data)) {
+  for (const m of readSourceMessages(data, source)) { texts.push(m.text); sources.push(sourceChannel(source)); }
 }
 // copy-pasta floods would dominate: keep each distinct text at most 3 times
 const seenCount = new Map<string, number>();
@@ -175,12 +160,19 @@ for (let i = 0; i < vocab.length; i++) {
   if (Math.max(...c.map(Math.abs)) >= 0.05) weights[vocab[i]] = c;
 }
 const bm = (b[0] + b[1] + b[2]) / 3;
-writeFileSync(modelPath, JSON.stringify({
+const modelJson = JSON.stringify({
   version: VERSION,
   about: 'Softmax regression over lowercase tokens unknown to the lexicons, trained by scripts/train-sentiment.ts on distant-supervision labels (see docs/sentiment.md). weights[token] = [neg, neu, pos] logits.',
   classes: ['neg', 'neu', 'pos'],
   bias: [r3(b[0] - bm), r3(b[1] - bm), r3(b[2] - bm)],
   weights,
-}) + '\n');
-writeFileSync(lexPath, JSON.stringify({ version: VERSION, about: hand.about, rules: hand.rules, suffixRules: hand.suffixRules, derived }, null, 1) + '\n');
+}) + '\n';
+const lexJson = JSON.stringify({ version: VERSION, about: hand.about, rules: hand.rules, suffixRules: hand.suffixRules, derived }, null, 1) + '\n';
+if (check) {
+  const bad = [[lexPath, lexJson], [modelPath, modelJson]].filter(([p, j]) => !existsSync(p) || readFileSync(p, 'utf8') !== j).map(([p]) => p);
+  console.error(bad.length === 0 ? 'emote-lexicon.json and sentiment-model.json are reproduced byte for byte' : `differ from what this script builds (run it without --check): ${bad.join(', ')}`);
+  process.exit(bad.length === 0 ? 0 : 1);
+}
+writeFileSync(modelPath, modelJson);
+writeFileSync(lexPath, lexJson);
 console.error(`wrote ${lexPath} and ${modelPath} (${Object.keys(weights).length} tokens)`);

@@ -4,7 +4,7 @@
  * See docs/sentiment.md.
  */
 import { buildEmoteMap, EMOTE_LEXICON_VERSION } from './lexicon.ts';
-import { LEARNED_MODEL_VERSION, lexical, combine, toLabel, type LexicalParts } from './sentiment.ts';
+import { LEARNED_MODEL_VERSION, lexical, combine, toLabel, newLexicalParts } from './sentiment.ts';
 import { toxicity } from './toxicity.ts';
 import { ModerationState, type ModerationOptions } from './moderation-risk.ts';
 import moderationModel from './moderation-model.json' with { type: 'json' };
@@ -68,7 +68,7 @@ export function createAnalyzer(opts: AnalyzerOptions = {}): {
 } {
   const emotes = opts.extraEmoteScores ? buildEmoteMap(opts.extraEmoteScores) : undefined;
   const mod = new ModerationState(opts.moderation);
-  const parts: LexicalParts = { emote: 0, word: 0, hits: 0, learned: 0 };
+  const parts = newLexicalParts();
   const lexOpts: { emotes?: ReadonlyMap<string, number>; emoteNames?: readonly string[] } = { emotes };
   return {
     analyze(input: AnalysisInput): AnalysisResult {

@@ -121,6 +121,11 @@ export const SLANG: ReadonlyMap<string, number> = new Map<string, number>([
   // AFINN words that are mostly something else in chat: a name (Rob), Riot Games, a plea ("HELP" is
   // panic, not AFINN's +2); "wow" alone is surprise (guidelines: neutral), it still adds to an emote
   ['rob', 0], ['riot', 0], ['help', 0], ['wow', 0.25],
+  // from the multi-channel set's tuning part (docs/sentiment.md): insults AFINN lacks or under-scores
+  // (one of them alone is a label: the guidelines' "insults aimed at someone"), "true" as agreement,
+  // "gifted" in sub-gift notices, "prison" as a topic (AFINN -2, like "war")
+  ['stfu', -0.6], ['retarded', -0.6], ['retard', -0.6], ['gross', -0.6], ['bland', -0.4], ['succ', -0.5],
+  ['true', 0.1], ['gifted', 0], ['gift', 0], ['prison', 0],
 ]);
 
 /** Words that flip the polarity of the next sentiment-bearing token (within NEGATION_WINDOW tokens). */

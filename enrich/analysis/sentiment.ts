@@ -10,6 +10,7 @@ import {
 } from './lexicon.ts';
 import { channelEmoteSuffix, collapseAll, collapseRepeats, normalizeWord } from './tokens.ts';
 import model from './sentiment-model.json' with { type: 'json' };
+import supervisedModel from './sentiment-supervised.json' with { type: 'json' };
 
 /** Final-label thresholds on the combined score in -1..1 (chosen on both dev sets' 70% tuning parts: scripts/tune-sentiment.ts). */
 export const POSITIVE_THRESHOLD = 0.25;
@@ -22,7 +23,10 @@ export const EMOTE_WEIGHT = 1.2;
 export const WORD_WEIGHT = 0.6;
 /** Weight of the learned model's (P(pos) - P(neg)), added before squashing when no lexicon token fired. */
 export const LEARNED_WEIGHT = 0.2;
-/** Repeats of the same emote in one message add this fraction each ("LUL LUL LUL" is not 3x LUL). */
+/**
+ * Repeats of the same emote or sentiment word in one message add this fraction each ("LUL LUL LUL" is
+ * not 3x LUL; a copy-pasta "prison food LULW prison food LULW ..." counts about once).
+ */
 const REPEAT_FACTOR = 0.25;
 /** Caps on the lexical sum: one long message should not outweigh everything. */
 const MAX_ABS_SUM = 3;
@@ -41,13 +45,39 @@ export interface LexicalParts {
   hits: number;
   /** Learned model's P(pos) - P(neg) over tokens the lexicons do not know (0 when none). */
   learned: number;
+  /** Positive and negative parts of `emote` and of `word` (before the question/exclamation adjustments). */
+  emotePos: number; emoteNeg: number; wordPos: number; wordNeg: number;
+  /** Shape: non-empty tokens, all-caps tokens, emote-shaped tokens no lexicon scores, '@' mentions, '!' (up to 3), ends with '?'. */
+  nTok: number; capsTok: number; unknownEmotes: number; mention: number; exclaim: number; question: number;
+  /** Supervised model's per-class token logit sums (neg, neu, pos); see {@link combine}. */
+  sup0: number; sup1: number; sup2: number;
+}
+
+/** A zeroed {@link LexicalParts}, to be reused across {@link lexical} calls. */
+export function newLexicalParts(): LexicalParts {
+  return { emote: 0, word: 0, hits: 0, learned: 0, emotePos: 0, emoteNeg: 0, wordPos: 0, wordNeg: 0, nTok: 0, capsTok: 0, unknownEmotes: 0, mention: 0, exclaim: 0, question: 0, sup0: 0, sup1: 0, sup2: 0 };
 }
 
 interface LearnedModel { version: string; classes: string[]; bias: number[]; weights: Record<string, number[]> }
 const learnedModel = model as unknown as LearnedModel;
 const LEARNED: ReadonlyMap<string, readonly number[]> = new Map(Object.entries(learnedModel.weights));
 const LEARNED_BIAS = learnedModel.bias;
-export const LEARNED_MODEL_VERSION: string = learnedModel.version;
+
+/**
+ * Supervised 3-class softmax regression over the dense features of {@link denseFeatures} plus tokens
+ * (words lower-cased, emotes by exact name), trained on the labelled dev sets' tuning parts by
+ * scripts/train-sentiment-supervised.ts. `weights` absent or empty = off.
+ */
+interface SupervisedModel {
+  version: string; dense: string[]; bias: number[]; denseWeights: number[][]; tokens: Record<string, number[]>;
+  blend: number; positiveThreshold: number; negativeThreshold: number;
+}
+const sup = supervisedModel as unknown as SupervisedModel;
+const SUP_TOKENS: ReadonlyMap<string, readonly number[]> = new Map(Object.entries(sup.tokens ?? {}));
+const SUP_ON = (sup.denseWeights?.length ?? 0) > 0;
+const SUP_DENSE_W = Float64Array.from((sup.denseWeights ?? []).flat());
+/** Distant-supervision model version / supervised model version (both change scores). */
+export const LEARNED_MODEL_VERSION: string = `${learnedModel.version}/${sup.version}`;
 
 /** Looks up a normalised word in slang then AFINN, trying elongation collapses. NaN when unknown. */
 function wordScore(w: string): number {
@@ -119,6 +149,8 @@ export interface LexicalOptions {
   learned?: boolean;
   /** Collects tokens the lexicons do not know (training features). */
   unknownOut?: string[];
+  /** Collects every token's supervised-model key (training features of the supervised model). */
+  tokensOut?: string[];
 }
 
 const EMPTY: readonly string[] = [];
@@ -131,24 +163,31 @@ const FUCK_NOT_AIMED: ReadonlySet<string> = new Set(['yes', 'yeah', 'yea', 'ya',
 const QUESTION_DAMP = 0.5;
 const EXCLAIM_STEP = 0.1;
 const SKIN_TONE = /\uD83C[\uDFFB-\uDFFF]/g;
+/** "X is/are/so ass": "ass" as a verdict (alone it is ~0: "kick ass", "full ass game"). */
+const ASS_VERDICT: ReadonlySet<string> = new Set(['is', 'are', 'so', 'was', 'looks', 'sounds', 'thats', "that's", 'its', "it's", 'kinda', 'pretty', 'straight']);
+/** Scored emotes and words already seen in the current message (cleared per call; one map, no allocation). */
+const seenInMessage = new Map<string, number>();
 
 /**
  * One pass over the message. Cost: one split, one Map.get per token (two to three for words with
  * elongation), no regex per emote.
  */
-export function lexical(text: string, opts: LexicalOptions = {}, out: LexicalParts = { emote: 0, word: 0, hits: 0, learned: 0 }): LexicalParts {
+export function lexical(text: string, opts: LexicalOptions = {}, out: LexicalParts = newLexicalParts()): LexicalParts {
   const emotes = opts.emotes ?? DEFAULT_EMOTES;
   const emoteNames = opts.emoteNames ?? EMPTY;
   const useWords = opts.words !== false;
   const useEmotes = opts.emotesOn !== false;
   const useLearned = opts.learned !== false;
   const unknownOut = opts.unknownOut;
+  const tokensOut = opts.tokensOut;
   out.emote = 0; out.word = 0; out.hits = 0; out.learned = 0;
+  out.emotePos = 0; out.emoteNeg = 0; out.wordPos = 0; out.wordNeg = 0;
+  out.nTok = 0; out.capsTok = 0; out.unknownEmotes = 0; out.mention = 0; out.exclaim = 0; out.question = 0;
+  let s0 = 0, s1 = 0, s2 = 0;
   let negLeft = 0;
   let intens = 1;
   let intensLeft = 0;
-  let lastEmote = '';
-  let lastEmoteScore = 0;
+  seenInMessage.clear();
   let prevWord = '';
   let prevWord2 = '';
   let butFactor = 1;
@@ -158,6 +197,9 @@ export function lexical(text: string, opts: LexicalOptions = {}, out: LexicalPar
   for (let ti = 0; ti < toks.length; ti++) {
     const raw = toks[ti];
     if (raw.length === 0) continue;
+    out.nTok++;
+    if (raw.charCodeAt(0) === 64) out.mention = 1;
+    else if (isAllCapsWord(raw)) out.capsTok++;
     // 1. emotes (case-sensitive, exact name)
     let es = useEmotes ? emotes.get(raw) : undefined;
     if (es === undefined && useEmotes) es = EMOTICONS.get(raw);
@@ -189,11 +231,17 @@ export function lexical(text: string, opts: LexicalOptions = {}, out: LexicalPar
     }
     if (es !== undefined) {
       let v = es;
-      if (raw === lastEmote) v = lastEmoteScore * REPEAT_FACTOR;
-      else { lastEmote = raw; lastEmoteScore = es; }
+      if (v !== 0) {
+        if (seenInMessage.has(raw)) v *= REPEAT_FACTOR;
+        else seenInMessage.set(raw, 1);
+      }
       // no negation of emotes: "no baer FeelsBadMan" is sad, the emote is the writer's own reaction
       if (v !== 0) out.hits++;
+      else if (channelEmoteSuffix(raw) !== '' || (emoteNames.length > 0 && emoteNames.includes(raw))) out.unknownEmotes++;
       out.emote += v;
+      if (v > 0) out.emotePos += v; else out.emoteNeg += v;
+      if (tokensOut) tokensOut.push(raw);
+      if (SUP_ON) { const wt = SUP_TOKENS.get(raw); if (wt !== undefined) { s0 += wt[0]; s1 += wt[1]; s2 += wt[2]; } }
       prevWord2 = ''; prevWord = '';
       continue;
     }
@@ -201,11 +249,16 @@ export function lexical(text: string, opts: LexicalOptions = {}, out: LexicalPar
     // 2. words
     if (isQuestionMarks(raw)) {
       // a lone "?"/"???" on Twitch is confusion or mild disapproval
-      out.word += -0.15; out.hits++;
+      out.word += -0.15; out.wordNeg += -0.15; out.hits++;
       continue;
     }
     const w = normalizeWord(raw);
     if (w.length === 0) continue;
+    if (tokensOut || SUP_ON) {
+      const key = collapseRepeats(w);
+      if (tokensOut) tokensOut.push(key);
+      if (SUP_ON) { const wt = SUP_TOKENS.get(key); if (wt !== undefined) { s0 += wt[0]; s1 += wt[1]; s2 += wt[2]; } }
+    }
     // "oh no" is dismay, not a negator
     if (w === 'no' && prevWord === 'oh') { out.word += -0.5; out.hits++; prevWord2 = prevWord; prevWord = w; continue; }
     if (NEGATORS.has(w)) { negLeft = NEGATION_WINDOW; prevWord2 = prevWord; prevWord = w; continue; }
@@ -233,6 +286,7 @@ export function lexical(text: string, opts: LexicalOptions = {}, out: LexicalPar
     // "fuck yes", "fuck it", "fuck me" are not
     else if (prevWord === 'fuck' && (prevWord2 === '' || prevWord2 === 'yo') && (Number.isNaN(s) || s === 0) && !FUCK_NOT_AIMED.has(w)) s = -0.5;
     else if (prevWord === 'damn' && w === 'it') s = -0.5;
+    else if (w === 'ass' && ASS_VERDICT.has(prevWord)) s = -0.6;
     // "oh shit", "oh fuck", "oh god": alarm (guidelines), where "shit"/"fuck" alone are ~0
     else if (prevWord === 'oh' && (w === 'shit' || w === 'fuck' || w === 'god')) s = -0.5;
     // "lets go", "im dead": two-word slang
@@ -255,19 +309,23 @@ export function lexical(text: string, opts: LexicalOptions = {}, out: LexicalPar
       continue;
     }
     let v = s;
+    if (seenInMessage.has(w)) v *= REPEAT_FACTOR;
+    else seenInMessage.set(w, 1);
     if (intensLeft > 0) { v *= intens; intensLeft = 0; }
     if (elongated) v *= ELONGATION_FACTOR;
     if (isAllCapsWord(raw)) v *= CAPS_FACTOR;
     if (negLeft > 0) { v *= NEGATION_FACTOR; negLeft = 0; }
-    out.word += v * butFactor;
+    v *= butFactor;
+    out.word += v;
+    if (v > 0) out.wordPos += v; else out.wordNeg += v;
     out.hits++;
   }
-  if (out.word !== 0 && text.charCodeAt(text.length - 1) === 63) out.word *= QUESTION_DAMP;
-  if (out.word + out.emote !== 0) {
-    let k = 0;
-    for (let i = text.indexOf('!'); i >= 0 && k < 3; i = text.indexOf('!', i + 1)) k++;
-    if (k > 0) out.word += (out.word + out.emote > 0 ? 1 : -1) * EXCLAIM_STEP * k;
-  }
+  out.sup0 = s0; out.sup1 = s1; out.sup2 = s2;
+  if (text.charCodeAt(text.length - 1) === 63) { out.question = 1; if (out.word !== 0) out.word *= QUESTION_DAMP; }
+  let k = 0;
+  for (let i = text.indexOf('!'); i >= 0 && k < 3; i = text.indexOf('!', i + 1)) k++;
+  out.exclaim = k;
+  if (k > 0 && out.word + out.emote !== 0) out.word += (out.word + out.emote > 0 ? 1 : -1) * EXCLAIM_STEP * k;
   if (lHits > 0) {
     l0 += LEARNED_BIAS[0]; l1 += LEARNED_BIAS[1]; l2 += LEARNED_BIAS[2];
     const m = Math.max(l0, l1, l2);
@@ -281,21 +339,68 @@ function clampSum(x: number): number {
   return x > MAX_ABS_SUM ? MAX_ABS_SUM : x < -MAX_ABS_SUM ? -MAX_ABS_SUM : x;
 }
 
-/** Maps a score in -1..1 to a label with the documented thresholds. */
-export function toLabel(score: number, pos = POSITIVE_THRESHOLD, neg = NEGATIVE_THRESHOLD): Label {
+/** Maps a combined score in -1..1 to a label with the documented thresholds. */
+export function toLabel(score: number, pos = LABEL_POSITIVE_THRESHOLD, neg = LABEL_NEGATIVE_THRESHOLD): Label {
   return score >= pos ? 1 : score <= neg ? -1 : 0;
 }
 
 /**
- * Combines lexical parts into the final -1..1 score. The learned model only speaks when no lexicon
- * token fired: on the dev set it never improved a lexicon-decided label (docs/sentiment.md), and at
- * weight 0.2 it moves the score of lexicon-silent messages without crossing a threshold by itself.
+ * The lexicon score alone, -1..1. The distant-supervision model only speaks when no lexicon token
+ * fired: on the dev set it never improved a lexicon-decided label (docs/sentiment.md), and at weight 0.2
+ * it moves the score of lexicon-silent messages without crossing a threshold by itself.
  */
-export function combine(p: LexicalParts, learnedWeight = LEARNED_WEIGHT): number {
+export function lexiconScore(p: LexicalParts, learnedWeight = LEARNED_WEIGHT): number {
   return Math.tanh(clampSum(EMOTE_WEIGHT * p.emote + WORD_WEIGHT * p.word) + (p.hits > 0 ? 0 : learnedWeight * p.learned));
 }
 
-const scratch: LexicalParts = { emote: 0, word: 0, hits: 0, learned: 0 };
+/** Names of the supervised model's dense inputs, in {@link denseFeatures} order (the JSON repeats them). */
+export const DENSE_FEATURES: readonly string[] = [
+  'lexicon', 'lexiconPos', 'lexiconNeg', 'emotePos', 'emoteNeg', 'wordPos', 'wordNeg', 'distant', 'noHit',
+  'question', 'exclaim', 'mention', 'length', 'caps', 'unknownEmote',
+];
+
+/** Dense inputs of the supervised model from one lexical pass and its lexicon score; written into `out`. */
+export function denseFeatures(p: LexicalParts, lex: number, out: Float64Array): Float64Array {
+  out[0] = lex;
+  out[1] = lex >= POSITIVE_THRESHOLD ? 1 : 0;
+  out[2] = lex <= NEGATIVE_THRESHOLD ? 1 : 0;
+  out[3] = Math.tanh(p.emotePos);
+  out[4] = Math.tanh(p.emoteNeg);
+  out[5] = Math.tanh(p.wordPos);
+  out[6] = Math.tanh(p.wordNeg);
+  out[7] = p.learned;
+  out[8] = p.hits === 0 ? 1 : 0;
+  out[9] = p.question;
+  out[10] = p.exclaim / 3;
+  out[11] = p.mention;
+  out[12] = Math.log1p(p.nTok) / 3;
+  out[13] = p.nTok > 0 ? p.capsTok / p.nTok : 0;
+  out[14] = p.unknownEmotes > 0 ? 1 : 0;
+  return out;
+}
+
+const denseScratch = new Float64Array(DENSE_FEATURES.length);
+/** Supervised blend weight and label thresholds (from the model file; the lexicon's own when it is off). */
+const SUP_BLEND = SUP_ON ? sup.blend : 0;
+export const LABEL_POSITIVE_THRESHOLD: number = SUP_ON ? sup.positiveThreshold : POSITIVE_THRESHOLD;
+export const LABEL_NEGATIVE_THRESHOLD: number = SUP_ON ? sup.negativeThreshold : NEGATIVE_THRESHOLD;
+
+/**
+ * Combines lexical parts into the final -1..1 score: the lexicon score blended with the supervised
+ * model's P(pos) - P(neg) (`blend` in sentiment-supervised.json). Cost: 15 x 3 multiply-adds and 3 exp.
+ */
+export function combine(p: LexicalParts, learnedWeight = LEARNED_WEIGHT): number {
+  const lex = lexiconScore(p, learnedWeight);
+  if (!SUP_ON) return lex;
+  const x = denseFeatures(p, lex, denseScratch);
+  let z0 = sup.bias[0] + p.sup0, z1 = sup.bias[1] + p.sup1, z2 = sup.bias[2] + p.sup2;
+  for (let j = 0; j < x.length; j++) { const xj = x[j]; if (xj !== 0) { z0 += xj * SUP_DENSE_W[j * 3]; z1 += xj * SUP_DENSE_W[j * 3 + 1]; z2 += xj * SUP_DENSE_W[j * 3 + 2]; } }
+  const m = Math.max(z0, z1, z2);
+  const e0 = Math.exp(z0 - m), e1 = Math.exp(z1 - m), e2 = Math.exp(z2 - m);
+  return (1 - SUP_BLEND) * lex + SUP_BLEND * (e2 - e0) / (e0 + e1 + e2);
+}
+
+const scratch: LexicalParts = newLexicalParts();
 
 /**
  * Stateless sentiment of one message. `emoteNames` are emotes the caller already recognised; names

@@ -1,15 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scoreSentiment, createAnalyzer, blendSentiment, ANALYZER_VERSION } from '../../enrich/analysis/index.ts';
-import { evalSentimentCsv } from '../../enrich/eval/sentiment.ts';
+import { evalSentimentCsv, SHARED_DATA } from '../../enrich/eval/sentiment.ts';
 import { parseCsv } from '../../enrich/eval/csv.ts';
+import { resolvePointerCsv } from '../../enrich/eval/chat-sources.ts';
+import { combine, lexical, lexiconScore } from '../../enrich/analysis/sentiment.ts';
+import supervised from '../../enrich/analysis/sentiment-supervised.json' with { type: 'json' };
 
 const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const haveData = existsSync(SHARED_DATA);
+const noData = haveData ? false : `skipped: ${SHARED_DATA} is absent (the multi-channel set's texts and the training corpus live there)`;
 
 test('emote lexicon drives known cases without emoteNames', () => {
   assert.equal(scoreSentiment('OMEGALUL').label, 1);
@@ -90,10 +95,10 @@ test('dev set: held-out 30% stays above the measured floor', () => {
   const all = evalSentimentCsv(csv, 'all');
   assert.ok(all.n >= 1000, 'dev set has at least 1,000 labelled rows');
   const held = evalSentimentCsv(csv, 'heldout');
-  // measured 2026-11-21: accuracy 0.8232, macro-F1 0.7164 (docs/sentiment.md; 0.7855 / 0.6963 before
-  // the polar set's changes); floors just under
+  // measured 2026-11-22: accuracy 0.8232, macro-F1 0.7213 (docs/sentiment.md; 0.8232 / 0.7164 before
+  // the multi-channel set and the supervised model); floors just under
   assert.ok(held.twichist.accuracy >= 0.81, `held-out accuracy ${held.twichist.accuracy}`);
-  assert.ok(held.twichist.macroF1 >= 0.70, `held-out macro-F1 ${held.twichist.macroF1}`);
+  assert.ok(held.twichist.macroF1 >= 0.71, `held-out macro-F1 ${held.twichist.macroF1}`);
   // and better than both baselines on macro-F1
   assert.ok(held.twichist.macroF1 > held.baselines.englishLexicon.macroF1);
   assert.ok(held.twichist.macroF1 > held.baselines.emoteLexicon.macroF1);
@@ -104,10 +109,11 @@ test('polar dev set: held-out 30% stays above the measured floor', () => {
   const all = evalSentimentCsv(csv, 'all');
   assert.ok(all.n >= 600, 'polar dev set has at least 600 labelled rows');
   const held = evalSentimentCsv(csv, 'heldout');
-  // measured 2026-11-21: accuracy 0.6718, macro-F1 0.6758 (docs/sentiment.md; 0.6513 / 0.6395 before the
-  // threshold/balance change); floors just under
-  assert.ok(held.twichist.accuracy >= 0.66, `held-out accuracy ${held.twichist.accuracy}`);
-  assert.ok(held.twichist.macroF1 >= 0.66, `held-out macro-F1 ${held.twichist.macroF1}`);
+  // measured 2026-11-22: accuracy 0.7128, macro-F1 0.7148 (docs/sentiment.md; 0.6718 / 0.6758 before the
+  // multi-channel set's lexicon fixes and the supervised model); floors just under: the issue's target
+  // is 0.70 / 0.68
+  assert.ok(held.twichist.accuracy >= 0.70, `held-out accuracy ${held.twichist.accuracy}`);
+  assert.ok(held.twichist.macroF1 >= 0.70, `held-out macro-F1 ${held.twichist.macroF1}`);
   assert.ok(held.twichist.macroF1 > held.baselines.englishLexicon.macroF1 + 0.1);
   assert.ok(held.twichist.macroF1 > held.baselines.emoteLexicon.macroF1 + 0.1);
 });
@@ -122,4 +128,57 @@ test('phrases: "what the fuck", "oh no", skin-tone emoji', () => {
   assert.equal(scoreSentiment('fuck yes').label >= 0, true);
   assert.ok(scoreSentiment('is it good?').score < scoreSentiment('it is good').score, 'a question is damped');
   assert.ok(scoreSentiment('so good!!!').score > scoreSentiment('so good').score);
+});
+
+test('multi-channel dev set: held-out 30% stays above the measured floor', { skip: noData }, () => {
+  const csv = readFileSync(join(repoRoot, 'test', 'fixtures', 'sentiment-dev-multi.csv'), 'utf8');
+  const all = evalSentimentCsv(csv, 'all');
+  assert.equal(all.n, 1000);
+  const held = evalSentimentCsv(csv, 'heldout');
+  // measured 2026-11-22: accuracy 0.7433, macro-F1 0.7388 (0.7300 / 0.7277 before); floors just under
+  assert.ok(held.twichist.accuracy >= 0.72, `held-out accuracy ${held.twichist.accuracy}`);
+  assert.ok(held.twichist.macroF1 >= 0.72, `held-out macro-F1 ${held.twichist.macroF1}`);
+  assert.ok(held.twichist.macroF1 > held.baselines.englishLexicon.macroF1 + 0.2);
+  assert.ok(held.twichist.macroF1 > held.baselines.emoteLexicon.macroF1 + 0.1);
+});
+
+test('pointer CSV: a text that no longer matches its SHA-1 prefix is an error, not a silent relabel', { skip: noData }, () => {
+  const first = readFileSync(join(repoRoot, 'test', 'fixtures', 'sentiment-dev-multi.csv'), 'utf8').split('\n').slice(0, 2);
+  assert.equal(resolvePointerCsv(first.join('\n'), SHARED_DATA).length, 1);
+  const bad = first[1].replace(/,[0-9a-f]{8}$/, ',00000000');
+  assert.throws(() => resolvePointerCsv(`${first[0]}\n${bad}`, SHARED_DATA), /does not match sha1/);
+});
+
+test('supervised model is live: it moves scores off the lexicon and is part of ANALYZER_VERSION', () => {
+  assert.ok(Object.keys(supervised.tokens).length > 100 && supervised.denseWeights.length > 0);
+  assert.ok(ANALYZER_VERSION.includes(`/${supervised.version}+`), ANALYZER_VERSION);
+  let moved = 0;
+  for (const t of ['OMEGALUL', 'this is so bad', 'is K8 streaming after this?', 'bro ur retarded', 'Kappa']) {
+    const p = lexical(t);
+    if (Math.abs(combine(p) - lexiconScore(p)) > 1e-3) moved++;
+  }
+  assert.ok(moved >= 4, `supervised model changed ${moved} of 5 scores`);
+});
+
+test('lexicon: neutral-alone emotes, insults, copy-pasta repeats', () => {
+  assert.equal(scoreSentiment('TriHard').label, 0, 'guidelines: TriHard alone is neutral');
+  assert.equal(scoreSentiment('KappaPride').label, 0);
+  assert.equal(scoreSentiment('HeyGuys').label, 0, 'a plain greeting is neutral');
+  assert.ok(scoreSentiment('HeyGuys').score > 0);
+  assert.equal(scoreSentiment('HeyGuys <3').label, 1);
+  assert.equal(scoreSentiment('bro ur retarded').label, -1);
+  assert.equal(scoreSentiment('xqcMood stfu').label, -1);
+  assert.equal(scoreSentiment('beans are ass ngl').label, -1);
+  assert.equal(scoreSentiment('kick ass').label >= 0, true, '"ass" alone is not a verdict');
+  // a repeated emote counts once plus 25% per repeat, adjacent or not
+  const once = lexical('KEKW').emote;
+  assert.ok(Math.abs(lexical('KEKW food KEKW food KEKW').emote - once * 1.5) < 1e-9);
+  assert.ok(Math.abs(lexical('KEKW KEKW KEKW').emote - once * 1.5) < 1e-9);
+});
+
+test('training scripts reproduce the committed JSON byte for byte (--check)', { skip: noData }, () => {
+  // exit code 1 (an exception here) when emote-lexicon.json / sentiment-model.json / sentiment-supervised.json
+  // are not what the scripts build from the committed inputs
+  execFileSync(process.execPath, [join(repoRoot, 'scripts', 'train-sentiment.ts'), '--check'], { stdio: 'pipe' });
+  execFileSync(process.execPath, [join(repoRoot, 'scripts', 'train-sentiment-supervised.ts'), '--check'], { stdio: 'pipe' });
 });
