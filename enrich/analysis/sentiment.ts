@@ -66,7 +66,7 @@ const LEARNED_BIAS = learnedModel.bias;
 /**
  * Supervised 3-class softmax regression over the dense features of {@link denseFeatures} plus tokens
  * (words lower-cased, emotes by exact name), trained on the labelled dev sets' tuning parts by
- * scripts/train-sentiment-supervised.ts. `weights` absent or empty = off.
+ * scripts/train-sentiment-supervised.ts. Empty `denseWeights` = off (the lexicon score alone).
  */
 interface SupervisedModel {
   version: string; dense: string[]; bias: number[]; denseWeights: number[][]; tokens: Record<string, number[]>;
