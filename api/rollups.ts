@@ -56,11 +56,12 @@ export interface ChatPointRow {
   clears: number;
 }
 
-const CHAT_AGGREGATES = `sum(messages) AS msgs, uniqExactMerge(chatters) AS chatters, sum(first_time_chatters) AS first_time_chatters,
+const CHAT_SUMS = `sum(messages) AS msgs, sum(first_time_chatters) AS first_time_chatters,
   if(sum(messages) = 0, NULL, sum(sentiment_sum) / sum(messages)) AS sentiment_mean,
   sum(sentiment_neg) AS neg, sum(sentiment_neu) AS neu, sum(sentiment_pos) AS pos,
   if(sum(messages) = 0, NULL, sum(toxicity_sum) / sum(messages)) AS toxicity_mean, max(toxicity_max) AS toxicity_max,
   sum(emote_uses) AS emote_uses, sum(bits) AS bits, sum(bans) AS bans, sum(timeouts) AS timeouts, sum(deletions) AS deletions, sum(clears) AS clears`;
+const CHAT_AGGREGATES = `${CHAT_SUMS}, uniqExactMerge(chatters) AS chatters`;
 
 function rangeWhere(channel: string | null, range: ResolvedRange | null): { where: string; params: Params } {
   const w: string[] = [];
@@ -77,10 +78,57 @@ function rangeWhere(channel: string | null, range: ResolvedRange | null): { wher
   return { where: w.length ? 'WHERE ' + w.join(' AND ') : '', params };
 }
 
-/** One row per window with data (empty windows are left out, not zero-filled). */
-export async function chatTimeline(client: ClickHouseClient, channel: string | null, bucket: Bucket, range: ResolvedRange): Promise<ChatPointRow[]> {
+export interface TimelineOptions {
+  /** Count chatters per window (default true). Moderation charts do not need them and skip the cost. */
+  chatters?: boolean;
+}
+
+/**
+ * One row per window with data (empty windows are left out, not zero-filled).
+ *
+ * Chatters of one channel come from `chatter_counts` (migration 0040) for every window whose stored
+ * message count still matches the rollup's, and from merging the rollup's `uniqExact` states for the
+ * rest (the live window, late or imported events not yet counted): exact either way, and the states
+ * of a 500-window chart are not read when the counts are current. All channels together need the
+ * union of chatters, so that case merges states.
+ */
+export async function chatTimeline(client: ClickHouseClient, channel: string | null, bucket: Bucket, range: ResolvedRange, opts: TimelineOptions = {}): Promise<ChatPointRow[]> {
   const { where, params } = rangeWhere(channel, range);
-  return rowsOrEmpty<ChatPointRow>(client, `SELECT toUnixTimestamp(window) * 1000 AS w, ${CHAT_AGGREGATES} FROM ${rollupTable('chat', bucket)} ${where} GROUP BY window ORDER BY window`, params);
+  const table = rollupTable('chat', bucket);
+  if (opts.chatters === false) {
+    const points = await rowsOrEmpty<Omit<ChatPointRow, 'chatters'>>(client, `SELECT toUnixTimestamp(window) * 1000 AS w, ${CHAT_SUMS} FROM ${table} ${where} GROUP BY window ORDER BY window`, params);
+    return points.map((p) => ({ ...p, chatters: 0 }));
+  }
+  if (channel === null) {
+    return rowsOrEmpty<ChatPointRow>(client, `SELECT toUnixTimestamp(window) * 1000 AS w, ${CHAT_AGGREGATES} FROM ${table} ${where} GROUP BY window ORDER BY window`, params);
+  }
+  // A window without a counted row joins as (messages 0, chatters 0): right for a window with only
+  // moderation actions (no messages, no chatters), a mismatch for any window with messages.
+  const points = await rowsOrEmpty<Omit<ChatPointRow, 'chatters'> & { counted_messages: number; counted_chatters: number }>(
+    client,
+    `SELECT toUnixTimestamp(window) * 1000 AS w, r.* EXCEPT (window), c.messages AS counted_messages, c.chatters AS counted_chatters
+     FROM (SELECT window, ${CHAT_SUMS} FROM ${table} ${where} GROUP BY window) AS r
+     LEFT JOIN (
+       SELECT window, argMax(messages, counted_at) AS messages, argMax(chatters, counted_at) AS chatters
+       FROM chatter_counts ${where} AND resolution = {resolution:String} GROUP BY window
+     ) AS c USING (window)
+     ORDER BY window`,
+    { ...params, resolution: bucket },
+  );
+  const stale = points.filter((p) => Number(p.counted_messages) !== Number(p.msgs)).map((p) => Number(p.w) / 1000);
+  const merged = new Map<number, number>();
+  if (stale.length > 0) {
+    const live = await rowsOrEmpty<{ w: number; chatters: number }>(
+      client,
+      `SELECT toUnixTimestamp(window) * 1000 AS w, uniqExactMerge(chatters) AS chatters FROM ${table}
+       WHERE channel = {channel:String} AND window >= toDateTime({lo:UInt32}, 'UTC') AND window <= toDateTime({hi:UInt32}, 'UTC')
+         AND toUnixTimestamp(window) IN {stale:Array(UInt32)}
+       GROUP BY window`,
+      { channel, lo: Math.min(...stale), hi: Math.max(...stale), stale },
+    );
+    for (const l of live) merged.set(Number(l.w), Number(l.chatters));
+  }
+  return points.map(({ counted_messages, counted_chatters, ...p }) => ({ ...p, chatters: merged.get(Number(p.w)) ?? Number(counted_chatters) }));
 }
 
 /** Totals over a range (null range = everything); null when the rollup is missing. */

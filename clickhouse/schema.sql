@@ -924,6 +924,223 @@ GROUP BY
     channel,
     window;
 
+CREATE TABLE chatter_counts
+(
+    `resolution` LowCardinality(String),
+    `channel` LowCardinality(String),
+    `window` DateTime('UTC'),
+    `messages` UInt64,
+    `chatters` UInt64,
+    `counted_at` DateTime64(3, 'UTC')
+)
+ENGINE = ReplacingMergeTree(counted_at)
+ORDER BY (resolution, channel, window)
+SETTINGS index_granularity = 8192;
+
+CREATE MATERIALIZED VIEW chatter_counts_1d_mv
+REFRESH EVERY 30 SECOND APPEND TO chatter_counts
+(
+    `resolution` String,
+    `channel` LowCardinality(String),
+    `window` DateTime('UTC'),
+    `messages` UInt64,
+    `chatters` UInt64,
+    `counted_at` DateTime64(3, 'UTC')
+)
+DEFINER = default SQL SECURITY DEFINER
+AS SELECT
+    '1d' AS resolution,
+    channel,
+    window,
+    sum(messages) AS messages,
+    uniqExactMerge(chatters) AS chatters,
+    now64(3, 'UTC') AS counted_at
+FROM chat_1d
+WHERE (channel, window) IN (
+    SELECT
+        channel,
+        window
+    FROM
+    (
+        SELECT
+            channel,
+            window,
+            sum(messages) AS m
+        FROM chat_1d
+        GROUP BY
+            channel,
+            window
+    ) AS rollup
+    ANTI LEFT JOIN
+    (
+        SELECT
+            channel,
+            window,
+            argMax(messages, counted_at) AS m
+        FROM chatter_counts
+        WHERE resolution = '1d'
+        GROUP BY
+            channel,
+            window
+    ) AS counted USING (channel, window, m)
+)
+GROUP BY
+    channel,
+    window;
+
+CREATE MATERIALIZED VIEW chatter_counts_1h_mv
+REFRESH EVERY 30 SECOND APPEND TO chatter_counts
+(
+    `resolution` String,
+    `channel` LowCardinality(String),
+    `window` DateTime('UTC'),
+    `messages` UInt64,
+    `chatters` UInt64,
+    `counted_at` DateTime64(3, 'UTC')
+)
+DEFINER = default SQL SECURITY DEFINER
+AS SELECT
+    '1h' AS resolution,
+    channel,
+    window,
+    sum(messages) AS messages,
+    uniqExactMerge(chatters) AS chatters,
+    now64(3, 'UTC') AS counted_at
+FROM chat_1h
+WHERE (channel, window) IN (
+    SELECT
+        channel,
+        window
+    FROM
+    (
+        SELECT
+            channel,
+            window,
+            sum(messages) AS m
+        FROM chat_1h
+        GROUP BY
+            channel,
+            window
+    ) AS rollup
+    ANTI LEFT JOIN
+    (
+        SELECT
+            channel,
+            window,
+            argMax(messages, counted_at) AS m
+        FROM chatter_counts
+        WHERE resolution = '1h'
+        GROUP BY
+            channel,
+            window
+    ) AS counted USING (channel, window, m)
+)
+GROUP BY
+    channel,
+    window;
+
+CREATE MATERIALIZED VIEW chatter_counts_1m_mv
+REFRESH EVERY 30 SECOND APPEND TO chatter_counts
+(
+    `resolution` String,
+    `channel` LowCardinality(String),
+    `window` DateTime('UTC'),
+    `messages` UInt64,
+    `chatters` UInt64,
+    `counted_at` DateTime64(3, 'UTC')
+)
+DEFINER = default SQL SECURITY DEFINER
+AS SELECT
+    '1m' AS resolution,
+    channel,
+    window,
+    sum(messages) AS messages,
+    uniqExactMerge(chatters) AS chatters,
+    now64(3, 'UTC') AS counted_at
+FROM chat_1m
+WHERE (channel, window) IN (
+    SELECT
+        channel,
+        window
+    FROM
+    (
+        SELECT
+            channel,
+            window,
+            sum(messages) AS m
+        FROM chat_1m
+        GROUP BY
+            channel,
+            window
+    ) AS rollup
+    ANTI LEFT JOIN
+    (
+        SELECT
+            channel,
+            window,
+            argMax(messages, counted_at) AS m
+        FROM chatter_counts
+        WHERE resolution = '1m'
+        GROUP BY
+            channel,
+            window
+    ) AS counted USING (channel, window, m)
+)
+GROUP BY
+    channel,
+    window;
+
+CREATE MATERIALIZED VIEW chatter_counts_30s_mv
+REFRESH EVERY 30 SECOND APPEND TO chatter_counts
+(
+    `resolution` String,
+    `channel` LowCardinality(String),
+    `window` DateTime('UTC'),
+    `messages` UInt64,
+    `chatters` UInt64,
+    `counted_at` DateTime64(3, 'UTC')
+)
+DEFINER = default SQL SECURITY DEFINER
+AS SELECT
+    '30s' AS resolution,
+    channel,
+    window,
+    sum(messages) AS messages,
+    uniqExactMerge(chatters) AS chatters,
+    now64(3, 'UTC') AS counted_at
+FROM chat_30s
+WHERE (channel, window) IN (
+    SELECT
+        channel,
+        window
+    FROM
+    (
+        SELECT
+            channel,
+            window,
+            sum(messages) AS m
+        FROM chat_30s
+        GROUP BY
+            channel,
+            window
+    ) AS rollup
+    ANTI LEFT JOIN
+    (
+        SELECT
+            channel,
+            window,
+            argMax(messages, counted_at) AS m
+        FROM chatter_counts
+        WHERE resolution = '30s'
+        GROUP BY
+            channel,
+            window
+    ) AS counted USING (channel, window, m)
+)
+GROUP BY
+    channel,
+    window;
+
 CREATE TABLE chatter_features
 (
     `channel` LowCardinality(String),

@@ -45,7 +45,7 @@ export function moderationRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       async (req) => {
         const { channel, bucket, from, to } = req.query;
         const range = await resolveRange(ctx.client, rollupTable('chat', bucket), channel ?? null, bucket, from, to);
-        const points = range ? await chatTimeline(ctx.client, channel ?? null, bucket, range) : [];
+        const points = range ? await chatTimeline(ctx.client, channel ?? null, bucket, range, { chatters: false }) : [];
         const windows = points.filter((p) => p.bans + p.timeouts + p.deletions + p.clears > 0).map((p) => ({ window: iso(Number(p.w)), bans: p.bans, timeouts: p.timeouts, deletions: p.deletions, clears: p.clears }));
         const totals = { bans: 0, timeouts: 0, deletions: 0, clears: 0 };
         for (const w of windows) {
