@@ -1,8 +1,8 @@
 /**
  * Rebuilds enrich/analysis/moderation-model.json from riotgames1 (LoL Worlds 2016, 43k messages, 1.1k
- * messages followed by a timeout/ban of their author within 60 s). The log is replayed exactly as the
- * eval CLI does (enrich/eval/moderation.ts `replayLog`): BAN events strictly before a message are fed to
- * the state first, bans after it are only the label.
+ * messages followed by a timeout/ban of their author within 60 s, in log order). The log is replayed
+ * exactly as the eval CLI does (enrich/eval/moderation.ts `replayLog`): BAN lines before a message in the
+ * log are fed to the state first, bans after it are only the label.
  *
  * Model (default `ensemble`, shipped): the mean logit of two models over the same features
  * (enrich/analysis/moderation-risk.ts):
@@ -240,7 +240,7 @@ else {
   const a = fitGbdt(), c = fitGam();
   model = {
     ...c.model,
-    version: '2026.11.3',
+    version: '2026.11.4',
     about: `Ensemble: mean logit of an additive logistic model (thermometer-coded quantile edges per feature + token weights) and ${(a.model.about as string).replace(/ by scripts.*$/, '')}, both trained on riotgames1 BAN labels (60 s window, bans before each message fed as CLEARCHAT events) by scripts/train-moderation.ts.`,
     kind: 'ensemble',
     gbdt: { depth: a.model.depth, bias: a.model.bias, trees: a.model.trees },

@@ -24,6 +24,8 @@ export interface ModerationOptions {
   maxUsers?: number;
   /** Most (channel, message text) entries kept for copy-pasta detection; ~200 bytes each. Default 50,000. */
   maxTexts?: number;
+  /** Most (channel, word) entries kept for the ban rate of words; ~150 bytes each. Default 100,000. */
+  maxWords?: number;
   /** Entries idle longer than this are treated as absent (and evicted when met). Default 300,000 ms. */
   windowMs?: number;
 }
@@ -39,6 +41,8 @@ export const FEATURE_NAMES = [
   'logBans10s', 'logBans60s', 'logBannedTextUsers', 'logUserBans', 'logSinceUserBan', 'logBurstUsers10s',
   'loginDigits', 'loginLen', 'logNewUsers10s', 'logSkeletonUsers', 'logBannedSkeletonUsers',
   'blockedTerms', 'loginBlockedTerms',
+  // what moderators are banning right now: ban rate of this message's words and of its word set
+  'tokBanRate', 'logTokBanned', 'shapeBanRate', 'logShapeBanned', 'logOwnShapeRepeats',
 ] as const;
 export const FEATURE_COUNT = FEATURE_NAMES.length;
 
@@ -59,13 +63,39 @@ interface UserEntry {
   /** Bans/timeouts of this user seen in the window, and the time of the last one (0: none). */
   bans: number;
   lastBan: number;
+  /** Shape (word-set) hashes of the last 8 messages. */
+  shapes: number[];
+  /** The last 3 messages' time, distinct word hashes and shape: what a ban marks as banned. */
+  recent: { ts: number; words: number[]; shape: number }[];
+  /** Time of the newest message already marked by a ban (duplicate BAN lines mark nothing twice). */
+  marked: number;
 }
 interface TextEntry { users: string[]; userTs: number[]; lastTs: number; banned: number; bannedTs: number }
+/**
+ * A word (or word set) of the channel: distinct users who posted it and how many of them were banned
+ * within a minute, both decayed exponentially (time constant {@link BAN_RATE_TAU_MS}) so the rate
+ * follows what moderators are banning now ("7777", a slogan, a raid's copy-pasta), not all day.
+ */
+interface WordEntry { posters: number; banned: number; ts: number }
+const BAN_RATE_TAU_MS = 300_000;
 /**
  * Messages and first-seen users per second over the last 10 s, as rings of per-second counts, and the
  * times of the last 64 bans/timeouts in the channel.
  */
-interface ChannelEntry { sec: number; counts: Uint16Array; newCounts: Uint16Array; bans: number[] }
+interface ChannelEntry {
+  sec: number; counts: Uint16Array; newCounts: Uint16Array; bans: number[];
+  /** Small number naming the channel in numeric word keys (a Map with number keys hashes no string). */
+  id: number;
+}
+/**
+ * Map key of a word (or, with `salt`, a shape) of channel `id`: the hash mixed with the id, kept in
+ * 31 bits so V8 stores it as a small integer (double keys made the lookups ~3x dearer). Two words of
+ * the 100,000 kept share a key about once per 2^31 / 100,000 lookups: noise, not an error.
+ */
+function wordKey(id: number, hash: number, salt: number): number {
+  return (Math.imul(id ^ salt, 0x9e3779b1) ^ hash) >> 1;
+}
+const SHAPE_SALT = 0x5bd1e995;
 
 /**
  * FNV-1a over the normalised text: lowercase letters, digits and non-ASCII only, so "spam", "SPAM ." and
@@ -101,6 +131,44 @@ function skeletonHash(text: string): number {
     h = Math.imul(h, 0x01000193);
   }
   return ((h >>> 1) | 0x40000000) >>> 0;
+}
+
+/** Most distinct words of a message tracked for ban rates (a longer message keeps its first 12). */
+const MAX_WORDS = 12;
+/**
+ * Distinct word hashes of `text` into `out` (returns their count): words split on spaces, ASCII
+ * lower-cased, runs of one character collapsed so "77777" and "7777777", "LUUUL" and "LUL", "????"
+ * and "??" are the same word. Cost: one pass over the text, no allocation.
+ */
+function wordHashes(text: string, out: Uint32Array): number {
+  let n = 0, h = 0x811c9dc5, len = 0, prev = -1;
+  for (let i = 0; i <= text.length; i++) {
+    let c = i < text.length ? text.charCodeAt(i) : 32;
+    if (c === 32) {
+      if (len > 0) {
+        const w = h >>> 0;
+        let dup = false;
+        for (let k = 0; k < n; k++) if (out[k] === w) { dup = true; break; }
+        if (!dup) { out[n++] = w; if (n === MAX_WORDS) return n; }
+      }
+      h = 0x811c9dc5; len = 0; prev = -1;
+      continue;
+    }
+    if (c >= 65 && c <= 90) c += 32;
+    if (c === prev) continue;
+    prev = c;
+    h ^= c;
+    h = Math.imul(h, 0x01000193);
+    len++;
+  }
+  return n;
+}
+
+/** Order-free hash of a set of word hashes: the message's shape ("FORA TEMER FORA TEMER" = "temer fora"). */
+function shapeOf(words: Uint32Array, n: number): number {
+  let s = 0;
+  for (let k = 0; k < n; k++) { const w = words[k]; s = (s + Math.imul(w ^ (w >>> 16), 0x45d9f3b)) | 0; }
+  return (s ^ n) >>> 0;
 }
 
 /**
@@ -350,6 +418,12 @@ function evictOldest<K, V>(m: Map<K, V>, max: number): void {
   }
 }
 
+/** Whether the user posted word `w` in one of their last 3 messages within the last minute. */
+function postedRecently(u: UserEntry, w: number, ts: number): boolean {
+  for (const m of u.recent) if (ts - m.ts <= 60_000 && m.words.includes(w)) return true;
+  return false;
+}
+
 /** Stateful scorer: one per process, shared by all channels. */
 export class ModerationState {
   readonly maxUsers: number;
@@ -358,6 +432,10 @@ export class ModerationState {
   private readonly users = new Map<string, UserEntry>();
   private readonly texts = new Map<string, TextEntry>();
   private readonly channels = new Map<string, ChannelEntry>();
+  private readonly words = new Map<number, WordEntry>();
+  private nextChannelId = 0;
+  readonly maxWords: number;
+  private readonly wbuf = new Uint32Array(MAX_WORDS);
   /** Most channels whose message rate is tracked (~100 bytes each). */
   readonly maxChannels = 10_000;
   private readonly f = new Float64Array(FEATURE_COUNT);
@@ -366,11 +444,12 @@ export class ModerationState {
     this.maxUsers = opts.maxUsers ?? 100_000;
     this.maxTexts = opts.maxTexts ?? 50_000;
     this.windowMs = opts.windowMs ?? 300_000;
+    this.maxWords = opts.maxWords ?? 100_000;
   }
 
   /** Entries currently held (for tests and metrics). */
-  size(): { users: number; texts: number; channels: number } {
-    return { users: this.users.size, texts: this.texts.size, channels: this.channels.size };
+  size(): { users: number; texts: number; channels: number; words: number } {
+    return { users: this.users.size, texts: this.texts.size, channels: this.channels.size, words: this.words.size };
   }
 
   /**
@@ -404,7 +483,7 @@ export class ModerationState {
     let u = this.users.get(uk);
     if (u !== undefined && ts - u.lastTs > this.windowMs) u = undefined;
     if (u === undefined) {
-      u = { ts: [], lastHash: -1, lastTs: ts, seen: 0, maxLen: 0, maxSame: 0, maxEmotes: 0, loginTox: toxicity(user.replaceAll('_', ' ')), loginBlocked: blockedTerms(user), hashes: [], bans: 0, lastBan: 0 };
+      u = { ts: [], lastHash: -1, lastTs: ts, seen: 0, maxLen: 0, maxSame: 0, maxEmotes: 0, loginTox: toxicity(user.replaceAll('_', ' ')), loginBlocked: blockedTerms(user), hashes: [], bans: 0, lastBan: 0, shapes: [], recent: [], marked: 0 };
       f[16] = 1;
       if (ch.newCounts[sec % 10] < 65535) ch.newCounts[sec % 10]++;
     } else {
@@ -437,6 +516,40 @@ export class ModerationState {
     if (same > u.maxSame) u.maxSame = same;
     const emotes = Math.expm1(f[4]);
     if (emotes > u.maxEmotes) u.maxEmotes = emotes;
+    // ban rate of this message's words and of its word set (shape) among users who posted them lately
+    const wb = this.wbuf;
+    const nw = wordHashes(text, wb);
+    const shape = shapeOf(wb, nw);
+    let maxRate = 0, maxBanned = 0;
+    for (let k = 0; k < nw; k++) {
+      const w = wb[k];
+      const we = this.word(wordKey(ch.id, w, 0), ts);
+      const r = we.banned / (we.posters + 2);
+      if (r > maxRate) { maxRate = r; maxBanned = we.banned; }
+      if (!postedRecently(u, w, ts)) we.posters++;
+    }
+    f[44] = maxRate;
+    f[45] = Math.log1p(maxBanned);
+    if (nw > 0) {
+      const se = this.word(wordKey(ch.id, shape, SHAPE_SALT), ts);
+      f[46] = se.banned / (se.posters + 2);
+      f[47] = Math.log1p(se.banned);
+      let seen = false;
+      for (const m of u.recent) if (m.shape === shape && ts - m.ts <= 60_000) { seen = true; break; }
+      if (!seen) se.posters++;
+    }
+    let own = 0;
+    for (let k = 0; k < u.shapes.length; k++) if (u.shapes[k] === shape) own++;
+    f[48] = Math.log1p(own);
+    u.shapes.push(shape);
+    if (u.shapes.length > 8) u.shapes.shift();
+    // the oldest of the user's 3 recent slots is reused: no allocation per message for regular chatters
+    const slot = u.recent.length === 3 ? u.recent.shift()! : { ts: 0, words: [] as number[], shape: 0 };
+    slot.words.length = nw;
+    for (let k = 0; k < nw; k++) slot.words[k] = wb[k];
+    slot.ts = ts;
+    slot.shape = shape;
+    u.recent.push(slot);
     u.ts.push(ts);
     if (u.ts.length > 8) u.ts.shift();
     u.hashes.push(h, sk);
@@ -472,7 +585,11 @@ export class ModerationState {
   private channel(channel: string, ts: number): ChannelEntry {
     let ch = this.channels.get(channel);
     const sec = Math.floor(ts / 1000);
-    if (ch === undefined) ch = { sec, counts: new Uint16Array(10), newCounts: new Uint16Array(10), bans: [] };
+    if (ch === undefined) {
+      // a recycled id may meet an evicted channel's words: they have decayed or are evicted by then
+      this.nextChannelId = (this.nextChannelId + 1) % 1_048_576;
+      ch = { sec, counts: new Uint16Array(10), newCounts: new Uint16Array(10), bans: [], id: this.nextChannelId };
+    }
     else this.channels.delete(channel);
     if (sec > ch.sec) {
       for (let k = ch.sec + 1; k <= Math.min(sec, ch.sec + 10); k++) { ch.counts[k % 10] = 0; ch.newCounts[k % 10] = 0; }
@@ -493,6 +610,39 @@ export class ModerationState {
     if (this.texts.size > this.maxTexts) evictOldest(this.texts, this.maxTexts);
     return te;
   }
+
+  /** The decayed (posters, banned) counts of a word or shape key, brought to time `ts`. */
+  private word(key: number, ts: number): WordEntry {
+    let we = this.words.get(key);
+    if (we === undefined) {
+      we = { posters: 0, banned: 0, ts };
+      this.words.set(key, we);
+      if (this.words.size > this.maxWords) this.evictWords(ts);
+      return we;
+    }
+    if (ts - we.ts >= 1000) {
+      const k = Math.exp((we.ts - ts) / BAN_RATE_TAU_MS);
+      we.posters *= k; we.banned *= k; we.ts = ts;
+    }
+    return we;
+  }
+
+  /**
+   * Second-chance eviction instead of an LRU: words are kept in insertion order and not moved when
+   * met (a Map delete + set per meeting cost ~20% of the scorer); when the map is full, the oldest
+   * 10% go, except those met in the last minute, which move to the back once per pass.
+   */
+  private evictWords(now: number): void {
+    let drop = this.words.size - Math.floor(this.maxWords * 0.9);
+    let visits = this.words.size;
+    for (const [k, we] of this.words) {
+      if (drop <= 0 || visits-- <= 0) break;
+      this.words.delete(k);
+      if (now - we.ts < 60_000 && visits > drop) this.words.set(k, we);
+      else drop--;
+    }
+  }
+
 
   private addUser(te: TextEntry, user: string, ts: number): void {
     const k = te.users.indexOf(user);
@@ -515,6 +665,14 @@ export class ModerationState {
     if (u === undefined) return;
     u.bans++;
     u.lastBan = ts;
+    // the words and shapes of the user's messages of the last minute count as banned (once per message)
+    const done: number[] = [];
+    for (const m of u.recent) {
+      if (m.ts <= u.marked || ts - m.ts > 60_000) continue;
+      for (const w of m.words) if (!done.includes(w)) { done.push(w); this.word(wordKey(ch.id, w, 0), ts).banned++; }
+      if (m.words.length > 0 && !done.includes(-1 - m.shape)) { done.push(-1 - m.shape); this.word(wordKey(ch.id, m.shape, SHAPE_SALT), ts).banned++; }
+    }
+    if (u.recent.length > 0) u.marked = u.recent[u.recent.length - 1].ts;
     for (const hh of u.hashes) {
       const te = this.texts.get(channel + '\u0000' + hh);
       if (te === undefined || ts - te.lastTs > this.windowMs) continue;

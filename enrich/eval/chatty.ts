@@ -57,22 +57,25 @@ export function readChatty(path: string): ChattyEvent[] {
 }
 
 /**
- * Label per message: 1 when the same user gets a BAN line within `windowMs` after it (inclusive),
- * else 0. Two-pointer scan over each user's ban times: O(messages + bans).
+ * Label per message: 1 when a BAN line naming the same user comes after it in the log and at most
+ * `windowMs` later (inclusive), else 0. "After" is log order, not the timestamp: Chatty writes lines in
+ * the order they arrived with 1 s timestamps, so a ban in the same second that precedes the message
+ * happened before it (it cannot be this message's consequence, and a live system has already seen it).
+ * Scan from the end with each user's next ban: O(messages + bans).
  */
 export function banLabels(events: readonly ChattyEvent[], windowMs = 60_000): { messages: ChattyMessage[]; labels: Uint8Array } {
-  const bans = new Map<string, number[]>();
   const messages: ChattyMessage[] = [];
-  for (const e of events) {
-    if (e.kind === 'ban') for (const u of e.users) { let a = bans.get(u); if (!a) bans.set(u, (a = [])); a.push(e.ts); }
-    else messages.push(e);
-  }
+  for (const e of events) if (e.kind === 'msg') messages.push(e);
   const labels = new Uint8Array(messages.length);
-  for (let i = 0; i < messages.length; i++) {
-    const m = messages[i];
-    const times = bans.get(m.user);
-    if (!times) continue;
-    for (const t of times) if (t >= m.ts && t - m.ts <= windowMs) { labels[i] = 1; break; }
+  // earliest ban of each user among the events after the current one
+  const nextBan = new Map<string, number>();
+  let i = messages.length;
+  for (let k = events.length - 1; k >= 0; k--) {
+    const e = events[k];
+    if (e.kind === 'ban') { for (const u of e.users) nextBan.set(u, e.ts); continue; }
+    i--;
+    const t = nextBan.get(e.user);
+    if (t !== undefined && t - e.ts <= windowMs) labels[i] = 1;
   }
   return { messages, labels };
 }

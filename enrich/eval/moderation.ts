@@ -22,20 +22,20 @@ export function evalModerationLog(file: string, windowMs = 60_000, feedBans = tr
 
 /**
  * Replays a log through `state` as a live system would see it: each message is preceded by every BAN
- * event strictly before its timestamp (Chatty logs have 1 s resolution, so a ban in the same second is
- * not fed: it may be the label of this very message). Bans after a message are never visible to it.
- * `onMessage(i, m)` is called after the bans before message i were fed and before it is scored.
+ * event that precedes it in the log (Chatty writes lines in arrival order, so a ban logged before a
+ * message in the same second reached the client before it, as a CLEARCHAT would). Bans after a message
+ * are its label and never visible to it. `messages` are the log's messages in log order (as
+ * `banLabels` returns them); `onMessage(i, m)` is called after the bans before message i were fed and
+ * before it is scored.
  */
 export function replayLog(events: readonly ChattyEvent[], messages: readonly ChattyMessage[], state: ModerationState, channel: string, onMessage: (i: number, m: ChattyMessage) => void): void {
-  const bans: { ts: number; user: string }[] = [];
-  for (const e of events) if (e.kind === 'ban') for (const u of e.users) bans.push({ ts: e.ts, user: u });
-  bans.sort((a, b) => a.ts - b.ts);
-  let bi = 0;
-  for (let i = 0; i < messages.length; i++) {
-    const m = messages[i];
-    while (bi < bans.length && bans[bi].ts < m.ts) { state.ban(channel, bans[bi].user, bans[bi].ts); bi++; }
-    onMessage(i, m);
+  let i = 0;
+  for (const e of events) {
+    if (e.kind === 'ban') { for (const u of e.users) state.ban(channel, u, e.ts); continue; }
+    if (i < messages.length && messages[i] === e) { onMessage(i, e); i++; }
   }
+  // events without bans (--no-bans) or another message list: score the rest in order
+  for (; i < messages.length; i++) onMessage(i, messages[i]);
 }
 
 function scoreLog(file: string, windowMs: number, feedBans = true): { result: ModerationEvalResult; scored: Scored } {
