@@ -56,6 +56,13 @@ async function serve(): Promise<void> {
     await load(config, client);
     loadSeconds = Math.round((performance.now() - t0) / 100) / 10;
   }
+  // As `twichist up` and `import` do: the derived tables (chatter counts, bursts, audience) are settled
+  // before serving, so the figures are not taken while their first full refresh runs. Their periodic
+  // refreshes (30 s / 5 min) do run during the measurement, as in production.
+  const { refreshDerived } = await import('../analytics/refresh.ts');
+  const t1 = performance.now();
+  await refreshDerived(client);
+  const refreshSeconds = Math.round((performance.now() - t1) / 100) / 10;
   const [{ version }] = await rows<{ version: string }>(client, 'SELECT version() AS version');
   const [span] = await rows<{ lo: number; hi: number }>(client, "SELECT toUnixTimestamp64Milli(min(ts)) AS lo, toUnixTimestamp64Milli(max(ts)) AS hi FROM messages WHERE channel = 'bench_3'");
   const app = await buildApp({ config, logger: createLogger('warn'), client, rateLimit: false });
@@ -66,7 +73,7 @@ async function serve(): Promise<void> {
   const uncached = await buildApp({ config, logger: createLogger('warn'), client: bare, rateLimit: false, cacheTtlMs: 0 });
   await uncached.listen({ host: '127.0.0.1', port: 0 });
   const portOf = (a: typeof app) => (a.server.address() as { port: number }).port;
-  process.send!({ port: portOf(app), uncachedPort: portOf(uncached), messages: await count(), loadSeconds, clickhouse: version, span });
+  process.send!({ port: portOf(app), uncachedPort: portOf(uncached), messages: await count(), loadSeconds, refreshSeconds, clickhouse: version, span });
 }
 
 /** Copies of the xqc rows of `table` for copy numbers [from, from + n): renamed channel and user, shifted time. */
@@ -153,7 +160,7 @@ async function measure(port: number, endpoint: string, paths: string[], limit: n
 async function main(): Promise<void> {
   const child: ChildProcess = fork(SELF, ['--child-serve', ...process.argv.slice(2)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
-    const info = await new Promise<{ port: number; uncachedPort: number; messages: number; loadSeconds: number | null; clickhouse: string; span: { lo: number; hi: number } }>((resolve, reject) => {
+    const info = await new Promise<{ port: number; uncachedPort: number; messages: number; loadSeconds: number | null; refreshSeconds: number; clickhouse: string; span: { lo: number; hi: number } }>((resolve, reject) => {
       child.once('message', (m) => resolve(m as never));
       child.once('exit', (code) => reject(new Error(`API process exited with ${code}`)));
     });
@@ -186,6 +193,7 @@ async function main(): Promise<void> {
             messages: info.messages,
             multiplied: `real #xqc capture (4,029 messages, 26 timeouts) x ${Math.ceil(TARGET / 4029)} copies over ${CHANNELS} channels (bench_0..bench_${CHANNELS - 1}), shifted 330 s per copy, logins renamed <login>_<k % 40>`,
             load_seconds: info.loadSeconds,
+            derived_refresh_seconds: info.refreshSeconds,
             data_dir: DATA,
           },
           load: { tool: 'autocannon', connections: CONNECTIONS, requests_per_endpoint: REQUESTS, max_seconds_per_endpoint: 60, target: 'loopback HTTP, API in a child process' },
