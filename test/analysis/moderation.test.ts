@@ -120,18 +120,19 @@ test('auc helper', () => {
 test('moderation AUC on riotgames1 stays above the floor', { skip: skipMsg }, () => {
   const r = evalModerationLog(riot);
   assert.ok(r.positives > 1000);
-  // measured 2026-11-21 (model 2026.11.4): 0.9328 in-sample with earlier bans fed, 0.9208 without
-  // (docs/sentiment.md); toxicity alone is ~0.52
-  assert.ok(r.auc >= 0.928, `AUC ${r.auc}`);
-  assert.ok(evalModerationLog(riot, 60_000, false).auc >= 0.915);
+  // measured 2026-11-21 (model 2026.11.5): 0.9216 in-sample with earlier bans fed, 0.9107 without
+  // (docs/sentiment.md; in-sample is below 2026.11.4's 0.9328 by design: early positives weigh 0.25);
+  // toxicity alone is ~0.52
+  assert.ok(r.auc >= 0.918, `AUC ${r.auc}`);
+  assert.ok(evalModerationLog(riot, 60_000, false).auc >= 0.905);
   assert.ok(r.auc > r.toxicityAuc + 0.2);
 });
 
 test('moderation AUC on channels the model never saw stays above the floor', { skip: skipMsg }, () => {
-  // measured 2026-11-21 (model 2026.11.4; model 2026.11.3 in brackets): hsdogdog 0.8848 (0.8822),
-  // tidesoftime 0.8389 (0.8377), reckful 0.8641 (0.7886), neviilz 0.8024 (0.7953); floors ~0.01-0.02
+  // measured 2026-11-21 (model 2026.11.5; model 2026.11.3 in brackets): hsdogdog 0.8753 (0.8822),
+  // tidesoftime 0.8491 (0.8377), reckful 0.8801 (0.7886), neviilz 0.8067 (0.7953); floors ~0.01-0.02
   // below, since 23-55 positives make these figures move by ~0.01 for a change of a few ranks
-  const floors: Record<string, number> = { hsdogdog: 0.87, tidesoftime: 0.82, reckful: 0.84, neviilz: 0.79 };
+  const floors: Record<string, number> = { hsdogdog: 0.865, tidesoftime: 0.835, reckful: 0.86, neviilz: 0.79 };
   for (const [ch, floor] of Object.entries(floors)) {
     const dir = join(data, 'chatty', ch);
     const r = evalModerationLogs(readdirSync(dir).filter((f) => f.endsWith('.log')).sort().map((f) => join(dir, f)));
