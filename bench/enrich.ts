@@ -63,6 +63,32 @@ async function* events(): AsyncGenerator<ChatEvent[]> {
   }
 }
 
+/** CPU seconds of the main (JS) thread so far, from /proc: the process total also holds ClickHouse's threads. */
+function mainThreadCpuS(): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    // fields 14 and 15 (utime, stime) in clock ticks (100/s on Linux); after the ')' they are at index 11 and 12
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU per event over a timed span: the whole process (JS + ClickHouse threads) and the JS thread alone. */
+function cpuMeter() {
+  const c0 = process.cpuUsage();
+  const m0 = mainThreadCpuS();
+  return (events: number) => {
+    const c = process.cpuUsage(c0);
+    const m1 = mainThreadCpuS();
+    return {
+      cpuUsPerEvent: +((c.user + c.system) / events).toFixed(1),
+      mainThreadUsPerEvent: m0 === null || m1 === null ? null : +(((m1 - m0) * 1e6) / events).toFixed(1),
+    };
+  };
+}
+
 async function stored(config: Config): Promise<number> {
   const client = await createClickHouse(config);
   const rs = await client.query({ query: 'SELECT (SELECT count() FROM messages) + (SELECT count() FROM mod_actions) AS n', format: 'JSONEachRow' });
@@ -76,6 +102,7 @@ async function single() {
   const bus = new InProcessBus(256);
   const stage = startEnrich({ config, logger, client, consumer: bus.consumer() });
   const pub = bus.publisher();
+  const cpu = cpuMeter();
   const t0 = performance.now();
   let n = 0;
   for await (const b of events()) {
@@ -84,8 +111,9 @@ async function single() {
   }
   await bus.idle();
   const s = (performance.now() - t0) / 1000;
+  const usage = cpu(n);
   await stage.stop();
-  return { events: n, seconds: +s.toFixed(2), eventsPerSecond: Math.round(n / s), stored: await stored(config), batches: stage.metrics.batches, meanBatch: Math.round(stage.metrics.batchSize.sum / stage.metrics.batches), insertMsTotal: Math.round(stage.metrics.insertLatencyMs.sum) };
+  return { events: n, seconds: +s.toFixed(2), eventsPerSecond: Math.round(n / s), ...usage, stored: await stored(config), batches: stage.metrics.batches, meanBatch: Math.round(stage.metrics.batchSize.sum / stage.metrics.batches), insertMsTotal: Math.round(stage.metrics.insertLatencyMs.sum) };
 }
 
 /** A migrated database, a stream and durable consumer of its own, the stage on it, and a publisher. */
@@ -104,6 +132,7 @@ async function jetStreamStage(db: string, maxDelayMs: number) {
 
 async function jetstreamRun() {
   const { config, nc, stage, batcher } = await jetStreamStage('jetstream', 5);
+  const cpu = cpuMeter();
   const t0 = performance.now();
   let n = 0;
   for await (const b of events()) for (const e of b) {
@@ -119,10 +148,11 @@ async function jetstreamRun() {
     await new Promise((r) => setTimeout(r, 50));
   }
   const s = (performance.now() - t0) / 1000;
+  const usage = cpu(n);
   await stage.stop();
   await jsm.streams.delete(config.nats.stream);
   await nc.close();
-  return { events: n, seconds: +s.toFixed(2), eventsPerSecond: Math.round(n / s), publishSeconds: +published.toFixed(2), stored: await stored(config), batches: stage.metrics.batches, meanBatch: Math.round(stage.metrics.batchSize.sum / stage.metrics.batches) };
+  return { events: n, seconds: +s.toFixed(2), eventsPerSecond: Math.round(n / s), ...usage, publishSeconds: +published.toFixed(2), stored: await stored(config), batches: stage.metrics.batches, meanBatch: Math.round(stage.metrics.batchSize.sum / stage.metrics.batches) };
 }
 
 async function freshness() {

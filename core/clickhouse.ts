@@ -34,8 +34,11 @@ export interface OpenClickHouseOptions {
 export type ChConnection = Connection<Readable>;
 type ClientConnection = NonNullable<Parameters<typeof createClient>[0]>['connection'];
 
+/** chdb's raw insert (`connection.chdb.rawInsert`): the body Buffer goes to the engine as the insert's input. */
+type ChdbRawInsert = (params: { table: string; columns?: string[]; format: string; values: Buffer; settings?: ClickHouseSettings }) => Promise<unknown>;
+
 /** The embedded engine of this process, once opened: the control server serves it to other processes. */
-let embedded: { path: string; connection: ChConnection } | null = null;
+let embedded: { path: string; connection: ChConnection; rawInsert: ChdbRawInsert } | null = null;
 
 /**
  * Rows already serialized as JSONCompactEachRow lines (without the final newline), inserted as they are
@@ -61,6 +64,38 @@ function markPreEncoded(client: ClickHouseClient): ClickHouseClient {
 /** True for clients from {@link createClickHouse} (also through a Proxy): they insert {@link PreEncodedRows} verbatim. */
 export function acceptsPreEncoded(client: ClickHouseClient): boolean {
   return (client as unknown as Record<symbol, unknown>)[PRE_ENCODED] === true;
+}
+
+/**
+ * Inserts a JSONCompactEachRow body (UTF-8, every line ending in a newline) into `columns` of `table`,
+ * with `settings` for this insert only. Resolves when the engine finished the insert; rejects with an
+ * error whose `code` is ClickHouse's error code (as {@link isTransientClickHouseError} expects).
+ */
+export type RawInsert = (table: string, columns: string[], body: Buffer, settings: ClickHouseSettings) => Promise<void>;
+/** Where a client carries its {@link RawInsert}; a Proxy around the client (tests' fault injection) may wrap it. */
+export const RAW_INSERT = Symbol.for('twichist.rawInsert');
+
+/**
+ * The embedded engine's raw insert for a client that opened it directly, else null (HTTP, or through
+ * another process's control server: use `client.insert` with {@link PreEncodedRows}).
+ * Why: `client.insert` on chdb becomes one query text `SET ...; INSERT ... FORMAT ...\n<body>`, built
+ * by string concatenation on the JS thread and then split into statements by the engine, which scans
+ * the whole body. The raw path hands the Buffer over as the insert's input with the settings in the
+ * INSERT's own SETTINGS clause. Measured on chdb 3.4 (11,000 `messages` rows, with every view below
+ * it): ~200 ms instead of ~350-570 ms per insert, and ~10-20 ms less JS-thread time.
+ */
+export function rawInserter(client: ClickHouseClient): RawInsert | null {
+  return ((client as unknown as Record<symbol, unknown>)[RAW_INSERT] as RawInsert | undefined) ?? null;
+}
+
+/** chdb's errors carry `clickhouseCode`; the rest of Twichist reads ClickHouse's code from `code`. */
+function withClickHouseCode(err: unknown): unknown {
+  const e = err as { message?: unknown; clickhouseCode?: unknown } | null;
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  const code = e?.clickhouseCode ?? /Code: (\d+)\./.exec(message)?.[1];
+  // No ClickHouse code (closed session, engine gone): left as it is, which counts as transient.
+  if (code === undefined || code === null) return err;
+  return Object.assign(new Error(message, { cause: err }), { code: String(code) });
 }
 
 /**
@@ -94,7 +129,22 @@ export async function createClickHouse(config: Config, opts: OpenClickHouseOptio
     const remote = await connectControl(config.dataDir);
     if (remote) return embeddedClient(remote, database, createDatabase);
   }
-  return embeddedClient(await openEmbedded(embeddedPath), database, createDatabase);
+  const client = await embeddedClient(await openEmbedded(embeddedPath), database, createDatabase);
+  const raw = embedded!.rawInsert;
+  const rawInsert: RawInsert = async (table, columns, body, settings) => {
+    try {
+      // Qualified name: the raw path does not run the `USE <db>` that withDatabase puts before each call.
+      // COMMON_SETTINGS too, as every other call carries them; no abort signal, so the promise
+      // settles only when the engine is done (store.ts relies on that for timed-out attempts).
+      await raw({ table: `${database}.${table}`, columns, format: 'JSONCompactEachRow', values: body, settings: { ...COMMON_SETTINGS, ...settings } });
+    } catch (err) {
+      throw withClickHouseCode(err);
+    }
+  };
+  // configurable: a Proxy around the client may then answer with a wrapped function (a Proxy must
+  // return a non-configurable, read-only property's own value).
+  Object.defineProperty(client, RAW_INSERT, { value: rawInsert, configurable: true });
+  return client;
 }
 
 async function embeddedClient(conn: ChConnection, database: string, createDatabase: boolean): Promise<ClickHouseClient> {
@@ -135,7 +185,8 @@ async function openEmbedded(dir: string): Promise<ChConnection> {
   fs.mkdirSync(dir, { recursive: true });
   // Imported lazily: the server path must not load the engine library.
   const { createChdbConnection } = await import('chdb/connection');
-  const raw = createChdbConnection({ path: dir }) as unknown as ChConnection;
+  const chdbConnection = createChdbConnection({ path: dir });
+  const raw = chdbConnection as unknown as ChConnection;
   const connection = withoutStickySettings(raw);
   // close() of one client must not close the engine under the others; the process exit does.
   const shared: ChConnection = new Proxy(connection, {
@@ -144,7 +195,7 @@ async function openEmbedded(dir: string): Promise<ChConnection> {
       return Reflect.get(target, prop, receiver);
     },
   });
-  embedded = { path: dir, connection: shared };
+  embedded = { path: dir, connection: shared, rawInsert: (p) => chdbConnection.chdb.rawInsert(p as never) };
   return shared;
 }
 

@@ -25,7 +25,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
-import { acceptsPreEncoded, isTransientClickHouseError, PreEncodedRows } from '../core/clickhouse.ts';
+import { utf8Lines } from '../core/bus.ts';
+import { acceptsPreEncoded, isTransientClickHouseError, PreEncodedRows, rawInserter } from '../core/clickhouse.ts';
 import { deterministicId } from '../core/ids.ts';
 import type { EventKind } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
@@ -81,7 +82,7 @@ const JOURNAL_FILE = /^([a-z_0-9]+)\.([0-9a-f]{32})\.ndjson$/;
  * replayed under the batch's token would make ClickHouse drop the real retry as a duplicate (rows
  * lost). Temp file, fsync, rename, fsync of the folder; cost ~1-5 ms per insert on this disk.
  */
-export function writeJournalEntry(file: string, columns: string[], body: string): void {
+export function writeJournalEntry(file: string, columns: string[], body: string | Uint8Array): void {
   const tmp = `${file}.tmp`;
   const fd = fs.openSync(tmp, 'w');
   try {
@@ -132,19 +133,21 @@ export function dt64Param(ms: number): string {
 
 /**
  * Rows of one shape (the keys of the first row, in its order) as JSONCompactEachRow: one JSON array per
- * row and a newline after each. The same bytes go to the journal and to ClickHouse.
+ * row and a newline after each, as UTF-8 (see core/bus.ts `utf8Lines`). The same bytes go to the
+ * journal and to ClickHouse.
  */
-export function encodeCompact(rows: ReadonlyArray<Record<string, unknown>>): { columns: string[]; body: string } {
+export function encodeCompact(rows: ReadonlyArray<Record<string, unknown>>): { columns: string[]; body: Buffer } {
   const columns = rows.length > 0 ? Object.keys(rows[0]) : [];
   const n = columns.length;
   // one array reused for every row: JSON.stringify reads it before the next row overwrites it
   const values: unknown[] = new Array(n);
-  let body = '';
-  for (const r of rows) {
+  const json: string[] = new Array(rows.length);
+  for (let j = 0; j < rows.length; j++) {
+    const r = rows[j];
     for (let i = 0; i < n; i++) values[i] = r[columns[i]];
-    body += JSON.stringify(values) + '\n';
+    json[j] = JSON.stringify(values);
   }
-  return { columns, body };
+  return { columns, body: utf8Lines(json) };
 }
 
 class InsertTimeout extends Error {
@@ -325,16 +328,16 @@ export class ExactlyOnceStore {
       try {
         // Same rows in the same order under the same token: ClickHouse dedups by the token, so the
         // re-serialized text need not be byte-identical.
-        const text = fs.readFileSync(file, 'utf8');
-        const nl = text.indexOf('\n');
-        const first = nl < 0 ? text : text.slice(0, nl);
+        const data = fs.readFileSync(file);
+        const nl = data.indexOf(10);
+        const first = (nl < 0 ? data : data.subarray(0, nl)).toString('utf8');
         if (first.startsWith('[')) {
           // column names, then the JSONCompactEachRow body
-          const body = nl < 0 ? '' : text.slice(nl + 1);
+          const body = nl < 0 ? Buffer.alloc(0) : data.subarray(nl + 1);
           if (body.length > 0) await this.send(table, token, JSON.parse(first) as string[], body);
         } else {
           // entries written before the column header: one JSON object per line
-          const rows = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+          const rows = data.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
           if (rows.length > 0) {
             const { columns, body } = encodeCompact(rows);
             await this.send(table, token, columns, body);
@@ -351,25 +354,30 @@ export class ExactlyOnceStore {
     this.journalDirty = false;
   }
 
-  /** Inserts a JSONCompactEachRow `body` (lines ending in a newline) into `columns` of `table`. */
-  private async send(table: string, token: string, columns: string[], body: string): Promise<void> {
+  /** Inserts a JSONCompactEachRow `body` (UTF-8 lines, each ending in a newline) into `columns` of `table`. */
+  private async send(table: string, token: string, columns: string[], body: Buffer): Promise<void> {
     const queryId = `enrich-${token.slice(0, 12)}-${randomUUID()}`;
     const abort = new AbortController();
     // Rows of one table share their keys (rows.ts builds them with a fixed shape), so they go as
     // JSONCompactEachRow with the column list: ClickHouse skips matching ~45 keys per row, measured
     // ~35% faster than JSONEachRow for `messages` on chdb 26.7 (11k-row batches, interleaved runs).
-    // Our own clients take the body as it is (the client appends the last newline); another client
-    // gets the rows parsed back.
-    const values = (acceptsPreEncoded(this.client) ? [new PreEncodedRows(body.slice(0, -1))] : body.split('\n').filter(Boolean).map((l) => JSON.parse(l))) as unknown[][];
-    const attempt = this.client.insert({
-      table,
-      columns: columns as [string, ...string[]],
-      values,
-      format: 'JSONCompactEachRow',
-      query_id: queryId,
-      abort_signal: abort.signal,
-      clickhouse_settings: insertSettings(token),
-    });
+    // Embedded: the Buffer goes to the engine as it is (core/clickhouse.ts `rawInserter`). Our HTTP
+    // client takes the text as it is (it appends the last newline); another client gets the rows
+    // parsed back.
+    const raw = rawInserter(this.client);
+    const attempt = raw
+      ? raw(table, columns, body, insertSettings(token))
+      : this.client.insert({
+          table,
+          columns: columns as [string, ...string[]],
+          values: (acceptsPreEncoded(this.client)
+            ? [new PreEncodedRows(body.toString('utf8', 0, body.length - 1))]
+            : body.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))) as unknown[][],
+          format: 'JSONCompactEachRow',
+          query_id: queryId,
+          abort_signal: abort.signal,
+          clickhouse_settings: insertSettings(token),
+        });
     const settled = attempt.then(
       () => undefined,
       () => undefined,

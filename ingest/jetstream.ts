@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, jetstream, StorageType, type JetStreamClient } from '@nats-io/jetstream';
-import type { BusPublisher } from '../core/bus.ts';
+import { utf8Lines, type BusPublisher } from '../core/bus.ts';
 import type { Config } from '../core/config.ts';
 import type { ChatEvent } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
@@ -80,20 +80,8 @@ export function batchMsgId(events: ChatEvent[]): string {
  */
 export function encodeEventBatch(events: ChatEvent[]): Uint8Array {
   const json: string[] = new Array(events.length);
-  let total = events.length;
-  for (let i = 0; i < events.length; i++) {
-    const j = JSON.stringify(events[i]);
-    json[i] = j;
-    total += Buffer.byteLength(j, 'utf8');
-  }
-  // Not from the shared pool: the buffer lives until the PubAck and must not pin pool slabs.
-  const buf = Buffer.allocUnsafeSlow(total);
-  let off = 0;
-  for (let i = 0; i < json.length; i++) {
-    off += buf.write(json[i], off, 'utf8');
-    buf[off++] = 10;
-  }
-  return buf;
+  for (let i = 0; i < events.length; i++) json[i] = JSON.stringify(events[i]);
+  return utf8Lines(json);
 }
 
 export interface JetStreamPublisherOptions {

@@ -4,6 +4,7 @@
  */
 import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { RAW_INSERT, rawInserter, type RawInsert } from '../../../core/clickhouse.ts';
 
 /** An error shaped like a network failure (no ClickHouse code): `isTransientClickHouseError` says retry. */
 export class InjectedOutage extends Error {
@@ -53,15 +54,42 @@ export function faultyClient(real: ClickHouseClient): FaultyClient {
   let partial: { table: string; view: string } | null = null;
   const timeouts = new Map<string, number>();
   const stats = { attempted: 0, failed: 0, committedThenTimedOut: 0 };
+  /** The faults, around one insert into `table` whose rows read as `text`; `perform` does the real insert. */
+  const inject = async <R>(table: string, text: string, perform: () => Promise<R>): Promise<R> => {
+    stats.attempted++;
+    if (Date.now() < outage) {
+      stats.failed++;
+      throw new InjectedOutage();
+    }
+    if (marker !== null && table === markerTable && text.includes(marker)) {
+      stats.failed++;
+      throw new InjectedRejection(marker);
+    }
+    if (partial && partial.table === table) {
+      const { view } = partial;
+      partial = null;
+      await real.command({ query: `DETACH TABLE ${view}` });
+      try {
+        await perform();
+      } finally {
+        await real.command({ query: `ATTACH TABLE ${view}` });
+      }
+      stats.failed++;
+      throw new InjectedOutage();
+    }
+    const r = await perform();
+    const left = timeouts.get(table) ?? 0;
+    if (left > 0) {
+      timeouts.set(table, left - 1);
+      stats.committedThenTimedOut++;
+      throw new InjectedTimeout();
+    }
+    return r;
+  };
   const client = new Proxy(real, {
     get(target, prop, receiver) {
       if (prop === 'insert') {
         return async (params: Parameters<ClickHouseClient['insert']>[0]) => {
-          stats.attempted++;
-          if (Date.now() < outage) {
-            stats.failed++;
-            throw new InjectedOutage();
-          }
           // enrich sends NDJSON text as a stream; read it so the marker can be looked for, then resend it.
           let text: string;
           if (params.values instanceof Readable) {
@@ -71,31 +99,15 @@ export function faultyClient(real: ClickHouseClient): FaultyClient {
           } else {
             text = JSON.stringify(params.values);
           }
-          if (marker !== null && params.table === markerTable && text.includes(marker)) {
-            stats.failed++;
-            throw new InjectedRejection(marker);
-          }
-          if (partial && partial.table === params.table) {
-            const { view } = partial;
-            partial = null;
-            await target.command({ query: `DETACH TABLE ${view}` });
-            try {
-              await target.insert(params);
-            } finally {
-              await target.command({ query: `ATTACH TABLE ${view}` });
-            }
-            stats.failed++;
-            throw new InjectedOutage();
-          }
-          const r = await target.insert(params);
-          const left = timeouts.get(params.table) ?? 0;
-          if (left > 0) {
-            timeouts.set(params.table, left - 1);
-            stats.committedThenTimedOut++;
-            throw new InjectedTimeout();
-          }
-          return r;
+          return inject(params.table, text, () => target.insert(params));
         };
+      }
+      // The embedded raw insert enrich uses (core/clickhouse.ts `rawInserter`) gets the same faults.
+      if (prop === RAW_INSERT) {
+        const raw = rawInserter(target);
+        if (!raw) return undefined;
+        const wrapped: RawInsert = (table, columns, body, settings) => inject(table, body.toString('utf8'), () => raw(table, columns, body, settings));
+        return wrapped;
       }
       return Reflect.get(target, prop, receiver);
     },
