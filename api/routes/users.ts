@@ -128,7 +128,8 @@ export function userRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           summary: "Delete a user's stored chat and keep future chat out",
           description:
             'Writes `opt_outs` (ingest and enrich drop the user from then on), deletes the user\'s messages, user notices and name history with synchronous mutations, ' +
-            'rebuilds the chat/emote rollup days that held their messages, deletes per-user analytics rows, and blanks the text of deletions of their messages. Idempotent.',
+            'rebuilds the chat/emote rollup days that held their messages and checks them against the raw rows (days a concurrent insert made wrong are redone, up to 5 rounds; ' +
+            'any still wrong are listed in `rollup_mismatches`), deletes per-user analytics rows, and blanks the text of deletions of their messages. Idempotent.',
           tags: ['users'],
           security: [{ bearer: [] }],
           params: loginParams,
