@@ -4,15 +4,22 @@
  * - In-process (single machine, the default): a bounded queue inside one process, below.
  *
  * A bus message carries one or more events as NDJSON, so publishing 50,000 events/s does not need
- * 50,000 NATS messages/s. Consumers see raw text and validate it themselves: what arrives over a bus
- * is untrusted and a bad record must reach the dead-letter table, not crash the consumer.
+ * 50,000 NATS messages/s. Consumers validate what they get themselves: what arrives over a bus is
+ * untrusted and a bad record must reach the dead-letter table, not crash the consumer. The in-process
+ * bus hands over the published objects (`Delivery.events`) instead of text: serializing and parsing
+ * each event only to get the same object back cost ~8 µs per event (JSON both ways, plus garbage).
  */
 import type { ChatEvent } from './events.ts';
 
 /** One bus message as a consumer sees it. Semantics follow JetStream's (ack/nak/term/working). */
 export interface Delivery {
-  /** NDJSON: one event per line. */
+  /** NDJSON: one event per line. With `events` set it is built from them on first read. */
   readonly data: string;
+  /**
+   * In-process bus only: the published events as objects, in order (what `data` would parse to).
+   * Untrusted like `data`: validate each one. Consumers that can take objects read this instead of `data`.
+   */
+  readonly events?: readonly unknown[];
   /** De-duplication id of the whole message (JetStream `Nats-Msg-Id`). */
   readonly msgId: string;
   /** Stream sequence (JetStream) or a monotonically increasing counter (in-process). */
@@ -47,7 +54,7 @@ export interface BusConsumer {
   stop(): Promise<void>;
 }
 
-export function encodeEvents(events: ChatEvent[]): string {
+export function encodeEvents(events: readonly ChatEvent[]): string {
   let out = '';
   for (const e of events) out += JSON.stringify(e) + '\n';
   return out;
@@ -81,7 +88,8 @@ export function splitEventLines(data: string): string[] {
 }
 
 interface Pending {
-  data: string;
+  /** A copy of the published array (the publisher may reuse its own). */
+  events: readonly ChatEvent[];
   msgId: string;
   seq: number;
   deliveryCount: number;
@@ -117,7 +125,7 @@ export class InProcessBus {
         }
         if (this.stopped) throw new Error('bus is closed');
         this.seq += 1;
-        this.queue.push({ data: encodeEvents(events), msgId: events.length === 1 ? events[0].id : `batch:${events[0].id}:${events.length}`, seq: this.seq, deliveryCount: 0, publishedAt: Date.now() });
+        this.queue.push({ events: events.slice(), msgId: events.length === 1 ? events[0].id : `batch:${events[0].id}:${events.length}`, seq: this.seq, deliveryCount: 0, publishedAt: Date.now() });
         this.wakeOne(this.waitingConsumers);
       },
       flush: async () => {},
@@ -167,8 +175,12 @@ export class InProcessBus {
       this.wakeOne(this.waitingPublishers);
       return true;
     };
+    let data: string | null = null;
     return {
-      data: item.data,
+      get data() {
+        return (data ??= encodeEvents(item.events));
+      },
+      events: item.events,
       msgId: item.msgId,
       seq: item.seq,
       deliveryCount: item.deliveryCount,

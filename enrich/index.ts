@@ -66,6 +66,15 @@ interface Entry extends BufferEntry {
   deadLetters: DeadLetter[];
 }
 
+/** An in-process event as a dead-letter payload: its JSON, as the bus line would have been. */
+function payloadOf(input: unknown): string {
+  try {
+    return JSON.stringify(input) ?? String(input);
+  } catch (err) {
+    return `(not serializable: ${(err as Error).message})`;
+  }
+}
+
 /** Starts the stage. Returns at once; start-up (analyzer, opt-outs) finishes before the first delivery is read. */
 export function startEnrich(opts: StartEnrichOptions): EnrichStage {
   const { config, logger, client, consumer } = opts;
@@ -116,11 +125,47 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
     },
   });
 
+  /** One event (parsed JSON or an in-process object) -> a row, a dead letter, or nothing (opted out). */
+  const addEvent = (input: unknown, line: string | null, d: Delivery, source: string, rows: PendingRow[], deadLetters: DeadLetter[]) => {
+    const v = validateEvent(input);
+    if (!v.ok) {
+      metrics.eventsIn.invalid++;
+      deadLetters.push(deadLetter(line ?? payloadOf(input), `invalid event: ${v.reason}`, d.publishedAt, source));
+      return;
+    }
+    const e = v.event;
+    metrics.eventsIn[e.kind]++;
+    if ((e.kind === 'message' || (e.kind === 'usernotice' && e.login !== null)) && optOuts.has(e.login!)) {
+      metrics.optedOutDropped++;
+      return;
+    }
+    try {
+      let row: Record<string, unknown>;
+      if (e.kind === 'message') {
+        emotes.noteChannel(e.channel, e.channel_id);
+        const tokens = emotes.index.tokens(e.channel, e.text, e.emotes);
+        const scores = analyzer!.analyze({ channel: e.channel, userId: e.user_id, login: e.login, text: e.text, ts: e.ts, emoteNames: tokens.names });
+        row = messageRow(e, tokens, scores, analyzer!.version);
+      } else {
+        if (e.kind === 'ban' || e.kind === 'timeout') analyzer!.recordBan(e.channel, e.target_login, e.ts);
+        row = plainRow(e);
+      }
+      rows.push({ table: tableOf(e.kind), kind: e.kind, id: e.id, channel: e.channel, ts: e.ts, receivedAt: e.received_at, raw: line, event: e, row });
+    } catch (err) {
+      deadLetters.push(deadLetter(line ?? payloadOf(e), `enrichment failed: ${(err as Error).message}`, e.ts, source));
+    }
+  };
+
   const toEntry = (d: Delivery): Entry => {
-    const lines = splitEventLines(d.data);
     const rows: PendingRow[] = [];
     const deadLetters: DeadLetter[] = [];
     const source = `bus:${d.msgId}`;
+    const objects = d.events;
+    if (objects) {
+      for (const o of objects) addEvent(o, null, d, source, rows, deadLetters);
+      return { delivery: d, size: Math.max(1, objects.length), rows, deadLetters };
+    }
+    const lines = splitEventLines(d.data);
     for (const line of lines) {
       let input: unknown;
       try {
@@ -130,33 +175,7 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
         deadLetters.push(deadLetter(line, `invalid JSON: ${(err as Error).message}`, d.publishedAt, source));
         continue;
       }
-      const v = validateEvent(input);
-      if (!v.ok) {
-        metrics.eventsIn.invalid++;
-        deadLetters.push(deadLetter(line, `invalid event: ${v.reason}`, d.publishedAt, source));
-        continue;
-      }
-      const e = v.event;
-      metrics.eventsIn[e.kind]++;
-      if ((e.kind === 'message' || (e.kind === 'usernotice' && e.login !== null)) && optOuts.has(e.login!)) {
-        metrics.optedOutDropped++;
-        continue;
-      }
-      try {
-        let row: Record<string, unknown>;
-        if (e.kind === 'message') {
-          emotes.noteChannel(e.channel, e.channel_id);
-          const tokens = emotes.index.tokens(e.channel, e.text, e.emotes);
-          const scores = analyzer!.analyze({ channel: e.channel, userId: e.user_id, login: e.login, text: e.text, ts: e.ts, emoteNames: tokens.names });
-          row = messageRow(e, tokens, scores, analyzer!.version);
-        } else {
-          if (e.kind === 'ban' || e.kind === 'timeout') analyzer!.recordBan(e.channel, e.target_login, e.ts);
-          row = plainRow(e);
-        }
-        rows.push({ table: tableOf(e.kind), kind: e.kind, id: e.id, channel: e.channel, ts: e.ts, receivedAt: e.received_at, raw: line, row });
-      } catch (err) {
-        deadLetters.push(deadLetter(line, `enrichment failed: ${(err as Error).message}`, e.ts, source));
-      }
+      addEvent(input, line, d, source, rows, deadLetters);
     }
     return { delivery: d, size: Math.max(1, lines.length), rows, deadLetters };
   };

@@ -38,9 +38,18 @@ export interface PendingRow {
   /** Epoch ms (the row's `ts`). */
   ts: number;
   receivedAt: number;
-  /** The bus line it came from: the dead-letter payload if ClickHouse rejects the row. */
-  raw: string;
+  /**
+   * The bus line it came from (the dead-letter payload if ClickHouse rejects the row); null when the
+   * event came as an object (in-process bus): then {@link rawOf} serializes `event` when needed.
+   */
+  raw: string | null;
+  event: ChatEvent;
   row: Record<string, unknown>;
+}
+
+/** The bus line of a row's event, as a dead-letter payload. */
+export function rawOf(r: PendingRow): string {
+  return r.raw ?? JSON.stringify(r.event);
 }
 
 export function messageRow(e: ChatMessage, emotes: EmoteTokens, scores: AnalyzeResult, version: string): Record<string, unknown> {

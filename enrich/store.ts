@@ -30,7 +30,7 @@ import { acceptsPreEncoded, isTransientClickHouseError, PreEncodedRows, rawInser
 import { deterministicId } from '../core/ids.ts';
 import type { EventKind } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
-import { RAW_TABLES, type PendingRow, type RawTable } from './rows.ts';
+import { RAW_TABLES, rawOf, type PendingRow, type RawTable } from './rows.ts';
 
 /** A `dead_letters` row. */
 export interface DeadLetter {
@@ -220,7 +220,7 @@ export class ExactlyOnceStore {
       const bad = await this.insertBisecting(table, fresh, result);
       const badIds = new Set(bad.map((b) => b.row.id));
       for (const r of fresh) if (!badIds.has(r.id)) result.inserted[r.kind] = (result.inserted[r.kind] ?? 0) + 1;
-      for (const b of bad) rejected.push(deadLetter(b.row.raw, `clickhouse rejected the row: ${b.reason}`.slice(0, 2000), b.row.ts, `enrich:${table}`));
+      for (const b of bad) rejected.push(deadLetter(rawOf(b.row), `clickhouse rejected the row: ${b.reason}`.slice(0, 2000), b.row.ts, `enrich:${table}`));
     }
     result.deadLetters = await this.storeDeadLetters([...deadLetters, ...rejected]);
     return result;

@@ -154,6 +154,24 @@ test('malformed events go to dead_letters with reasons; the rest of the stream f
   assert.equal(b.metrics.deadLetters, 0, 'redelivered dead letters are found by id');
 });
 
+test('in-process events are validated as objects: a bad one is dead-lettered with its JSON, the rest stored', async () => {
+  const db = await testDatabase({ env: { ENRICH_FLUSH_MS: '20' } });
+  const bus = new InProcessBus();
+  const stage = startEnrich({ config: db.config, logger, client: db.client, consumer: bus.consumer(), analyzer: neutralAnalyzer(), emotes: emotes() });
+  const bad = { ...chatMessage(2), login: '' };
+  const extra = { ...chatMessage(3), not_a_column: 'x' };
+  await bus.publisher().publish('testchan', [chatMessage(1), bad as ChatEvent, extra as ChatEvent, ban(4)]);
+  await bus.idle();
+  await stage.stop();
+  const c = await counts(db.client);
+  assert.equal(c.messages, 2, 'messages 1 and 3 (zod drops the unknown key of 3)');
+  assert.equal(c.modActions, 1);
+  const dl = await (await db.client.query({ query: "SELECT reason, payload FROM dead_letters WHERE stage = 'enrich'", format: 'JSONEachRow' })).json<{ reason: string; payload: string }>();
+  assert.equal(dl.length, 1);
+  assert.match(dl[0].reason, /^invalid event: message\.login/);
+  assert.equal(dl[0].payload, JSON.stringify(bad));
+});
+
 test('rows ClickHouse rejects are found by bisection and parked; the rest are stored', async () => {
   const db = await testDatabase({ env: { ENRICH_FLUSH_MS: '20' } });
   const faulty = faultyClient(db.client);

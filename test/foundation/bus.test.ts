@@ -1,7 +1,7 @@
 /** The in-process bus: the single-machine stand-in for JetStream, with its ack/nak semantics. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { InProcessBus, splitEventLines, type Delivery } from '../../core/bus.ts';
+import { encodeEvents, InProcessBus, splitEventLines, type Delivery } from '../../core/bus.ts';
 import { sampleMessage } from '../support/events.ts';
 
 const ev = (id: string) => ({ ...sampleMessage, id });
@@ -63,4 +63,15 @@ test('a stopped consumer does not take the wake-up meant for a live one', async 
   const r = await withTimeout(pb);
   assert.equal(r.done, false);
   assert.equal(JSON.parse(splitEventLines((r.value as Delivery).data)[0]).id, 'x');
+});
+
+test('a delivery carries the published objects, copied from the array, and their NDJSON on demand', async () => {
+  const bus = new InProcessBus();
+  const events = [ev('a'), ev('b')];
+  await bus.publisher().publish('c', events);
+  events.length = 0; // a publisher reusing its array does not change what was published
+  const d = await next(bus.consumer().deliveries()[Symbol.asyncIterator]());
+  assert.deepEqual(d.events?.map((e) => (e as { id: string }).id), ['a', 'b']);
+  assert.equal(d.data, encodeEvents([ev('a'), ev('b')]));
+  await d.ack();
 });
