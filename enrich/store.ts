@@ -196,22 +196,21 @@ export class ExactlyOnceStore {
     await this.waitForOrphans();
     await this.replayJournal();
     const result: StoreResult = { inserted: {}, duplicates: 0, deadLetters: 0, bisections: 0 };
-    const byTable = new Map<RawTable, PendingRow[]>();
-    const seen = new Set<string>();
+    const byTable = new Map<RawTable, { list: PendingRow[]; ids: Set<string> }>();
     for (const r of rows) {
-      const key = `${r.table}\u0000${r.id}`;
-      if (seen.has(key)) {
+      // ids per table: no concatenated key string per row (~1 µs each at 10k-row batches)
+      let t = byTable.get(r.table);
+      if (!t) byTable.set(r.table, (t = { list: [], ids: new Set() }));
+      if (t.ids.has(r.id)) {
         result.duplicates++;
         continue;
       }
-      seen.add(key);
-      let list = byTable.get(r.table);
-      if (!list) byTable.set(r.table, (list = []));
-      list.push(r);
+      t.ids.add(r.id);
+      t.list.push(r);
     }
     const rejected: DeadLetter[] = [];
     for (const table of RAW_TABLES) {
-      const list = byTable.get(table);
+      const list = byTable.get(table)?.list;
       if (!list) continue;
       const stored = await this.storedIds(table, list);
       const fresh = stored.size === 0 ? list : list.filter((r) => !stored.has(r.id));

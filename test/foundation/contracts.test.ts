@@ -29,6 +29,13 @@ describe('events', () => {
     assert.notEqual(deterministicId('x', 'ab', 'c'), deterministicId('x', 'a', 'bc'));
     assert.notEqual(deterministicId('x', null), deterministicId('x', 'null'));
   });
+
+  test('deterministic ids never change (stored rows and re-imports depend on them)', () => {
+    // Values from the first implementation (one hash update per part and separator).
+    assert.equal(deterministicId('chatty', 'riotgames', 1475199578000, 'user', 'Kappa 🙂 hi', 0), 'chatty:429dffe7dacfdbbafc21a5e56dc916fb');
+    assert.equal(deterministicId('x', 'a', 1, null), 'x:a9c272cf5b86f770bc2bb09c5563eabe');
+    assert.equal(deterministicId('p'), 'p:da39a3ee5e6b4b0d3255bfef95601890');
+  });
 });
 
 describe('config', () => {
