@@ -9,6 +9,9 @@
  * - freshness: a steady `rate` msg/s through JetStream for `seconds`; a poller counts stored rows every
  *   20 ms, so each event's latency is (first poll that saw it) - (its publish time): publish to
  *   queryable, including the poll granularity.
+ * single and jetstream also print CPU per event over the timed span: `cpuUsPerEvent` for the whole process
+ * (JS thread, GC helpers and ClickHouse's threads) and `mainThreadUsPerEvent` for the JS thread alone
+ * (/proc/self/task/<pid>/stat). CPU time is less disturbed by other load than events/s, not immune to it.
  * Load: riotgames1 (Chatty, 43,301 messages + 1,900 bans/timeouts) read `copies` times, each copy
  * under its own channel name (riotgames_1..N) with the same timestamps.
  */
