@@ -74,7 +74,15 @@ export const envSchema = z.object({
   TWICHIST_MODELS_BASE_URL: z.string().url().default('https://huggingface.co'),
   /** Emote sets (7TV/BTTV/FFZ JSON files) to load offline, comma separated. */
   TWICHIST_EMOTE_FILES: z.string().optional().transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)),
-  ENRICH_BATCH_SIZE: positiveInt(5000),
+  /**
+   * Events that flush the write buffer at once; under a backlog a flush takes everything queued, up to
+   * 4x this (group commit). Large inserts are what keeps up: each insert makes a part in `messages`
+   * and in every rollup below it, and those parts are merged later, so ClickHouse's cost per event
+   * falls with the batch (`node bench/enrich.ts --batch N`: ~88 us of CPU per event at 5,000, ~67-80
+   * at 20,000). Memory under a backlog: up to 80,000 events queued. At low rates ENRICH_FLUSH_MS
+   * decides and batches stay small.
+   */
+  ENRICH_BATCH_SIZE: positiveInt(20000),
   /** Longest an event waits in the write buffer before its batch is inserted. */
   ENRICH_FLUSH_MS: positiveInt(250),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

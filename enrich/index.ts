@@ -197,10 +197,7 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
 
   return {
     metrics,
-    stored: async () => {
-      await buffer.drain();
-      await store.settled();
-    },
+    stored: () => buffer.drain(),
     done,
     async stop() {
       // Order matters: no new deliveries, then the last batch stored and acked, then our timers.
@@ -208,7 +205,6 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
       await consumer.stop();
       await done.catch(() => {});
       await buffer.close();
-      await store.settled();
       optOuts.close();
       ownEmotes?.close();
     },

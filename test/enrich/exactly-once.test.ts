@@ -83,6 +83,32 @@ test('a crash between insert and ack: redelivery changes no row count and no rol
   assert.equal(b.metrics.eventsOut.message, 0);
 });
 
+test('the stored-id check in each of its three reads: empty range, a few rows in range, a dense range', async () => {
+  // storedIds counts the rows in the batch's (channel, ts) range first: 0 -> nothing to match; up to
+  // 4x the batch -> the range's ids are read and matched in JS; more -> the batch's ids go as a parameter.
+  const db = await testDatabase({ env: { ENRICH_FLUSH_MS: '20' } });
+  const run = async (events: ChatEvent[]) => {
+    const s = scriptedConsumer([encodeEvents(events)]);
+    const e = startEnrich({ config: db.config, logger, client: db.client, consumer: s.consumer, analyzer: neutralAnalyzer(), emotes: emotes() });
+    await waitFor('acked', async () => s.acked.length, (n) => n === 1);
+    await e.stop();
+    return e.metrics;
+  };
+  const first = await run(Array.from({ length: 200 }, (_, i) => chatMessage(i)));
+  assert.equal(first.eventsOut.message, 200);
+  // A few rows in range (60 stored in the 60-message range, 60 <= 4 x 60): read and matched here.
+  const few = await run([...Array.from({ length: 59 }, (_, i) => chatMessage(i)), chatMessage(59, { id: 'new-a' })]);
+  assert.equal(few.duplicatesDropped, 59);
+  assert.equal(few.eventsOut.message, 1);
+  // Dense: 3 events spanning the 201 stored rows (201 > 4 x 3): the ids go as a parameter.
+  const dense = await run([chatMessage(0), chatMessage(199), chatMessage(100, { id: 'new-b' })]);
+  assert.equal(dense.duplicatesDropped, 2);
+  assert.equal(dense.eventsOut.message, 1);
+  const c = await counts(db.client);
+  assert.equal(c.messages, 202);
+  assert.deepEqual(c.rollupMessages, [202, 202, 202, 202]);
+});
+
 test('a timed-out insert that actually committed is retried without changing anything', async () => {
   const db = await testDatabase({ env: { ENRICH_FLUSH_MS: '20' } });
   const faulty = faultyClient(db.client);
