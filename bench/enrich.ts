@@ -1,11 +1,14 @@
 /**
  * Enrich stage speed, printed as JSON with the machine's facts. Not a test: numbers vary with load.
  *
- *   node bench/enrich.ts [--copies 4] [--mode all|single|jetstream|freshness] [--rate 1000] [--seconds 20] [--batch N]
+ *   node bench/enrich.ts [--copies 4] [--mode all|single|jetstream|jetstream-split|freshness] [--rate 1000] [--seconds 20] [--batch N]
  *
  * - single: importer (parse) -> InProcessBus -> enrich (emotes, analyzer) -> embedded ClickHouse.
  * - jetstream: importer -> JetStream publish (ingest's MicroBatcher) -> durable consumer -> enrich -> ClickHouse,
  *   publishing and consuming at the same time; the clock stops when every event is stored and acked.
+ * - jetstream-split: the same, with the publisher (parse + JetStream publish) in a child process, as the
+ *   full stack runs ingest and enrich (compose.yml); the clock runs from the child's first publish
+ *   until every event is stored and acked; CPU figures are the enrich process's.
  * - freshness: a steady `rate` msg/s through JetStream for `seconds`; a poller counts stored rows every
  *   20 ms, so each event's latency is (first poll that saw it) - (its publish time): publish to
  *   queryable, including the poll granularity.
@@ -15,9 +18,11 @@
  * Load: riotgames1 (Chatty, 43,301 messages + 1,900 bans/timeouts) read `copies` times, each copy
  * under its own channel name (riotgames_1..N) with the same timestamps.
  */
+import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { InProcessBus } from '../core/bus.ts';
@@ -34,7 +39,7 @@ import { ensureChatStream, JetStreamPublisher, MicroBatcher } from '../ingest/je
 import { parseArgs } from '../cli/command.ts';
 
 const LOG = path.resolve(import.meta.dirname, '..', '..', 'shared', 'data', 'chatty', 'riotgames', 'riotgames1.log');
-const { flags } = parseArgs(process.argv.slice(2), { copies: 'string', mode: 'string', rate: 'string', seconds: 'string', nats: 'string', batch: 'string' });
+const { flags } = parseArgs(process.argv.slice(2), { copies: 'string', mode: 'string', rate: 'string', seconds: 'string', nats: 'string', batch: 'string', 'child-publish': 'string', 'parent-pid': 'string' });
 const copies = Number(flags.copies ?? 4);
 const mode = String(flags.mode ?? 'all');
 const rate = Number(flags.rate ?? 1000);
@@ -45,7 +50,8 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-bench-enrich-'))
 process.on('exit', () => fs.rmSync(dataDir, { recursive: true, force: true }));
 
 function configFor(db: string, extra: Record<string, string> = {}): Config {
-  const tag = `twichist_bench_${db}_${process.pid}`;
+  // The split mode's publisher child names the parent's stream and subjects.
+  const tag = `twichist_bench_${db}_${flags['parent-pid'] ?? process.pid}`;
   return loadConfig({ ...(flags.batch ? { ENRICH_BATCH_SIZE: String(flags.batch) } : {}), TWICHIST_DATA_DIR: dataDir, CLICKHOUSE_DATABASE: db, TWICHIST_ONLINE: 'false', LOG_LEVEL: 'warn', NATS_URL: natsUrl, NATS_STREAM: tag.toUpperCase(), NATS_SUBJECT_PREFIX: tag, NATS_CONSUMER: `enrich_${tag}`, ...extra });
 }
 
@@ -133,17 +139,53 @@ async function jetStreamStage(db: string, maxDelayMs: number) {
   return { config, client, nc, stage, batcher };
 }
 
-async function jetstreamRun() {
-  const { config, nc, stage, batcher } = await jetStreamStage('jetstream', 5);
-  const cpu = cpuMeter();
-  const t0 = performance.now();
+/** Publishes every event through a MicroBatcher; returns the count. */
+async function publishAll(batcher: MicroBatcher): Promise<number> {
   let n = 0;
   for await (const b of events()) for (const e of b) {
     n++;
     await batcher.push(e);
   }
   await batcher.close();
-  const published = (performance.now() - t0) / 1000;
+  return n;
+}
+
+/** Child of `jetstream-split`: the ingest side alone, on the parent's stream. */
+async function childPublish(db: string): Promise<void> {
+  const config = configFor(db);
+  const nc = await connect({ servers: natsUrl });
+  const batcher = new MicroBatcher({ publisher: new JetStreamPublisher({ nc, subjectPrefix: config.nats.subjectPrefix }), maxEvents: 200, maxDelayMs: 5 });
+  process.send!({ started: Date.now() });
+  const n = await publishAll(batcher);
+  await nc.close();
+  process.send!({ published: n, at: Date.now() });
+}
+
+async function jetstreamRun(split = false) {
+  const { config, nc, stage, batcher } = await jetStreamStage(split ? 'jetsplit' : 'jetstream', 5);
+  const cpu = cpuMeter();
+  let t0 = performance.now();
+  let n: number;
+  let published: number;
+  if (split) {
+    await batcher.close();
+    const child = fork(fileURLToPath(import.meta.url), [...process.argv.slice(2), '--child-publish', 'jetsplit', '--parent-pid', String(process.pid)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const done = await new Promise<{ published: number; at: number; started: number }>((resolve, reject) => {
+      let started = 0;
+      child.on('message', (m: { started?: number; published?: number; at?: number }) => {
+        if (m.started) {
+          started = m.started;
+          t0 = performance.now() - (Date.now() - m.started);
+        } else resolve({ published: m.published!, at: m.at!, started });
+      });
+      child.once('exit', (code) => code !== 0 && reject(new Error(`publisher exited with ${code}`)));
+    });
+    n = done.published;
+    published = (done.at - done.started) / 1000;
+  } else {
+    n = await publishAll(batcher);
+    published = (performance.now() - t0) / 1000;
+  }
   const jsm = await jetstreamManager(nc);
   for (;;) {
     const info = await jsm.consumers.info(config.nats.stream, config.nats.consumer);
@@ -155,7 +197,7 @@ async function jetstreamRun() {
   await stage.stop();
   await jsm.streams.delete(config.nats.stream);
   await nc.close();
-  return { events: n, seconds: +s.toFixed(2), eventsPerSecond: Math.round(n / s), ...usage, publishSeconds: +published.toFixed(2), stored: await stored(config), batches: stage.metrics.batches, meanBatch: Math.round(stage.metrics.batchSize.sum / stage.metrics.batches) };
+  return { events: n, seconds: +s.toFixed(2), eventsPerSecond: Math.round(n / s), ...usage, publisher: split ? 'child process' : 'this process', publishSeconds: +published.toFixed(2), stored: await stored(config), batches: stage.metrics.batches, meanBatch: Math.round(stage.metrics.batchSize.sum / stage.metrics.batches) };
 }
 
 async function freshness() {
@@ -205,8 +247,13 @@ const out: Record<string, unknown> = {
   machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? null, memGiB: +(os.totalmem() / 2 ** 30).toFixed(1), loadAvg1m: os.loadavg()[0], node: process.version, platform: `${os.platform()} ${os.release()}` },
   load: { file: 'chatty/riotgames/riotgames1.log', copies, multipliedBy: `${copies} copies, each under its own channel name (riotgames_1..${copies}), same timestamps`, config: { batchSize: configFor('x').enrich.batchSize, flushMs: configFor('x').enrich.flushMs } },
 };
+if (flags['child-publish']) {
+  await childPublish(String(flags['child-publish']));
+  process.exit(0);
+}
 if (mode === 'all' || mode === 'single') out.singleProcess = await single();
 if (mode === 'all' || mode === 'jetstream') out.jetstream = await jetstreamRun();
+if (mode === 'all' || mode === 'jetstream-split') out.jetstreamSplit = await jetstreamRun(true);
 if (mode === 'all' || mode === 'freshness') out.freshness = await freshness();
 out.loadAvg1mAfter = os.loadavg()[0];
 process.stdout.write(JSON.stringify(out, null, 2) + '\n');
