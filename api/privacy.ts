@@ -132,10 +132,15 @@ async function tryCommand(client: ClickHouseClient, query: string, params: Param
   }
 }
 
-
 const PAIRS = 'arrayZip({pc:Array(String)}, {pd:Array(Date)})';
 const CHAT_COLUMNS = ['messages', 'bans', 'timeouts', 'deletions', 'clears'] as const;
-type Counts = Record<(typeof CHAT_COLUMNS)[number] | 'uses', number>;
+const COUNT_COLUMNS = [...CHAT_COLUMNS, 'uses'] as const;
+type Counts = Record<(typeof COUNT_COLUMNS)[number], number>;
+
+/** The checked sums a rollup table holds: chat_* the CHAT_COLUMNS, emotes_* `uses`. */
+function columnsOf(table: string): ReadonlyArray<keyof Counts> {
+  return table.startsWith('chat_') ? CHAT_COLUMNS : ['uses'];
+}
 
 function pairParams(days: readonly DayPair[]): Params {
   return { pc: days.map((d) => d.channel), pd: days.map((d) => d.day) };
@@ -143,13 +148,12 @@ function pairParams(days: readonly DayPair[]): Params {
 
 /** Sums per (table, channel, day), one query over every rebuilt rollup table. */
 async function rollupSums(client: ClickHouseClient, tables: readonly string[], days: readonly DayPair[]): Promise<Map<string, Counts>> {
-  const selects = tables.map((t) =>
-    t.startsWith('chat_')
-      ? `SELECT '${t}' AS t, channel, toString(toDate(window)) AS day, ${CHAT_COLUMNS.map((c) => `toUInt64(sum(${c})) AS ${c}`).join(', ')}, toUInt64(0) AS uses
-         FROM ${t} WHERE has(${PAIRS}, (channel, toDate(window))) GROUP BY channel, day`
-      : `SELECT '${t}' AS t, channel, toString(toDate(window)) AS day, ${CHAT_COLUMNS.map((c) => `toUInt64(0) AS ${c}`).join(', ')}, toUInt64(sum(uses)) AS uses
-         FROM ${t} WHERE has(${PAIRS}, (channel, toDate(window))) GROUP BY channel, day`,
-  );
+  const selects = tables.map((t) => {
+    const held = columnsOf(t);
+    const sums = COUNT_COLUMNS.map((c) => (held.includes(c) ? `toUInt64(sum(${c})) AS ${c}` : `toUInt64(0) AS ${c}`));
+    return `SELECT '${t}' AS t, channel, toString(toDate(window)) AS day, ${sums.join(', ')}
+      FROM ${t} WHERE has(${PAIRS}, (channel, toDate(window))) GROUP BY channel, day`;
+  });
   const out = new Map<string, Counts>();
   if (selects.length === 0) return out;
   for (const r of await rows<Counts & { t: string; channel: string; day: string }>(client, selects.join(' UNION ALL '), pairParams(days))) {
@@ -175,7 +179,7 @@ async function rawCounts(client: ClickHouseClient, days: readonly DayPair[]): Pr
   for (const r of rs) {
     const key = `${r.channel}\u0000${r.day}`;
     const sum = out.get(key) ?? { messages: 0, bans: 0, timeouts: 0, deletions: 0, clears: 0, uses: 0 };
-    for (const c of [...CHAT_COLUMNS, 'uses'] as const) sum[c] += Number(r[c]);
+    for (const c of COUNT_COLUMNS) sum[c] += Number(r[c]);
     out.set(key, sum);
   }
   return out;
@@ -184,7 +188,7 @@ async function rawCounts(client: ClickHouseClient, days: readonly DayPair[]): Pr
 function differences(tables: readonly string[], days: readonly DayPair[], rollup: Map<string, Counts>, raw: Map<string, Counts>): RollupMismatch[] {
   const out: RollupMismatch[] = [];
   for (const table of tables) {
-    const columns = table.startsWith('chat_') ? CHAT_COLUMNS : (['uses'] as const);
+    const columns = columnsOf(table);
     for (const { channel, day } of days) {
       const r = rollup.get(`${table}\u0000${channel}\u0000${day}`);
       const w = raw.get(`${channel}\u0000${day}`);

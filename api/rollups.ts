@@ -78,9 +78,10 @@ function rangeWhere(channel: string | null, range: ResolvedRange | null): { wher
   return { where: w.length ? 'WHERE ' + w.join(' AND ') : '', params };
 }
 
-export interface TimelineOptions {
-  /** Count chatters per window (default true). Moderation charts do not need them and skip the cost. */
-  chatters?: boolean;
+/** One row per window with data, without chatters: what moderation charts read (no chatter states). */
+export async function chatSums(client: ClickHouseClient, channel: string | null, bucket: Bucket, range: ResolvedRange): Promise<Array<Omit<ChatPointRow, 'chatters'>>> {
+  const { where, params } = rangeWhere(channel, range);
+  return rowsOrEmpty(client, `SELECT toUnixTimestamp(window) * 1000 AS w, ${CHAT_SUMS} FROM ${rollupTable('chat', bucket)} ${where} GROUP BY window ORDER BY window`, params);
 }
 
 /**
@@ -92,13 +93,9 @@ export interface TimelineOptions {
  * of a 500-window chart are not read when the counts are current. All channels together need the
  * union of chatters, so that case merges states.
  */
-export async function chatTimeline(client: ClickHouseClient, channel: string | null, bucket: Bucket, range: ResolvedRange, opts: TimelineOptions = {}): Promise<ChatPointRow[]> {
+export async function chatTimeline(client: ClickHouseClient, channel: string | null, bucket: Bucket, range: ResolvedRange): Promise<ChatPointRow[]> {
   const { where, params } = rangeWhere(channel, range);
   const table = rollupTable('chat', bucket);
-  if (opts.chatters === false) {
-    const points = await rowsOrEmpty<Omit<ChatPointRow, 'chatters'>>(client, `SELECT toUnixTimestamp(window) * 1000 AS w, ${CHAT_SUMS} FROM ${table} ${where} GROUP BY window ORDER BY window`, params);
-    return points.map((p) => ({ ...p, chatters: 0 }));
-  }
   if (channel === null) {
     return rowsOrEmpty<ChatPointRow>(client, `SELECT toUnixTimestamp(window) * 1000 AS w, ${CHAT_AGGREGATES} FROM ${table} ${where} GROUP BY window ORDER BY window`, params);
   }

@@ -15,7 +15,7 @@ import { createEmoteSource, type EmoteSource } from './emotes.ts';
 import { createMetrics, observe, type EnrichMetrics } from './metrics.ts';
 import { watchOptOuts } from './opt-outs.ts';
 import { refineWithModels } from './refine.ts';
-import { messageRow, plainRow, tableOf, type PendingRow } from './rows.ts';
+import { messageRow, payloadOf, plainRow, tableOf, type PendingRow } from './rows.ts';
 import { deadLetter, ExactlyOnceStore, type DeadLetter } from './store.ts';
 import { WriteBuffer, type BufferEntry } from './write-buffer.ts';
 
@@ -67,15 +67,6 @@ export interface EnrichStage {
 interface Entry extends BufferEntry {
   rows: PendingRow[];
   deadLetters: DeadLetter[];
-}
-
-/** An in-process event as a dead-letter payload: its JSON, as the bus line would have been. */
-function payloadOf(input: unknown): string {
-  try {
-    return JSON.stringify(input) ?? String(input);
-  } catch (err) {
-    return `(not serializable: ${(err as Error).message})`;
-  }
 }
 
 /** Starts the stage. Returns at once; start-up (analyzer, opt-outs) finishes before the first delivery is read. */

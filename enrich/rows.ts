@@ -47,9 +47,18 @@ export interface PendingRow {
   row: Record<string, unknown>;
 }
 
+/** An in-process event (or what claimed to be one) as a dead-letter payload: its JSON, as the bus line would have been. */
+export function payloadOf(input: unknown): string {
+  try {
+    return JSON.stringify(input) ?? String(input);
+  } catch (err) {
+    return `(not serializable: ${(err as Error).message})`;
+  }
+}
+
 /** The bus line of a row's event, as a dead-letter payload. */
 export function rawOf(r: PendingRow): string {
-  return r.raw ?? JSON.stringify(r.event);
+  return r.raw ?? payloadOf(r.event);
 }
 
 export function messageRow(e: ChatMessage, emotes: EmoteTokens, scores: AnalyzeResult, version: string): Record<string, unknown> {

@@ -5,7 +5,7 @@ import type { ApiContext } from '../context.ts';
 import { iso, rollupTable } from '../db.ts';
 import { ApiError, errorResponses } from '../errors.ts';
 import { listModActions, MOD_TYPES, modPageSchema } from '../moderation-query.ts';
-import { chatTimeline, resolveRange } from '../rollups.ts';
+import { chatSums, resolveRange } from '../rollups.ts';
 import { bucketSchema, cursorSchema, isoTime, limitSchema, loginSchema, rangeQuery } from '../schemas.ts';
 
 export const modListQuery = z.object({
@@ -45,7 +45,7 @@ export function moderationRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       async (req) => {
         const { channel, bucket, from, to } = req.query;
         const range = await resolveRange(ctx.client, rollupTable('chat', bucket), channel ?? null, bucket, from, to);
-        const points = range ? await chatTimeline(ctx.client, channel ?? null, bucket, range, { chatters: false }) : [];
+        const points = range ? await chatSums(ctx.client, channel ?? null, bucket, range) : [];
         const windows = points.filter((p) => p.bans + p.timeouts + p.deletions + p.clears > 0).map((p) => ({ window: iso(Number(p.w)), bans: p.bans, timeouts: p.timeouts, deletions: p.deletions, clears: p.clears }));
         const totals = { bans: 0, timeouts: 0, deletions: 0, clears: 0 };
         for (const w of windows) {
