@@ -253,7 +253,7 @@ else {
   const a = fitGbdt(), c = fitGam();
   model = {
     ...c.model,
-    version: '2026.11.5',
+    version: '2026.11.6',
     about: `Ensemble: mean logit of an additive logistic model (thermometer-coded quantile edges per feature + token weights) and ${(a.model.about as string).replace(/ by scripts.*$/, '')}, both trained on riotgames1 BAN labels (60 s window, bans before each message fed as CLEARCHAT events) by scripts/train-moderation.ts.`,
     kind: 'ensemble',
     gbdt: { depth: a.model.depth, bias: a.model.bias, trees: a.model.trees },

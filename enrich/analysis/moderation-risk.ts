@@ -7,7 +7,8 @@
  *
  * State is per channel (keys are `channel \0 user` and `channel \0 text-hash`) in two global LRU maps
  * with hard size caps and a time window, so memory is bounded whatever the number of channels/users:
- * at the defaults (100,000 users, 50,000 texts, 10,000 channels) about 30 MB worst case. When a map
+ * at the defaults (100,000 users, 50,000 texts, 10,000 channels) ~140 MB for the user entries alone
+ * (measured 2026-11-21, docs/sentiment.md; the earlier ~30 MB estimate was low). When a map
  * exceeds its cap, its least recently used 10% are dropped at once.
  */
 import { DEFAULT_EMOTES, EMOTICONS } from './lexicon.ts';
@@ -18,7 +19,7 @@ import model from './moderation-model.json' with { type: 'json' };
 /** Options for {@link ModerationState}. */
 export interface ModerationOptions {
   /**
-   * Most (channel, user) entries kept; least recently active are evicted first. Each costs ~250 bytes.
+   * Most (channel, user) entries kept; least recently active are evicted first. Each costs ~1.4 KB (measured).
    * Default 100,000.
    */
   maxUsers?: number;
@@ -43,6 +44,8 @@ export const FEATURE_NAMES = [
   'blockedTerms', 'loginBlockedTerms',
   // what moderators are banning right now: ban rate of this message's words and of its word set
   'tokBanRate', 'logTokBanned', 'shapeBanRate', 'logShapeBanned', 'logOwnShapeRepeats',
+  // the user's session so far (their earlier messages in the window): floods start with plain chat
+  'logUserRate2m', 'userMaxTokBanRate', 'userMaxShapeBanRate', 'logUserLongMsgs',
 ] as const;
 export const FEATURE_COUNT = FEATURE_NAMES.length;
 
@@ -69,6 +72,12 @@ interface UserEntry {
   recent: { ts: number; words: number[]; shape: number }[];
   /** Time of the newest message already marked by a ban (duplicate BAN lines mark nothing twice). */
   marked: number;
+  /**
+   * The session so far: the user's message count decayed with time constant {@link SESSION_TAU_MS},
+   * the highest word and shape ban rates their earlier messages had when sent, and how many of them
+   * were 30+ characters.
+   */
+  rate: number; maxTokRate: number; maxShapeRate: number; longMsgs: number;
 }
 interface TextEntry { users: string[]; userTs: number[]; lastTs: number; banned: number; bannedTs: number }
 /**
@@ -78,6 +87,8 @@ interface TextEntry { users: string[]; userTs: number[]; lastTs: number; banned:
  */
 interface WordEntry { posters: number; banned: number; ts: number }
 const BAN_RATE_TAU_MS = 300_000;
+/** Time constant of a user's decayed message count (60 s, 120 s and 300 s scored the same on the inner split). */
+const SESSION_TAU_MS = 120_000;
 /**
  * Messages and first-seen users per second over the last 10 s, as rings of per-second counts, and the
  * times of the last 64 bans/timeouts in the channel.
@@ -483,7 +494,7 @@ export class ModerationState {
     let u = this.users.get(uk);
     if (u !== undefined && ts - u.lastTs > this.windowMs) u = undefined;
     if (u === undefined) {
-      u = { ts: [], lastHash: -1, lastTs: ts, seen: 0, maxLen: 0, maxSame: 0, maxEmotes: 0, loginTox: toxicity(user.replaceAll('_', ' ')), loginBlocked: blockedTerms(user), hashes: [], bans: 0, lastBan: 0, shapes: [], recent: [], marked: 0 };
+      u = { ts: [], lastHash: -1, lastTs: ts, seen: 0, maxLen: 0, maxSame: 0, maxEmotes: 0, loginTox: toxicity(user.replaceAll('_', ' ')), loginBlocked: blockedTerms(user), hashes: [], bans: 0, lastBan: 0, shapes: [], recent: [], marked: 0, rate: 0, maxTokRate: 0, maxShapeRate: 0, longMsgs: 0 };
       f[16] = 1;
       if (ch.newCounts[sec % 10] < 65535) ch.newCounts[sec % 10]++;
     } else {
@@ -541,6 +552,16 @@ export class ModerationState {
     let own = 0;
     for (let k = 0; k < u.shapes.length; k++) if (u.shapes[k] === shape) own++;
     f[48] = Math.log1p(own);
+    // session features read before this message updates them: what the user did earlier, not now
+    if (u.seen > 0) u.rate *= Math.exp((u.lastTs - ts) / SESSION_TAU_MS);
+    f[49] = Math.log1p(u.rate);
+    f[50] = u.maxTokRate;
+    f[51] = u.maxShapeRate;
+    f[52] = Math.log1p(u.longMsgs);
+    u.rate += 1;
+    if (f[44] > u.maxTokRate) u.maxTokRate = f[44];
+    if (f[46] > u.maxShapeRate) u.maxShapeRate = f[46];
+    if (text.length >= 30) u.longMsgs++;
     u.shapes.push(shape);
     if (u.shapes.length > 8) u.shapes.shift();
     // the oldest of the user's 3 recent slots is reused: no allocation per message for regular chatters

@@ -112,6 +112,18 @@ test('duplicate BAN lines of one user count their messages as banned once', () =
   assert.ok(banned > 0.98 && banned <= 1, `banned ${banned}`);
 });
 
+test('session features describe the user\'s earlier messages, not this one', () => {
+  const st = new ModerationState();
+  const at = (name: string) => FEATURE_NAMES.indexOf(name as (typeof FEATURE_NAMES)[number]);
+  const first = st.features('c', 'a', 'a long message of more than thirty characters', 1000);
+  assert.equal(first[at('logUserLongMsgs')], 0);
+  assert.equal(first[at('logUserRate2m')], 0);
+  const second = st.features('c', 'a', 'short', 1000 + 120_000);
+  assert.equal(second[at('logUserLongMsgs')], Math.log1p(1));
+  // one earlier message, decayed over one time constant
+  assert.ok(Math.abs(second[at('logUserRate2m')] - Math.log1p(Math.exp(-1))) < 1e-12);
+});
+
 test('auc helper', () => {
   assert.equal(auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]), 0.75);
   assert.equal(auc([1, 1, 1], [0, 1, 0]), 0.5);
@@ -120,19 +132,19 @@ test('auc helper', () => {
 test('moderation AUC on riotgames1 stays above the floor', { skip: skipMsg }, () => {
   const r = evalModerationLog(riot);
   assert.ok(r.positives > 1000);
-  // measured 2026-11-21 (model 2026.11.5): 0.9216 in-sample with earlier bans fed, 0.9107 without
-  // (docs/sentiment.md; in-sample is below 2026.11.4's 0.9328 by design: early positives weigh 0.25);
-  // toxicity alone is ~0.52
-  assert.ok(r.auc >= 0.918, `AUC ${r.auc}`);
-  assert.ok(evalModerationLog(riot, 60_000, false).auc >= 0.905);
+  // measured 2026-11-21 (model 2026.11.6): 0.9256 in-sample with earlier bans fed, 0.9120 without
+  // (docs/sentiment.md; 2026.11.5: 0.9216 / 0.9107; in-sample is below 2026.11.4's 0.9328 by design:
+  // early positives weigh 0.25); toxicity alone is ~0.52
+  assert.ok(r.auc >= 0.922, `AUC ${r.auc}`);
+  assert.ok(evalModerationLog(riot, 60_000, false).auc >= 0.908);
   assert.ok(r.auc > r.toxicityAuc + 0.2);
 });
 
 test('moderation AUC on channels the model never saw stays above the floor', { skip: skipMsg }, () => {
-  // measured 2026-11-21 (model 2026.11.5; model 2026.11.3 in brackets): hsdogdog 0.8753 (0.8822),
-  // tidesoftime 0.8491 (0.8377), reckful 0.8801 (0.7886), neviilz 0.8067 (0.7953); floors ~0.01-0.02
+  // measured 2026-11-21 (model 2026.11.6; model 2026.11.3 in brackets): hsdogdog 0.8732 (0.8822),
+  // tidesoftime 0.8607 (0.8377), reckful 0.8803 (0.7886), neviilz 0.8082 (0.7953); floors ~0.01-0.02
   // below, since 23-55 positives make these figures move by ~0.01 for a change of a few ranks
-  const floors: Record<string, number> = { hsdogdog: 0.865, tidesoftime: 0.835, reckful: 0.86, neviilz: 0.79 };
+  const floors: Record<string, number> = { hsdogdog: 0.865, tidesoftime: 0.845, reckful: 0.86, neviilz: 0.79 };
   for (const [ch, floor] of Object.entries(floors)) {
     const dir = join(data, 'chatty', ch);
     const r = evalModerationLogs(readdirSync(dir).filter((f) => f.endsWith('.log')).sort().map((f) => join(dir, f)));
