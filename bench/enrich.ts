@@ -1,7 +1,7 @@
 /**
  * Enrich stage speed, printed as JSON with the machine's facts. Not a test: numbers vary with load.
  *
- *   node bench/enrich.ts [--copies 4] [--mode all|single|jetstream|jetstream-split|freshness] [--rate 1000] [--seconds 20] [--batch N]
+ *   node bench/enrich.ts [--copies 4] [--mode all|single|jetstream|jetstream-split|freshness] [--rate 1000] [--seconds 20] [--batch N] [--repeat 1]
  *
  * - single: importer (parse) -> InProcessBus -> enrich (emotes, analyzer) -> embedded ClickHouse.
  * - jetstream: importer -> JetStream publish (ingest's MicroBatcher) -> durable consumer -> enrich -> ClickHouse,
@@ -15,6 +15,9 @@
  * single and jetstream also print CPU per event over the timed span: `cpuUsPerEvent` for the whole process
  * (JS thread, GC helpers and ClickHouse's threads) and `mainThreadUsPerEvent` for the JS thread alone
  * (/proc/self/task/<pid>/stat). CPU time is less disturbed by other load than events/s, not immune to it.
+ * `--repeat N` runs single, jetstream and jetstream-split N times each (a fresh database and stream per run,
+ * the previous run's database dropped so its merges do not run under the next) and reports the median run
+ * with every run's events/s in `runs`: back-to-back runs on the 2-core VM swing ±10% (bench/README.md).
  * Load: riotgames1 (Chatty, 43,301 messages + 1,900 bans/timeouts) read `copies` times, each copy
  * under its own channel name (riotgames_1..N) with the same timestamps.
  */
@@ -39,12 +42,13 @@ import { ensureChatStream, JetStreamPublisher, MicroBatcher } from '../ingest/je
 import { parseArgs } from '../cli/command.ts';
 
 const LOG = path.resolve(import.meta.dirname, '..', '..', 'shared', 'data', 'chatty', 'riotgames', 'riotgames1.log');
-const { flags } = parseArgs(process.argv.slice(2), { copies: 'string', mode: 'string', rate: 'string', seconds: 'string', nats: 'string', batch: 'string', 'child-publish': 'string', 'parent-pid': 'string' });
+const { flags } = parseArgs(process.argv.slice(2), { copies: 'string', mode: 'string', rate: 'string', seconds: 'string', nats: 'string', batch: 'string', repeat: 'string', 'child-publish': 'string', 'parent-pid': 'string' });
 const copies = Number(flags.copies ?? 4);
 const mode = String(flags.mode ?? 'all');
 const rate = Number(flags.rate ?? 1000);
 const seconds = Number(flags.seconds ?? 20);
 const natsUrl = String(flags.nats ?? 'nats://127.0.0.1:4222');
+const repeat = Math.max(1, Number(flags.repeat ?? 1));
 const logger = createLogger('warn');
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-bench-enrich-'));
 process.on('exit', () => fs.rmSync(dataDir, { recursive: true, force: true }));
@@ -104,8 +108,8 @@ async function stored(config: Config): Promise<number> {
   return Number((await rs.json<{ n: number }>())[0].n);
 }
 
-async function single() {
-  const config = configFor('single');
+async function single(db: string) {
+  const config = configFor(db);
   const client = await createClickHouse(config, { viaControl: false });
   await migrateUp(client);
   const bus = new InProcessBus(256);
@@ -161,15 +165,15 @@ async function childPublish(db: string): Promise<void> {
   process.send!({ published: n, at: Date.now() });
 }
 
-async function jetstreamRun(split = false) {
-  const { config, nc, stage, batcher } = await jetStreamStage(split ? 'jetsplit' : 'jetstream', 5);
+async function jetstreamRun(db: string, split = false) {
+  const { config, nc, stage, batcher } = await jetStreamStage(db, 5);
   const cpu = cpuMeter();
   let t0 = performance.now();
   let n: number;
   let published: number;
   if (split) {
     await batcher.close();
-    const child = fork(fileURLToPath(import.meta.url), [...process.argv.slice(2), '--child-publish', 'jetsplit', '--parent-pid', String(process.pid)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(fileURLToPath(import.meta.url), [...process.argv.slice(2), '--child-publish', db, '--parent-pid', String(process.pid)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const done = await new Promise<{ published: number; at: number; started: number }>((resolve, reject) => {
       let started = 0;
       child.on('message', (m: { started?: number; published?: number; at?: number }) => {
@@ -251,9 +255,25 @@ if (flags['child-publish']) {
   await childPublish(String(flags['child-publish']));
   process.exit(0);
 }
-if (mode === 'all' || mode === 'single') out.singleProcess = await single();
-if (mode === 'all' || mode === 'jetstream') out.jetstream = await jetstreamRun();
-if (mode === 'all' || mode === 'jetstream-split') out.jetstreamSplit = await jetstreamRun(true);
+/** `run` `repeat` times on databases `<db>`, `<db>_2`, ...: the median run by events/s, and every run's rate. */
+async function repeated<T extends { eventsPerSecond: number }>(db: string, run: (db: string) => Promise<T>): Promise<T & { runs?: number[] }> {
+  const results: T[] = [];
+  for (let k = 1; k <= repeat; k++) {
+    const name = k === 1 ? db : `${db}_${k}`;
+    results.push(await run(name));
+    if (repeat > 1) {
+      const client = await createClickHouse(configFor(name), { viaControl: false });
+      await client.command({ query: `DROP DATABASE IF EXISTS ${name} SYNC` });
+    }
+  }
+  if (repeat === 1) return results[0];
+  const sorted = [...results].sort((a, b) => a.eventsPerSecond - b.eventsPerSecond);
+  return { ...sorted[Math.floor((sorted.length - 1) / 2)], runs: results.map((r) => r.eventsPerSecond) };
+}
+
+if (mode === 'all' || mode === 'single') out.singleProcess = await repeated('single', single);
+if (mode === 'all' || mode === 'jetstream') out.jetstream = await repeated('jetstream', (db) => jetstreamRun(db));
+if (mode === 'all' || mode === 'jetstream-split') out.jetstreamSplit = await repeated('jetsplit', (db) => jetstreamRun(db, true));
 if (mode === 'all' || mode === 'freshness') out.freshness = await freshness();
 out.loadAvg1mAfter = os.loadavg()[0];
 process.stdout.write(JSON.stringify(out, null, 2) + '\n');

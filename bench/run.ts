@@ -143,6 +143,7 @@ export function headline(stages: Partial<Record<StageName, StageReport>>): Recor
     publish_events_per_s: pick(r('ingest'), 'publish.eventsPerSec', 'publish.events_per_s'),
     end_to_end_single_process_events_per_s: pick(r('enrich'), 'singleProcess.eventsPerSecond'),
     end_to_end_jetstream_events_per_s: pick(r('enrich'), 'jetstream.eventsPerSecond'),
+    end_to_end_jetstream_split_events_per_s: pick(r('enrich'), 'jetstreamSplit.eventsPerSecond'),
     freshness_p50_ms: pick(r('enrich'), 'freshness.publishToQueryableMs.p50'),
     freshness_p99_ms: pick(r('enrich'), 'freshness.publishToQueryableMs.p99'),
     freshness_rate_events_per_s: pick(r('enrich'), 'freshness.rate'),
