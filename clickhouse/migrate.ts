@@ -104,8 +104,35 @@ async function record(client: ClickHouseClient, m: MigrationFile, applied: boole
 
 async function runFile(client: ClickHouseClient, file: string) {
   for (const stmt of splitStatements(fs.readFileSync(file, 'utf8'))) {
-    await client.command({ query: stmt, clickhouse_settings: { wait_end_of_query: 1 } });
+    try {
+      await client.command({ query: stmt, clickhouse_settings: { wait_end_of_query: 1 } });
+    } catch (err) {
+      throw await explainAliasClash(client, file, err);
+    }
   }
+}
+
+/**
+ * ClickHouse stores a view's query with its tables qualified by the database, so a database named like
+ * one of the view's table aliases (`p`, `s`, `m`, ...) turns `p.some_table` into a column of the alias
+ * and the CREATE fails with an unknown identifier. That message does not point at the setting to
+ * change; this one does. Any other error is returned as it is.
+ */
+async function explainAliasClash(client: ClickHouseClient, file: string, err: unknown): Promise<unknown> {
+  const message = (err as Error)?.message ?? '';
+  if (!/UNKNOWN_IDENTIFIER|UNKNOWN_TABLE|cannot be resolved/.test(message)) return err;
+  let db: string;
+  try {
+    const rs = await client.query({ query: 'SELECT currentDatabase() AS db', format: 'JSONEachRow' });
+    db = (await rs.json<{ db: string }>())[0].db;
+  } catch {
+    return err;
+  }
+  if (!message.includes(`'${db}.`) || !new RegExp(`\\bAS ${db}\\b`, 'i').test(fs.readFileSync(file, 'utf8'))) return err;
+  return new MigrationError(
+    `${path.basename(file)} failed: the database name "${db}" is also a table alias in this migration's views, which ClickHouse ` +
+      `cannot tell apart from the database; set CLICKHOUSE_DATABASE to another name (the default is twichist). ClickHouse said: ${message.slice(0, 300)}`,
+  );
 }
 
 export interface MigrateOptions {

@@ -5,7 +5,9 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { appliedMigrations, applyRetention, listMigrations, migrateDown, migrateUp, MigrationError, MIGRATIONS_DIR, splitStatements } from '../../clickhouse/migrate.ts';
 import { dumpSchema } from '../../clickhouse/schema.ts';
-import { testDatabase } from '../support/clickhouse.ts';
+import { createClickHouse } from '../../core/clickhouse.ts';
+import { loadConfig } from '../../core/config.ts';
+import { testDatabase, testDataDir } from '../support/clickhouse.ts';
 import { REPO_ROOT } from '../support/paths.ts';
 
 describe('migrations', () => {
@@ -45,6 +47,12 @@ describe('migrations', () => {
     await migrateUp(client, { dir });
     fs.appendFileSync(path.join(dir, '0001_create_things.up.sql'), '-- edited\n');
     await assert.rejects(migrateUp(client, { dir }), (e: unknown) => e instanceof MigrationError && /0001_create_things\.up\.sql/.test(e.message));
+  });
+
+  test('a database named like a view alias fails with the setting to change, not an unknown identifier', async () => {
+    const config = loadConfig({ TWICHIST_DATA_DIR: testDataDir(), CLICKHOUSE_DATABASE: 'p', LOG_LEVEL: 'silent' });
+    const client = await createClickHouse(config, { viaControl: false });
+    await assert.rejects(migrateUp(client), (e: unknown) => e instanceof MigrationError && /CLICKHOUSE_DATABASE/.test(e.message) && /"p"/.test(e.message));
   });
 
   test('every migration has a down file and a snake_case verb name', () => {
