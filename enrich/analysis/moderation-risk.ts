@@ -5,11 +5,14 @@
  * a logistic model trained on riotgames1 BAN labels (scripts/train-moderation.ts ->
  * moderation-model.json).
  *
- * State is per channel (keys are `channel \0 user` and `channel \0 text-hash`) in two global LRU maps
- * with hard size caps and a time window, so memory is bounded whatever the number of channels/users:
- * at the defaults (100,000 users, 50,000 texts, 10,000 channels) ~140 MB for the user entries alone
- * (measured 2026-11-21, docs/sentiment.md; the earlier ~30 MB estimate was low). When a map
- * exceeds its cap, its least recently used 10% are dropped at once.
+ * State is per channel (per-channel maps of users by name and of texts by hash; user entries are slots
+ * of typed-array slabs) with hard global size caps and a time window, so memory is bounded whatever the
+ * number of channels/users: at the defaults (100,000 users, 50,000 texts, 10,000 channels) ~53 MB for
+ * the user entries (~530 B each: heap delta + array buffers after 100,000 users, `--expose-gc`; the
+ * object-per-user state before 2026-11-21 measured ~1,420 B, ~140 MB). When a map exceeds its cap, the
+ * 10% met longest ago are dropped at once (texts idle beyond the window first). Speed: `node
+ * bench/analysis.ts 3`, A/B against the Map-LRU version, 2026-11-21: 54,386-61,415 -> 83,547-85,355 msgs
+ * per CPU-second (the whole analyzer; docs/sentiment.md "Speed").
  */
 import { DEFAULT_EMOTES, EMOTICONS } from './lexicon.ts';
 import { channelEmoteSuffix } from './tokens.ts';
@@ -19,7 +22,7 @@ import model from './moderation-model.json' with { type: 'json' };
 /** Options for {@link ModerationState}. */
 export interface ModerationOptions {
   /**
-   * Most (channel, user) entries kept; least recently active are evicted first. Each costs ~1.4 KB (measured).
+   * Most (channel, user) entries kept; least recently active are evicted first. Each costs ~530 B (measured).
    * Default 100,000.
    */
   maxUsers?: number;
@@ -49,36 +52,32 @@ export const FEATURE_NAMES = [
 ] as const;
 export const FEATURE_COUNT = FEATURE_NAMES.length;
 
-interface UserEntry {
-  /** Timestamps of the last 8 messages. */
-  ts: number[];
-  lastHash: number;
-  lastTs: number;
-  seen: number;
-  /** Longest message and most repeated token count seen in the window: spammers get timed out later for short messages too. */
-  maxLen: number;
-  maxSame: number;
-  maxEmotes: number;
-  loginTox: number;
-  loginBlocked: number;
-  /** Normalised-text and skeleton hashes of the last 3 messages: what a ban marks as banned text. */
-  hashes: number[];
-  /** Bans/timeouts of this user seen in the window, and the time of the last one (0: none). */
-  bans: number;
-  lastBan: number;
-  /** Shape (word-set) hashes of the last 8 messages. */
-  shapes: number[];
-  /** The last 3 messages' time, distinct word hashes and shape: what a ban marks as banned. */
-  recent: { ts: number; words: number[]; shape: number }[];
-  /** Time of the newest message already marked by a ban (duplicate BAN lines mark nothing twice). */
-  marked: number;
-  /**
-   * The session so far: the user's message count decayed with time constant {@link SESSION_TAU_MS},
-   * the highest word and shape ban rates their earlier messages had when sent, and how many of them
-   * were 30+ characters.
-   */
-  rate: number; maxTokRate: number; maxShapeRate: number; longMsgs: number;
-}
+/**
+ * A (channel, user) entry is a slot of two slabs of typed arrays, not an object: an object with its
+ * eight small arrays and three recent-message objects measured ~1.4 KB a user, a slot is
+ * U_F64 * 8 + U_U32 * 4 = 464 bytes (plus the user name key and its Map slot); no array shifts per
+ * message either. Float64 fields (times and the doubles of the features, exactly as before):
+ */
+const F_LAST_TS = 0, F_LAST_HASH = 1, F_SEEN = 2, F_MAX_LEN = 3, F_MAX_SAME = 4, F_MAX_EMOTES = 5;
+const F_LOGIN_TOX = 6, F_LOGIN_BLOCKED = 7, F_BANS = 8, F_LAST_BAN = 9, F_MARKED = 10;
+/** The session so far: message count decayed with time constant {@link SESSION_TAU_MS}, highest word and shape ban rates of earlier messages, count of their 30+ character ones. */
+const F_RATE = 11, F_MAX_TOK_RATE = 12, F_MAX_SHAPE_RATE = 13, F_LONG_MSGS = 14;
+/** Ring of the times of the last 8 messages; the last 3 messages' times (ring, with their words and shapes below). */
+const F_TS = 15, F_RECENT_TS = 23;
+const U_F64 = 26;
+/**
+ * Uint32 fields: ring heads and lengths; normalised-text and skeleton hashes of the last 3 messages
+ * (what a ban marks as banned text); shapes (word-set hashes) of the last 8; the last 3 messages'
+ * shape, word count and up to {@link MAX_WORDS} distinct word hashes (what a ban marks as banned).
+ * Rings are read oldest first where order matters (a ban marks words in message order, which fixes
+ * the word map's insertion order).
+ */
+const U_TS_N = 0, U_TS_HEAD = 1, U_HASH_N = 2, U_HASH_HEAD = 3, U_SHAPE_N = 4, U_SHAPE_HEAD = 5, U_RECENT_N = 6, U_RECENT_HEAD = 7;
+const U_HASHES = 8, U_SHAPES = 14, U_RECENT_SHAPE = 22, U_RECENT_NW = 25, U_RECENT_WORDS = 28;
+const U_U32 = U_RECENT_WORDS + 3 * 12;
+/** Users per slab chunk: chunks are added as users arrive (~500 KB each), never all `maxUsers` at once. */
+const CHUNK_BITS = 10;
+const CHUNK = 1 << CHUNK_BITS;
 interface TextEntry { users: string[]; userTs: number[]; lastTs: number; banned: number; bannedTs: number }
 /**
  * A word (or word set) of the channel: distinct users who posted it and how many of them were banned
@@ -90,13 +89,21 @@ const BAN_RATE_TAU_MS = 300_000;
 /** Time constant of a user's decayed message count (60 s, 120 s and 300 s scored the same on the inner split). */
 const SESSION_TAU_MS = 120_000;
 /**
- * Messages and first-seen users per second over the last 10 s, as rings of per-second counts, and the
- * times of the last 64 bans/timeouts in the channel.
+ * Messages and first-seen users per second over the last 10 s, as rings of per-second counts, the
+ * times of the last 64 bans/timeouts in the channel, and the channel's users and texts: per-channel
+ * maps keyed by the user name and by the text hash (a number) cost one string hash of the name per
+ * message instead of building and hashing `channel \0 user` and `channel \0 hash` strings.
  */
 interface ChannelEntry {
   sec: number; counts: Uint16Array; newCounts: Uint16Array; bans: number[];
   /** Small number naming the channel in numeric word keys (a Map with number keys hashes no string). */
   id: number;
+  /** Time of the last message or ban: the channel map's eviction order. */
+  last: number;
+  /** User name -> slot in the user slabs. */
+  users: Map<string, number>;
+  /** Text or skeleton hash (as int32: exact, one-to-one) -> entry. */
+  texts: Map<number, TextEntry>;
 }
 /**
  * Map key of a word (or, with `salt`, a shape) of channel `id`: the hash mixed with the id, kept in
@@ -417,39 +424,62 @@ export function riskFromFeatures(f: ArrayLike<number>, m: ModerationModel = mm, 
 }
 
 /**
- * Drops the least recently used 10% of a Map used as an LRU (re-inserted on access, so insertion order
- * is recency order). Evicting in batches matters: deleting one entry per insert makes
- * `keys().next()` skip an ever longer run of deleted slots until V8 rehashes, O(n) per call.
+ * Appends to a ring of `cap` slots whose length and oldest index are `U[nAt]` and `U[headAt]`: returns
+ * the slot to write (the oldest once full, as `push` + `shift` dropped it).
  */
-function evictOldest<K, V>(m: Map<K, V>, max: number): void {
-  let drop = m.size - Math.floor(max * 0.9);
-  for (const k of m.keys()) {
-    if (drop-- <= 0) break;
-    m.delete(k);
-  }
+function ringPush(U: Uint32Array, nAt: number, headAt: number, cap: number): number {
+  const n = U[nAt], head = U[headAt];
+  if (n < cap) { U[nAt] = n + 1; return (head + n) % cap; }
+  U[headAt] = (head + 1) % cap;
+  return head;
 }
 
-/** Whether the user posted word `w` in one of their last 3 messages within the last minute. */
-function postedRecently(u: UserEntry, w: number, ts: number): boolean {
-  for (const m of u.recent) if (ts - m.ts <= 60_000 && m.words.includes(w)) return true;
-  return false;
+/**
+ * The age below which the oldest `drop` of `n` ages fall: `ages[0..n)` sorted in place, the
+ * drop-th smallest returned. Entries older than it go, then entries of exactly that age until `drop`
+ * are gone. Cost: one sort of the map's ages per eviction of 10% of it.
+ */
+function ageCutoff(ages: Float64Array, n: number, drop: number): number {
+  const a = ages.subarray(0, n).sort();
+  return a[drop - 1];
 }
 
-/** Stateful scorer: one per process, shared by all channels. */
+/**
+ * Stateful scorer: one per process, shared by all channels.
+ *
+ * Eviction: instead of an LRU (a Map delete + set per message for the user, the channel and up to
+ * two texts, with `channel \0 ...` string keys built and hashed each time), entries stay where they
+ * were inserted and carry the time they were last met (user `F_LAST_TS`, text `lastTs`, channel
+ * `last`); when a map exceeds its cap, the 10% met longest ago go at once (texts idle beyond the
+ * window first, see `evictTexts`). Below the caps nothing is evicted, so outputs are the same as with
+ * the LRU (test/analysis/moderation-golden.test.ts checks bit-identical features and scores on every
+ * Chatty log). Above them the same entries go as under the LRU when messages arrive in time order
+ * (last met = recency); with out-of-order timestamps the oldest by time go rather than the least
+ * recently fed, and an evicted channel now takes its users and texts with it (before they stayed
+ * until the user or text maps evicted them; 10,000 channels active at once is far above a deployment's).
+ */
 export class ModerationState {
   readonly maxUsers: number;
   readonly maxTexts: number;
   readonly windowMs: number;
-  private readonly users = new Map<string, UserEntry>();
-  private readonly texts = new Map<string, TextEntry>();
   private readonly channels = new Map<string, ChannelEntry>();
   private readonly words = new Map<number, WordEntry>();
   private nextChannelId = 0;
   readonly maxWords: number;
   private readonly wbuf = new Uint32Array(MAX_WORDS);
-  /** Most channels whose message rate is tracked (~100 bytes each). */
+  /** Most channels tracked (~700 bytes each plus their users and texts, which go with them). */
   readonly maxChannels = 10_000;
   private readonly f = new Float64Array(FEATURE_COUNT);
+  /** User slabs: slot s is at (s & (CHUNK - 1)) * U_F64 / U_U32 of chunk s >> CHUNK_BITS. */
+  private readonly uf: Float64Array[] = [];
+  private readonly uu: Uint32Array[] = [];
+  /** Slots of evicted users, reused before the slabs grow. */
+  private freeSlots: number[] = [];
+  private nextSlot = 0;
+  private nUsers = 0;
+  private nTexts = 0;
+  /** Word-ban dedup of {@link ban}: distinct word keys of the user's marked messages. */
+  private readonly done: number[] = [];
 
   constructor(opts: ModerationOptions = {}) {
     this.maxUsers = opts.maxUsers ?? 100_000;
@@ -460,7 +490,7 @@ export class ModerationState {
 
   /** Entries currently held (for tests and metrics). */
   size(): { users: number; texts: number; channels: number; words: number } {
-    return { users: this.users.size, texts: this.texts.size, channels: this.channels.size, words: this.words.size };
+    return { users: this.nUsers, texts: this.nTexts, channels: this.channels.size, words: this.words.size };
   }
 
   /**
@@ -489,55 +519,74 @@ export class ModerationState {
     }
     f[31] = Math.log1p(b10);
     f[32] = Math.log1p(b60);
-    // user context
-    const uk = channel + '\u0000' + user;
-    let u = this.users.get(uk);
-    if (u !== undefined && ts - u.lastTs > this.windowMs) u = undefined;
-    if (u === undefined) {
-      u = { ts: [], lastHash: -1, lastTs: ts, seen: 0, maxLen: 0, maxSame: 0, maxEmotes: 0, loginTox: toxicity(user.replaceAll('_', ' ')), loginBlocked: blockedTerms(user), hashes: [], bans: 0, lastBan: 0, shapes: [], recent: [], marked: 0, rate: 0, maxTokRate: 0, maxShapeRate: 0, longMsgs: 0 };
+    // user context: an entry idle longer than the window is treated as absent (its slot reinitialised)
+    let slot = ch.users.get(user);
+    let F: Float64Array, U: Uint32Array, fb: number, ub: number;
+    let fresh = slot === undefined;
+    if (slot === undefined) {
+      slot = this.allocSlot();
+      ch.users.set(user, slot);
+      this.nUsers++;
+    }
+    F = this.uf[slot >> CHUNK_BITS]; U = this.uu[slot >> CHUNK_BITS];
+    fb = (slot & (CHUNK - 1)) * U_F64; ub = (slot & (CHUNK - 1)) * U_U32;
+    if (!fresh && ts - F[fb + F_LAST_TS] > this.windowMs) {
+      // the login's toxicity and blocked terms depend on the name only: kept, not recomputed
+      this.initUser(F, U, fb, ub, ts, F[fb + F_LOGIN_TOX], F[fb + F_LOGIN_BLOCKED]);
+      fresh = true;
+    } else if (fresh) this.initUser(F, U, fb, ub, ts, toxicity(user.replaceAll('_', ' ')), blockedTerms(user));
+    if (fresh) {
       f[16] = 1;
       if (ch.newCounts[sec % 10] < 65535) ch.newCounts[sec % 10]++;
     } else {
-      this.users.delete(uk);
       let recent = 0, recent60 = 0;
-      for (const t of u.ts) { if (ts - t <= 30_000) recent++; if (ts - t <= 60_000) recent60++; }
+      for (let k = 0, n = U[ub + U_TS_N]; k < n; k++) { const t = F[fb + F_TS + k]; if (ts - t <= 30_000) recent++; if (ts - t <= 60_000) recent60++; }
       f[13] = Math.log1p(recent);
       f[23] = Math.log1p(recent60);
-      f[12] = u.lastHash === h ? 1 : 0;
-      f[20] = Math.log1p(u.maxLen);
-      f[21] = Math.log1p(u.maxSame);
-      f[22] = Math.log1p(Math.max(0, ts - u.lastTs) / 1000);
-      f[30] = Math.log1p(u.maxEmotes);
+      f[12] = F[fb + F_LAST_HASH] === h ? 1 : 0;
+      f[20] = Math.log1p(F[fb + F_MAX_LEN]);
+      f[21] = Math.log1p(F[fb + F_MAX_SAME]);
+      f[22] = Math.log1p(Math.max(0, ts - F[fb + F_LAST_TS]) / 1000);
+      f[30] = Math.log1p(F[fb + F_MAX_EMOTES]);
     }
     let newUsers = 0;
     for (let k = 0; k < 10; k++) newUsers += ch.newCounts[k];
     f[39] = Math.log1p(newUsers);
-    f[24] = u.loginTox;
-    f[25] = Math.log1p(u.seen);
-    f[34] = Math.log1p(u.bans);
+    f[24] = F[fb + F_LOGIN_TOX];
+    f[25] = Math.log1p(F[fb + F_SEEN]);
+    f[34] = Math.log1p(F[fb + F_BANS]);
     // 10 = no ban of this user in the window (log1p of seconds is below 10 for ~6 hours)
-    f[35] = u.lastBan > 0 && ts >= u.lastBan ? Math.log1p((ts - u.lastBan) / 1000) : 10;
+    const lastBan = F[fb + F_LAST_BAN];
+    f[35] = lastBan > 0 && ts >= lastBan ? Math.log1p((ts - lastBan) / 1000) : 10;
     let digits = 0;
     for (let i = 0; i < user.length; i++) { const c = user.charCodeAt(i); if (c >= 48 && c <= 57) digits++; }
     f[37] = digits;
-    f[43] = u.loginBlocked;
+    f[43] = F[fb + F_LOGIN_BLOCKED];
     f[38] = user.length;
-    if (text.length > u.maxLen) u.maxLen = text.length;
+    if (text.length > F[fb + F_MAX_LEN]) F[fb + F_MAX_LEN] = text.length;
     const same = Math.expm1(f[3]);
-    if (same > u.maxSame) u.maxSame = same;
+    if (same > F[fb + F_MAX_SAME]) F[fb + F_MAX_SAME] = same;
     const emotes = Math.expm1(f[4]);
-    if (emotes > u.maxEmotes) u.maxEmotes = emotes;
+    if (emotes > F[fb + F_MAX_EMOTES]) F[fb + F_MAX_EMOTES] = emotes;
     // ban rate of this message's words and of its word set (shape) among users who posted them lately
     const wb = this.wbuf;
     const nw = wordHashes(text, wb);
     const shape = shapeOf(wb, nw);
     let maxRate = 0, maxBanned = 0;
+    const nRecent = U[ub + U_RECENT_N];
     for (let k = 0; k < nw; k++) {
       const w = wb[k];
       const we = this.word(wordKey(ch.id, w, 0), ts);
       const r = we.banned / (we.posters + 2);
       if (r > maxRate) { maxRate = r; maxBanned = we.banned; }
-      if (!postedRecently(u, w, ts)) we.posters++;
+      // posted by the user in one of their last 3 messages within the last minute: counted once
+      let posted = false;
+      for (let m = 0; m < nRecent && !posted; m++) {
+        if (ts - F[fb + F_RECENT_TS + m] > 60_000) continue;
+        const wo = ub + U_RECENT_WORDS + m * MAX_WORDS;
+        for (let j = 0, n = U[ub + U_RECENT_NW + m]; j < n; j++) if (U[wo + j] === w) { posted = true; break; }
+      }
+      if (!posted) we.posters++;
     }
     f[44] = maxRate;
     f[45] = Math.log1p(maxBanned);
@@ -546,42 +595,38 @@ export class ModerationState {
       f[46] = se.banned / (se.posters + 2);
       f[47] = Math.log1p(se.banned);
       let seen = false;
-      for (const m of u.recent) if (m.shape === shape && ts - m.ts <= 60_000) { seen = true; break; }
+      for (let m = 0; m < nRecent; m++) if (U[ub + U_RECENT_SHAPE + m] === shape && ts - F[fb + F_RECENT_TS + m] <= 60_000) { seen = true; break; }
       if (!seen) se.posters++;
     }
     let own = 0;
-    for (let k = 0; k < u.shapes.length; k++) if (u.shapes[k] === shape) own++;
+    for (let k = 0, n = U[ub + U_SHAPE_N]; k < n; k++) if (U[ub + U_SHAPES + k] === shape) own++;
     f[48] = Math.log1p(own);
     // session features read before this message updates them: what the user did earlier, not now
-    if (u.seen > 0) u.rate *= Math.exp((u.lastTs - ts) / SESSION_TAU_MS);
-    f[49] = Math.log1p(u.rate);
-    f[50] = u.maxTokRate;
-    f[51] = u.maxShapeRate;
-    f[52] = Math.log1p(u.longMsgs);
-    u.rate += 1;
-    if (f[44] > u.maxTokRate) u.maxTokRate = f[44];
-    if (f[46] > u.maxShapeRate) u.maxShapeRate = f[46];
-    if (text.length >= 30) u.longMsgs++;
-    u.shapes.push(shape);
-    if (u.shapes.length > 8) u.shapes.shift();
-    // the oldest of the user's 3 recent slots is reused: no allocation per message for regular chatters
-    const slot = u.recent.length === 3 ? u.recent.shift()! : { ts: 0, words: [] as number[], shape: 0 };
-    slot.words.length = nw;
-    for (let k = 0; k < nw; k++) slot.words[k] = wb[k];
-    slot.ts = ts;
-    slot.shape = shape;
-    u.recent.push(slot);
-    u.ts.push(ts);
-    if (u.ts.length > 8) u.ts.shift();
-    u.hashes.push(h, sk);
-    if (u.hashes.length > 6) u.hashes.splice(0, 2);
-    u.lastHash = h;
-    u.lastTs = ts;
-    u.seen++;
-    this.users.set(uk, u);
-    if (this.users.size > this.maxUsers) evictOldest(this.users, this.maxUsers);
+    if (F[fb + F_SEEN] > 0) F[fb + F_RATE] *= Math.exp((F[fb + F_LAST_TS] - ts) / SESSION_TAU_MS);
+    f[49] = Math.log1p(F[fb + F_RATE]);
+    f[50] = F[fb + F_MAX_TOK_RATE];
+    f[51] = F[fb + F_MAX_SHAPE_RATE];
+    f[52] = Math.log1p(F[fb + F_LONG_MSGS]);
+    F[fb + F_RATE] += 1;
+    if (f[44] > F[fb + F_MAX_TOK_RATE]) F[fb + F_MAX_TOK_RATE] = f[44];
+    if (f[46] > F[fb + F_MAX_SHAPE_RATE]) F[fb + F_MAX_SHAPE_RATE] = f[46];
+    if (text.length >= 30) F[fb + F_LONG_MSGS]++;
+    U[ub + U_SHAPES + ringPush(U, ub + U_SHAPE_N, ub + U_SHAPE_HEAD, 8)] = shape;
+    // the oldest of the user's 3 recent slots is overwritten: no allocation per message
+    const r = ringPush(U, ub + U_RECENT_N, ub + U_RECENT_HEAD, 3);
+    F[fb + F_RECENT_TS + r] = ts;
+    U[ub + U_RECENT_SHAPE + r] = shape;
+    U[ub + U_RECENT_NW + r] = nw;
+    U.set(wb.subarray(0, nw), ub + U_RECENT_WORDS + r * MAX_WORDS);
+    F[fb + F_TS + ringPush(U, ub + U_TS_N, ub + U_TS_HEAD, 8)] = ts;
+    const hp = ub + U_HASHES + 2 * ringPush(U, ub + U_HASH_N, ub + U_HASH_HEAD, 3);
+    U[hp] = h; U[hp + 1] = sk;
+    F[fb + F_LAST_HASH] = h;
+    F[fb + F_LAST_TS] = ts;
+    F[fb + F_SEEN]++;
+    if (this.nUsers > this.maxUsers) this.evictUsers(slot);
     // copy-pasta: distinct other users (of the last 8) who posted the same text, the text last seen within the window
-    const te = this.text(channel, h, ts);
+    const te = this.text(ch, h, ts);
     let others = 0, burst = 0;
     for (let k = 0; k < te.users.length; k++) if (te.users[k] !== user) { others++; if (ts - te.userTs[k] <= 10_000) burst++; }
     f[10] = Math.log1p(others);
@@ -593,7 +638,7 @@ export class ModerationState {
     let skLetters = 0;
     for (let i = 0; i < text.length && skLetters < 6; i++) { const c = text.charCodeAt(i) | 32; if (c >= 97 && c <= 122) skLetters++; }
     if (skLetters >= 6) {
-      const se = this.text(channel, sk, ts);
+      const se = this.text(ch, sk, ts);
       let o = 0;
       for (const x of se.users) if (x !== user) o++;
       f[40] = Math.log1p(o);
@@ -603,32 +648,123 @@ export class ModerationState {
     return f;
   }
 
+  private allocSlot(): number {
+    const free = this.freeSlots.pop();
+    if (free !== undefined) return free;
+    const s = this.nextSlot++;
+    if ((s >> CHUNK_BITS) === this.uf.length) {
+      this.uf.push(new Float64Array(CHUNK * U_F64));
+      this.uu.push(new Uint32Array(CHUNK * U_U32));
+    }
+    return s;
+  }
+
+  /** A new (or expired) user: what `{ ts: [], lastHash: -1, ... }` was (the recent words need no clearing: counts guard them). */
+  private initUser(F: Float64Array, U: Uint32Array, fb: number, ub: number, ts: number, loginTox: number, loginBlocked: number): void {
+    F.fill(0, fb, fb + F_TS);
+    F[fb + F_LAST_HASH] = -1;
+    F[fb + F_LAST_TS] = ts;
+    F[fb + F_LOGIN_TOX] = loginTox;
+    F[fb + F_LOGIN_BLOCKED] = loginBlocked;
+    U.fill(0, ub, ub + U_HASHES);
+  }
+
+  /** Drops the users met longest ago (see the class comment), never `keep`. */
+  private evictUsers(keep: number): void {
+    const drop = this.nUsers - Math.floor(this.maxUsers * 0.9);
+    const ages = new Float64Array(this.nUsers);
+    let n = 0;
+    for (const ch of this.channels.values()) for (const s of ch.users.values()) ages[n++] = this.uf[s >> CHUNK_BITS][(s & (CHUNK - 1)) * U_F64 + F_LAST_TS];
+    const cut = ageCutoff(ages, n, drop);
+    let left = drop;
+    for (const ch of this.channels.values()) {
+      for (const [name, s] of ch.users) {
+        if (left <= 0) return;
+        const t = this.uf[s >> CHUNK_BITS][(s & (CHUNK - 1)) * U_F64 + F_LAST_TS];
+        if (s === keep || t > cut) continue;
+        ch.users.delete(name);
+        this.freeSlots.push(s);
+        this.nUsers--;
+        left--;
+      }
+    }
+  }
+
+  /**
+   * Texts idle longer than the window go first, all of them: for a message at `now` or later they are
+   * the same as absent (met again they start anew, a ban skips them), so dropping them changes no
+   * output, and a full map is mostly such texts (a sort per eviction was ~7% of `bench/analysis.ts`).
+   * Only when they are fewer than 10% do the texts met longest ago go as well.
+   */
+  private evictTexts(keep: TextEntry, now: number): void {
+    for (const ch of this.channels.values()) {
+      for (const [k, te] of ch.texts) if (now - te.lastTs > this.windowMs) { ch.texts.delete(k); this.nTexts--; }
+    }
+    const drop = this.nTexts - Math.floor(this.maxTexts * 0.9);
+    if (drop <= 0) return;
+    const ages = new Float64Array(this.nTexts);
+    let n = 0;
+    for (const ch of this.channels.values()) for (const te of ch.texts.values()) ages[n++] = te.lastTs;
+    const cut = ageCutoff(ages, n, drop);
+    let left = drop;
+    for (const ch of this.channels.values()) {
+      for (const [k, te] of ch.texts) {
+        if (left <= 0) return;
+        if (te === keep || te.lastTs > cut) continue;
+        ch.texts.delete(k);
+        this.nTexts--;
+        left--;
+      }
+    }
+  }
+
   private channel(channel: string, ts: number): ChannelEntry {
     let ch = this.channels.get(channel);
     const sec = Math.floor(ts / 1000);
     if (ch === undefined) {
       // a recycled id may meet an evicted channel's words: they have decayed or are evicted by then
       this.nextChannelId = (this.nextChannelId + 1) % 1_048_576;
-      ch = { sec, counts: new Uint16Array(10), newCounts: new Uint16Array(10), bans: [], id: this.nextChannelId };
+      ch = { sec, counts: new Uint16Array(10), newCounts: new Uint16Array(10), bans: [], id: this.nextChannelId, last: ts, users: new Map(), texts: new Map() };
+      this.channels.set(channel, ch);
+      if (this.channels.size > this.maxChannels) this.evictChannels(ch);
     }
-    else this.channels.delete(channel);
+    ch.last = ts;
     if (sec > ch.sec) {
       for (let k = ch.sec + 1; k <= Math.min(sec, ch.sec + 10); k++) { ch.counts[k % 10] = 0; ch.newCounts[k % 10] = 0; }
       ch.sec = sec;
     }
-    this.channels.set(channel, ch);
-    if (this.channels.size > this.maxChannels) evictOldest(this.channels, this.maxChannels);
     return ch;
   }
 
-  private text(channel: string, hash: number, ts: number): TextEntry {
-    const tk = channel + '\u0000' + hash;
-    let te = this.texts.get(tk);
-    if (te !== undefined && ts - te.lastTs > this.windowMs) te = undefined;
-    if (te === undefined) te = { users: [], userTs: [], lastTs: ts, banned: 0, bannedTs: 0 };
-    else this.texts.delete(tk);
-    this.texts.set(tk, te);
-    if (this.texts.size > this.maxTexts) evictOldest(this.texts, this.maxTexts);
+  /** Drops the channels met longest ago with their users and texts, never `keep`. */
+  private evictChannels(keep: ChannelEntry): void {
+    const drop = this.channels.size - Math.floor(this.maxChannels * 0.9);
+    const ages = new Float64Array(this.channels.size);
+    let n = 0;
+    for (const ch of this.channels.values()) ages[n++] = ch.last;
+    const cut = ageCutoff(ages, n, drop);
+    let left = drop;
+    for (const [name, ch] of this.channels) {
+      if (left <= 0) return;
+      if (ch === keep || ch.last > cut) continue;
+      this.channels.delete(name);
+      for (const s of ch.users.values()) this.freeSlots.push(s);
+      this.nUsers -= ch.users.size;
+      this.nTexts -= ch.texts.size;
+      left--;
+    }
+  }
+
+  private text(ch: ChannelEntry, hash: number, ts: number): TextEntry {
+    const tk = hash | 0;
+    let te = ch.texts.get(tk);
+    if (te !== undefined && ts - te.lastTs > this.windowMs) {
+      te.users.length = 0; te.userTs.length = 0; te.lastTs = ts; te.banned = 0; te.bannedTs = 0;
+    } else if (te === undefined) {
+      te = { users: [], userTs: [], lastTs: ts, banned: 0, bannedTs: 0 };
+      ch.texts.set(tk, te);
+      if (++this.nTexts > this.maxTexts) this.evictTexts(te, ts);
+    }
     return te;
   }
 
@@ -682,20 +818,29 @@ export class ModerationState {
     const ch = this.channel(channel, ts);
     ch.bans.push(ts);
     if (ch.bans.length > 64) ch.bans.shift();
-    const u = this.users.get(channel + '\u0000' + user);
-    if (u === undefined) return;
-    u.bans++;
-    u.lastBan = ts;
-    // the words and shapes of the user's messages of the last minute count as banned (once per message)
-    const done: number[] = [];
-    for (const m of u.recent) {
-      if (m.ts <= u.marked || ts - m.ts > 60_000) continue;
-      for (const w of m.words) if (!done.includes(w)) { done.push(w); this.word(wordKey(ch.id, w, 0), ts).banned++; }
-      if (m.words.length > 0 && !done.includes(-1 - m.shape)) { done.push(-1 - m.shape); this.word(wordKey(ch.id, m.shape, SHAPE_SALT), ts).banned++; }
+    const slot = ch.users.get(user);
+    if (slot === undefined) return;
+    const F = this.uf[slot >> CHUNK_BITS], U = this.uu[slot >> CHUNK_BITS];
+    const fb = (slot & (CHUNK - 1)) * U_F64, ub = (slot & (CHUNK - 1)) * U_U32;
+    F[fb + F_BANS]++;
+    F[fb + F_LAST_BAN] = ts;
+    // the words and shapes of the user's messages of the last minute count as banned (once per
+    // message), oldest message first
+    const done = this.done;
+    done.length = 0;
+    const n = U[ub + U_RECENT_N], head = U[ub + U_RECENT_HEAD];
+    for (let k = 0; k < n; k++) {
+      const m = (head + k) % 3;
+      const mts = F[fb + F_RECENT_TS + m];
+      if (mts <= F[fb + F_MARKED] || ts - mts > 60_000) continue;
+      const wo = ub + U_RECENT_WORDS + m * MAX_WORDS, nw = U[ub + U_RECENT_NW + m];
+      for (let j = 0; j < nw; j++) { const w = U[wo + j]; if (!done.includes(w)) { done.push(w); this.word(wordKey(ch.id, w, 0), ts).banned++; } }
+      const shape = U[ub + U_RECENT_SHAPE + m];
+      if (nw > 0 && !done.includes(-1 - shape)) { done.push(-1 - shape); this.word(wordKey(ch.id, shape, SHAPE_SALT), ts).banned++; }
     }
-    if (u.recent.length > 0) u.marked = u.recent[u.recent.length - 1].ts;
-    for (const hh of u.hashes) {
-      const te = this.texts.get(channel + '\u0000' + hh);
+    if (n > 0) F[fb + F_MARKED] = F[fb + F_RECENT_TS + (head + n - 1) % 3];
+    for (let k = 0, nh = 2 * U[ub + U_HASH_N]; k < nh; k++) {
+      const te = ch.texts.get(U[ub + U_HASHES + k] | 0);
       if (te === undefined || ts - te.lastTs > this.windowMs) continue;
       te.banned++;
       te.bannedTs = ts;
