@@ -3,7 +3,7 @@
  * is assembled from constant fragments and whitelisted identifiers (see `rollupTable`).
  */
 import type { ClickHouseClient } from '../core/clickhouse.ts';
-import { CH_ERROR } from '../core/clickhouse.ts';
+import { CH_ERROR, clickHouseCode } from '../core/clickhouse.ts';
 
 export type Params = Record<string, unknown>;
 
@@ -15,8 +15,7 @@ export async function rows<T>(client: ClickHouseClient, query: string, params: P
 
 /** True for "this table does not exist (yet)": derived tables land in later migrations. */
 export function isMissingTable(err: unknown): boolean {
-  const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
-  return code === CH_ERROR.UNKNOWN_TABLE;
+  return clickHouseCode(err) === CH_ERROR.UNKNOWN_TABLE;
 }
 
 /**

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ClickHouseClient } from '../core/clickhouse.ts';
+import { CH_ERROR, clickHouseCode, type ClickHouseClient } from '../core/clickhouse.ts';
 
 export const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 
@@ -119,8 +119,9 @@ async function runFile(client: ClickHouseClient, file: string) {
  * change; this one does. Any other error is returned as it is.
  */
 async function explainAliasClash(client: ClickHouseClient, file: string, err: unknown): Promise<unknown> {
-  const message = (err as Error)?.message ?? '';
-  if (!/UNKNOWN_IDENTIFIER|UNKNOWN_TABLE|cannot be resolved/.test(message)) return err;
+  const code = clickHouseCode(err);
+  if (code !== CH_ERROR.UNKNOWN_IDENTIFIER && code !== CH_ERROR.UNKNOWN_TABLE) return err;
+  const message = (err as Error).message;
   let db: string;
   try {
     const rs = await client.query({ query: 'SELECT currentDatabase() AS db', format: 'JSONEachRow' });

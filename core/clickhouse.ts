@@ -241,8 +241,14 @@ function withoutStickySettings(conn: ChConnection): ChConnection {
 
 /** ClickHouse error codes we act on (see `ClickHouseError.code`). */
 export const CH_ERROR = {
+  UNKNOWN_IDENTIFIER: '47',
   UNKNOWN_TABLE: '60',
 } as const;
+
+/** ClickHouse's error code of `err` (`ClickHouseError.code`, a numeric string), or '' when it has none. */
+export function clickHouseCode(err: unknown): string {
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
+}
 
 /** Codes where the same request may succeed later: timeouts, network, overload, a read-only replica. */
 const TRANSIENT_CODES = new Set([
@@ -262,7 +268,7 @@ const TRANSIENT_CODES = new Set([
  * the request itself is wrong and would fail again (syntax, types, unknown table).
  */
 export function isTransientClickHouseError(err: unknown): boolean {
-  const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
+  const code = clickHouseCode(err);
   if (/^\d+$/.test(code)) return TRANSIENT_CODES.has(code);
   // Node network errors (ECONNREFUSED, ECONNRESET, ETIMEDOUT, socket hang up) and request timeouts.
   return true;
