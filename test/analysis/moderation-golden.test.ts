@@ -9,16 +9,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { ModerationState } from '../../enrich/analysis/moderation-risk.ts';
 import { readChatty, banLabels, type ChattyEvent } from '../../enrich/eval/chatty.ts';
 import { replayLog } from '../../enrich/eval/moderation.ts';
+import { SHARED_DATA, sharedDataMissing } from '../support/paths.ts';
 
-const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const chatty = resolve(repoRoot, '..', 'shared', 'data', 'chatty');
-const skipMsg = existsSync(chatty) ? false : `skipped: ${chatty} is absent (../shared/data is not part of a user's clone)`;
+const chatty = join(SHARED_DATA, 'chatty');
+const skipMsg = sharedDataMissing();
 
 /** Log (channel/file) -> [messages, sha256 of the feature vectors, sha256 of the scores]. */
 const EXPECTED: Record<string, [number, string, string]> = {
@@ -81,4 +80,28 @@ test('moderation scores of all Chatty logs interleaved in one state are bit-iden
     n++;
   }
   assert.deepEqual([n, h.digest('hex')], MERGED);
+});
+
+test('above its caps (users, texts, words and the 10,000 channels) the state evicts the same entries as when the hash was taken', { skip: skipMsg }, () => {
+  // small caps and every 5 messages a new channel name (12,000 in turn), so each eviction path runs
+  // many times; the hash pins which entries go (taken 2026-11-21 on the eviction of commit 146740d)
+  const all: { ch: string; e: ChattyEvent }[] = [];
+  for (const name of logs()) for (const e of readChatty(join(chatty, name))) all.push({ ch: name.split('/')[0], e });
+  all.sort((a, b) => a.e.ts - b.e.ts);
+  const st = new ModerationState({ maxUsers: 700, maxTexts: 900, maxWords: 3000 });
+  const h = createHash('sha256');
+  const one = new Float64Array(1);
+  let n = 0;
+  for (const { ch, e } of all) {
+    const channel = `${ch}_${Math.floor(n / 5) % 12_000}`;
+    if (e.kind === 'ban') { for (const u of e.users) st.ban(channel, u, e.ts); continue; }
+    if (e.kind !== 'msg') continue;
+    one[0] = st.score(channel, e.user, e.text, e.ts);
+    h.update(one);
+    n++;
+  }
+  assert.deepEqual([n, h.digest('hex')], [78027, '55e2f1e7f4f479f7b20a0772c4c92b8fd92a54fb95d563bccd3add2517c667fd']);
+  const size = st.size();
+  assert.ok(size.users <= 700 && size.texts <= 900 && size.words <= 3000 && size.channels <= st.maxChannels, JSON.stringify(size));
+  assert.ok(size.channels > 0.9 * st.maxChannels, `the channel cap was crossed: ${JSON.stringify(size)}`);
 });
