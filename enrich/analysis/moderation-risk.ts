@@ -435,13 +435,23 @@ function ringPush(U: Uint32Array, nAt: number, headAt: number, cap: number): num
 }
 
 /**
- * The age below which the oldest `drop` of `n` ages fall: `ages[0..n)` sorted in place, the
- * drop-th smallest returned. Entries older than it go, then entries of exactly that age until `drop`
- * are gone. Cost: one sort of the map's ages per eviction of 10% of it.
+ * Removes the `drop` entries met longest ago, never one that `isKept` names. `entries()` is walked
+ * twice in the same order: once for the ages (sorted once to find the drop-th smallest), then to
+ * remove entries older than that age, and entries of exactly that age in walk order until `drop` are
+ * gone. Cost: one sort of the map's ages per eviction of 10% of it.
  */
-function ageCutoff(ages: Float64Array, n: number, drop: number): number {
-  const a = ages.subarray(0, n).sort();
-  return a[drop - 1];
+function dropMetLongestAgo<T>(n: number, drop: number, entries: () => Iterable<T>, metAt: (e: T) => number, isKept: (e: T) => boolean, remove: (e: T) => void): void {
+  const ages = new Float64Array(n);
+  let i = 0;
+  for (const e of entries()) ages[i++] = metAt(e);
+  const cut = ages.subarray(0, i).sort()[drop - 1];
+  let left = drop;
+  for (const e of entries()) {
+    if (left <= 0) return;
+    if (isKept(e) || metAt(e) > cut) continue;
+    remove(e);
+    left--;
+  }
 }
 
 /**
@@ -671,23 +681,19 @@ export class ModerationState {
 
   /** Drops the users met longest ago (see the class comment), never `keep`. */
   private evictUsers(keep: number): void {
-    const drop = this.nUsers - Math.floor(this.maxUsers * 0.9);
-    const ages = new Float64Array(this.nUsers);
-    let n = 0;
-    for (const ch of this.channels.values()) for (const s of ch.users.values()) ages[n++] = this.uf[s >> CHUNK_BITS][(s & (CHUNK - 1)) * U_F64 + F_LAST_TS];
-    const cut = ageCutoff(ages, n, drop);
-    let left = drop;
-    for (const ch of this.channels.values()) {
-      for (const [name, s] of ch.users) {
-        if (left <= 0) return;
-        const t = this.uf[s >> CHUNK_BITS][(s & (CHUNK - 1)) * U_F64 + F_LAST_TS];
-        if (s === keep || t > cut) continue;
-        ch.users.delete(name);
-        this.freeSlots.push(s);
+    const channels = this.channels;
+    dropMetLongestAgo(
+      this.nUsers,
+      this.nUsers - Math.floor(this.maxUsers * 0.9),
+      function* () { for (const ch of channels.values()) for (const [name, s] of ch.users) yield { ch, name, s }; },
+      (u) => this.uf[u.s >> CHUNK_BITS][(u.s & (CHUNK - 1)) * U_F64 + F_LAST_TS],
+      (u) => u.s === keep,
+      (u) => {
+        u.ch.users.delete(u.name);
+        this.freeSlots.push(u.s);
         this.nUsers--;
-        left--;
-      }
-    }
+      },
+    );
   }
 
   /**
@@ -702,20 +708,18 @@ export class ModerationState {
     }
     const drop = this.nTexts - Math.floor(this.maxTexts * 0.9);
     if (drop <= 0) return;
-    const ages = new Float64Array(this.nTexts);
-    let n = 0;
-    for (const ch of this.channels.values()) for (const te of ch.texts.values()) ages[n++] = te.lastTs;
-    const cut = ageCutoff(ages, n, drop);
-    let left = drop;
-    for (const ch of this.channels.values()) {
-      for (const [k, te] of ch.texts) {
-        if (left <= 0) return;
-        if (te === keep || te.lastTs > cut) continue;
-        ch.texts.delete(k);
+    const channels = this.channels;
+    dropMetLongestAgo(
+      this.nTexts,
+      drop,
+      function* () { for (const ch of channels.values()) for (const [k, te] of ch.texts) yield { ch, k, te }; },
+      (t) => t.te.lastTs,
+      (t) => t.te === keep,
+      (t) => {
+        t.ch.texts.delete(t.k);
         this.nTexts--;
-        left--;
-      }
-    }
+      },
+    );
   }
 
   private channel(channel: string, ts: number): ChannelEntry {
@@ -738,21 +742,19 @@ export class ModerationState {
 
   /** Drops the channels met longest ago with their users and texts, never `keep`. */
   private evictChannels(keep: ChannelEntry): void {
-    const drop = this.channels.size - Math.floor(this.maxChannels * 0.9);
-    const ages = new Float64Array(this.channels.size);
-    let n = 0;
-    for (const ch of this.channels.values()) ages[n++] = ch.last;
-    const cut = ageCutoff(ages, n, drop);
-    let left = drop;
-    for (const [name, ch] of this.channels) {
-      if (left <= 0) return;
-      if (ch === keep || ch.last > cut) continue;
-      this.channels.delete(name);
-      for (const s of ch.users.values()) this.freeSlots.push(s);
-      this.nUsers -= ch.users.size;
-      this.nTexts -= ch.texts.size;
-      left--;
-    }
+    dropMetLongestAgo(
+      this.channels.size,
+      this.channels.size - Math.floor(this.maxChannels * 0.9),
+      () => this.channels,
+      ([, ch]) => ch.last,
+      ([, ch]) => ch === keep,
+      ([name, ch]) => {
+        this.channels.delete(name);
+        for (const s of ch.users.values()) this.freeSlots.push(s);
+        this.nUsers -= ch.users.size;
+        this.nTexts -= ch.texts.size;
+      },
+    );
   }
 
   private text(ch: ChannelEntry, hash: number, ts: number): TextEntry {
