@@ -17,6 +17,8 @@ export interface AnalyzeInput {
   ts: number;
   /** Emote names found in the message (see `enrich/emotes.ts`). */
   emoteNames: readonly string[];
+  /** The author's IRC badges (`{}` when none or unknown): moderation risk reads their standing. */
+  badges: Readonly<Record<string, string>>;
 }
 
 export interface AnalyzeResult {

@@ -138,7 +138,7 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
       if (e.kind === 'message') {
         emotes.noteChannel(e.channel, e.channel_id);
         const tokens = emotes.index.tokens(e.channel, e.text, e.emotes);
-        const scores = analyzer!.analyze({ channel: e.channel, userId: e.user_id, login: e.login, text: e.text, ts: e.ts, emoteNames: tokens.names });
+        const scores = analyzer!.analyze({ channel: e.channel, userId: e.user_id, login: e.login, text: e.text, ts: e.ts, emoteNames: tokens.names, badges: e.badges });
         row = messageRow(e, tokens, scores, analyzer!.version);
       } else {
         if (e.kind === 'ban' || e.kind === 'timeout') analyzer!.recordBan(e.channel, e.target_login, e.ts);

@@ -31,7 +31,7 @@ const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const data = resolve(repoRoot, '..', 'shared', 'data');
 const modelPath = join(repoRoot, 'enrich', 'analysis', 'moderation-model.json');
 if (!existsSync(data)) { console.error(`no ${data}; training needs ../shared/data`); process.exit(1); }
-const { ModerationState, FEATURE_NAMES, FEATURE_COUNT, modTokens, gbdtLogit } = await import('../enrich/analysis/moderation-risk.ts');
+const { ModerationState, FEATURE_NAMES, FEATURE_COUNT, modTokens, gbdtLogit, roleLogit } = await import('../enrich/analysis/moderation-risk.ts');
 const { auc } = await import('../enrich/eval/metrics.ts');
 const { readChatty, banLabels } = await import('../enrich/eval/chatty.ts');
 const { replayLog } = await import('../enrich/eval/moderation.ts');
@@ -41,7 +41,8 @@ const kind = args.model as 'gbdt' | 'gam' | 'ensemble';
 // --drop a,b: ablation (features zeroed in training and eval)
 const dropped = new Set(args.drop ? args.drop.split(',').map((n) => (FEATURE_NAMES as readonly string[]).indexOf(n)) : []);
 
-interface LogData { name: string; X: Float64Array[]; labels: Uint8Array; texts: string[]; users: string[] }
+// roles: the badge offset the shipped scorer adds (roleLogit: not learned, see its comment)
+interface LogData { name: string; X: Float64Array[]; labels: Uint8Array; texts: string[]; users: string[]; roles: Float64Array }
 function loadLog(file: string, channel: string): LogData {
   const events = readChatty(file);
   const { messages, labels } = banLabels(events);
@@ -52,7 +53,7 @@ function loadLog(file: string, channel: string): LogData {
     for (const j of dropped) x[j] = 0;
     X[i] = x;
   });
-  return { name: file.split('/').pop()!, X, labels, texts: messages.map((m) => m.text), users: messages.map((m) => m.user) };
+  return { name: file.split('/').pop()!, X, labels, texts: messages.map((m) => m.text), users: messages.map((m) => m.user), roles: Float64Array.from(messages, (m) => roleLogit(m.badges)) };
 }
 
 const train = loadLog(join(data, 'chatty', 'riotgames', 'riotgames1.log'), 'riotgames');
@@ -253,7 +254,8 @@ else {
   const a = fitGbdt(), c = fitGam();
   model = {
     ...c.model,
-    version: '2026.11.6',
+    // 2026.11.7: the weights of .6; the version moved because scores now add the badge offsets (roleLogit)
+    version: '2026.11.7',
     about: `Ensemble: mean logit of an additive logistic model (thermometer-coded quantile edges per feature + token weights) and ${(a.model.about as string).replace(/ by scripts.*$/, '')}, both trained on riotgames1 BAN labels (60 s window, bans before each message fed as CLEARCHAT events) by scripts/train-moderation.ts.`,
     kind: 'ensemble',
     gbdt: { depth: a.model.depth, bias: a.model.bias, trees: a.model.trees },
@@ -263,7 +265,7 @@ else {
 
 const scoreRange = (L: LogData, from: number, to: number) => {
   const s: number[] = [], l: number[] = [];
-  for (let i = from; i < to; i++) { s.push(scorer(L.X[i], L.texts[i])); l.push(L.labels[i]); }
+  for (let i = from; i < to; i++) { s.push(scorer(L.X[i], L.texts[i]) + L.roles[i]); l.push(L.labels[i]); }
   return { s, l, auc: auc(s, l), pos: l.reduce((a, x) => a + x, 0), n: l.length };
 };
 if (process.env.TWICHIST_DUMP_MISSES) {

@@ -6,7 +6,7 @@
 import { buildEmoteMap, EMOTE_LEXICON_VERSION } from './lexicon.ts';
 import { LEARNED_MODEL_VERSION, lexical, combine, toLabel, newLexicalParts } from './sentiment.ts';
 import { toxicity } from './toxicity.ts';
-import { ModerationState, type ModerationOptions } from './moderation-risk.ts';
+import { ModerationState, type ModerationOptions, type Badges } from './moderation-risk.ts';
 import moderationModel from './moderation-model.json' with { type: 'json' };
 
 export { scoreSentiment, blendSentiment, MODEL_BLEND_WEIGHT, POSITIVE_THRESHOLD, NEGATIVE_THRESHOLD } from './sentiment.ts';
@@ -23,6 +23,11 @@ export interface AnalysisInput {
   ts: number;
   /** Emotes already recognised in the text, native and third-party (may be empty). */
   emoteNames: string[];
+  /**
+   * The author's badges (IRC `badges` tag; `null` when unknown). Moderation risk reads their standing:
+   * moderators and the broadcaster cannot be timed out by moderators, subscribers are less often.
+   */
+  badges?: Badges | null;
 }
 
 export interface AnalysisResult {
@@ -81,7 +86,7 @@ export function createAnalyzer(opts: AnalyzerOptions = {}): {
         sentimentLabel: toLabel(score),
         toxicity: tox,
         // keyed by login, as in training: the login's own toxicity is a feature (a numeric id has none)
-        modRisk: mod.score(input.channel, input.login.toLowerCase(), input.text, input.ts, input.emoteNames, tox),
+        modRisk: mod.score(input.channel, input.login.toLowerCase(), input.text, input.ts, input.emoteNames, tox, input.badges ?? null),
       };
     },
     recordBan(channel: string, login: string, ts: number): void {

@@ -8,18 +8,27 @@
  * (`@` mod, `%` sub, `+` turbo, `~` broadcaster, `&` admin, `$`, `!`), possibly several (`&+Name`).
  */
 import { readFileSync } from 'node:fs';
+import { chattyBadges } from '../../ingest/importers/chatty.ts';
 
-export interface ChattyMessage { kind: 'msg'; ts: number; user: string; text: string }
+export interface ChattyMessage {
+  kind: 'msg'; ts: number; user: string; text: string;
+  /** From the name's marks, as the importer stores them (`{}` when there are none). */
+  badges: Record<string, string>;
+}
 export interface ChattyBan { kind: 'ban'; ts: number; users: string[] }
 export type ChattyEvent = ChattyMessage | ChattyBan;
 
 const PREFIX_CHARS = '~&@%+$!^*';
 
-/** Lowercased user name without badge prefixes. */
-export function cleanUser(u: string): string {
+function marksLength(u: string): number {
   let i = 0;
   while (i < u.length - 1 && PREFIX_CHARS.includes(u[i])) i++;
-  return u.slice(i).toLowerCase();
+  return i;
+}
+
+/** Lowercased user name without badge prefixes. */
+export function cleanUser(u: string): string {
+  return u.slice(marksLength(u)).toLowerCase();
 }
 
 /**
@@ -43,7 +52,8 @@ export function parseChatty(content: string): ChattyEvent[] {
     if (rest[0] === '<') {
       const end = rest.indexOf('> ');
       if (end < 0) continue;
-      out.push({ kind: 'msg', ts, user: cleanUser(rest.slice(1, end)), text: rest.slice(end + 2) });
+      const name = rest.slice(1, end), k = marksLength(name);
+      out.push({ kind: 'msg', ts, user: name.slice(k).toLowerCase(), text: rest.slice(end + 2), badges: chattyBadges(name.slice(0, k)) });
     } else if (rest.startsWith('BAN: ')) {
       const users = rest.slice(5).split(', ').map((p) => cleanUser(p.replace(/ \(\d+s\)$/, '').trim())).filter(Boolean);
       out.push({ kind: 'ban', ts, users });

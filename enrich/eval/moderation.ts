@@ -46,7 +46,7 @@ function scoreLog(file: string, windowMs: number, feedBans = true): { result: Mo
   const tox = new Float64Array(messages.length);
   const channel = file;
   replayLog(feedBans ? events : [], messages, state, channel, (i, m) => {
-    risk[i] = state.score(channel, m.user, m.text, m.ts);
+    risk[i] = state.score(channel, m.user, m.text, m.ts, undefined, undefined, m.badges);
     tox[i] = toxicity(m.text);
   });
   let positives = 0;

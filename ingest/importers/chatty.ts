@@ -3,7 +3,7 @@
  *
  *   # Log started: 2016-09-30 09:39:38 +0800        date and UTC offset for the lines below
  *   [09:39:38] Joining #riotgames..                  names the channel
- *   [09:39:38] <+Beelzebubster> Kappa bility         message; `@%+~&^$!` before the name are Chatty's badge marks
+ *   [09:39:38] <+Beelzebubster> Kappa bility         message; `@%+~&^$!*` before the name are Chatty's badge marks (chattyBadges)
  *   [08:18:06] <@Khostic>* writes down ...           /me action
  *   [09:52:47] BAN: Kagamann (600s), boom7777 (600s) one line may name several users; no duration = ban
  *   [15:42:23] [Notification] X subscribed for 8 months in a row! [msg]   -> usernotice
@@ -27,6 +27,25 @@ const IGNORED_BODY = /^(MOD: |UNMOD: |~.*~$|Viewerstats |\[Info\] |You have join
 const BAN_ENTRY = /^(\S+?)(?: \((\d+)s\))?$/;
 const SUB_NEW = /^(\S+) just subscribed(?: with Twitch Prime)?!(?: \[(.*)\])?$/;
 const SUB_RE = /^(\S+) subscribed for (\d+) months in a row!(?: \[(.*)\])?$/;
+
+/**
+ * Badges from Chatty's marks before a name (`<@%Name>`): `~` broadcaster, `&` admin, `!` staff, `*` global
+ * moderator, `@` moderator, `%` subscriber (months unknown: version `0`), `+` turbo. `^` (Chatty's own
+ * mark for known bots) and `$` are not Twitch badges and are dropped. Order follows Twitch's tag order
+ * (standing first).
+ */
+export function chattyBadges(marks: string): Record<string, string> {
+  const b: Record<string, string> = {};
+  if (marks === '') return b;
+  if (marks.includes('~')) b.broadcaster = '1';
+  if (marks.includes('&')) b.admin = '1';
+  if (marks.includes('!')) b.staff = '1';
+  if (marks.includes('*')) b.global_mod = '1';
+  if (marks.includes('@')) b.moderator = '1';
+  if (marks.includes('%')) b.subscriber = '0';
+  if (marks.includes('+')) b.turbo = '1';
+  return b;
+}
 
 export function isChattyContent(head: string): boolean {
   return /^# Log started: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}/m.test(head) || /^\[\d\d:\d\d:\d\d\] <[^>]+> /m.test(head);
@@ -119,7 +138,8 @@ export async function importChatty(text: Readable, file: string, sink: EventSink
         reject(lineNo, 'message line without "<user> "', line);
         continue;
       }
-      const shown = body.slice(1, end).replace(/^[@%+~&^$!]+/, '');
+      const marks = /^[@%+~&^$!*]*/.exec(body.slice(1, end))![0];
+      const shown = body.slice(1 + marks.length, end);
       if (shown === '' || shown.length > 64) {
         reject(lineNo, 'message line with an empty or overlong user name', line);
         continue;
@@ -136,7 +156,7 @@ export async function importChatty(text: Readable, file: string, sink: EventSink
         display_name: shown,
         text,
         action,
-        badges: {},
+        badges: chattyBadges(marks),
         badge_info: {},
         color: null,
         emotes: [],

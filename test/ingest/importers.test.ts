@@ -101,6 +101,24 @@ test('chatty: channel from the log, UTC+8 local times rolling over midnight, ide
   assert.deepEqual(r.events.slice(3).map((e) => e.kind), ['timeout', 'ban']);
 });
 
+test('chatty: the marks before a name become badges (moderation risk reads them), the login has none', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-chatty-'));
+  const f = path.join(dir, 'x.log');
+  fs.writeFileSync(f, '\ufeff# Log started: 2016-09-30 10:00:00 +0800\r\n[10:00:00] Joining #demo..\r\n' +
+    '[10:00:01] <@^Moobot> Uptime\r\n[10:00:02] <%+Sub> hi\r\n[10:00:03] <~%Owner> yo\r\n[10:00:04] <&+Admin> x\r\n[10:00:05] <plain> Kappa\r\n');
+  const r = await run(f);
+  fs.rmSync(dir, { recursive: true });
+  assert.deepEqual(r.rejects, []);
+  const msgs = r.events.filter((e) => e.kind === 'message');
+  assert.deepEqual(msgs.map((e) => e.kind === 'message' && [e.login, e.display_name, e.badges]), [
+    ['moobot', 'Moobot', { moderator: '1' }],
+    ['sub', 'Sub', { subscriber: '0', turbo: '1' }],
+    ['owner', 'Owner', { broadcaster: '1', subscriber: '0' }],
+    ['admin', 'Admin', { admin: '1', turbo: '1' }],
+    ['plain', 'plain', {}],
+  ]);
+});
+
 test('GQL: channel from the <channel>/<vod>/ folders, emotes from fragments in code points', { skip }, async () => {
   const { events } = await run(path.join(DATA, 'vod-json/gql-verbose/arypie/2025-04-03_19-59-39_2423118817/verbose_chat.json.gz'));
   assert.ok(events.every((e) => e.channel === 'arypie' && e.kind === 'message'));
