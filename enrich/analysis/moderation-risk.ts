@@ -419,19 +419,19 @@ export type Badges = Readonly<Record<string, string>>;
 /**
  * Logit added for the author's standing in the channel, from their badges. Not learned by the model:
  * riotgames1, its training log, has no subscribers and 13 moderator messages, so the two offsets are
- * set from Twitch's rules and the other Chatty logs (docs/sentiment.md, "Badges"):
+ * set from Twitch's rules and the recordings that have badges (docs/sentiment.md, "Badges"):
  * - `PRIVILEGED_LOGIT` (broadcaster, moderator, Twitch staff/admin/global moderator): moderators cannot
- *   time out moderators or the broadcaster; none of the 3,352 such messages in the Chatty logs was
- *   followed by a ban. -6 (odds x 0.0025) puts them below nearly every other message but keeps their
+ *   time out moderators or the broadcaster; none of the 3,375 such messages in the Chatty logs and the
+ *   #xqc recording was followed by a ban. -6 (odds x 0.0025) puts them below nearly every other message but keeps their
  *   own order (a moderator's slur still outranks their "gg").
- * - `MEMBER_LOGIT` (subscriber, founder, VIP): they can be timed out and are, less often: in the five
- *   channels with subscribers 7 of their messages were followed by a ban where 14.5 were expected at
- *   the rate of the same log's other chatters (Mantel-Haenszel odds ratio over logs 0.45; all 7 in
- *   neviilz, whose subscribers alone give 0.58, and 0 of 2.8 expected in the others): odds x 0.5. VIPs are
+ * - `MEMBER_LOGIT` (subscriber, founder, VIP): they can be timed out and are, less often. Over every
+ *   recording with subscribers (five Chatty channels, 2016, and the raw IRC of #xqc, 2023) the
+ *   Mantel-Haenszel odds ratio against the same log's other chatters is 0.69 (Chatty alone 0.45, all of
+ *   its 7 positives in neviilz; #xqc alone 0.89, 25 of 2,002 against 28 of 2,004): odds x 0.7. VIPs are
  *   counted with them (Twitch: VIPs are not immune to moderators); turbo/prime badges are not standing.
  */
 export const PRIVILEGED_LOGIT = -6;
-export const MEMBER_LOGIT = Math.log(0.5);
+export const MEMBER_LOGIT = Math.log(0.7);
 export function roleLogit(badges: Badges | null | undefined): number {
   if (badges == null) return 0;
   if ('broadcaster' in badges || 'moderator' in badges || 'staff' in badges || 'admin' in badges || 'global_mod' in badges) return PRIVILEGED_LOGIT;

@@ -1,18 +1,24 @@
 /**
- * Moderation eval: `npm run eval:moderation -- <chatty log> [more logs...]`
+ * Moderation eval: `npm run eval:moderation -- <log> [more logs...]`
  *
  * Label per chat message: the author was timed out or banned (a BAN line naming them) within 60 s
  * after it. The scorer sees the log's BAN events that happened before each message (as a live system
  * sees CLEARCHAT), never those after it. Prints JSON with the ROC AUC of moderation risk, and for comparison the AUC of toxicity
  * alone, for each log (each replayed through a fresh ModerationState).
+ *
+ * Logs: Chatty logs (read by `chatty.ts`, as training does), and any other recording the importers read
+ * that holds bans (raw IRC with CLEARCHAT, e.g. a `twichist` capture): its events come through the
+ * importer, so messages carry their real IRC badges. VOD JSON has no bans: its AUC is `null`.
  */
 import { parseArgs } from 'node:util';
 import { readChatty, banLabels, type ChattyEvent, type ChattyMessage } from './chatty.ts';
 import { auc, round } from './metrics.ts';
 import { ModerationState } from '../analysis/moderation-risk.ts';
 import { toxicity } from '../analysis/toxicity.ts';
+import { detectFormat, importFile } from '../../ingest/importers/index.ts';
 
-export interface ModerationEvalResult { file: string; messages: number; positives: number; auc: number; toxicityAuc: number }
+/** `auc`/`toxicityAuc` are `null` when the log has no positive or no negative (no bans: nothing to rank). */
+export interface ModerationEvalResult { file: string; messages: number; positives: number; auc: number | null; toxicityAuc: number | null }
 interface Scored { risk: Float64Array; tox: Float64Array; labels: Uint8Array }
 
 /** Replays one Chatty log in order and scores every message. */
@@ -38,8 +44,30 @@ export function replayLog(events: readonly ChattyEvent[], messages: readonly Cha
   for (; i < messages.length; i++) onMessage(i, messages[i]);
 }
 
-function scoreLog(file: string, windowMs: number, feedBans = true): { result: ModerationEvalResult; scored: Scored } {
-  const events = readChatty(file);
+/**
+ * A recording's messages and bans in the eval's shape, through the importer (format detected from the
+ * content). Chatty logs go through `readChatty` instead, as in training (the golden hashes pin that path).
+ */
+export async function loadEvalEvents(file: string): Promise<ChattyEvent[]> {
+  const format = await detectFormat(file);
+  if (format === 'chatty') return readChatty(file);
+  if (format === null) throw new Error(`${file}: not a chat recording the importers read (Chatty log, raw IRC, VOD JSON)`);
+  const out: ChattyEvent[] = [];
+  let rejected = 0;
+  await importFile(file, (e) => {
+    if (e.kind === 'message') out.push({ kind: 'msg', ts: e.ts, user: e.login, text: e.text, badges: e.badges });
+    else if (e.kind === 'ban' || e.kind === 'timeout') out.push({ kind: 'ban', ts: e.ts, users: [e.target_login] });
+  }, { onReject: () => { rejected++; } });
+  if (rejected > 0) console.error(`${file}: ${rejected} lines the importer rejected were left out`);
+  return out;
+}
+
+/** AUC, or null when one class is empty (a log without bans). */
+function aucOrNull(s: ArrayLike<number>, l: ArrayLike<number>, positives: number): number | null {
+  return positives === 0 || positives === l.length ? null : round(auc(s, l));
+}
+
+function scoreLog(file: string, windowMs: number, feedBans = true, events: readonly ChattyEvent[] = readChatty(file)): { result: ModerationEvalResult; scored: Scored } {
   const { messages, labels } = banLabels(events, windowMs);
   const state = new ModerationState();
   const risk = new Float64Array(messages.length);
@@ -51,15 +79,15 @@ function scoreLog(file: string, windowMs: number, feedBans = true): { result: Mo
   });
   let positives = 0;
   for (const l of labels) positives += l;
-  return { result: { file, messages: messages.length, positives, auc: round(auc(risk, labels)), toxicityAuc: round(auc(tox, labels)) }, scored: { risk, tox, labels } };
+  return { result: { file, messages: messages.length, positives, auc: aucOrNull(risk, labels, positives), toxicityAuc: aucOrNull(tox, labels, positives) }, scored: { risk, tox, labels } };
 }
 
 /**
  * Several logs: per-log results plus the AUC pooled over all their messages (each log replayed with its
  * own state). Small channels have a handful of timeouts per log, so the pooled figure is the steadier one.
  */
-export function evalModerationLogs(files: string[], windowMs = 60_000, feedBans = true): { logs: ModerationEvalResult[]; pooled: { messages: number; positives: number; auc: number; toxicityAuc: number } } {
-  const runs = files.map((f) => scoreLog(f, windowMs, feedBans));
+export function evalModerationLogs(files: string[], windowMs = 60_000, feedBans = true, events?: readonly (readonly ChattyEvent[])[]): { logs: ModerationEvalResult[]; pooled: { messages: number; positives: number; auc: number | null; toxicityAuc: number | null } } {
+  const runs = files.map((f, i) => scoreLog(f, windowMs, feedBans, events?.[i]));
   const cat = (k: keyof Scored) => {
     const n = runs.reduce((a, r) => a + r.scored[k].length, 0);
     const out = new Float64Array(n);
@@ -72,16 +100,24 @@ export function evalModerationLogs(files: string[], windowMs = 60_000, feedBans 
   for (const l of labels) positives += l;
   return {
     logs: runs.map((r) => r.result),
-    pooled: { messages: labels.length, positives, auc: round(auc(cat('risk'), labels)), toxicityAuc: round(auc(cat('tox'), labels)) },
+    pooled: { messages: labels.length, positives, auc: aucOrNull(cat('risk'), labels, positives), toxicityAuc: aucOrNull(cat('tox'), labels, positives) },
   };
 }
 
 if (import.meta.main) {
   const { positionals, values } = parseArgs({ allowPositionals: true, options: { 'no-bans': { type: 'boolean', default: false } } });
   if (positionals.length === 0) {
-    console.error('usage: npm run eval:moderation -- <chatty .log> [more .log files] [--no-bans]\n  --no-bans: do not feed the log\'s earlier BAN events to the scorer (as when the enrich stage does not call recordBan)');
+    console.error('usage: npm run eval:moderation -- <log> [more logs] [--no-bans]\n  logs: Chatty .log files, or raw IRC recordings with CLEARCHAT (anything `twichist import` reads)\n  --no-bans: do not feed the log\'s earlier BAN events to the scorer (as when the enrich stage does not call recordBan)');
     process.exit(2);
   }
   const feed = !values['no-bans'];
-  console.log(JSON.stringify(positionals.length === 1 ? evalModerationLog(positionals[0], 60_000, feed) : evalModerationLogs(positionals, 60_000, feed), null, 2));
+  let events: ChattyEvent[][];
+  try {
+    events = await Promise.all(positionals.map((f) => loadEvalEvents(f)));
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(2);
+  }
+  const r = evalModerationLogs(positionals, 60_000, feed, events);
+  console.log(JSON.stringify(positionals.length === 1 ? r.logs[0] : r, null, 2));
 }
