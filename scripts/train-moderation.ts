@@ -254,8 +254,9 @@ else {
   const a = fitGbdt(), c = fitGam();
   model = {
     ...c.model,
-    // 2026.11.7: the weights of .6; the version moved because scores now add the badge offsets (roleLogit)
-    version: '2026.11.7',
+    // 2026.11.7: the weights of .6, scores add the badge offsets (roleLogit); 2026.11.8: retrained after
+    // the toxicity lexicon's plural/compound forms and the "as" fix
+    version: '2026.11.8',
     about: `Ensemble: mean logit of an additive logistic model (thermometer-coded quantile edges per feature + token weights) and ${(a.model.about as string).replace(/ by scripts.*$/, '')}, both trained on riotgames1 BAN labels (60 s window, bans before each message fed as CLEARCHAT events) by scripts/train-moderation.ts.`,
     kind: 'ensemble',
     gbdt: { depth: a.model.depth, bias: a.model.bias, trees: a.model.trees },

@@ -33,6 +33,20 @@ const WORDS: ReadonlyMap<string, number> = (() => {
   return m;
 })();
 
+/**
+ * Listed words whose normal form is a common short word once the letter runs are collapsed ("ass" ->
+ * "as"): they count only when the token itself had a run to collapse ("ass", "a$$", "asss"), not for
+ * the English "as" (186 times in the Chatty logs, each one scored as profanity before 2026-11-22).
+ */
+const NEEDS_RUN: ReadonlySet<string> = new Set([norm('ass')]);
+
+/** Letters of a token after leetspeak decoding, runs not collapsed ("a$$" 3, "as," 2). */
+function letterCount(tok: string): number {
+  let n = 0;
+  for (const ch of tok.toLowerCase()) { const c = LEET[ch] ?? ch; if (c >= 'a' && c <= 'z') n++; }
+  return n;
+}
+
 /** Phrases (normalised words joined by a space). */
 const PHRASES: ReadonlyMap<string, number> = new Map([
   ['kil yourself', 0.95], ['kil urself', 0.95], ['kil yourselves', 0.9], ['go die', 0.8], ['hope you die', 0.9],
@@ -74,6 +88,27 @@ export function norm(tok: string): string {
 }
 
 /**
+ * Weight of a word the list lacks but that is a form of a listed one: a plural or slang plural
+ * ("niggaz", "dumbasses" -> "dumbass"; "-es" only after a sibilant), or a compound of the two commonest swear words ("dumbfucks",
+ * "shitstain": 0.25, their profanity weight). Slur stems are not matched inside longer words: "niger"
+ * is inside "nigeria". Cost: one or two more Map lookups for words ending in s/z, one `includes` for
+ * longer words, only when the exact lookup missed.
+ */
+function variant(w: string): number | undefined {
+  const n = w.length;
+  if (n > 3) {
+    const last = w.charCodeAt(n - 1);
+    if (last === 115 /* s */ || last === 122 /* z */) {
+      // "-es" only after a sibilant, as English plurals go: "spices" is not "spic" + es
+      const s = WORDS.get(w.slice(0, -1)) ?? (n > 4 && w.charCodeAt(n - 2) === 101 /* e */ && /(?:s|sh|ch|x|z)$/.test(w.slice(0, -2)) ? WORDS.get(w.slice(0, -2)) : undefined);
+      if (s !== undefined) return s;
+    }
+  }
+  if (n >= 6 && (w.includes('fuck') || w.includes('shit'))) return 0.25;
+  return undefined;
+}
+
+/**
  * Toxicity of one message in 0..1: noisy-OR of matched word/phrase weights (1 - prod(1 - w)), with
  * directed insults (a second-person word in the message) weighted x1.3 and all-caps x1.1.
  * Cost: one pass over tokens, one Map.get per token plus one per adjacent pair.
@@ -94,7 +129,7 @@ export function toxicity(text: string): number {
     const w = norm(raw);
     if (w.length === 0) continue;
     if (YOU.has(w)) you = true;
-    const s = WORDS.get(w);
+    const s = NEEDS_RUN.has(w) && letterCount(raw) <= w.length ? undefined : WORDS.get(w) ?? variant(w);
     if (s !== undefined) keep *= 1 - s;
     if (prev) {
       const p = PHRASES.get(prev + ' ' + w);
