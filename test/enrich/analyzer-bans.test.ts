@@ -35,3 +35,26 @@ test('bans and timeouts reach the analyzer before the messages that follow them'
   await stage.stop();
   assert.deepEqual(calls, ['analyze a', 'ban c spammer 1500', 'ban c bot 1600', 'analyze b']);
 });
+
+test("the analyzer gets each message's badges: moderation risk reads the author's standing from them", async () => {
+  const { config, client } = await testDatabase();
+  const seen: unknown[] = [];
+  const analyzer: Analyzer = {
+    version: 'spy-1',
+    analyze: (i) => {
+      seen.push([i.login, i.badges]);
+      return { sentiment: 0, sentimentLabel: 0, toxicity: 0, modRisk: 0 };
+    },
+    recordBan: () => {},
+  };
+  const base = { v: 1 as const, channel: 'c', channel_id: null, received_at: 2000, source: 'live' as const, tags: {} };
+  const bus = new InProcessBus();
+  const stage = startEnrich({ config, logger: createLogger('silent'), client, consumer: bus.consumer(), analyzer, journalDir: null });
+  await bus.publisher().publish('c', [
+    { ...sampleMessage, ...base, id: 'm1', ts: 1000, login: 'mod', badges: { moderator: '1', subscriber: '12' } },
+    { ...sampleMessage, ...base, id: 'm2', ts: 1100, login: 'viewer', badges: {} },
+  ]);
+  await bus.idle();
+  await stage.stop();
+  assert.deepEqual(seen, [['mod', { moderator: '1', subscriber: '12' }], ['viewer', {}]]);
+});
