@@ -85,6 +85,12 @@ export const envSchema = z.object({
   ENRICH_BATCH_SIZE: positiveInt(20000),
   /** Longest an event waits in the write buffer before its batch is inserted. */
   ENRICH_FLUSH_MS: positiveInt(250),
+  /**
+   * Seconds between the enrich stage's topic refreshes: each recomputes the 5-minute windows it stored
+   * messages in since the last one (with 30 minutes before them as the keywords' contrast) and writes
+   * `topics`, `message_topics` and `messages.topic_id` (one mutation per channel). 0 turns it off.
+   */
+  TOPICS_INTERVAL_S: z.coerce.number().int().min(0).default(300),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -98,7 +104,7 @@ export interface Config {
   api: { host: string; port: number; token: string | null };
   models: { dir: string; online: boolean; baseUrl: string };
   emotes: { files: string[]; cacheDir: string };
-  enrich: { batchSize: number; flushMs: number };
+  enrich: { batchSize: number; flushMs: number; topicsIntervalMs: number };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }
 
@@ -159,7 +165,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     api: { host: e.API_HOST, port: e.API_PORT, token: e.TWICHIST_API_TOKEN },
     models: { dir: e.TWICHIST_MODELS_DIR ? path.resolve(e.TWICHIST_MODELS_DIR) : path.join(dataDir, 'models'), online: e.TWICHIST_ONLINE, baseUrl: e.TWICHIST_MODELS_BASE_URL },
     emotes: { files: e.TWICHIST_EMOTE_FILES.map((f) => path.resolve(f)), cacheDir: path.join(dataDir, 'emotes') },
-    enrich: { batchSize: e.ENRICH_BATCH_SIZE, flushMs: e.ENRICH_FLUSH_MS },
+    enrich: { batchSize: e.ENRICH_BATCH_SIZE, flushMs: e.ENRICH_FLUSH_MS, topicsIntervalMs: e.TOPICS_INTERVAL_S * 1000 },
     logLevel: e.LOG_LEVEL,
   };
 }

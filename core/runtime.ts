@@ -429,6 +429,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       },
       refreshDerived: async () => {
         const { refreshDerived } = await load<typeof import('../analytics/refresh.ts')>('analytics/refresh.ts', 'refreshDerived');
+        // topics are computed in TypeScript by the enrich stage, not by a view
+        await s.enrich?.refreshTopics();
         return refreshDerived(client);
       },
       stop,

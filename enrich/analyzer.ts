@@ -19,6 +19,8 @@ export interface AnalyzeInput {
   emoteNames: readonly string[];
   /** The author's IRC badges (`{}` when none or unknown): moderation risk reads their standing. */
   badges: Readonly<Record<string, string>>;
+  /** Ask for {@link AnalyzeResult.modRiskWith}: enrich does when a toxicity model will refine the batch. */
+  keepModInputs?: boolean;
 }
 
 export interface AnalyzeResult {
@@ -30,6 +32,8 @@ export interface AnalyzeResult {
   toxicity: number;
   /** 0 .. 1. */
   modRisk: number;
+  /** With `keepModInputs`: moderation risk recomputed for another toxicity (the model blend), all else as scored. */
+  modRiskWith?: (toxicity: number) => number;
 }
 
 export interface Analyzer {

@@ -9,7 +9,7 @@ import { splitEventLines, type BusConsumer, type Delivery } from '../core/bus.ts
 import type { Config } from '../core/config.ts';
 import { validateEvent, type ChatEvent } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
-import type { ModelRuntime } from './models/index.ts';
+import { openModelRuntime, type ModelRuntime } from './models/index.ts';
 import { loadAnalyzer, type Analyzer } from './analyzer.ts';
 import { createEmoteSource, type EmoteSource } from './emotes.ts';
 import { createMetrics, observe, type EnrichMetrics } from './metrics.ts';
@@ -17,6 +17,7 @@ import { watchOptOuts } from './opt-outs.ts';
 import { refineWithModels } from './refine.ts';
 import { messageRow, payloadOf, plainRow, tableOf, type PendingRow } from './rows.ts';
 import { deadLetter, ExactlyOnceStore, type DeadLetter } from './store.ts';
+import { refreshTopics } from './topics/refresh.ts';
 import { WriteBuffer, type BufferEntry } from './write-buffer.ts';
 
 /** Longest stretch of delivery handling before the consume loop lets the event loop turn. */
@@ -35,10 +36,17 @@ export interface StartEnrichOptions {
   analyzer?: Analyzer;
   /** Emote sets. Default: from config (`emotes.files`, the cache in `emotes.cacheDir`, online fetches when `models.online`). */
   emotes?: EmoteSource;
-  /** Optional transformer models: refine sentiment/toxicity of a batch when they answer within {@link StartEnrichOptions.modelBudgetMs}. */
+  /**
+   * Transformer models: refine sentiment/toxicity (and with it moderation risk) of a batch when they
+   * answer within {@link StartEnrichOptions.modelBudgetMs}, and embed messages for topics. Default:
+   * opened from the models folder (`models.dir`) at start-up, which logs one line saying what was
+   * found (nothing found: lexicon and learned scorers, keyword topics); `null`: no models.
+   */
   models?: ModelRuntime | null;
   /** Longest a batch waits for the models before it is stored with lexicon scores. Default 300 ms. */
   modelBudgetMs?: number;
+  /** Period of the topic refresh of the windows stored since the last one; 0 = only on {@link EnrichStage.refreshTopics}. Default config `enrich.topicsIntervalMs`. */
+  topicsIntervalMs?: number;
   /** An insert slower than this is abandoned and awaited before the retry. Default 30 s. */
   insertTimeoutMs?: number;
   /** First retry delay after a failed store (doubles per failure). Default 250 ms. */
@@ -62,6 +70,11 @@ export interface EnrichStage {
   stored(): Promise<void>;
   /** Resolves when the consume loop ended (after `stop()`, or if the consumer ended by itself). */
   readonly done: Promise<void>;
+  /**
+   * Recomputes now the topics of the 5-minute windows stored since the last refresh (what the periodic
+   * refresh does; `twichist up`/`import` call it after a replay or an import). Call after `stored()`.
+   */
+  refreshTopics(): Promise<void>;
 }
 
 interface Entry extends BufferEntry {
@@ -80,7 +93,52 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
   const journalDir = opts.journalDir === undefined ? path.join(config.dataDir, 'enrich-journal', config.clickhouse.database, config.nats.consumer) : opts.journalDir;
   const store = new ExactlyOnceStore({ client, logger: log, insertTimeoutMs: opts.insertTimeoutMs, journalDir });
   let analyzer: Analyzer | null = opts.analyzer ?? null;
+  let models: ModelRuntime | null = opts.models ?? null;
   let stopping = false;
+
+  // Topics: channel -> [first, last] ts of the messages stored since the last refresh. Only in memory:
+  // windows stored just before a crash get their topics when the window is stored into again (or by
+  // `twichist analytics topics`); topics are derived data, the messages themselves are safe.
+  const TOPIC_WINDOW_MS = 300_000;
+  let dirty = new Map<string, [number, number]>();
+  const markDirty = (rows: PendingRow[]) => {
+    for (const r of rows) {
+      if (r.table !== 'messages') continue;
+      const span = dirty.get(r.channel);
+      if (span === undefined) dirty.set(r.channel, [r.ts, r.ts]);
+      else { if (r.ts < span[0]) span[0] = r.ts; if (r.ts > span[1]) span[1] = r.ts; }
+    }
+  };
+  let topicRun: Promise<void> = Promise.resolve();
+  const runTopics = (): Promise<void> => {
+    // one run at a time; a call during a run waits for it and then refreshes what came meanwhile
+    topicRun = topicRun.then(async () => {
+      if (dirty.size === 0) return;
+      const todo = dirty;
+      dirty = new Map();
+      const embedder = models?.available.embeddings ? models : null;
+      for (const [channel, [first, last]] of todo) {
+        const since = Math.floor(first / TOPIC_WINDOW_MS) * TOPIC_WINDOW_MS;
+        const until = (Math.floor(last / TOPIC_WINDOW_MS) + 1) * TOPIC_WINDOW_MS;
+        const t0 = performance.now();
+        try {
+          const r = await refreshTopics(client, { database: config.clickhouse.database, channel, since: new Date(since), until: new Date(until), contextMs: 1_800_000, embedder, windowMs: TOPIC_WINDOW_MS });
+          metrics.topicRefreshes++;
+          log.debug({ channel, windows: r.windows, topics: r.topics, messages: r.messages, method: r.method, ms: Math.round(performance.now() - t0) }, 'topics refreshed');
+        } catch (err) {
+          // kept for the next run: a failed refresh loses nothing but time
+          metrics.topicFailures++;
+          const span = dirty.get(channel);
+          dirty.set(channel, span ? [Math.min(span[0], first), Math.max(span[1], last)] : [first, last]);
+          log.warn({ err, channel }, 'topic refresh failed; retried at the next one');
+        }
+      }
+    });
+    return topicRun;
+  };
+  const topicsIntervalMs = opts.topicsIntervalMs ?? config.enrich.topicsIntervalMs;
+  const topicTimer = topicsIntervalMs > 0 ? setInterval(() => void runTopics(), topicsIntervalMs) : null;
+  topicTimer?.unref();
 
   const buffer = new WriteBuffer<Entry>({
     batchSize: config.enrich.batchSize,
@@ -97,9 +155,10 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
         for (const d of e.deadLetters) dls.push(d);
         events += e.size;
       }
-      if (opts.models) metrics.modelRefined += await refineWithModels(opts.models, rows, opts.modelBudgetMs ?? 300, log);
+      if (models) metrics.modelRefined += await refineWithModels(models, rows, opts.modelBudgetMs ?? 300, log);
       const t0 = performance.now();
       const r = await store.store(rows, dls);
+      markDirty(rows);
       const now = Date.now();
       observe(metrics.insertLatencyMs, performance.now() - t0);
       observe(metrics.batchSize, events);
@@ -138,8 +197,14 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
       if (e.kind === 'message') {
         emotes.noteChannel(e.channel, e.channel_id);
         const tokens = emotes.index.tokens(e.channel, e.text, e.emotes);
-        const scores = analyzer!.analyze({ channel: e.channel, userId: e.user_id, login: e.login, text: e.text, ts: e.ts, emoteNames: tokens.names, badges: e.badges });
+        // with a toxicity model, moderation risk is re-scored once the model's toxicity is known (refine.ts)
+        const keepModInputs = models?.available.toxicity != null;
+        const scores = analyzer!.analyze({ channel: e.channel, userId: e.user_id, login: e.login, text: e.text, ts: e.ts, emoteNames: tokens.names, badges: e.badges, keepModInputs });
         row = messageRow(e, tokens, scores, analyzer!.version);
+        if (scores.modRiskWith) {
+          rows.push({ table: tableOf(e.kind), kind: e.kind, id: e.id, channel: e.channel, ts: e.ts, receivedAt: e.received_at, raw: line, event: e, row, modRiskWith: scores.modRiskWith });
+          return;
+        }
       } else {
         if (e.kind === 'ban' || e.kind === 'timeout') analyzer!.recordBan(e.channel, e.target_login, e.ts);
         row = plainRow(e);
@@ -176,6 +241,9 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
 
   const done = (async () => {
     analyzer ??= await loadAnalyzer(log);
+    // One log line says which models were found; without any, the lexicon/learned scorers and keyword
+    // topics do the work (nothing else changes). Workers load only when a model is present.
+    if (opts.models === undefined) models = await openModelRuntime({ modelsDir: config.models.dir, logger: log });
     // Without the opt-out list nothing may be stored; retry until it can be read.
     while (!(await optOuts.refresh()) && !stopping) await new Promise((r) => setTimeout(r, 1000));
     let turn = performance.now();
@@ -202,12 +270,17 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
     metrics,
     stored: () => buffer.drain(),
     done,
+    refreshTopics: runTopics,
     async stop() {
       // Order matters: no new deliveries, then the last batch stored and acked, then our timers.
       stopping = true;
       await consumer.stop();
       await done.catch(() => {});
       await buffer.close();
+      // topics of what the last batches stored, then the model workers (after the last refine)
+      if (topicTimer) clearInterval(topicTimer);
+      await runTopics();
+      if (opts.models === undefined) await models?.close();
       optOuts.close();
       ownEmotes?.close();
     },

@@ -72,6 +72,9 @@ export interface EnrichMetrics {
   bisections: number;
   /** Messages whose scores a model refined before insert. */
   modelRefined: number;
+  /** Channel topic refreshes done / failed (a failed one is retried at the next). */
+  topicRefreshes: number;
+  topicFailures: number;
 }
 
 export function createMetrics(): EnrichMetrics {
@@ -91,6 +94,8 @@ export function createMetrics(): EnrichMetrics {
     transientFailures: 0,
     bisections: 0,
     modelRefined: 0,
+    topicRefreshes: 0,
+    topicFailures: 0,
   };
 }
 
@@ -124,6 +129,8 @@ export function toPrometheus(m: EnrichMetrics, prefix = 'twichist_enrich'): stri
   out += counter(`${prefix}_transient_failures_total`, 'Store attempts that failed and were retried.', m.transientFailures);
   out += counter(`${prefix}_bisections_total`, 'Batches split to isolate rejected rows.', m.bisections);
   out += counter(`${prefix}_model_refined_total`, 'Messages whose scores a model refined.', m.modelRefined);
+  out += counter(`${prefix}_topic_refreshes_total`, 'Per-channel topic refreshes of the windows stored since the last one.', m.topicRefreshes);
+  out += counter(`${prefix}_topic_refresh_failures_total`, 'Topic refreshes that failed (retried at the next).', m.topicFailures);
   out += renderHistogram(`${prefix}_batch_size`, 'Events per stored batch.', m.batchSize);
   out += renderHistogram(`${prefix}_insert_latency_ms`, 'Milliseconds to store a batch.', m.insertLatencyMs);
   out += renderHistogram(`${prefix}_lag_ms`, 'Milliseconds from received_at to stored, per event.', m.lagMs);

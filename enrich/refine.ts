@@ -5,10 +5,9 @@
  * Cost: the budget is added to event-to-queryable latency at most once per batch.
  */
 import type { Logger } from '../core/logger.ts';
+import { blendSentiment } from './analysis/sentiment.ts';
 import type { ModelRuntime } from './models/index.ts';
 import type { PendingRow } from './rows.ts';
-
-const LABEL_THRESHOLD = 0.2;
 
 function within<T>(p: Promise<T>, ms: number): Promise<T | null> {
   let t: NodeJS.Timeout | undefined;
@@ -30,12 +29,18 @@ export async function refineWithModels(models: ModelRuntime, rows: PendingRow[],
   }
   msgs.forEach((r, i) => {
     if (sent) {
+      // the analysis module's blend and label thresholds, not a second copy of them
       const s = sent[i];
-      const score = (Number(r.row.sentiment) + (s.positive - s.negative)) / 2;
-      r.row.sentiment = score;
-      r.row.sentiment_label = score >= LABEL_THRESHOLD ? 1 : score <= -LABEL_THRESHOLD ? -1 : 0;
+      const b = blendSentiment(Number(r.row.sentiment), [s.negative, s.neutral, s.positive]);
+      r.row.sentiment = b.score;
+      r.row.sentiment_label = b.label;
     }
-    if (tox) r.row.toxicity = Math.max(Number(r.row.toxicity), tox[i]);
+    if (tox) {
+      r.row.toxicity = Math.max(Number(r.row.toxicity), tox[i]);
+      // moderation risk reads toxicity as a feature (docs/sentiment.md): the blended value replaces
+      // the lexicon's, everything else as it was scored in stream order
+      if (r.modRiskWith) r.row.mod_risk = r.modRiskWith(r.row.toxicity as number);
+    }
     r.row.enrich_version = `${String(r.row.enrich_version)}+model`;
   });
   return msgs.length;

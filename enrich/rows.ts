@@ -45,6 +45,8 @@ export interface PendingRow {
   raw: string | null;
   event: ChatEvent;
   row: Record<string, unknown>;
+  /** Messages scored while a toxicity model was loaded: re-scores `mod_risk` once the model's toxicity is known (enrich/refine.ts). */
+  modRiskWith?: (toxicity: number) => number;
 }
 
 /** An in-process event (or what claimed to be one) as a dead-letter payload: its JSON, as the bus line would have been. */

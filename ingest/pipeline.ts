@@ -67,6 +67,7 @@ export async function openPublishPipeline(config: Config, logger: Logger, batch:
       await batcher.flush();
       await bus.idle();
       await stage.stored();
+      await stage.refreshTopics();
     },
     async close() {
       await batcher.close();

@@ -2,30 +2,54 @@ import { createClickHouse } from '../../core/clickhouse.ts';
 import { loadHypeModel } from '../../analytics/hype-model.ts';
 import { evaluateHype, fetchHypeRows, saveWeights } from '../../analytics/hype.ts';
 import { refreshDerived, refreshableViews } from '../../analytics/refresh.ts';
+import { openModelRuntime } from '../../enrich/models/index.ts';
+import { refreshTopics } from '../../enrich/topics/refresh.ts';
 import { parseArgs, UsageError, type Command } from '../command.ts';
 
 export const command: Command = {
   name: 'analytics',
-  summary: 'Refresh the derived analytics tables now, list them, or retrain the hype model on stored chat',
-  usage: 'twichist analytics refresh|views|train-hype [--save] [--train-share 0.7]',
+  summary: 'Refresh the derived analytics tables now, recompute topics, list the views, or retrain the hype model on stored chat',
+  usage: 'twichist analytics refresh|topics|views|train-hype [--channel C] [--since T] [--until T] [--save] [--train-share 0.7]',
   options: [
     { flag: 'refresh', description: 'refresh every refreshable view now, in dependency order, and wait (what import and up do)' },
+    { flag: 'topics', description: 'recompute topics (tables topics, message_topics, messages.topic_id) of a range, with the embedding model when installed; enrich does this on its own for what it stores' },
+    { flag: '--channel LOGIN', description: 'topics: one channel (default every channel with messages in the range)' },
+    { flag: '--since TIME / --until TIME', description: 'topics: ISO times; default the 6 hours before now' },
     { flag: 'views', description: 'list the refreshable views in refresh order with their last refresh' },
     { flag: 'train-hype', description: 'train the hype model on hype_features (time split per channel) and print model vs baseline' },
     { flag: '--save', description: 'train-hype: write analytics/hype-weights.json and apply it to hype_predictions' },
     { flag: '--train-share FRACTION', description: "train-hype: share of each channel's time used for training (default 0.7)" },
   ],
-  examples: ['twichist analytics refresh', 'twichist analytics views', 'twichist analytics train-hype --save'],
+  examples: ['twichist analytics refresh', 'twichist analytics topics --channel riotgames --since 2016-09-30T01:00:00Z --until 2016-09-30T03:00:00Z', 'twichist analytics views', 'twichist analytics train-hype --save'],
   async run(args, ctx) {
-    const { flags, positional } = parseArgs(args, { save: 'boolean', 'train-share': 'string' });
+    const { flags, positional } = parseArgs(args, { save: 'boolean', 'train-share': 'string', channel: 'string', since: 'string', until: 'string' });
     const action = positional[0];
-    if (!action || !['refresh', 'views', 'train-hype'].includes(action)) throw new UsageError('give refresh, views or train-hype');
+    if (!action || !['refresh', 'topics', 'views', 'train-hype'].includes(action)) throw new UsageError('give refresh, topics, views or train-hype');
+    const time = (flag: 'since' | 'until'): Date | null => {
+      const v = flags[flag];
+      if (v === undefined) return null;
+      const d = new Date(String(v));
+      if (Number.isNaN(d.getTime())) throw new UsageError(`--${flag} must be an ISO time such as 2016-09-30T01:00:00Z, not '${v}'`);
+      return d;
+    };
+    const since = time('since'), until = time('until');
     const share = flags['train-share'] === undefined ? 0.7 : Number(flags['train-share']);
     if (!(share > 0 && share < 1)) throw new UsageError(`--train-share must be between 0 and 1, not '${flags['train-share']}'`);
     const client = await createClickHouse(ctx.config());
     try {
       if (action === 'refresh') {
         await refreshDerived(client, { onRefreshed: (v, ms) => ctx.stdout.write(`refreshed ${v} in ${ms} ms\n`) });
+        return 0;
+      }
+      if (action === 'topics') {
+        const config = ctx.config();
+        const models = await openModelRuntime({ modelsDir: config.models.dir, models: { sentiment: null, toxicity: null } });
+        try {
+          const r = await refreshTopics(client, { database: config.clickhouse.database, channel: flags.channel === undefined ? null : String(flags.channel), since, until, embedder: models, contextMs: 0 });
+          ctx.stdout.write(`topics: ${r.topics} in ${r.windows} windows of ${r.channels.length} channel(s), ${r.messages} messages, ${r.method ?? 'no messages in range'}\n`);
+        } finally {
+          await models.close();
+        }
         return 0;
       }
       if (action === 'views') {

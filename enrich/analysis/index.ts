@@ -28,6 +28,8 @@ export interface AnalysisInput {
    * moderators and the broadcaster cannot be timed out by moderators, subscribers are less often.
    */
   badges?: Badges | null;
+  /** Also return {@link AnalysisResult.modRiskWith} (for a caller that will know a model's toxicity later). */
+  keepModInputs?: boolean;
 }
 
 export interface AnalysisResult {
@@ -38,6 +40,8 @@ export interface AnalysisResult {
   toxicity: number;
   /** 0..1 */
   modRisk: number;
+  /** With `keepModInputs`: the moderation risk for another toxicity value, all else as scored. */
+  modRiskWith?: (toxicity: number) => number;
 }
 
 /** Options for {@link createAnalyzer}. */
@@ -86,7 +90,9 @@ export function createAnalyzer(opts: AnalyzerOptions = {}): {
         sentimentLabel: toLabel(score),
         toxicity: tox,
         // keyed by login, as in training: the login's own toxicity is a feature (a numeric id has none)
-        modRisk: mod.score(input.channel, input.login.toLowerCase(), input.text, input.ts, input.emoteNames, tox, input.badges ?? null),
+        ...(input.keepModInputs
+          ? (({ risk, withToxicity }) => ({ modRisk: risk, modRiskWith: withToxicity }))(mod.scoreRescorable(input.channel, input.login.toLowerCase(), input.text, input.ts, input.emoteNames, tox, input.badges ?? null))
+          : { modRisk: mod.score(input.channel, input.login.toLowerCase(), input.text, input.ts, input.emoteNames, tox, input.badges ?? null) }),
       };
     },
     recordBan(channel: string, login: string, ts: number): void {

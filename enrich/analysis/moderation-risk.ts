@@ -51,6 +51,7 @@ export const FEATURE_NAMES = [
   'logUserRate2m', 'userMaxTokBanRate', 'userMaxShapeBanRate', 'logUserLongMsgs',
 ] as const;
 export const FEATURE_COUNT = FEATURE_NAMES.length;
+const TOXICITY_FEATURE = FEATURE_NAMES.indexOf('toxicity');
 
 /**
  * A (channel, user) entry is a slot of two slabs of typed arrays, not an object: an object with its
@@ -882,5 +883,21 @@ export class ModerationState {
   score(channel: string, user: string, text: string, ts: number, emoteNames: readonly string[] = [], tox?: number, badges: Badges | null = null): number {
     const f = this.features(channel, user, text, ts, emoteNames, tox);
     return 1 / (1 + Math.exp(-(compiledLogit(f, tokenLogit(text)) + roleLogit(badges))));
+  }
+
+  /**
+   * As {@link score}, plus `withToxicity(t)`: the risk this message gets when its toxicity feature is
+   * `t` instead (a transformer model's toxicity, known only later in the batch), every other feature
+   * and the state as they were when it was scored. `withToxicity(tox)` returns `risk`. Costs a copy of
+   * the feature vector (~450 bytes) and a closure per message: only for callers that have a model.
+   */
+  scoreRescorable(channel: string, user: string, text: string, ts: number, emoteNames: readonly string[] = [], tox?: number, badges: Badges | null = null): { risk: number; withToxicity: (t: number) => number } {
+    const f = Float64Array.from(this.features(channel, user, text, ts, emoteNames, tox));
+    const tokenZ = tokenLogit(text), role = roleLogit(badges);
+    const withToxicity = (t: number): number => {
+      f[TOXICITY_FEATURE] = t;
+      return 1 / (1 + Math.exp(-(compiledLogit(f, tokenZ) + role)));
+    };
+    return { risk: 1 / (1 + Math.exp(-(compiledLogit(f, tokenZ) + role))), withToxicity };
   }
 }

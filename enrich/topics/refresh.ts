@@ -15,6 +15,14 @@ export interface RefreshTopicsOptions extends TopicOptions {
   /** End of the range (exclusive). Default: now; the current, unfinished window is included and recomputed next time. */
   until?: Date | null;
   /**
+   * Messages this long before the range are read and computed with it but not written: the keyword
+   * method ranks a window's terms against the channel's other windows (c-TF-IDF), so a range of one or
+   * two windows (the enrich stage's periodic refresh) needs windows around it to tell a window's
+   * subject from the channel's everyday words. Ignored with an embedder (it groups each window on
+   * its own, and embedding the context would cost as much as the range again). Default 0.
+   */
+  contextMs?: number;
+  /**
    * Also copy topic ids into messages.topic_id, with one mutation per channel (rewrites only the
    * topic_id column of the touched parts; waits for it). Default true; false leaves
    * messages untouched and message_topics is the only record.
@@ -44,6 +52,8 @@ export async function refreshTopics(client: ClickHouseClient, o: RefreshTopicsOp
   const until = (o.until ?? new Date()).getTime();
   const from = Math.floor((o.since?.getTime() ?? until - 6 * 3600_000) / windowMs) * windowMs;
   const range = { db: o.database, from, to: until };
+  const embeds = o.embedder != null && o.embedder.available.embeddings !== null;
+  const readFrom = embeds ? from : from - Math.max(0, Math.floor((o.contextMs ?? 0) / windowMs) * windowMs);
   const channelRows = await client.query({
     query: `SELECT DISTINCT channel FROM {db:Identifier}.messages
             WHERE ts >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
@@ -61,12 +71,15 @@ export async function refreshTopics(client: ClickHouseClient, o: RefreshTopicsOp
       query: `SELECT id, channel, toUnixTimestamp64Milli(ts) AS ts_ms, text, emote_names AS emoteNames FROM {db:Identifier}.messages
               WHERE channel = {channel:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
               ORDER BY ts, id`,
-      query_params: { ...range, channel },
+      query_params: { ...range, from: readFrom, channel },
       format: 'JSONEachRow',
     });
     // Aliased ts_ms: an alias named ts would shadow the column in WHERE (ClickHouse resolves aliases there).
-    const messages: TopicMessage[] = (await rs.json<Omit<TopicMessage, 'ts'> & { ts_ms: number }>()).map(({ ts_ms, ...m }) => ({ ...m, ts: Number(ts_ms) }));
-    const computed = await computeTopics(messages, { ...o, windowMs });
+    const read: TopicMessage[] = (await rs.json<Omit<TopicMessage, 'ts'> & { ts_ms: number }>()).map(({ ts_ms, ...m }) => ({ ...m, ts: Number(ts_ms) }));
+    const computed = await computeTopics(read, { ...o, windowMs });
+    // the context windows were computed for contrast only
+    const messages = readFrom < from ? read.filter((m) => m.ts >= from) : read;
+    if (readFrom < from) computed.topics = computed.topics.filter((t) => t.windowStart >= from);
     result.method = computed.method;
     const scope = { ...range, channel, fromS: Math.floor(from / 1000), toS: Math.ceil(until / 1000) };
     // Replace, not append: a recomputed window may have fewer topics than the stored one.

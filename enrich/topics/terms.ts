@@ -3,14 +3,21 @@
  * messages (a time window, or a topic), and a term scores high when it is frequent in its class
  * and rare across all classes.
  */
-import natural from 'natural';
+import { createRequire } from 'node:module';
 
-const tokenizer = new natural.AggressiveTokenizer();
+// natural's files, not its index: the index pulls in wordnet and dotenv, which costs ~0.8 s at import
+// and loads a `.env` file of the working directory into process.env (configuration must come only
+// from core/config.ts), printing a line to stdout
+const require = createRequire(import.meta.url);
+const AggressiveTokenizer = require('natural/lib/natural/tokenizers/aggressive_tokenizer.js') as new () => { tokenize(text: string): string[] };
+const naturalStopwords = (require('natural/lib/natural/util/stopwords.js') as { words: string[] }).words;
+
+const tokenizer = new AggressiveTokenizer();
 
 /** Filler that natural's English list lacks but chat is full of; kept short to stay predictable. */
 const CHAT_STOPWORDS = ['im', 'u', 'ur', 'ya', 'yeah', 'yes', 'no', 'oh', 'ok', 'okay', 'just', 'like', 'get', 'got', 'dont', 'its', 'thats', 'can', 'will', 'one', 'now', 'really', 'even', 'still', 'much', 'would', 'could', 'think', 'know', 'go', 'going'];
 
-export const STOPWORDS: ReadonlySet<string> = new Set([...natural.stopwords, ...CHAT_STOPWORDS]);
+export const STOPWORDS: ReadonlySet<string> = new Set([...naturalStopwords, ...CHAT_STOPWORDS]);
 
 /**
  * The distinct terms of one message. Emotes (from the message's emote_names) are kept as written,
