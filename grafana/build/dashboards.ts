@@ -240,6 +240,19 @@ const channel: DashboardSpec = {
       ],
     },
     { panels: [topEmotes(8), modActions] },
+    {
+      panels: [
+        {
+          title: 'Topics',
+          description: 'What chat talked about per 5-minute window: topics the enrich stage found (embedding clusters when the model is installed, keywords otherwise), labelled by their most distinctive terms, largest first.',
+          type: 'table',
+          w: 24,
+          h: 9,
+          sql: `${header(['One row per topic and window (table topics, written by enrich every TOPICS_INTERVAL_S); newest windows first.'])}SELECT window_start AS time, channel, label, messages, arrayStringConcat(terms, ', ') AS terms, method\nFROM topics\nWHERE $__timeFilter(window_start) AND ${CHANNEL}\nORDER BY window_start DESC, channel, messages DESC\nLIMIT 300`,
+          overrides: [{ matcher: { id: 'byName', options: 'terms' }, properties: [{ id: 'custom.width', value: 500 }] }],
+        },
+      ],
+    },
     { panels: [recentMessages('Recent messages', 'The newest 500 messages of the selected channels (and user, if set).', `${CHANNEL} AND ${USER}`)] },
   ],
 };
@@ -316,7 +329,7 @@ const emotes: DashboardSpec = {
 const moderation: DashboardSpec = {
   uid: 'twichist-moderation',
   title: 'Twichist / Moderation and toxicity',
-  description: 'Moderation actions by type against toxicity, and who gets moderated.',
+  description: 'Moderation actions by type against toxicity, who gets moderated, and the messages most at risk.',
   tags: ['moderation'],
   variables: [channelVar],
   rows: [
@@ -351,6 +364,22 @@ const moderation: DashboardSpec = {
       ],
     },
     { panels: [{ ...modActions, w: 24 }] },
+    {
+      panels: [
+        {
+          title: 'Highest moderation risk',
+          description: "Messages most likely to get their author timed out or banned within a minute (mod_risk: spam, floods, copy-pastas, toxicity, the author's recent behaviour and standing; docs/sentiment.md), highest first.",
+          type: 'table',
+          w: 24,
+          h: 10,
+          sql: `${header(['Reads one Float32 column of the range: top 100 by a partial sort.'])}SELECT ts AS time, channel, login, text, round(mod_risk, 3) AS mod_risk, round(toxicity, 2) AS toxicity\nFROM messages\nWHERE $__timeFilter_ms(ts) AND ${CHANNEL}\nORDER BY mod_risk DESC, ts DESC\nLIMIT 100`,
+          overrides: [
+            { matcher: { id: 'byName', options: 'text' }, properties: [{ id: 'custom.width', value: 700 }] },
+            { matcher: { id: 'byName', options: 'mod_risk' }, properties: [{ id: 'unit', value: 'percentunit' }, { id: 'custom.cellOptions', value: { type: 'color-background' } }, { id: 'thresholds', value: { mode: 'absolute', steps: [{ color: 'green', value: null }, { color: 'orange', value: 0.3 }, { color: 'red', value: 0.7 }] } }] },
+          ],
+        },
+      ],
+    },
   ],
 };
 
