@@ -27,6 +27,8 @@ export const messageSchema = z.object({
   sentiment: z.number(),
   sentiment_label: z.number(),
   toxicity: z.number(),
+  /** Probability (0..1) that the author is timed out or banned within 60 s of this message, as scored when it arrived (docs/sentiment.md). */
+  mod_risk: z.number(),
   topic_id: z.number(),
   /** A moderator deleted it (CLEARMSG). Bans/timeouts of the author do not count: see docs/api.md. */
   deleted: z.boolean(),
@@ -74,12 +76,13 @@ export interface MessageRow {
   sentiment: number;
   sentiment_label: number;
   toxicity: number;
+  mod_risk: number;
   topic_id: number;
   deleted: number | boolean;
 }
 
 export const MESSAGE_COLUMNS = `id, channel, toUnixTimestamp64Milli(ts) AS ts_ms, login, display_name, user_id, text, action, color, bits, first_msg, badges,
-  emote_names, reply_parent_msg_id, sentiment, sentiment_label, toxicity, topic_id`;
+  emote_names, reply_parent_msg_id, sentiment, sentiment_label, toxicity, mod_risk, topic_id`;
 
 export function toMessage({ ts_ms, emote_names, action, first_msg, deleted, ...rest }: MessageRow): MessageOut {
   return { ...rest, ts: iso(Number(ts_ms)), emotes: emote_names, action: Boolean(action), first_msg: Boolean(first_msg), deleted: Boolean(deleted) };

@@ -79,6 +79,12 @@ describe('messages', { skip }, () => {
     } while (cursor);
     assert.deepEqual(seen, [...live].sort(newestFirst).map((m) => m.id));
   });
+  it('each message carries its scores, moderation risk included (0..1, as enrich stored it)', async () => {
+    const r = await getJson(f.app, '/api/v1/messages?channel=xqc&limit=1000');
+    const items: Array<{ sentiment: number; toxicity: number; mod_risk: number; topic_id: number }> = r.body.items;
+    assert.ok(items.length > 0 && items.every((m) => m.mod_risk >= 0 && m.mod_risk <= 1 && typeof m.toxicity === 'number' && typeof m.topic_id === 'number'));
+    assert.ok(new Set(items.map((m) => m.mod_risk)).size > 10, 'scores, not a constant');
+  });
   it('include_deleted adds the deleted messages, flagged', async () => {
     const r = await getJson(f.app, '/api/v1/messages?channel=xqc&include_deleted=true&limit=1000');
     const all: Array<{ id: string; deleted: boolean }> = [];
