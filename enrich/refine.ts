@@ -5,7 +5,7 @@
  * Cost: the budget is added to event-to-queryable latency at most once per batch.
  */
 import type { Logger } from '../core/logger.ts';
-import { blendSentiment } from './analysis/sentiment.ts';
+import { blendSentiment, MODEL_BLEND_WEIGHT, MODEL_BLEND_WEIGHT_2LABEL } from './analysis/sentiment.ts';
 import type { ModelRuntime } from './models/index.ts';
 import type { PendingRow } from './rows.ts';
 
@@ -31,7 +31,8 @@ export async function refineWithModels(models: ModelRuntime, rows: PendingRow[],
     if (sent) {
       // the analysis module's blend and label thresholds, not a second copy of them
       const s = sent[i];
-      const b = blendSentiment(Number(r.row.sentiment), [s.negative, s.neutral, s.positive]);
+      // a 2-label model reports neutral as exactly 0 (labels.ts)
+      const b = blendSentiment(Number(r.row.sentiment), [s.negative, s.neutral, s.positive], s.neutral === 0 ? MODEL_BLEND_WEIGHT_2LABEL : MODEL_BLEND_WEIGHT);
       r.row.sentiment = b.score;
       r.row.sentiment_label = b.label;
     }

@@ -448,6 +448,12 @@ export function emoteOnlyLabel(text: string): Label {
 
 /** Weight of a transformer model in {@link blendSentiment}; see docs/sentiment.md. */
 export const MODEL_BLEND_WEIGHT = 0.5;
+/**
+ * Weight for a 2-label model (no neutral class, such as the default SST-2 DistilBERT): it forces "ok",
+ * "gg" and emote-only lines to a pole, often above 0.9 confidence, and was trained on film reviews, so it
+ * counts for less (docs/models.md, "Blending"). A proposal, not tuned: no real weights on our machines.
+ */
+export const MODEL_BLEND_WEIGHT_2LABEL = 0.35;
 
 /**
  * Where a model plugs in: blends this lexical score (-1..1) with a model's class probabilities
