@@ -11,7 +11,7 @@ export function readWeights(file = DEFAULT_WEIGHTS_FILE): HypeWeights | null {
   if (!existsSync(file)) return null;
   const w = JSON.parse(readFileSync(file, 'utf8')) as HypeWeights;
   if (JSON.stringify(w.features) !== JSON.stringify(HYPE_FEATURES) || w.weights.length !== HYPE_FEATURES.length) {
-    throw new Error(`${file} was trained on features [${w.features}], but hype_features gives [${HYPE_FEATURES}]; retrain with node analytics/hype-eval.ts --save`);
+    throw new Error(`${file} was trained on features [${w.features}], but hype_features gives [${HYPE_FEATURES}]; retrain with twichist analytics train-hype --save`);
   }
   return w;
 }

@@ -337,6 +337,10 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       const { migrateUp, applyRetention } = await import('../clickhouse/migrate.ts');
       const applied = await migrateUp(client);
       await applyRetention(client, config.clickhouse.retentionDays);
+      // hype_predictions_mv predicts nothing until the shipped weights are in hype_model (idempotent);
+      // before, only a replay's or import's refresh loaded them, so live-only runs never predicted
+      const { loadHypeModel } = await load<typeof import('../analytics/hype-model.ts')>('analytics/hype-model.ts', 'loadHypeModel');
+      await loadHypeModel(client);
       step(applied.length === 0 ? 'schema is up to date' : `applied ${applied.length} migration(s)`);
     }
     if (embedded) {

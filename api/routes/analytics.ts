@@ -27,7 +27,7 @@ const recordList = z.object({ items: z.array(z.record(z.string(), z.unknown())) 
 
 /** Rows of a derived table we do not own, as records; JSON-safe already (ClickHouse JSON output). */
 /** Newest (or biggest) first; keys of a fixed map, never input. */
-const DERIVED_ORDER = { bursts: 'start DESC', topics: 'window_start DESC, topic_id', chatter_segments: 'messages DESC, login' } as const;
+const DERIVED_ORDER = { bursts: 'start DESC', topics: 'window_start DESC, topic_id', chatter_segments: 'messages DESC, login', hype_predictions: '`window` DESC', moderation_lag: 'channel' } as const;
 
 async function derivedRows(client: ClickHouseClient, table: keyof typeof DERIVED_ORDER, channel: string, limit: number): Promise<Array<Record<string, unknown>>> {
   return rowsOrEmpty<Record<string, unknown>>(client, `SELECT * FROM ${table} WHERE channel = {channel:String} ORDER BY ${DERIVED_ORDER[table]} LIMIT {limit:UInt32}`, { channel, limit });
@@ -123,6 +123,8 @@ export function analyticsRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       ['bursts', 'bursts', 'Chat bursts (analytics table `bursts`)'],
       ['topics', 'topics', 'Topics (table `topics`)'],
       ['segments', 'chatter_segments', 'Chatter segments (analytics table `chatter_segments`)'],
+      ['hype', 'hype_predictions', 'Hype predictions: per 30-s window, the probability that a volume burst starts within the next minute (table `hype_predictions`)'],
+      ['moderation/lag', 'moderation_lag', 'How fast bans/timeouts follow flagged messages, and how many flagged users get one (table `moderation_lag`, one row)'],
     ] as const) {
       app.get(
         `/:channel/${path}`,

@@ -9,6 +9,7 @@ import { createClickHouse, embeddedConnection } from '../../core/clickhouse.ts';
 import { startControlServer, type ControlServer } from '../../core/control.ts';
 import { channelControlSubject } from '../../core/subjects.ts';
 import { applyRetention, migrateUp } from '../../clickhouse/migrate.ts';
+import { loadHypeModel } from '../../analytics/hype-model.ts';
 import { parseArgs, type Command } from '../command.ts';
 
 export const command: Command = {
@@ -27,6 +28,7 @@ export const command: Command = {
     try {
       await migrateUp(client, { onApply: (m) => logger.info({ migration: `${m.version}_${m.name}` }, 'applying migration') });
       await applyRetention(client, config.clickhouse.retentionDays);
+      await loadHypeModel(client);
       if (config.clickhouse.url === null && embeddedConnection() !== null) control = await startControlServer({ dataDir: config.dataDir, logger });
       if (config.nats.url !== null) {
         const { connect } = await import('@nats-io/transport-node');

@@ -6,6 +6,7 @@
 import { createClickHouse, embeddedConnection } from '../../core/clickhouse.ts';
 import { startControlServer, type ControlServer } from '../../core/control.ts';
 import { migrateUp } from '../../clickhouse/migrate.ts';
+import { loadHypeModel } from '../../analytics/hype-model.ts';
 import { createJetStreamConsumer } from '../../enrich/consumer.ts';
 import { startEnrich } from '../../enrich/index.ts';
 import { parseArgs, UsageError, type Command } from '../command.ts';
@@ -23,6 +24,7 @@ export const command: Command = {
     const logger = ctx.logger().child({ cmd: 'enrich' });
     const client = await createClickHouse(config);
     const applied = await migrateUp(client);
+    await loadHypeModel(client);
     if (applied.length > 0) logger.info({ applied: applied.map((m) => `${m.version}_${m.name}`) }, 'applied migrations');
     let control: ControlServer | null = null;
     if (config.clickhouse.url === null && embeddedConnection() !== null) control = await startControlServer({ dataDir: config.dataDir, logger });

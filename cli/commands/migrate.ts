@@ -1,5 +1,6 @@
 import { createClickHouse } from '../../core/clickhouse.ts';
 import { applyRetention, listMigrations, migrateDown, migrateUp, appliedMigrations } from '../../clickhouse/migrate.ts';
+import { loadHypeModel } from '../../analytics/hype-model.ts';
 import { parseArgs, UsageError, type Command } from '../command.ts';
 
 export const command: Command = {
@@ -36,6 +37,8 @@ export const command: Command = {
       }
       const done = await migrateUp(client, { to, onApply: log('applying') });
       await applyRetention(client, config.clickhouse.retentionDays);
+      // the hype view predicts nothing until the shipped weights are in hype_model (idempotent)
+      await loadHypeModel(client);
       ctx.stdout.write(done.length === 0 ? 'schema is up to date\n' : `applied ${done.length} migration(s)\n`);
       return 0;
     } finally {

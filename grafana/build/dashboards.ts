@@ -323,6 +323,20 @@ const emotes: DashboardSpec = {
         },
       ],
     },
+    {
+      panels: [
+        {
+          title: 'Hype: chance of a burst in the next minute',
+          description: 'hype_predictions: per 30-second window, the probability that a volume burst starts within the next 60 seconds (the hype model; analytics/hype-weights.json), highest per bucket.',
+          type: 'timeseries',
+          interval: '30s',
+          unit: 'percentunit',
+          w: 24,
+          h: 8,
+          sql: `${header(['One row per channel and 30-s window; max per bucket keeps a spike visible when zoomed out.'])}SELECT $__timeInterval(\`window\`) AS time, channel, max(probability) AS hype\nFROM hype_predictions\nWHERE $__timeFilter(\`window\`) AND ${CHANNEL}\nGROUP BY time, channel\nORDER BY time, channel`,
+        },
+      ],
+    },
   ],
 };
 
@@ -364,6 +378,22 @@ const moderation: DashboardSpec = {
       ],
     },
     { panels: [{ ...modActions, w: 24 }] },
+    {
+      panels: [
+        {
+          title: 'Moderation lag',
+          description: 'Per channel over all stored chat (moderation_lag): messages flagged (toxicity or moderation risk above 0.5), how many flagged users were banned or timed out within 10 minutes, and how fast (seconds from their last flagged message).',
+          type: 'table',
+          w: 24,
+          h: 7,
+          sql: `${header(['moderation_lag is one row per channel over all history (refreshed every 5 minutes): the time picker does not apply.'])}SELECT channel, flagged_messages, flagged_users, actioned_users, round(actioned_share, 3) AS actioned_share, actions_after_flag, lag_median_s, lag_p90_s\nFROM moderation_lag\nWHERE ${CHANNEL}\nORDER BY flagged_users DESC`,
+          overrides: [
+            { matcher: { id: 'byName', options: 'actioned_share' }, properties: [{ id: 'unit', value: 'percentunit' }] },
+            { matcher: { id: 'byRegexp', options: 'lag_.*' }, properties: [{ id: 'unit', value: 's' }] },
+          ],
+        },
+      ],
+    },
     {
       panels: [
         {

@@ -40,6 +40,8 @@ const ROUTES: Array<{ path: string; query: string[]; valid?: Record<string, stri
   { path: '/api/v1/analytics/{channel}/bursts', query: ['limit'] },
   { path: '/api/v1/analytics/{channel}/topics', query: ['limit'] },
   { path: '/api/v1/analytics/{channel}/segments', query: ['limit'] },
+  { path: '/api/v1/analytics/{channel}/hype', query: ['limit'] },
+  { path: '/api/v1/analytics/{channel}/moderation/lag', query: ['limit'] },
   { path: '/api/v1/analytics/compare', query: ['channels', 'from', 'to'], valid: { channels: 'xqc,xqc' } },
   { path: '/list', query: ['channel', 'user', 'channelid', 'userid'], valid: { channel: 'xqc' } },
   { path: '/channel/{channel}/{year}/{month}/{day}', query: ['json', 'raw', 'type', 'reverse'] },

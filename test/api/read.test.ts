@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ChatEvent, ChatMessage, Timeout, UserNotice } from '../../core/events.ts';
 import { parseIrcLine } from '../../ingest/irc-parser.ts';
+import { loadHypeModel } from '../../analytics/hype-model.ts';
+import { refreshDerived } from '../../analytics/refresh.ts';
 import { xqcMissing } from './support/load.ts';
 import { apiFixture, getJson, tokensOf, type ApiFixture } from './support/setup.ts';
 
@@ -234,7 +236,7 @@ describe('analytics', { skip }, () => {
     assert.equal(tl.body.points.reduce((s: number, p: { uses: number }) => s + p.uses, 0), want[0].uses);
   });
   it('derived tables answer lists (empty until refreshed), never 500', async () => {
-    for (const p of ['bursts', 'topics', 'segments']) {
+    for (const p of ['bursts', 'topics', 'segments', 'hype', 'moderation/lag']) {
       const r = await getJson(f.app, `/api/v1/analytics/xqc/${p}`);
       assert.equal(r.status, 200, p);
       assert.ok(Array.isArray(r.body.items));
@@ -416,5 +418,18 @@ describe('more channels', { skip }, () => {
     } while (cursor);
     assert.deepEqual(got, want);
     assert.ok(want.some((id) => id.startsWith('xqc_old2:')), 'the 45-day-old copy matched');
+  });
+});
+
+// Last: refreshing the views changes what /compare reads (analytics instead of computed).
+describe('derived tables after the views ran', { skip }, () => {
+  it('hype predictions and moderation lag are served once the views have run (hype weights loaded as migrate does)', async () => {
+    await loadHypeModel(f.db.client);
+    await refreshDerived(f.db.client, { skipHypeModel: true });
+    const hype = await getJson(f.app, '/api/v1/analytics/xqc/hype?limit=1000');
+    assert.ok(hype.body.items.length > 0 && hype.body.items.every((p: { probability: number }) => p.probability >= 0 && p.probability <= 1));
+    const lag = await getJson(f.app, '/api/v1/analytics/xqc/moderation/lag');
+    assert.equal(lag.status, 200);
+    assert.ok(Array.isArray(lag.body.items));
   });
 });
