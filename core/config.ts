@@ -91,6 +91,13 @@ export const envSchema = z.object({
    * `topics`, `message_topics` and `messages.topic_id` (one mutation per channel). 0 turns it off.
    */
   TOPICS_INTERVAL_S: z.coerce.number().int().min(0).default(300),
+  /**
+   * `twichist enrich` (the stage alone, as compose runs it) serves its Prometheus metrics at
+   * `http://ENRICH_METRICS_HOST:ENRICH_METRICS_PORT/metrics`; 0 = off. In `twichist up` they are on the
+   * API's /metrics.
+   */
+  ENRICH_METRICS_HOST: z.string().default('127.0.0.1'),
+  ENRICH_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -104,7 +111,7 @@ export interface Config {
   api: { host: string; port: number; token: string | null };
   models: { dir: string; online: boolean; baseUrl: string };
   emotes: { files: string[]; cacheDir: string };
-  enrich: { batchSize: number; flushMs: number; topicsIntervalMs: number };
+  enrich: { batchSize: number; flushMs: number; topicsIntervalMs: number; metricsHost: string; metricsPort: number };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }
 
@@ -165,7 +172,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     api: { host: e.API_HOST, port: e.API_PORT, token: e.TWICHIST_API_TOKEN },
     models: { dir: e.TWICHIST_MODELS_DIR ? path.resolve(e.TWICHIST_MODELS_DIR) : path.join(dataDir, 'models'), online: e.TWICHIST_ONLINE, baseUrl: e.TWICHIST_MODELS_BASE_URL },
     emotes: { files: e.TWICHIST_EMOTE_FILES.map((f) => path.resolve(f)), cacheDir: path.join(dataDir, 'emotes') },
-    enrich: { batchSize: e.ENRICH_BATCH_SIZE, flushMs: e.ENRICH_FLUSH_MS, topicsIntervalMs: e.TOPICS_INTERVAL_S * 1000 },
+    enrich: { batchSize: e.ENRICH_BATCH_SIZE, flushMs: e.ENRICH_FLUSH_MS, topicsIntervalMs: e.TOPICS_INTERVAL_S * 1000, metricsHost: e.ENRICH_METRICS_HOST, metricsPort: e.ENRICH_METRICS_PORT },
     logLevel: e.LOG_LEVEL,
   };
 }

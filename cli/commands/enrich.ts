@@ -3,12 +3,13 @@
  * pending migrations first; with embedded ClickHouse it serves the database to `twichist sql` and
  * friends through the control server while it runs.
  */
+import http from 'node:http';
 import { createClickHouse, embeddedConnection } from '../../core/clickhouse.ts';
 import { startControlServer, type ControlServer } from '../../core/control.ts';
 import { migrateUp } from '../../clickhouse/migrate.ts';
 import { loadHypeModel } from '../../analytics/hype-model.ts';
 import { createJetStreamConsumer } from '../../enrich/consumer.ts';
-import { startEnrich } from '../../enrich/index.ts';
+import { startEnrich, toPrometheus } from '../../enrich/index.ts';
 import { parseArgs, UsageError, type Command } from '../command.ts';
 
 export const command: Command = {
@@ -35,6 +36,25 @@ export const command: Command = {
       logger.info({ acked: m.busAcked, out: m.eventsOut, deadLetters: m.deadLetters, duplicates: m.duplicatesDropped, naks: m.busNaked }, 'enrich progress');
     }, 30_000);
     report.unref();
+    // Prometheus scrape target: the API process of a split deployment cannot see this process's counters.
+    let metricsServer: http.Server | null = null;
+    if (config.enrich.metricsPort > 0) {
+      const server = http.createServer((req, res) => {
+        if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+          res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: the only path is /metrics\n');
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(toPrometheus(stage.metrics));
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.enrich.metricsPort, config.enrich.metricsHost, () => resolve());
+      }).catch((err: Error) => {
+        throw new UsageError(`cannot serve metrics on ${config.enrich.metricsHost}:${config.enrich.metricsPort} (${err.message}): set ENRICH_METRICS_PORT to a free port, or 0 to turn it off`);
+      });
+      metricsServer = server;
+      logger.info({ url: `http://${config.enrich.metricsHost}:${config.enrich.metricsPort}/metrics` }, 'metrics');
+    }
 
     let shuttingDown: Promise<number> | null = null;
     // Ordered shutdown (SIGTERM/SIGINT or a failed consume loop); each step needs the ones after it.
@@ -47,7 +67,8 @@ export const command: Command = {
         // 2. Drain NATS: flushes those acks to the server before the connection closes. Unacked
         //    messages (none after a clean stop) would be redelivered to the next instance.
         await consumer.close();
-        // 3. Stop serving the embedded database to other processes, then close our client.
+        // 3. Stop serving metrics and the embedded database to other processes, then close our client.
+        await new Promise((r) => (metricsServer ? metricsServer.close(r) : r(undefined)));
         await control?.close();
         await client.close();
         logger.info({ acked: stage.metrics.busAcked, out: stage.metrics.eventsOut }, 'enrich stopped');

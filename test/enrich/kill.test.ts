@@ -19,6 +19,7 @@ import { deleteStream, tryConnectNats } from '../support/nats.ts';
 import { REPO_ROOT, sharedDataMissing } from '../support/paths.ts';
 import { RIOT_LOG, RIOT_MESSAGES, RIOT_MOD_ACTIONS } from './support/chatty.ts';
 import { counts, importEvents, publishAll, unacked, uniqueNatsEnv, waitFor } from './support/harness.ts';
+import { freePort } from '../cli/harness.ts';
 
 let nc: NatsConnection | null = null;
 let stream: string | null = null;
@@ -55,7 +56,8 @@ test('enrich killed with SIGKILL twice mid-stream and restarted: still exact, ro
   nc = r.nc;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-enrich-kill-'));
   t.after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
-  const env = { ...uniqueNatsEnv(), TWICHIST_DATA_DIR: dataDir, CLICKHOUSE_DATABASE: 'killtest', LOG_LEVEL: 'warn', ENRICH_BATCH_SIZE: '1000', ENRICH_FLUSH_MS: '100', PATH: path.dirname(process.execPath) };
+  const metricsPort = await freePort();
+  const env = { ...uniqueNatsEnv(), TWICHIST_DATA_DIR: dataDir, CLICKHOUSE_DATABASE: 'killtest', LOG_LEVEL: 'warn', ENRICH_BATCH_SIZE: '1000', ENRICH_FLUSH_MS: '100', ENRICH_METRICS_PORT: String(metricsPort), PATH: path.dirname(process.execPath) };
   const config = loadConfig(env);
   stream = config.nats.stream;
   await publishAll(nc, config, await importEvents(RIOT_LOG));
@@ -75,6 +77,12 @@ test('enrich killed with SIGKILL twice mid-stream and restarted: still exact, ro
   const last = startChild(env);
   // Redelivery of what the killed children had not acked waits for ack_wait (30 s).
   await waitFor('every event stored and acked', async () => ({ c: await childCounts(config), pending: await unacked(nc!, config) }), (v) => v.c !== null && v.c.messages >= RIOT_MESSAGES && v.c.modActions >= RIOT_MOD_ACTIONS && v.pending === 0, 400_000);
+  // the standalone stage's scrape target: what this process stored (the killed ones' work is not in it)
+  const scraped = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+  assert.equal(scraped.status, 200);
+  const stored = Number(/^twichist_enrich_events_out_total\{kind="message"\} (\d+)$/m.exec(await scraped.text())?.[1]);
+  assert.ok(stored > 0 && stored <= RIOT_MESSAGES, `events_out message counter ${stored}`);
+  assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/other`)).status, 404);
   last.child.kill('SIGTERM');
   assert.equal(await last.exited, 0, `graceful exit on SIGTERM; stderr: ${last.stderr()}`);
 
