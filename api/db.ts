@@ -79,12 +79,6 @@ export function cachedRowsOrEmpty<T>(client: ClickHouseClient, query: string, pa
   return value;
 }
 
-/** Whether a table exists in the session's database (cheap: system.tables). */
-export async function tableExists(client: ClickHouseClient, table: string): Promise<boolean> {
-  const r = await rows<{ n: number }>(client, 'SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = {t:String}', { t: table });
-  return (r[0]?.n ?? 0) > 0;
-}
-
 /** Bucket sizes the rollups exist for. */
 export const BUCKETS = ['30s', '1m', '1h', '1d'] as const;
 export type Bucket = (typeof BUCKETS)[number];

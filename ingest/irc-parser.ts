@@ -291,24 +291,6 @@ export function parseIrcLine(line: string, ctx: ParseContext): ParseOutcome {
   }
 }
 
-/** Turns an already split message (e.g. twurple's parsed message without a raw line) into an event. */
-export function ircMessageToEvent(msg: IrcMessage, ctx: ParseContext): ParseOutcome {
-  let line = '';
-  const tagParts: string[] = [];
-  for (const k in msg.tags) tagParts.push(msg.tags[k] === '' ? `${k}=` : `${k}=${escapeTag(msg.tags[k])}`);
-  if (tagParts.length) line += '@' + tagParts.join(';') + ' ';
-  if (msg.prefix !== null) line += ':' + msg.prefix + ' ';
-  line += msg.command;
-  msg.params.forEach((p, n) => {
-    line += n === msg.params.length - 1 && (p === '' || p.includes(' ') || p.startsWith(':')) ? ' :' + p : ' ' + p;
-  });
-  return parseIrcLine(line, ctx);
-}
-
-function escapeTag(v: string): string {
-  return v.replace(/[\\; \r\n]/g, (c) => (c === '\\' ? '\\\\' : c === ';' ? '\\:' : c === ' ' ? '\\s' : c === '\r' ? '\\r' : '\\n'));
-}
-
 interface Head {
   channel: string;
   channelId: string | null;

@@ -394,7 +394,10 @@ if (C_GBDT !== undefined) {
   }
 }
 
-/** Final logit of the built-in model: what {@link riskFromFeatures} computes with the default model. */
+/**
+ * Final logit of the built-in model: the additive logit ({@link riskLogit}) plus the token logit, averaged
+ * with the trees' ({@link gbdtLogit}) for an ensemble, from arrays built once at load.
+ */
 function compiledLogit(f: Float64Array, tokenZ: number): number {
   let z = mm.bias;
   for (let j = 0; j < FEATURE_COUNT; j++) {
@@ -438,16 +441,6 @@ export function roleLogit(badges: Badges | null | undefined): number {
   if ('broadcaster' in badges || 'moderator' in badges || 'staff' in badges || 'admin' in badges || 'global_mod' in badges) return PRIVILEGED_LOGIT;
   if ('subscriber' in badges || 'founder' in badges || 'vip' in badges) return MEMBER_LOGIT;
   return 0;
-}
-
-/**
- * Moderation risk 0..1 from a feature vector (plus the token logit, when known). With an ensemble
- * model (`gbdt` present) the logit is the mean of the additive model's and the trees'.
- */
-export function riskFromFeatures(f: ArrayLike<number>, m: ModerationModel = mm, tokenZ = 0): number {
-  let z = riskLogit(f, m) + tokenZ;
-  if (m.gbdt !== undefined) z = 0.5 * z + 0.5 * gbdtLogit(f, m.gbdt);
-  return 1 / (1 + Math.exp(-z));
 }
 
 /**

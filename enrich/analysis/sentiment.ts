@@ -412,13 +412,6 @@ export function scoreSentiment(text: string, emoteNames?: string[]): { score: nu
   return { score, label: toLabel(score) };
 }
 
-/** Same as {@link scoreSentiment} with a custom emote map (for createAnalyzer's extraEmoteScores). */
-export function scoreSentimentWith(emotes: ReadonlyMap<string, number>, text: string, emoteNames?: readonly string[]): { score: number; label: Label } {
-  const p = lexical(text, { emotes, emoteNames }, scratch);
-  const score = combine(p);
-  return { score, label: toLabel(score) };
-}
-
 /**
  * Baseline 1: English lexicon only, the way natural's SentimentAnalyzer('English', null, 'afinn') scores
  * (mean AFINN over tokens, natural's 4 negations flip the next word), label = sign.

@@ -69,8 +69,3 @@ export function channelEmoteSuffix(tok: string): string {
   for (let j = i + 1; j < n; j++) if (!isAlnum(tok.charCodeAt(j))) return '';
   return tok.slice(i);
 }
-
-/** Splits on ASCII whitespace. */
-export function splitTokens(text: string): string[] {
-  return text.split(/\s+/).filter((t) => t.length > 0);
-}
