@@ -25,6 +25,8 @@ export async function settleDerived(o: SettleOptions): Promise<boolean> {
     const started = Date.now();
     const views = await refreshDerived(client);
     o.say(`derived tables refreshed (${views.length} views, ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    // in-process imports refresh topics in their pipeline; the enrich service does it on its timer
+    if (o.config.nats.url !== null) o.say(`topics: the enrich service computes them for the imported windows within TOPICS_INTERVAL_S (${o.config.enrich.topicsIntervalMs / 1000} s here)`);
     return true;
   } finally {
     await client.close();
