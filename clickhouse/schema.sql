@@ -245,38 +245,45 @@ AS WITH
             emote,
             start
     ),
-    peak_messages AS
-    (
-        SELECT
-            channel,
-            toDateTime(toStartOfInterval(ts, toIntervalSecond(30)), 'UTC') AS w,
-            ts,
-            text,
-            emote_names
-        FROM messages
-        WHERE (channel, toDateTime(toStartOfInterval(ts, toIntervalSecond(30)), 'UTC')) IN (
-            SELECT
-                channel,
-                peak_window
-            FROM runs
-        )
-    ),
     samples AS
     (
         SELECT
-            r.channel AS channel,
-            r.kind AS kind,
-            r.emote AS emote,
-            r.start AS start,
-            arrayMap(x -> (x.2), arraySlice(arraySort(groupArray((m.ts, m.text))), 1, 3)) AS sample_messages
-        FROM runs AS r
-        INNER JOIN peak_messages AS m ON (m.channel = r.channel) AND (m.w = r.peak_window)
-        WHERE (r.kind = 'volume') OR has(m.emote_names, r.emote)
+            channel,
+            kind,
+            emote,
+            w,
+            arrayMap(x -> (x.2), arraySlice(arraySort(groupArray((ts, text))), 1, 3)) AS sample_messages
+        FROM
+        (
+            SELECT
+                channel,
+                toDateTime(toStartOfInterval(ts, toIntervalSecond(30)), 'UTC') AS w,
+                ts,
+                text,
+                series.1 AS kind,
+                series.2 AS emote
+            FROM messages
+            ARRAY JOIN arrayConcat([('volume', '')], arrayMap(e -> ('emote', toString(e)), arrayDistinct(emote_names))) AS series
+            WHERE (channel, toDateTime(toStartOfInterval(ts, toIntervalSecond(30)), 'UTC')) IN (
+                SELECT
+                    channel,
+                    peak_window
+                FROM runs
+            )
+        )
+        WHERE (channel, kind, emote, w) IN (
+            SELECT
+                channel,
+                kind,
+                emote,
+                peak_window
+            FROM runs
+        )
         GROUP BY
             channel,
             kind,
             emote,
-            start
+            w
     )
 SELECT
     r.channel AS channel,
@@ -293,7 +300,7 @@ SELECT
     toDateTime(now(), 'UTC') AS detected_at
 FROM runs AS r
 LEFT JOIN tops AS t ON (t.channel = r.channel) AND (t.kind = r.kind) AND (t.emote = r.emote) AND (t.start = r.start)
-LEFT JOIN samples AS s ON (s.channel = r.channel) AND (s.kind = r.kind) AND (s.emote = r.emote) AND (s.start = r.start);
+LEFT JOIN samples AS s ON (s.channel = r.channel) AND (s.kind = r.kind) AND (s.emote = r.emote) AND (s.w = r.peak_window);
 
 CREATE TABLE channel_signatures
 (

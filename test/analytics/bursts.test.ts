@@ -10,11 +10,13 @@
  * neviilz1 (0.3 h, ~34) must give at most 1 volume burst per hour (measured: 1 burst in 4.9 h).
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ClickHouseClient } from '../../core/clickhouse.ts';
 import { burstMessages, planBursts, type InjectedBurst } from '../../analytics/inject.ts';
 import { refreshDerived } from '../../analytics/refresh.ts';
+import { MIGRATIONS_DIR } from '../../clickhouse/migrate.ts';
 import { CHATTY_DIR, insertRows, openTestDatabase, readChattyLog, RIOT_LOG, rows, sharedDataSkip, testDataDir } from './support/db.ts';
 
 const skip = sharedDataSkip(RIOT_LOG);
@@ -70,6 +72,17 @@ describe('burst detection on real chat', { skip }, () => {
       assert.ok(b.peak_count >= Math.max(...first.uses), `peak ${b.peak_count} holds the injected ${first.uses}`);
       assert.ok(b.top_emotes.includes(EMOTE));
       assert.ok(b.sample_messages.length > 0 && b.sample_messages.every((m) => m.includes(EMOTE)));
+    });
+
+    test('bursts equal the rows of the original query (0030), sample messages and top emotes included', async () => {
+      // 0041 rewrote how bursts_mv picks sample messages; 0030's query stays the reference.
+      const sql = fs.readFileSync(path.join(MIGRATIONS_DIR, '0030_create_burst_tables.up.sql'), 'utf8');
+      const reference = sql.slice(sql.indexOf(' AS\n', sql.indexOf('CREATE MATERIALIZED VIEW bursts_mv')) + 4).trim().replace(/;$/, '');
+      const stored = await rows<Record<string, unknown>>(client, 'SELECT * EXCEPT detected_at FROM bursts ORDER BY ALL');
+      const expected = await rows<Record<string, unknown>>(client, `SELECT * EXCEPT detected_at FROM (${reference}) ORDER BY ALL`);
+      assert.ok(stored.some((r) => r.kind === 'volume' && (r.sample_messages as string[]).length === 3), 'a volume burst with samples');
+      assert.ok(stored.filter((r) => r.kind === 'emote' && (r.sample_messages as string[]).length > 0).length > 20, 'emote bursts with samples');
+      assert.deepEqual(stored, expected);
     });
   });
 
