@@ -22,6 +22,8 @@ import { WriteBuffer, type BufferEntry } from './write-buffer.ts';
 
 /** Longest stretch of delivery handling before the consume loop lets the event loop turn. */
 const YIELD_EVERY_MS = 10;
+/** Longest `stop()` waits for the last topic refresh; what it misses is recomputed when those windows are stored into again. */
+const STOP_TOPICS_MS = 10_000;
 
 export { toPrometheus, type EnrichMetrics } from './metrics.ts';
 
@@ -277,9 +279,12 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
       await consumer.stop();
       await done.catch(() => {});
       await buffer.close();
-      // topics of what the last batches stored, then the model workers (after the last refine)
+      // topics of what the last batches stored (bounded: the rows are safe already, and an unreachable
+      // ClickHouse must not hold a shutdown for a request timeout per channel), then the model workers
       if (topicTimer) clearInterval(topicTimer);
-      await runTopics();
+      let bound: NodeJS.Timeout | undefined;
+      await Promise.race([runTopics(), new Promise((r) => (bound = setTimeout(r, STOP_TOPICS_MS)))]);
+      clearTimeout(bound);
       if (opts.models === undefined) await models?.close();
       optOuts.close();
       ownEmotes?.close();
