@@ -46,6 +46,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { z } from 'zod';
 import type { ClickHouseClient } from '../core/clickhouse.ts';
+import { refreshTopics } from '../enrich/topics/refresh.ts';
 import { isMissingTable, rows, type Params } from './db.ts';
 
 export const ROLLUP_TABLES = ['chat_30s', 'chat_1m', 'chat_1h', 'chat_1d', 'emotes_30s', 'emotes_1m', 'emotes_1h', 'emotes_1d'] as const;
@@ -62,6 +63,8 @@ export const optOutResultSchema = z.object({
   per_user_tables: z.array(z.string()),
   /** Delete + rebuild rounds run: 1 when the first rebuild verified exact, 0 without messages. */
   rebuild_rounds: z.number(),
+  /** 5-minute topic windows recomputed without the user's messages (their words can be topic terms). */
+  topic_windows: z.number(),
   /** Rollup sums still disagreeing with the raw rows after the last round (empty when exact). */
   rollup_mismatches: z.array(
     z.object({ table: z.string(), channel: z.string(), day: z.string(), column: z.string(), rollup: z.number(), raw: z.number() }),
@@ -266,6 +269,7 @@ async function optOutNow(client: ClickHouseClient, login: string, log: FastifyBa
   const [m] = await rows<{ n: number }>(client, `SELECT count() AS n FROM messages WHERE ${byUser}`, params);
   const [n] = await rows<{ n: number }>(client, 'SELECT count() AS n FROM user_notices WHERE login = {login:String} OR user_id IN {ids:Array(String)}', params);
   const [u] = await rows<{ n: number }>(client, 'SELECT count() AS n FROM user_names WHERE login = {login:String} OR user_id IN {ids:Array(String)}', params);
+  const topicWindows = await rows<{ channel: string; w: number }>(client, `SELECT channel, toUInt32(toStartOfInterval(ts, INTERVAL 5 MINUTE)) AS w FROM messages WHERE ${byUser} GROUP BY channel, w ORDER BY channel, w`, params);
 
   await client.command({ query: `ALTER TABLE messages DELETE WHERE ${byUser}`, query_params: params, clickhouse_settings: SYNC });
   await client.command({ query: 'ALTER TABLE user_notices DELETE WHERE login = {login:String} OR user_id IN {ids:Array(String)}', query_params: params, clickhouse_settings: SYNC });
@@ -295,6 +299,7 @@ async function optOutNow(client: ClickHouseClient, login: string, log: FastifyBa
   }
   const perUser: string[] = [];
   for (const table of PER_USER_TABLES) if (await tryCommand(client, `ALTER TABLE ${table} DELETE WHERE login = {login:String}`, params, log)) perUser.push(table);
+  await recomputeTopics(client, topicWindows, log);
   log.info({ login, messages: m?.n ?? 0, days: days.length, rounds }, 'opt-out applied');
   return {
     login,
@@ -304,6 +309,33 @@ async function optOutNow(client: ClickHouseClient, login: string, log: FastifyBa
     rollups: rebuilt,
     per_user_tables: perUser,
     rebuild_rounds: rounds,
+    topic_windows: topicWindows.length,
     rollup_mismatches: mismatches,
   };
+}
+
+/**
+ * Topic labels and terms are words of the window's messages, so the windows the user wrote in are
+ * recomputed from what remains (and their `message_topics` rows go with them). Windows less than an
+ * hour apart are done as one range (one mutation of `messages.topic_id` per range). With keywords: the
+ * API process loads no models, so a window that had embedding topics gets keyword topics until enrich
+ * stores into it again. A failure is logged, not fatal: the messages are gone already.
+ */
+async function recomputeTopics(client: ClickHouseClient, windows: Array<{ channel: string; w: number }>, log: FastifyBaseLogger): Promise<void> {
+  if (windows.length === 0) return;
+  const [{ db }] = await rows<{ db: string }>(client, 'SELECT currentDatabase() AS db');
+  const ranges: Array<{ channel: string; from: number; to: number }> = [];
+  for (const { channel, w } of windows) {
+    const last = ranges.at(-1);
+    if (last && last.channel === channel && w * 1000 - last.to <= 3_600_000) last.to = w * 1000 + 300_000;
+    else ranges.push({ channel, from: w * 1000, to: w * 1000 + 300_000 });
+  }
+  for (const r of ranges) {
+    try {
+      await refreshTopics(client, { database: db, channel: r.channel, since: new Date(r.from), until: new Date(r.to), contextMs: 1_800_000 });
+    } catch (err) {
+      if (isMissingTable(err)) return;
+      log.error({ err, channel: r.channel, from: new Date(r.from).toISOString() }, 'opt-out: topics of these windows still hold the user\'s words; recompute with twichist analytics topics');
+    }
+  }
 }

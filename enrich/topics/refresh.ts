@@ -63,6 +63,9 @@ export async function refreshTopics(client: ClickHouseClient, o: RefreshTopicsOp
     format: 'JSONEachRow',
   });
   const channels = (await channelRows.json<{ channel: string }>()).map((r) => r.channel);
+  // A named channel is processed even when the range has no messages left (an opt-out deleted them):
+  // its stored topics of the range are then deleted, not kept.
+  if (o.channel && !channels.includes(o.channel)) channels.push(o.channel);
   const result: RefreshTopicsResult = { channels, windows: 0, topics: 0, messages: 0, method: null };
   const computedAt = dateTime(Date.now());
 

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { refreshDerived } from '../../analytics/refresh.ts';
 import { buildApp } from '../../api/app.ts';
 import { rows } from '../../api/db.ts';
+import { refreshTopics } from '../../enrich/topics/refresh.ts';
 import type { IngestState } from '../../api/context.ts';
 import { createLogger } from '../../core/logger.ts';
 import { xqcMissing } from './support/load.ts';
@@ -112,6 +113,10 @@ describe('opt-out', { skip }, () => {
     const before = await getJson(f.app, `/api/v1/messages?q=${encodeURIComponent(word)}&limit=1000`);
     assert.ok(before.body.items.some((m: { login: string }) => m.login === login));
 
+    // Topics of every window first: the user's words can be topic terms, so the opt-out must recompute them.
+    await refreshTopics(f.db.client, { database: f.db.database, since: new Date(0), until: new Date(Date.now()) });
+    const topicRows = async () => rows<{ n: number }>(f.db.client, 'SELECT count() AS n FROM message_topics WHERE message_id IN {ids:Array(String)}', { ids: mine.map((m) => m.id) });
+    assert.ok((await topicRows())[0].n > 0, 'the user had topic assignments');
     // Counted chatters (0040) for every window first, so the timelines below read counts the opt-out outdates.
     await refreshDerived(f.db.client, { views: ['chatter_counts_30s_mv', 'chatter_counts_1m_mv', 'chatter_counts_1h_mv', 'chatter_counts_1d_mv'], skipHypeModel: true });
     const r = await f.app.inject({ method: 'POST', url: `/api/v1/users/${login}/opt-out`, headers: auth });
@@ -122,6 +127,8 @@ describe('opt-out', { skip }, () => {
     // Nothing was stored meanwhile: the first rebuild verifies exact (test/api/opt-out-race.test.ts races it).
     assert.equal(body.rebuild_rounds, 1);
     assert.deepEqual(body.rollup_mismatches, []);
+    assert.equal(body.topic_windows, new Set(mine.map((m) => Math.floor(m.ts / 300_000))).size);
+    assert.equal((await topicRows())[0].n, 0, 'no topic assignment of the user is left');
 
     const after = await getJson(f.app, `/api/v1/messages?q=${encodeURIComponent(word)}&limit=1000`);
     const want = rest.filter((m) => !deletedIds.has(m.id) && tokensOf(m.text).has(word)).length;

@@ -92,6 +92,15 @@ describe('refreshTopics on embedded ClickHouse', () => {
     assert.equal((await messageTopics('messages')).a1, -1);
   });
 
+  test('a named channel whose range has no messages left loses its topics of the range (an opt-out deleted them)', async () => {
+    await refreshTopics(ch, { database, since: new Date(T0), until: new Date(T0 + 10 * MIN) });
+    assert.ok((await topics()).some((x) => x.channel === 'other'));
+    await ch.command({ query: "ALTER TABLE {db:Identifier}.messages DELETE WHERE channel = 'other'", query_params: { db: database }, clickhouse_settings: { mutations_sync: '2' } });
+    const r = await refreshTopics(ch, { database, channel: 'other', since: new Date(T0), until: new Date(T0 + 10 * MIN) });
+    assert.deepEqual([r.channels, r.topics, r.messages], [['other'], 0, 0]);
+    assert.ok(!(await topics()).some((x) => x.channel === 'other'));
+  });
+
   test('an empty range is a no-op', async () => {
     const r = await refreshTopics(ch, { database, since: new Date(T0 - 60 * MIN), until: new Date(T0 - 30 * MIN) });
     assert.deepEqual(r, { channels: [], windows: 0, topics: 0, messages: 0, method: null });
