@@ -46,7 +46,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { z } from 'zod';
 import type { ClickHouseClient } from '../core/clickhouse.ts';
-import { refreshTopics } from '../enrich/topics/refresh.ts';
+import { refreshTopics, windowRanges } from '../enrich/topics/refresh.ts';
 import { isMissingTable, rows, type Params } from './db.ts';
 
 export const ROLLUP_TABLES = ['chat_30s', 'chat_1m', 'chat_1h', 'chat_1d', 'emotes_30s', 'emotes_1m', 'emotes_1h', 'emotes_1d'] as const;
@@ -317,19 +317,21 @@ async function optOutNow(client: ClickHouseClient, login: string, log: FastifyBa
 /**
  * Topic labels and terms are words of the window's messages, so the windows the user wrote in are
  * recomputed from what remains (and their `message_topics` rows go with them). Windows less than an
- * hour apart are done as one range (one mutation of `messages.topic_id` per range). With keywords: the
+ * hour apart are done as one range of at most 6 hours (`windowRanges`: one mutation of
+ * `messages.topic_id` per range, bounded memory). With keywords: the
  * API process loads no models, so a window that had embedding topics gets keyword topics until enrich
  * stores into it again. A failure is logged, not fatal: the messages are gone already.
  */
 async function recomputeTopics(client: ClickHouseClient, windows: Array<{ channel: string; w: number }>, log: FastifyBaseLogger): Promise<void> {
   if (windows.length === 0) return;
   const [{ db }] = await rows<{ db: string }>(client, 'SELECT currentDatabase() AS db');
-  const ranges: Array<{ channel: string; from: number; to: number }> = [];
+  const byChannel = new Map<string, number[]>();
   for (const { channel, w } of windows) {
-    const last = ranges.at(-1);
-    if (last && last.channel === channel && w * 1000 - last.to <= 3_600_000) last.to = w * 1000 + 300_000;
-    else ranges.push({ channel, from: w * 1000, to: w * 1000 + 300_000 });
+    let starts = byChannel.get(channel);
+    if (starts === undefined) byChannel.set(channel, (starts = []));
+    starts.push(w * 1000);
   }
+  const ranges = [...byChannel].flatMap(([channel, starts]) => windowRanges(starts).map((r) => ({ channel, ...r })));
   for (const r of ranges) {
     try {
       await refreshTopics(client, { database: db, channel: r.channel, since: new Date(r.from), until: new Date(r.to), contextMs: 1_800_000 });

@@ -17,7 +17,7 @@ import { watchOptOuts } from './opt-outs.ts';
 import { refineWithModels } from './refine.ts';
 import { messageRow, payloadOf, plainRow, tableOf, type PendingRow } from './rows.ts';
 import { deadLetter, ExactlyOnceStore, type DeadLetter } from './store.ts';
-import { refreshTopics } from './topics/refresh.ts';
+import { refreshTopics, windowRanges } from './topics/refresh.ts';
 import { WriteBuffer, type BufferEntry } from './write-buffer.ts';
 
 /** Longest stretch of delivery handling before the consume loop lets the event loop turn. */
@@ -98,17 +98,17 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
   let models: ModelRuntime | null = opts.models ?? null;
   let stopping = false;
 
-  // Topics: channel -> [first, last] ts of the messages stored since the last refresh. Only in memory:
-  // windows stored just before a crash get their topics when the window is stored into again (or by
-  // `twichist analytics topics`); topics are derived data, the messages themselves are safe.
+  // Topics: channel -> starts of the 5-minute windows stored into since the last refresh. Only in
+  // memory: windows stored just before a crash get their topics when the window is stored into again
+  // (or by `twichist analytics topics`); topics are derived data, the messages themselves are safe.
   const TOPIC_WINDOW_MS = 300_000;
-  let dirty = new Map<string, [number, number]>();
+  let dirty = new Map<string, Set<number>>();
   const markDirty = (rows: PendingRow[]) => {
     for (const r of rows) {
       if (r.table !== 'messages') continue;
-      const span = dirty.get(r.channel);
-      if (span === undefined) dirty.set(r.channel, [r.ts, r.ts]);
-      else { if (r.ts < span[0]) span[0] = r.ts; if (r.ts > span[1]) span[1] = r.ts; }
+      let windows = dirty.get(r.channel);
+      if (windows === undefined) dirty.set(r.channel, (windows = new Set()));
+      windows.add(Math.floor(r.ts / TOPIC_WINDOW_MS) * TOPIC_WINDOW_MS);
     }
   };
   let topicRun: Promise<void> = Promise.resolve();
@@ -119,20 +119,22 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
       const todo = dirty;
       dirty = new Map();
       const embedder = models?.available.embeddings ? models : null;
-      for (const [channel, [first, last]] of todo) {
-        const since = Math.floor(first / TOPIC_WINDOW_MS) * TOPIC_WINDOW_MS;
-        const until = (Math.floor(last / TOPIC_WINDOW_MS) + 1) * TOPIC_WINDOW_MS;
-        const t0 = performance.now();
-        try {
-          const r = await refreshTopics(client, { database: config.clickhouse.database, channel, since: new Date(since), until: new Date(until), contextMs: 1_800_000, embedder, windowMs: TOPIC_WINDOW_MS });
-          metrics.topicRefreshes++;
-          log.debug({ channel, windows: r.windows, topics: r.topics, messages: r.messages, method: r.method, ms: Math.round(performance.now() - t0) }, 'topics refreshed');
-        } catch (err) {
-          // kept for the next run: a failed refresh loses nothing but time
-          metrics.topicFailures++;
-          const span = dirty.get(channel);
-          dirty.set(channel, span ? [Math.min(span[0], first), Math.max(span[1], last)] : [first, last]);
-          log.warn({ err, channel }, 'topic refresh failed; retried at the next one');
+      for (const [channel, windows] of todo) {
+        // bounded ranges: a refresh holds its range's messages in memory
+        for (const { from, to } of windowRanges(windows, TOPIC_WINDOW_MS)) {
+          const t0 = performance.now();
+          try {
+            const r = await refreshTopics(client, { database: config.clickhouse.database, channel, since: new Date(from), until: new Date(to), contextMs: 1_800_000, embedder, windowMs: TOPIC_WINDOW_MS });
+            metrics.topicRefreshes++;
+            log.debug({ channel, windows: r.windows, topics: r.topics, messages: r.messages, method: r.method, ms: Math.round(performance.now() - t0) }, 'topics refreshed');
+          } catch (err) {
+            // kept for the next run: a failed refresh loses nothing but time
+            metrics.topicFailures++;
+            let again = dirty.get(channel);
+            if (again === undefined) dirty.set(channel, (again = new Set()));
+            for (let w = from; w < to; w += TOPIC_WINDOW_MS) if (windows.has(w)) again.add(w);
+            log.warn({ err, channel }, 'topic refresh failed; retried at the next one');
+          }
         }
       }
     });

@@ -39,6 +39,23 @@ export interface RefreshTopicsResult {
   method: TopicMethod | null;
 }
 
+/**
+ * Window starts (ms, any order, duplicates allowed) as ranges [from, to) to refresh: windows less
+ * than `maxGapMs` apart share a range (one read and one mutation instead of several), and no range
+ * spans more than `maxSpanMs`, because a refresh holds its range's messages in memory (an import of
+ * a year of one channel's chat must not be one range).
+ */
+export function windowRanges(starts: Iterable<number>, windowMs = 300_000, maxGapMs = 3_600_000, maxSpanMs = 6 * 3_600_000): Array<{ from: number; to: number }> {
+  const sorted = [...new Set(starts)].sort((a, b) => a - b);
+  const out: Array<{ from: number; to: number }> = [];
+  for (const w of sorted) {
+    const last = out.at(-1);
+    if (last && w - last.to <= maxGapMs && w + windowMs - last.from <= maxSpanMs) last.to = w + windowMs;
+    else out.push({ from: w, to: w + windowMs });
+  }
+  return out;
+}
+
 const dateTime = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 const dateTimeSeconds = (ms: number): string => dateTime(ms).slice(0, 19);
 

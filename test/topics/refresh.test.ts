@@ -7,6 +7,7 @@ import { migrateUp } from '../../clickhouse/migrate.ts';
 import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.ts';
 import { loadConfig } from '../../core/config.ts';
 import { refreshTopics } from '../../enrich/topics/index.ts';
+import { windowRanges } from '../../enrich/topics/refresh.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 20, 0, 0);
 const MIN = 60_000;
@@ -15,6 +16,17 @@ const iso = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace
 function row(id: string, channel: string, ms: number, text: string, emotes: string[] = []) {
   return { id, channel, ts: iso(ms), received_at: iso(ms), source: 'test', login: 'viewer', text, action: false, first_msg: false, returning_chatter: false, emote_names: emotes, enrich_version: 'test' };
 }
+
+test('windowRanges: windows under an hour apart share a range, no range spans more than 6 hours', () => {
+  const M = 60_000;
+  assert.deepEqual(windowRanges([]), []);
+  assert.deepEqual(windowRanges([10 * M, 0, 5 * M, 5 * M]), [{ from: 0, to: 15 * M }]);
+  assert.deepEqual(windowRanges([0, 65 * M]), [{ from: 0, to: 70 * M }]);
+  assert.deepEqual(windowRanges([0, 70 * M]), [{ from: 0, to: 5 * M }, { from: 70 * M, to: 75 * M }]);
+  // a day of consecutive windows: four ranges of 6 hours
+  const day = Array.from({ length: 288 }, (_, i) => i * 5 * M);
+  assert.deepEqual(windowRanges(day).map((r) => (r.to - r.from) / (60 * M)), [6, 6, 6, 6]);
+});
 
 describe('refreshTopics on embedded ClickHouse', () => {
   // One data folder per process (chdb); databases per test.
