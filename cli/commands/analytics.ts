@@ -45,8 +45,19 @@ export const command: Command = {
         const config = ctx.config();
         const models = await openModelRuntime({ modelsDir: config.models.dir, models: { sentiment: null, toxicity: null } });
         try {
-          const r = await refreshTopics(client, { database: config.clickhouse.database, channel: flags.channel === undefined ? null : String(flags.channel), since, until, embedder: models, contextMs: 0 });
-          ctx.stdout.write(`topics: ${r.topics} in ${r.windows} windows of ${r.channels.length} channel(s), ${r.messages} messages, ${r.method ?? 'no messages in range'}\n`);
+          // 6-hour steps: a refresh holds its range's messages (of one channel at a time) in memory
+          const end = (until ?? new Date()).getTime();
+          const STEP = 6 * 3_600_000;
+          const total = { topics: 0, windows: 0, messages: 0, channels: new Set<string>(), method: null as string | null };
+          for (let from = since?.getTime() ?? end - STEP; from < end; from += STEP) {
+            const r = await refreshTopics(client, { database: config.clickhouse.database, channel: flags.channel === undefined ? null : String(flags.channel), since: new Date(from), until: new Date(Math.min(end, from + STEP)), embedder: models, contextMs: 0 });
+            total.topics += r.topics;
+            total.windows += r.windows;
+            total.messages += r.messages;
+            for (const c of r.channels) total.channels.add(c);
+            total.method ??= r.method;
+          }
+          ctx.stdout.write(`topics: ${total.topics} in ${total.windows} windows of ${total.channels.size} channel(s), ${total.messages} messages, ${total.method ?? 'no messages in range'}\n`);
         } finally {
           await models.close();
         }
