@@ -72,6 +72,11 @@ export const envSchema = z.object({
   /** Allow `twichist models pull` and emote set refreshes to reach the internet. */
   TWICHIST_ONLINE: bool.default(true),
   TWICHIST_MODELS_BASE_URL: z.string().url().default('https://huggingface.co'),
+  /**
+   * A JSON file `{ "emoteName": score, ... }` (score -1..1) overriding the built-in emote sentiment
+   * lexicon, e.g. a channel's own emotes; read by enrich at start (a bad file stops it).
+   */
+  TWICHIST_EMOTE_SCORES: z.string().optional().transform((v) => v || null),
   /** Emote sets (7TV/BTTV/FFZ JSON files) to load offline, comma separated. */
   TWICHIST_EMOTE_FILES: z.string().optional().transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)),
   /**
@@ -110,7 +115,7 @@ export interface Config {
   twitch: { channels: string[]; clientId: string | null; clientSecret: string | null; tokenFile: string | null; ircHost: string | null; ircSsl: boolean };
   api: { host: string; port: number; token: string | null };
   models: { dir: string; online: boolean; baseUrl: string };
-  emotes: { files: string[]; cacheDir: string };
+  emotes: { files: string[]; cacheDir: string; scoresFile: string | null };
   enrich: { batchSize: number; flushMs: number; topicsIntervalMs: number; metricsHost: string; metricsPort: number };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }
@@ -171,7 +176,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     api: { host: e.API_HOST, port: e.API_PORT, token: e.TWICHIST_API_TOKEN },
     models: { dir: e.TWICHIST_MODELS_DIR ? path.resolve(e.TWICHIST_MODELS_DIR) : path.join(dataDir, 'models'), online: e.TWICHIST_ONLINE, baseUrl: e.TWICHIST_MODELS_BASE_URL },
-    emotes: { files: e.TWICHIST_EMOTE_FILES.map((f) => path.resolve(f)), cacheDir: path.join(dataDir, 'emotes') },
+    emotes: { files: e.TWICHIST_EMOTE_FILES.map((f) => path.resolve(f)), cacheDir: path.join(dataDir, 'emotes'), scoresFile: e.TWICHIST_EMOTE_SCORES ? path.resolve(e.TWICHIST_EMOTE_SCORES) : null },
     enrich: { batchSize: e.ENRICH_BATCH_SIZE, flushMs: e.ENRICH_FLUSH_MS, topicsIntervalMs: e.TOPICS_INTERVAL_S * 1000, metricsHost: e.ENRICH_METRICS_HOST, metricsPort: e.ENRICH_METRICS_PORT },
     logLevel: e.LOG_LEVEL,
   };

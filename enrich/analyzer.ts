@@ -3,7 +3,9 @@
  * `enrich/analysis/index.ts` (`createAnalyzer()`); it is loaded at run time so this stage works (with
  * neutral scores, marked by its version) before that module exists or if it fails to load.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { z } from 'zod';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger } from '../core/logger.ts';
@@ -55,20 +57,53 @@ export function neutralAnalyzer(): Analyzer {
 
 const ANALYSIS_INDEX = path.join(path.dirname(fileURLToPath(import.meta.url)), 'analysis', 'index.ts');
 
-/** Loads `enrich/analysis/index.ts` (`createAnalyzer`, `ANALYZER_VERSION`), or the neutral stand-in. */
-export async function loadAnalyzer(logger: Logger): Promise<Analyzer> {
+const emoteScoresSchema = z.record(z.string().min(1).max(100), z.number().min(-1).max(1));
+
+/**
+ * The emote score file (`TWICHIST_EMOTE_SCORES`): name -> score in -1..1. Throws with the variable,
+ * the file and the first problem, so a typo stops start-up instead of scoring silently without it.
+ */
+export function readEmoteScores(file: string): { scores: Record<string, number>; hash: string } {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`TWICHIST_EMOTE_SCORES=${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`TWICHIST_EMOTE_SCORES=${file}: not JSON (${(err as Error).message})`);
+  }
+  const r = emoteScoresSchema.safeParse(json);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new Error(`TWICHIST_EMOTE_SCORES=${file}: expected { "emote": score from -1 to 1, ... }; ${i.path.length ? `"${i.path.join('.')}": ` : ''}${i.message}`);
+  }
+  return { scores: r.data, hash: createHash('sha256').update(JSON.stringify(Object.entries(r.data).sort())).digest('hex').slice(0, 8) };
+}
+
+/**
+ * Loads `enrich/analysis/index.ts` (`createAnalyzer`, `ANALYZER_VERSION`), or the neutral stand-in.
+ * With `emoteScoresFile`, its scores override the lexicon's for those emotes and the version gains
+ * `+emotes-<hash>` (stored rows show which scores they were made with); a bad file throws.
+ */
+export async function loadAnalyzer(logger: Logger, opts: { emoteScoresFile?: string | null } = {}): Promise<Analyzer> {
+  const custom = opts.emoteScoresFile ? readEmoteScores(opts.emoteScoresFile) : null;
   if (!fs.existsSync(ANALYSIS_INDEX)) {
     logger.warn('enrich/analysis/index.ts not found: storing neutral sentiment/toxicity scores');
     return neutralAnalyzer();
   }
   try {
     const mod = (await import(pathToFileURL(ANALYSIS_INDEX).href)) as {
-      createAnalyzer?: () => Omit<Analyzer, 'version'> | Promise<Omit<Analyzer, 'version'>>;
+      createAnalyzer?: (o?: { extraEmoteScores?: Record<string, number> }) => Omit<Analyzer, 'version'> | Promise<Omit<Analyzer, 'version'>>;
       ANALYZER_VERSION?: string;
     };
     if (typeof mod.createAnalyzer !== 'function') throw new Error('no createAnalyzer export');
-    const a = await mod.createAnalyzer();
-    const version = String(mod.ANALYZER_VERSION ?? 'analysis');
+    const a = await mod.createAnalyzer(custom ? { extraEmoteScores: custom.scores } : {});
+    const version = String(mod.ANALYZER_VERSION ?? 'analysis') + (custom ? `+emotes-${custom.hash}` : '');
+    if (custom) logger.info({ file: opts.emoteScoresFile, emotes: Object.keys(custom.scores).length }, 'emote scores loaded');
     return { version, analyze: (i) => a.analyze(i), recordBan: (c, l, t) => a.recordBan(c, l, t) };
   } catch (err) {
     logger.error({ err: (err as Error).message }, 'enrich/analysis failed to load: storing neutral scores');

@@ -244,7 +244,7 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
   };
 
   const done = (async () => {
-    analyzer ??= await loadAnalyzer(log);
+    analyzer ??= await loadAnalyzer(log, { emoteScoresFile: config.emotes.scoresFile });
     // One log line says which models were found; without any, the lexicon/learned scorers and keyword
     // topics do the work (nothing else changes). Workers load only when a model is present.
     if (opts.models === undefined) models = await openModelRuntime({ modelsDir: config.models.dir, logger: log });
