@@ -81,10 +81,18 @@ export const command: Command = {
       const { model, eval: ev } = evaluateHype(rows, share);
       ctx.stdout.write(JSON.stringify(ev, null, 2) + '\n');
       if (flags.save) {
-        saveWeights(model);
+        // The database row is what predicts; the file is for committing the weights. A read-only
+        // install (the Docker image's /app belongs to root) keeps the model in the database only.
         await loadHypeModel(client, model);
         await refreshDerived(client, { skipHypeModel: true, views: ['hype_predictions_mv'] });
-        ctx.stderr.write(`saved hype model ${model.version} and refreshed hype_predictions\n`);
+        try {
+          saveWeights(model);
+          ctx.stderr.write(`saved hype model ${model.version} (hype_model and analytics/hype-weights.json) and refreshed hype_predictions\n`);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code !== 'EACCES' && code !== 'EROFS' && code !== 'EPERM') throw err;
+          ctx.stderr.write(`hype model ${model.version} is in hype_model and predicting; analytics/hype-weights.json is not writable here (${code}), so a fresh database would start from the shipped weights\n`);
+        }
       }
       return 0;
     } finally {
