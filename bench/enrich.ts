@@ -1,7 +1,7 @@
 /**
  * Enrich stage speed, printed as JSON with the machine's facts. Not a test: numbers vary with load.
  *
- *   node bench/enrich.ts [--copies 4] [--mode all|single|jetstream|jetstream-split|freshness] [--rate 1000] [--seconds 20] [--batch N] [--repeat 1]
+ *   node bench/enrich.ts [--copies 4] [--mode all|single|jetstream|jetstream-split|freshness] [--rate 1000] [--seconds 20] [--batch N] [--repeat 1] [--topics-interval-s S]
  *
  * - single: importer (parse) -> InProcessBus -> enrich (emotes, analyzer) -> embedded ClickHouse.
  * - jetstream: importer -> JetStream publish (ingest's MicroBatcher) -> durable consumer -> enrich -> ClickHouse,
@@ -42,7 +42,7 @@ import { ensureChatStream, JetStreamPublisher, MicroBatcher } from '../ingest/je
 import { parseArgs } from '../cli/command.ts';
 
 const LOG = path.resolve(import.meta.dirname, '..', '..', 'shared', 'data', 'chatty', 'riotgames', 'riotgames1.log');
-const { flags } = parseArgs(process.argv.slice(2), { copies: 'string', mode: 'string', rate: 'string', seconds: 'string', nats: 'string', batch: 'string', repeat: 'string', 'child-publish': 'string', 'parent-pid': 'string' });
+const { flags } = parseArgs(process.argv.slice(2), { copies: 'string', mode: 'string', rate: 'string', seconds: 'string', nats: 'string', batch: 'string', repeat: 'string', 'topics-interval-s': 'string', 'child-publish': 'string', 'parent-pid': 'string' });
 const copies = Number(flags.copies ?? 4);
 const mode = String(flags.mode ?? 'all');
 const rate = Number(flags.rate ?? 1000);
@@ -56,7 +56,7 @@ process.on('exit', () => fs.rmSync(dataDir, { recursive: true, force: true }));
 function configFor(db: string, extra: Record<string, string> = {}): Config {
   // The split mode's publisher child names the parent's stream and subjects.
   const tag = `twichist_bench_${db}_${flags['parent-pid'] ?? process.pid}`;
-  return loadConfig({ ...(flags.batch ? { ENRICH_BATCH_SIZE: String(flags.batch) } : {}), TWICHIST_DATA_DIR: dataDir, CLICKHOUSE_DATABASE: db, TWICHIST_ONLINE: 'false', LOG_LEVEL: 'warn', NATS_URL: natsUrl, NATS_STREAM: tag.toUpperCase(), NATS_SUBJECT_PREFIX: tag, NATS_CONSUMER: `enrich_${tag}`, ...extra });
+  return loadConfig({ ...(flags.batch ? { ENRICH_BATCH_SIZE: String(flags.batch) } : {}), ...(flags['topics-interval-s'] ? { TOPICS_INTERVAL_S: String(flags['topics-interval-s']) } : {}), TWICHIST_DATA_DIR: dataDir, CLICKHOUSE_DATABASE: db, TWICHIST_ONLINE: 'false', LOG_LEVEL: 'warn', NATS_URL: natsUrl, NATS_STREAM: tag.toUpperCase(), NATS_SUBJECT_PREFIX: tag, NATS_CONSUMER: `enrich_${tag}`, ...extra });
 }
 
 /** Reads the log `copies` times with the ingest importer (the parse step is inside the timed span). */

@@ -112,8 +112,10 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
     }
   };
   let topicRun: Promise<void> = Promise.resolve();
-  const runTopics = (): Promise<void> => {
-    // one run at a time; a call during a run waits for it and then refreshes what came meanwhile
+  const runTopics = (wait = true): Promise<void> => {
+    // one run at a time; a call during a run waits for it and then refreshes what came meanwhile.
+    // wait: false (the timer) queues the deletes and the topic_id mutation without waiting for them
+    // (see RefreshTopicsOptions.wait): waiting held inserts behind them with embedded ClickHouse
     topicRun = topicRun.then(async () => {
       if (dirty.size === 0) return;
       const todo = dirty;
@@ -124,7 +126,7 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
         for (const { from, to } of windowRanges(windows, TOPIC_WINDOW_MS)) {
           const t0 = performance.now();
           try {
-            const r = await refreshTopics(client, { database: config.clickhouse.database, channel, since: new Date(from), until: new Date(to), contextMs: 1_800_000, embedder, windowMs: TOPIC_WINDOW_MS });
+            const r = await refreshTopics(client, { database: config.clickhouse.database, channel, since: new Date(from), until: new Date(to), contextMs: 1_800_000, embedder, windowMs: TOPIC_WINDOW_MS, wait });
             metrics.topicRefreshes++;
             log.debug({ channel, windows: r.windows, topics: r.topics, messages: r.messages, method: r.method, ms: Math.round(performance.now() - t0) }, 'topics refreshed');
           } catch (err) {
@@ -141,7 +143,7 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
     return topicRun;
   };
   const topicsIntervalMs = opts.topicsIntervalMs ?? config.enrich.topicsIntervalMs;
-  const topicTimer = topicsIntervalMs > 0 ? setInterval(() => void runTopics(), topicsIntervalMs) : null;
+  const topicTimer = topicsIntervalMs > 0 ? setInterval(() => void runTopics(false), topicsIntervalMs) : null;
   topicTimer?.unref();
 
   const buffer = new WriteBuffer<Entry>({
@@ -274,7 +276,7 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
     metrics,
     stored: () => buffer.drain(),
     done,
-    refreshTopics: runTopics,
+    refreshTopics: () => runTopics(true),
     async stop() {
       // Order matters: no new deliveries, then the last batch stored and acked, then our timers.
       stopping = true;
