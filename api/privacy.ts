@@ -46,7 +46,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { z } from 'zod';
 import type { ClickHouseClient } from '../core/clickhouse.ts';
-import { refreshTopics, windowRanges } from '../enrich/topics/refresh.ts';
+import { refreshTopics, TOPIC_CONTEXT_MS, windowRanges } from '../enrich/topics/refresh.ts';
 import { isMissingTable, rows, type Params } from './db.ts';
 
 export const ROLLUP_TABLES = ['chat_30s', 'chat_1m', 'chat_1h', 'chat_1d', 'emotes_30s', 'emotes_1m', 'emotes_1h', 'emotes_1d'] as const;
@@ -334,7 +334,7 @@ async function recomputeTopics(client: ClickHouseClient, windows: Array<{ channe
   const ranges = [...byChannel].flatMap(([channel, starts]) => windowRanges(starts).map((r) => ({ channel, ...r })));
   for (const r of ranges) {
     try {
-      await refreshTopics(client, { database: db, channel: r.channel, since: new Date(r.from), until: new Date(r.to), contextMs: 1_800_000 });
+      await refreshTopics(client, { database: db, channel: r.channel, since: new Date(r.from), until: new Date(r.to), contextMs: TOPIC_CONTEXT_MS });
     } catch (err) {
       if (isMissingTable(err)) return;
       log.error({ err, channel: r.channel, from: new Date(r.from).toISOString() }, 'opt-out: topics of these windows still hold the user\'s words; recompute with twichist analytics topics');

@@ -17,7 +17,7 @@ import { watchOptOuts } from './opt-outs.ts';
 import { refineWithModels } from './refine.ts';
 import { messageRow, payloadOf, plainRow, tableOf, type PendingRow } from './rows.ts';
 import { deadLetter, ExactlyOnceStore, type DeadLetter } from './store.ts';
-import { refreshTopics, windowRanges } from './topics/refresh.ts';
+import { refreshTopics, TOPIC_CONTEXT_MS, windowRanges } from './topics/refresh.ts';
 import { WriteBuffer, type BufferEntry } from './write-buffer.ts';
 
 /** Longest stretch of delivery handling before the consume loop lets the event loop turn. */
@@ -126,7 +126,7 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
         for (const { from, to } of windowRanges(windows, TOPIC_WINDOW_MS)) {
           const t0 = performance.now();
           try {
-            const r = await refreshTopics(client, { database: config.clickhouse.database, channel, since: new Date(from), until: new Date(to), contextMs: 1_800_000, embedder, windowMs: TOPIC_WINDOW_MS, wait });
+            const r = await refreshTopics(client, { database: config.clickhouse.database, channel, since: new Date(from), until: new Date(to), contextMs: TOPIC_CONTEXT_MS, embedder, windowMs: TOPIC_WINDOW_MS, wait });
             metrics.topicRefreshes++;
             log.debug({ channel, windows: r.windows, topics: r.topics, messages: r.messages, method: r.method, ms: Math.round(performance.now() - t0) }, 'topics refreshed');
           } catch (err) {
@@ -200,6 +200,7 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
     }
     try {
       let row: Record<string, unknown>;
+      let modRiskWith: PendingRow['modRiskWith'];
       if (e.kind === 'message') {
         emotes.noteChannel(e.channel, e.channel_id);
         const tokens = emotes.index.tokens(e.channel, e.text, e.emotes);
@@ -207,15 +208,12 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
         const keepModInputs = models?.available.toxicity != null;
         const scores = analyzer!.analyze({ channel: e.channel, userId: e.user_id, login: e.login, text: e.text, ts: e.ts, emoteNames: tokens.names, badges: e.badges, keepModInputs });
         row = messageRow(e, tokens, scores, analyzer!.version);
-        if (scores.modRiskWith) {
-          rows.push({ table: tableOf(e.kind), kind: e.kind, id: e.id, channel: e.channel, ts: e.ts, receivedAt: e.received_at, raw: line, event: e, row, modRiskWith: scores.modRiskWith });
-          return;
-        }
+        modRiskWith = scores.modRiskWith;
       } else {
         if (e.kind === 'ban' || e.kind === 'timeout') analyzer!.recordBan(e.channel, e.target_login, e.ts);
         row = plainRow(e);
       }
-      rows.push({ table: tableOf(e.kind), kind: e.kind, id: e.id, channel: e.channel, ts: e.ts, receivedAt: e.received_at, raw: line, event: e, row });
+      rows.push({ table: tableOf(e.kind), kind: e.kind, id: e.id, channel: e.channel, ts: e.ts, receivedAt: e.received_at, raw: line, event: e, row, modRiskWith });
     } catch (err) {
       deadLetters.push(deadLetter(line ?? payloadOf(e), `enrichment failed: ${(err as Error).message}`, e.ts, source));
     }

@@ -3,7 +3,7 @@ import { loadHypeModel } from '../../analytics/hype-model.ts';
 import { evaluateHype, fetchHypeRows, saveWeights } from '../../analytics/hype.ts';
 import { refreshDerived, refreshableViews } from '../../analytics/refresh.ts';
 import { openModelRuntime } from '../../enrich/models/index.ts';
-import { refreshTopics } from '../../enrich/topics/refresh.ts';
+import { refreshTopics, TOPIC_RANGE_MAX_MS } from '../../enrich/topics/refresh.ts';
 import { parseArgs, UsageError, type Command } from '../command.ts';
 
 export const command: Command = {
@@ -45,9 +45,9 @@ export const command: Command = {
         const config = ctx.config();
         const models = await openModelRuntime({ modelsDir: config.models.dir, models: { sentiment: null, toxicity: null } });
         try {
-          // 6-hour steps: a refresh holds its range's messages (of one channel at a time) in memory
+          // bounded steps: a refresh holds its range's messages (of one channel at a time) in memory
           const end = (until ?? new Date()).getTime();
-          const STEP = 6 * 3_600_000;
+          const STEP = TOPIC_RANGE_MAX_MS;
           const total = { topics: 0, windows: 0, messages: 0, channels: new Set<string>(), method: null as string | null };
           for (let from = since?.getTime() ?? end - STEP; from < end; from += STEP) {
             const r = await refreshTopics(client, { database: config.clickhouse.database, channel: flags.channel === undefined ? null : String(flags.channel), since: new Date(from), until: new Date(Math.min(end, from + STEP)), embedder: models, contextMs: 0 });

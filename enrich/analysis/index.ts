@@ -85,15 +85,17 @@ export function createAnalyzer(opts: AnalyzerOptions = {}): {
       const score = combine(lexical(input.text, lexOpts, parts));
       // computed once: it is also a moderation feature
       const tox = toxicity(input.text);
-      return {
-        sentiment: score,
-        sentimentLabel: toLabel(score),
-        toxicity: tox,
-        // keyed by login, as in training: the login's own toxicity is a feature (a numeric id has none)
-        ...(input.keepModInputs
-          ? (({ risk, withToxicity }) => ({ modRisk: risk, modRiskWith: withToxicity }))(mod.scoreRescorable(input.channel, input.login.toLowerCase(), input.text, input.ts, input.emoteNames, tox, input.badges ?? null))
-          : { modRisk: mod.score(input.channel, input.login.toLowerCase(), input.text, input.ts, input.emoteNames, tox, input.badges ?? null) }),
-      };
+      const result: AnalysisResult = { sentiment: score, sentimentLabel: toLabel(score), toxicity: tox, modRisk: 0 };
+      // keyed by login, as in training: the login's own toxicity is a feature (a numeric id has none)
+      const login = input.login.toLowerCase(), badges = input.badges ?? null;
+      if (input.keepModInputs) {
+        const r = mod.scoreRescorable(input.channel, login, input.text, input.ts, input.emoteNames, tox, badges);
+        result.modRisk = r.risk;
+        result.modRiskWith = r.withToxicity;
+      } else {
+        result.modRisk = mod.score(input.channel, login, input.text, input.ts, input.emoteNames, tox, badges);
+      }
+      return result;
     },
     recordBan(channel: string, login: string, ts: number): void {
       mod.ban(channel, login.toLowerCase(), ts);

@@ -417,6 +417,11 @@ function compiledLogit(f: Float64Array, tokenZ: number): number {
   return 0.5 * z + 0.5 * g;
 }
 
+/** Risk 0..1 of the built-in model: the logistic of {@link compiledLogit} plus the standing offset. */
+function riskOf(f: Float64Array, tokenZ: number, role: number): number {
+  return 1 / (1 + Math.exp(-(compiledLogit(f, tokenZ) + role)));
+}
+
 /** IRC badges of a message's author: badge name -> version, as in the `badges` tag. */
 export type Badges = Readonly<Record<string, string>>;
 
@@ -874,8 +879,7 @@ export class ModerationState {
    * badges (`null` when unknown, as in logs without them): see {@link roleLogit}.
    */
   score(channel: string, user: string, text: string, ts: number, emoteNames: readonly string[] = [], tox?: number, badges: Badges | null = null): number {
-    const f = this.features(channel, user, text, ts, emoteNames, tox);
-    return 1 / (1 + Math.exp(-(compiledLogit(f, tokenLogit(text)) + roleLogit(badges))));
+    return riskOf(this.features(channel, user, text, ts, emoteNames, tox), tokenLogit(text), roleLogit(badges));
   }
 
   /**
@@ -889,8 +893,8 @@ export class ModerationState {
     const tokenZ = tokenLogit(text), role = roleLogit(badges);
     const withToxicity = (t: number): number => {
       f[TOXICITY_FEATURE] = t;
-      return 1 / (1 + Math.exp(-(compiledLogit(f, tokenZ) + role)));
+      return riskOf(f, tokenZ, role);
     };
-    return { risk: 1 / (1 + Math.exp(-(compiledLogit(f, tokenZ) + role))), withToxicity };
+    return { risk: riskOf(f, tokenZ, role), withToxicity };
   }
 }

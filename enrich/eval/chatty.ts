@@ -8,7 +8,7 @@
  * (`@` mod, `%` sub, `+` turbo, `~` broadcaster, `&` admin, `$`, `!`), possibly several (`&+Name`).
  */
 import { readFileSync } from 'node:fs';
-import { chattyBadges } from '../../ingest/importers/chatty.ts';
+import { CHATTY_MARKS, chattyBadges } from '../../ingest/importers/chatty.ts';
 
 export interface ChattyMessage {
   kind: 'msg'; ts: number; user: string; text: string;
@@ -18,11 +18,10 @@ export interface ChattyMessage {
 export interface ChattyBan { kind: 'ban'; ts: number; users: string[] }
 export type ChattyEvent = ChattyMessage | ChattyBan;
 
-const PREFIX_CHARS = '~&@%+$!^*';
-
+/** Marks before the name; the last character always stays (a name made of marks is kept as written). */
 function marksLength(u: string): number {
   let i = 0;
-  while (i < u.length - 1 && PREFIX_CHARS.includes(u[i])) i++;
+  while (i < u.length - 1 && CHATTY_MARKS.includes(u[i])) i++;
   return i;
 }
 

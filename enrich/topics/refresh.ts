@@ -48,13 +48,18 @@ export interface RefreshTopicsResult {
   method: TopicMethod | null;
 }
 
+/** Longest range one refresh reads: it holds the range's messages (of one channel) in memory. */
+export const TOPIC_RANGE_MAX_MS = 6 * 3_600_000;
+/** Context for refreshes of a few windows (enrich's periodic one, an opt-out's): see {@link RefreshTopicsOptions.contextMs}. */
+export const TOPIC_CONTEXT_MS = 1_800_000;
+
 /**
  * Window starts (ms, any order, duplicates allowed) as ranges [from, to) to refresh: windows less
  * than `maxGapMs` apart share a range (one read and one mutation instead of several), and no range
  * spans more than `maxSpanMs`, because a refresh holds its range's messages in memory (an import of
  * a year of one channel's chat must not be one range).
  */
-export function windowRanges(starts: Iterable<number>, windowMs = 300_000, maxGapMs = 3_600_000, maxSpanMs = 6 * 3_600_000): Array<{ from: number; to: number }> {
+export function windowRanges(starts: Iterable<number>, windowMs = 300_000, maxGapMs = 3_600_000, maxSpanMs = TOPIC_RANGE_MAX_MS): Array<{ from: number; to: number }> {
   const sorted = [...new Set(starts)].sort((a, b) => a - b);
   const out: Array<{ from: number; to: number }> = [];
   for (const w of sorted) {

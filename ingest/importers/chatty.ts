@@ -28,6 +28,9 @@ const BAN_ENTRY = /^(\S+?)(?: \((\d+)s\))?$/;
 const SUB_NEW = /^(\S+) just subscribed(?: with Twitch Prime)?!(?: \[(.*)\])?$/;
 const SUB_RE = /^(\S+) subscribed for (\d+) months in a row!(?: \[(.*)\])?$/;
 
+/** Chatty's marks before a name (`<@%Name>`); the eval's reader (enrich/eval/chatty.ts) strips the same set. */
+export const CHATTY_MARKS = '@%+~&^$!*';
+
 /**
  * Badges from Chatty's marks before a name (`<@%Name>`): `~` broadcaster, `&` admin, `!` staff, `*` global
  * moderator, `@` moderator, `%` subscriber (months unknown: version `0`), `+` turbo. `^` (Chatty's own
@@ -138,8 +141,10 @@ export async function importChatty(text: Readable, file: string, sink: EventSink
         reject(lineNo, 'message line without "<user> "', line);
         continue;
       }
-      const marks = /^[@%+~&^$!*]*/.exec(body.slice(1, end))![0];
-      const shown = body.slice(1 + marks.length, end);
+      let k = 1;
+      while (k < end && CHATTY_MARKS.includes(body[k])) k++;
+      const marks = body.slice(1, k);
+      const shown = body.slice(k, end);
       if (shown === '' || shown.length > 64) {
         reject(lineNo, 'message line with an empty or overlong user name', line);
         continue;
