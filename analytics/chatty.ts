@@ -4,13 +4,13 @@
  * need nothing but the raw tables. Emotes are a whitespace match against a small list (Twitch globals of
  * 2016 plus the BTTV names riotgames chat used), which is what `emote_names` holds for these logs.
  *
- * Chatty format: `# Log started: 2016-09-30 09:39:38 +0800` (UTF-8 BOM, CRLF), `[HH:MM:SS] <user> text`,
- * `[HH:MM:SS] BAN: a (600s), b` (timeout with a duration, ban without). Clock times are UTC+8 and roll
- * over midnight; we convert to UTC so windows line up with what a live ingest would have stored.
+ * Lines are read by the importer's `ChattyLineReader` (times in UTC, as a live ingest would have stored them;
+ * /me lines are messages; a BAN entry with a duration is a timeout, without one a ban).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ClickHouseClient } from '../core/clickhouse.ts';
+import { ChattyLineReader } from '../ingest/importers/chatty.ts';
 
 export const SHARED_DATA = path.resolve(import.meta.dirname, '../../shared/data');
 export const CHATTY_DIR = path.join(SHARED_DATA, 'chatty');
@@ -31,41 +31,24 @@ export const EMOTES = new Set([
 export interface ChatRow { id: string; channel: string; ts: string; received_at: string; source: string; login: string; text: string; emote_names: string[] }
 export interface ModRow { id: string; channel: string; ts: string; received_at: string; source: string; action: 'ban' | 'timeout'; target_login: string }
 
-const BADGES = '~&@%+$!^*';
-const cleanLogin = (u: string) => { let i = 0; while (i < u.length - 1 && BADGES.includes(u[i])) i++; return u.slice(i).toLowerCase(); };
 /** ClickHouse DateTime64(3) text from epoch ms. */
 export const chTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 export const emotesOf = (text: string) => text.split(/\s+/).filter((t) => EMOTES.has(t));
 
-/** Parses one Chatty log into message and moderation rows (UTC timestamps). */
+/** Parses one Chatty log into message and moderation rows (UTC timestamps), with the importer's line reader. */
 export function parseChattyLog(content: string, channel: string): { messages: ChatRow[]; mods: ModRow[] } {
-  const lines = content.replace(/^\uFEFF/, '').split(/\r?\n/);
-  const head = /^# Log started: (\d{4})-(\d\d)-(\d\d) \S+ ([+-])(\d\d)(\d\d)/.exec(lines[0] ?? '');
-  if (!head) throw new Error(`not a Chatty log (no "# Log started" header) for ${channel}`);
-  const offsetMs = (head[4] === '-' ? -1 : 1) * (+head[5] * 60 + +head[6]) * 60_000;
-  let dayMs = Date.UTC(+head[1], +head[2] - 1, +head[3]) - offsetMs;
-  let lastSec = -1;
+  if (!/^\uFEFF?# Log started: /.test(content)) throw new Error(`not a Chatty log (no "# Log started" header) for ${channel}`);
+  const reader = new ChattyLineReader();
   const messages: ChatRow[] = [];
   const mods: ModRow[] = [];
-  for (const line of lines) {
-    const m = /^\[(\d\d):(\d\d):(\d\d)\] (.*)$/.exec(line);
-    if (!m) continue;
-    const sec = +m[1] * 3600 + +m[2] * 60 + +m[3];
-    // The clock went back by more than an hour: midnight passed.
-    if (lastSec >= 0 && sec < lastSec - 3600) dayMs += 86_400_000;
-    lastSec = sec;
-    const ts = chTime(dayMs + sec * 1000);
-    const rest = m[4];
-    const msg = /^<([^>]+)> (.*)$/.exec(rest);
-    if (msg) {
-      const text = msg[2];
-      messages.push({ id: `${channel}-m${messages.length}`, channel, ts, received_at: ts, source: 'chatty', login: cleanLogin(msg[1]), text, emote_names: emotesOf(text) });
-    } else if (rest.startsWith('BAN: ')) {
-      for (const part of rest.slice(5).split(', ')) {
-        const b = /^(\S+)(?: \((\d+)s\))?/.exec(part.trim());
-        if (!b) continue;
-        mods.push({ id: `${channel}-b${mods.length}`, channel, ts, received_at: ts, source: 'chatty', action: b[2] ? 'timeout' : 'ban', target_login: cleanLogin(b[1]) });
-      }
+  for (const line of content.split(/\r?\n/)) {
+    const r = reader.read(line);
+    if (r.type === 'message') {
+      const ts = chTime(r.ts);
+      messages.push({ id: `${channel}-m${messages.length}`, channel, ts, received_at: ts, source: 'chatty', login: r.login, text: r.text, emote_names: emotesOf(r.text) });
+    } else if (r.type === 'bans') {
+      const ts = chTime(r.ts);
+      for (const b of r.entries) mods.push({ id: `${channel}-b${mods.length}`, channel, ts, received_at: ts, source: 'chatty', action: b.duration === null ? 'ban' : 'timeout', target_login: b.login });
     }
   }
   return { messages, mods };

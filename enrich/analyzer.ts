@@ -21,6 +21,8 @@ export interface AnalyzeInput {
   emoteNames: readonly string[];
   /** The author's IRC badges (`{}` when none or unknown): moderation risk reads their standing. */
   badges: Readonly<Record<string, string>>;
+  /** A /me message: a moderation feature. */
+  action?: boolean;
   /** Ask for {@link AnalyzeResult.modRiskWith}: enrich does when a toxicity model will refine the batch. */
   keepModInputs?: boolean;
 }

@@ -206,7 +206,7 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
         const tokens = emotes.index.tokens(e.channel, e.text, e.emotes);
         // with a toxicity model, moderation risk is re-scored once the model's toxicity is known (refine.ts)
         const keepModInputs = models?.available.toxicity != null;
-        const scores = analyzer!.analyze({ channel: e.channel, userId: e.user_id, login: e.login, text: e.text, ts: e.ts, emoteNames: tokens.names, badges: e.badges, keepModInputs });
+        const scores = analyzer!.analyze({ channel: e.channel, userId: e.user_id, login: e.login, text: e.text, ts: e.ts, emoteNames: tokens.names, badges: e.badges, action: e.action, keepModInputs });
         row = messageRow(e, tokens, scores, analyzer!.version);
         modRiskWith = scores.modRiskWith;
       } else {

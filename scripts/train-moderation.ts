@@ -49,7 +49,7 @@ function loadLog(file: string, channel: string): LogData {
   const state = new ModerationState();
   const X: Float64Array[] = new Array(messages.length);
   replayLog(events, messages, state, channel, (i, m) => {
-    const x = Float64Array.from(state.features(channel, m.user, m.text, m.ts));
+    const x = Float64Array.from(state.features(channel, m.user, m.text, m.ts, undefined, undefined, m.action));
     for (const j of dropped) x[j] = 0;
     X[i] = x;
   });
@@ -255,8 +255,9 @@ else {
   model = {
     ...c.model,
     // 2026.11.7: the weights of .6, scores add the badge offsets (roleLogit); 2026.11.8: retrained after
-    // the toxicity lexicon's plural/compound forms and the "as" fix
-    version: '2026.11.8',
+    // the toxicity lexicon's plural/compound forms and the "as" fix; 2026.11.9: the `action` (/me) feature, and
+    // the logs read by the importer's own Chatty reader (riotgames1's 12 /me messages were left out before)
+    version: '2026.11.9',
     about: `Ensemble: mean logit of an additive logistic model (thermometer-coded quantile edges per feature + token weights) and ${(a.model.about as string).replace(/ by scripts.*$/, '')}, both trained on riotgames1 BAN labels (60 s window, bans before each message fed as CLEARCHAT events) by scripts/train-moderation.ts.`,
     kind: 'ensemble',
     gbdt: { depth: a.model.depth, bias: a.model.bias, trees: a.model.trees },

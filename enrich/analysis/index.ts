@@ -28,6 +28,8 @@ export interface AnalysisInput {
    * moderators and the broadcaster cannot be timed out by moderators, subscribers are less often.
    */
   badges?: Badges | null;
+  /** A /me message (IRC ACTION): channels time out coloured text far more often (a moderation feature). */
+  action?: boolean;
   /** Also return {@link AnalysisResult.modRiskWith} (for a caller that will know a model's toxicity later). */
   keepModInputs?: boolean;
 }
@@ -89,11 +91,11 @@ export function createAnalyzer(opts: AnalyzerOptions = {}): {
       // keyed by login, as in training: the login's own toxicity is a feature (a numeric id has none)
       const login = input.login.toLowerCase(), badges = input.badges ?? null;
       if (input.keepModInputs) {
-        const r = mod.scoreRescorable(input.channel, login, input.text, input.ts, input.emoteNames, tox, badges);
+        const r = mod.scoreRescorable(input.channel, login, input.text, input.ts, input.emoteNames, tox, badges, input.action ?? false);
         result.modRisk = r.risk;
         result.modRiskWith = r.withToxicity;
       } else {
-        result.modRisk = mod.score(input.channel, login, input.text, input.ts, input.emoteNames, tox, badges);
+        result.modRisk = mod.score(input.channel, login, input.text, input.ts, input.emoteNames, tox, badges, input.action ?? false);
       }
       return result;
     },

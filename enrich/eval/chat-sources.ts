@@ -38,7 +38,9 @@ export function readSourceMessages(data: string, source: string): SourceMessage[
   const path = join(data, source);
   const out: SourceMessage[] = [];
   if (source.startsWith('chatty/')) {
-    for (const e of readChatty(path)) if (e.kind === 'msg') out.push({ user: e.user, text: e.text });
+    // /me lines are left out: the dev set's pointers and the sentiment corpus were built without them (the Chatty
+    // reader before 2026-11-23 skipped them), and /me text is mostly not chat sentiment (bots, colour spam)
+    for (const e of readChatty(path)) if (e.kind === 'msg' && !e.action) out.push({ user: e.user, text: e.text });
     return out;
   }
   if (source.endsWith('.json.gz')) {

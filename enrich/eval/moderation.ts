@@ -55,7 +55,7 @@ export async function loadEvalEvents(file: string): Promise<ChattyEvent[]> {
   const out: ChattyEvent[] = [];
   let rejected = 0;
   await importFile(file, (e) => {
-    if (e.kind === 'message') out.push({ kind: 'msg', ts: e.ts, user: e.login, text: e.text, badges: e.badges });
+    if (e.kind === 'message') out.push({ kind: 'msg', ts: e.ts, user: e.login, text: e.text, badges: e.badges, action: e.action });
     else if (e.kind === 'ban' || e.kind === 'timeout') out.push({ kind: 'ban', ts: e.ts, users: [e.target_login] });
   }, { onReject: () => { rejected++; } });
   if (rejected > 0) console.error(`${file}: ${rejected} lines the importer rejected were left out`);
@@ -74,7 +74,7 @@ function scoreLog(file: string, windowMs: number, feedBans = true, events: reado
   const tox = new Float64Array(messages.length);
   const channel = file;
   replayLog(feedBans ? events : [], messages, state, channel, (i, m) => {
-    risk[i] = state.score(channel, m.user, m.text, m.ts, undefined, undefined, m.badges);
+    risk[i] = state.score(channel, m.user, m.text, m.ts, undefined, undefined, m.badges, m.action);
     tox[i] = toxicity(m.text);
   });
   let positives = 0;

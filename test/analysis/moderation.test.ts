@@ -48,6 +48,25 @@ test('Chatty reader: BOM, CRLF, badge prefixes, multi-user BAN lines, 60 s label
   assert.deepEqual([...labels], [0, 1, 1], 'alice was banned 130 s later: outside the 60 s window');
 });
 
+test('Chatty reader, later versions: dated time stamps and ban reasons still label the banned author', () => {
+  // a reason used to become part of the name ("bob (600s) [spam, links]"), so the ban matched no one
+  const log = '# Log started: 2024-05-01 20:00:00 +0200\n' +
+    '[2024-05-01 20:00:01] <!%Bob>* BUY FOLLOWERS cheap\n' +
+    '[2024-05-01 20:00:02] <carol> hi\n' +
+    '[2024-05-01 20:00:03] BAN: Bob (600s) [spam, links] {2d}\n';
+  const ev = parseChatty(log);
+  const { messages, labels } = banLabels(ev);
+  assert.deepEqual(messages.map((m) => [m.user, m.action, m.badges]), [['bob', true, { vip: '1', subscriber: '0' }], ['carol', false, {}]]);
+  assert.deepEqual([...labels], [1, 0]);
+});
+
+test('a /me message (coloured text) is riskier than the same text said plainly', () => {
+  const a = new ModerationState(), b = new ModerationState();
+  const plain = a.score('c', 'u', 'BALON BALON BALON', 1_000);
+  const me = b.score('c', 'u', 'BALON BALON BALON', 1_000, undefined, undefined, null, true);
+  assert.ok(me > plain * 1.5, `${me} vs ${plain}`);
+});
+
 test('labels follow log order: a ban logged before a message in the same second is not its label', () => {
   const log = '\uFEFF# Log started: 2016-09-30 09:39:38 +0800\r\n' +
     '[09:39:40] <dave> first\r\n' +

@@ -38,14 +38,14 @@ test('bans and timeouts reach the analyzer before the messages that follow them'
   assert.deepEqual(calls, ['analyze a', 'ban c spammer 1500', 'ban c bot 1600', 'analyze b']);
 });
 
-test("the analyzer gets each message's badges: moderation risk reads the author's standing from them", async () => {
+test("the analyzer gets each message's badges and /me flag: moderation risk reads the author's standing and coloured text", async () => {
   const seen: unknown[] = [];
   await throughSpy([
     { ...sampleMessage, ...base, id: 'm1', ts: 1000, login: 'mod', badges: { moderator: '1', subscriber: '12' } },
-    { ...sampleMessage, ...base, id: 'm2', ts: 1100, login: 'viewer', badges: {} },
+    { ...sampleMessage, ...base, id: 'm2', ts: 1100, login: 'viewer', badges: {}, action: true },
   ], {
-    analyze: (i) => (seen.push([i.login, i.badges]), neutral),
+    analyze: (i) => (seen.push([i.login, i.badges, i.action]), neutral),
     recordBan: () => {},
   });
-  assert.deepEqual(seen, [['mod', { moderator: '1', subscriber: '12' }], ['viewer', {}]]);
+  assert.deepEqual(seen, [['mod', { moderator: '1', subscriber: '12' }, false], ['viewer', {}, true]]);
 });

@@ -114,9 +114,64 @@ test('chatty: the marks before a name become badges (moderation risk reads them)
     ['moobot', 'Moobot', { moderator: '1' }],
     ['sub', 'Sub', { subscriber: '0', turbo: '1' }],
     ['owner', 'Owner', { broadcaster: '1', subscriber: '0' }],
-    ['admin', 'Admin', { admin: '1', turbo: '1' }],
+    ['admin', 'Admin', { staff: '1', turbo: '1' }],
     ['plain', 'plain', {}],
   ]);
+});
+
+/**
+ * Later Chatty versions (lines written the way Chatty's ChatLog.java and default settings write them: the date in
+ * each time stamp, ban reasons and account ages, DELETED lines, `!` for VIPs, localized names with the login).
+ * Before, every one of these lines was rejected or mis-read (a ban with a reason named a user "a (600s) [spam]").
+ */
+test('chatty, later versions: dated time stamps, ban reasons, deletions, VIP marks, localized names', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-chatty-'));
+  const f = path.join(dir, 'x.log');
+  fs.writeFileSync(f, '# Log started: 2024-05-01 23:59:58 +0200\n' +
+    '[2024-05-01 23:59:58] Joining #demo..\n' +
+    '[2024-05-01 23:59:59] <!%Vippy> hi chat\n' +
+    '[2024-05-02 00:00:01] <%日本語 (nihongo)>* waves\n' +
+    '[2024-05-02 00:00:02] <spammer> buy followers, cheap (really)\n' +
+    '[2024-05-02 00:00:03] DELETED: spammer (buy followers, cheap (really))\n' +
+    '[2024-05-02 00:00:04] BAN: spammer (600s) [spam, links] {3d}, Vippy, other (60s) {2y}\n' +
+    '[2024-05-02 00:00:05] MOD_ACTION: ModA (timeout spammer 600 spam, links)\n' +
+    '[2024-05-02 00:00:06] VIEWERS: 1,234\n' +
+    '[2024-05-02 00:00:07] BITS: Vippy (100)\n' +
+    '[2024-05-02 00:00:08] <@&Boss> ok\n' +
+    '[2024-05-02 00:00:09] DELETED: ghost (never logged)\n');
+  const r = await run(f);
+  fs.rmSync(dir, { recursive: true });
+  assert.deepEqual(r.rejects.map((x) => x.source.split(':').pop()), ['12'], 'only the deletion of a message the log never had');
+  assert.match(r.rejects[0].reason, /DELETED names a message of ghost/);
+  const msgs = r.events.filter((e) => e.kind === 'message');
+  assert.deepEqual(msgs.map((e) => e.kind === 'message' && [e.login, e.display_name, e.badges, e.action, e.text]), [
+    ['vippy', 'Vippy', { vip: '1', subscriber: '0' }, false, 'hi chat'],
+    ['nihongo', '日本語', { subscriber: '0' }, true, 'waves'],
+    ['spammer', 'spammer', {}, false, 'buy followers, cheap (really)'],
+    ['boss', 'Boss', { staff: '1', moderator: '1' }, false, 'ok'],
+  ]);
+  assert.equal(msgs[0].ts, Date.UTC(2024, 4, 1, 21, 59, 59), 'local time at +0200');
+  assert.equal(msgs[1].ts, Date.UTC(2024, 4, 1, 22, 0, 1), 'the date comes from the line');
+  const del = r.events.find((e) => e.kind === 'delete');
+  assert.ok(del && del.kind === 'delete');
+  assert.equal(del.target_msg_id, msgs[2].id);
+  assert.equal(del.text, 'buy followers, cheap (really)');
+  const mod = r.events.filter((e) => e.kind === 'ban' || e.kind === 'timeout');
+  assert.deepEqual(mod.map((e) => (e.kind === 'timeout' ? [e.target_login, e.duration_s, e.reason] : e.kind === 'ban' ? [e.target_login, null, e.reason] : null)), [
+    ['spammer', 600, 'spam, links'],
+    ['vippy', null, null],
+    ['other', 60, null],
+  ]);
+  for (const e of r.events) assert.ok(validateEvent(e).ok, JSON.stringify(e));
+});
+
+test('chatty, before 2019: `!` is an admin (no VIPs yet)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-chatty-'));
+  const f = path.join(dir, 'x.log');
+  fs.writeFileSync(f, '# Log started: 2017-03-01 10:00:00 +0000\n[10:00:00] Joining #demo..\n[10:00:01] <!Someone> hi\n[10:00:02] <*Gm> hey\n');
+  const r = await run(f);
+  fs.rmSync(dir, { recursive: true });
+  assert.deepEqual(r.events.map((e) => e.kind === 'message' && e.badges), [{ admin: '1' }, { global_mod: '1' }]);
 });
 
 test('GQL: channel from the <channel>/<vod>/ folders, emotes from fragments in code points', { skip }, async () => {
