@@ -47,6 +47,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { z } from 'zod';
 import type { ClickHouseClient } from '../core/clickhouse.ts';
 import { refreshTopics, TOPIC_CONTEXT_MS, windowRanges } from '../enrich/topics/refresh.ts';
+import { markTopicWindowsChanged } from '../enrich/topics/job.ts';
 import { isMissingTable, rows, type Params } from './db.ts';
 
 export const ROLLUP_TABLES = ['chat_30s', 'chat_1m', 'chat_1h', 'chat_1d', 'emotes_30s', 'emotes_1m', 'emotes_1h', 'emotes_1d'] as const;
@@ -320,7 +321,10 @@ async function optOutNow(client: ClickHouseClient, login: string, log: FastifyBa
  * hour apart are done as one range of at most 6 hours (`windowRanges`: one mutation of
  * `messages.topic_id` per range, bounded memory). With keywords: the
  * API process loads no models, so a window that had embedding topics gets keyword topics until enrich
- * stores into it again. A failure is logged, not fatal: the messages are gone already.
+ * recomputes it. The windows are first marked changed in `topic_window_state`: an enrich refresh that
+ * read them before the delete writes an older version than this one (removed, not kept), and if this
+ * recompute fails, the enrich stage's next run does it. A failure is logged, not fatal: the messages
+ * are gone already.
  */
 async function recomputeTopics(client: ClickHouseClient, windows: Array<{ channel: string; w: number }>, log: FastifyBaseLogger): Promise<void> {
   if (windows.length === 0) return;
@@ -332,6 +336,11 @@ async function recomputeTopics(client: ClickHouseClient, windows: Array<{ channe
     starts.push(w * 1000);
   }
   const ranges = [...byChannel].flatMap(([channel, starts]) => windowRanges(starts).map((r) => ({ channel, ...r })));
+  try {
+    await markTopicWindowsChanged(client, db, windows.map(({ channel, w }) => ({ channel, windowStart: w * 1000 })));
+  } catch (err) {
+    log.error({ err }, 'opt-out: could not mark the topic windows changed; recomputing them here only');
+  }
   for (const r of ranges) {
     try {
       await refreshTopics(client, { database: db, channel: r.channel, since: new Date(r.from), until: new Date(r.to), contextMs: TOPIC_CONTEXT_MS });

@@ -2052,6 +2052,34 @@ GROUP BY
     stream_no,
     login;
 
+CREATE TABLE topic_window_state
+(
+    `channel` LowCardinality(String),
+    `window_start` DateTime('UTC'),
+    `changed_at` SimpleAggregateFunction(max, DateTime64(3, 'UTC')),
+    `computed_at` SimpleAggregateFunction(max, DateTime64(3, 'UTC'))
+)
+ENGINE = AggregatingMergeTree
+ORDER BY (channel, window_start)
+SETTINGS index_granularity = 8192;
+
+CREATE MATERIALIZED VIEW topic_window_state_mv TO topic_window_state
+(
+    `channel` LowCardinality(String),
+    `window_start` DateTime('UTC'),
+    `changed_at` DateTime64(3, 'UTC'),
+    `computed_at` DateTime64(3, 'UTC')
+)
+AS SELECT
+    channel,
+    toStartOfInterval(ts, toIntervalMinute(5)) AS window_start,
+    max(inserted_at) AS changed_at,
+    toDateTime64(0, 3, 'UTC') AS computed_at
+FROM messages
+GROUP BY
+    channel,
+    window_start;
+
 CREATE TABLE topics
 (
     `channel` LowCardinality(String),

@@ -17,12 +17,12 @@ import { watchOptOuts } from './opt-outs.ts';
 import { refineWithModels } from './refine.ts';
 import { messageRow, payloadOf, plainRow, tableOf, type PendingRow } from './rows.ts';
 import { deadLetter, ExactlyOnceStore, type DeadLetter } from './store.ts';
-import { refreshTopics, TOPIC_CONTEXT_MS, windowRanges } from './topics/refresh.ts';
+import { createTopicJob } from './topics/job.ts';
 import { WriteBuffer, type BufferEntry } from './write-buffer.ts';
 
 /** Longest stretch of delivery handling before the consume loop lets the event loop turn. */
 const YIELD_EVERY_MS = 10;
-/** Longest `stop()` waits for the last topic refresh; what it misses is recomputed when those windows are stored into again. */
+/** Longest `stop()` waits for the last topic refresh; what it misses stays due in `topic_window_state` for the next run of any enrich process. */
 const STOP_TOPICS_MS = 10_000;
 
 export { toPrometheus, type EnrichMetrics } from './metrics.ts';
@@ -47,7 +47,7 @@ export interface StartEnrichOptions {
   models?: ModelRuntime | null;
   /** Longest a batch waits for the models before it is stored with lexicon scores. Default 300 ms. */
   modelBudgetMs?: number;
-  /** Period of the topic refresh of the windows stored since the last one; 0 = only on {@link EnrichStage.refreshTopics}. Default config `enrich.topicsIntervalMs`. */
+  /** Period of the topic refresh of the windows due in `topic_window_state` (enrich/topics/job.ts); 0 = only on {@link EnrichStage.refreshTopics}. Default config `enrich.topicsIntervalMs`. */
   topicsIntervalMs?: number;
   /** An insert slower than this is abandoned and awaited before the retry. Default 30 s. */
   insertTimeoutMs?: number;
@@ -73,8 +73,9 @@ export interface EnrichStage {
   /** Resolves when the consume loop ended (after `stop()`, or if the consumer ended by itself). */
   readonly done: Promise<void>;
   /**
-   * Recomputes now the topics of the 5-minute windows stored since the last refresh (what the periodic
-   * refresh does; `twichist up`/`import` call it after a replay or an import). Call after `stored()`.
+   * Recomputes now the topics of every 5-minute window due in `topic_window_state` (stored into, by
+   * any process, since its topics were computed; `twichist up`/`import` call it after a replay or an
+   * import). Call after `stored()`.
    */
   refreshTopics(): Promise<void>;
 }
@@ -98,52 +99,25 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
   let models: ModelRuntime | null = opts.models ?? null;
   let stopping = false;
 
-  // Topics: channel -> starts of the 5-minute windows stored into since the last refresh. Only in
-  // memory: windows stored just before a crash get their topics when the window is stored into again
-  // (or by `twichist analytics topics`); topics are derived data, the messages themselves are safe.
-  const TOPIC_WINDOW_MS = 300_000;
-  let dirty = new Map<string, Set<number>>();
-  const markDirty = (rows: PendingRow[]) => {
-    for (const r of rows) {
-      if (r.table !== 'messages') continue;
-      let windows = dirty.get(r.channel);
-      if (windows === undefined) dirty.set(r.channel, (windows = new Set()));
-      windows.add(Math.floor(r.ts / TOPIC_WINDOW_MS) * TOPIC_WINDOW_MS);
-    }
-  };
-  let topicRun: Promise<void> = Promise.resolve();
-  const runTopics = (wait = true): Promise<void> => {
-    // one run at a time; a call during a run waits for it and then refreshes what came meanwhile.
-    // wait: false (the timer) queues the deletes and the topic_id mutation without waiting for them
-    // (see RefreshTopicsOptions.wait): waiting held inserts behind them with embedded ClickHouse
-    topicRun = topicRun.then(async () => {
-      if (dirty.size === 0) return;
-      const todo = dirty;
-      dirty = new Map();
-      const embedder = models?.available.embeddings ? models : null;
-      for (const [channel, windows] of todo) {
-        // bounded ranges: a refresh holds its range's messages in memory
-        for (const { from, to } of windowRanges(windows, TOPIC_WINDOW_MS)) {
-          const t0 = performance.now();
-          try {
-            const r = await refreshTopics(client, { database: config.clickhouse.database, channel, since: new Date(from), until: new Date(to), contextMs: TOPIC_CONTEXT_MS, embedder, windowMs: TOPIC_WINDOW_MS, wait });
-            metrics.topicRefreshes++;
-            log.debug({ channel, windows: r.windows, topics: r.topics, messages: r.messages, method: r.method, ms: Math.round(performance.now() - t0) }, 'topics refreshed');
-          } catch (err) {
-            // kept for the next run: a failed refresh loses nothing but time
-            metrics.topicFailures++;
-            let again = dirty.get(channel);
-            if (again === undefined) dirty.set(channel, (again = new Set()));
-            for (let w = from; w < to; w += TOPIC_WINDOW_MS) if (windows.has(w)) again.add(w);
-            log.warn({ err, channel }, 'topic refresh failed; retried at the next one');
-          }
-        }
-      }
-    });
-    return topicRun;
-  };
+  // Topics: the tables say which windows are due (messages newer than their topics, whoever stored
+  // them, crash or not); this process only adds the windows of its own very slow inserts.
+  const topics = createTopicJob({
+    client,
+    database: config.clickhouse.database,
+    logger: log,
+    embedder: () => (models?.available.embeddings ? models : null),
+    onRefreshed: () => {
+      metrics.topicRefreshes++;
+    },
+    onFailed: () => {
+      metrics.topicFailures++;
+    },
+  });
+  // wait: false (the timer) queues the deletes and the topic_id mutation without waiting for them
+  // (see RefreshTopicsOptions.wait): waiting held inserts behind them with embedded ClickHouse. A
+  // turn that finds a run still going is skipped rather than queued behind it.
   const topicsIntervalMs = opts.topicsIntervalMs ?? config.enrich.topicsIntervalMs;
-  const topicTimer = topicsIntervalMs > 0 ? setInterval(() => void runTopics(false), topicsIntervalMs) : null;
+  const topicTimer = topicsIntervalMs > 0 ? setInterval(() => void (topics.busy || topics.run({ wait: false })), topicsIntervalMs) : null;
   topicTimer?.unref();
 
   const buffer = new WriteBuffer<Entry>({
@@ -164,7 +138,7 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
       if (models) metrics.modelRefined += await refineWithModels(models, rows, opts.modelBudgetMs ?? 300, log);
       const t0 = performance.now();
       const r = await store.store(rows, dls);
-      markDirty(rows);
+      topics.noteStored(rows, performance.now() - t0);
       const now = Date.now();
       observe(metrics.insertLatencyMs, performance.now() - t0);
       observe(metrics.batchSize, events);
@@ -274,7 +248,7 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
     metrics,
     stored: () => buffer.drain(),
     done,
-    refreshTopics: () => runTopics(true),
+    refreshTopics: () => topics.run({ wait: true, full: true }),
     async stop() {
       // Order matters: no new deliveries, then the last batch stored and acked, then our timers.
       stopping = true;
@@ -285,7 +259,7 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
       // ClickHouse must not hold a shutdown for a request timeout per channel), then the model workers
       if (topicTimer) clearInterval(topicTimer);
       let bound: NodeJS.Timeout | undefined;
-      await Promise.race([runTopics(), new Promise((r) => (bound = setTimeout(r, STOP_TOPICS_MS)))]);
+      await Promise.race([topics.run({ wait: true }), new Promise((r) => (bound = setTimeout(r, STOP_TOPICS_MS)))]);
       clearTimeout(bound);
       if (opts.models === undefined) await models?.close();
       optOuts.close();

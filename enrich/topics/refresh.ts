@@ -1,6 +1,12 @@
 /**
  * The ClickHouse side of topics: read a range of messages, compute topics per channel and window,
  * and replace the stored topics and message topic ids of those windows. Parameterised SQL only.
+ *
+ * Versions: a refresh stamps everything it writes with `computed_at` = the server's clock just before
+ * it read the messages, records that version per window in `topic_window_state` (migration 0043), and
+ * then deletes the rows of every version older than the window's newest one. Whatever order refreshes
+ * of one window run in (two enrich processes, an opt-out racing the periodic refresh), the delete
+ * queued last sees every version, so one set is left: the one computed from the latest read.
  */
 import type { ClickHouseClient } from '../../core/clickhouse.ts';
 import { computeTopics, type TopicMessage, type TopicMethod, type TopicOptions } from './compute.ts';
@@ -12,7 +18,7 @@ export interface RefreshTopicsOptions extends TopicOptions {
   channel?: string | null;
   /** Start of the range (rounded down to a window). Default: 6 hours before `until`. */
   since?: Date | null;
-  /** End of the range (exclusive). Default: now; the current, unfinished window is included and recomputed next time. */
+  /** End of the range (exclusive), rounded up to a window end (a window is computed whole). Default: now; the current, unfinished window is included and recomputed next time. */
   until?: Date | null;
   /**
    * Messages this long before the range are read and computed with it but not written: the keyword
@@ -73,6 +79,25 @@ export function windowRanges(starts: Iterable<number>, windowMs = 300_000, maxGa
 const dateTime = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 const dateTimeSeconds = (ms: number): string => dateTime(ms).slice(0, 19);
 
+let lastVersion = 0;
+/**
+ * The version of a refresh about to read: the server's clock (the clock `messages.inserted_at` and so
+ * `topic_window_state.changed_at` come from; a client's clock may be skewed), made unique within this
+ * process so two refreshes of one window in the same millisecond do not both count as newest.
+ */
+async function nextVersion(client: ClickHouseClient): Promise<number> {
+  const rs = await client.query({ query: 'SELECT toUnixTimestamp64Milli(now64(3)) AS ms', format: 'JSONEachRow' });
+  const [{ ms }] = await rs.json<{ ms: number | string }>();
+  lastVersion = Math.max(Number(ms), lastVersion + 1);
+  return lastVersion;
+}
+
+/** Rows of `topics`/`message_topics` of a channel's windows in [fromS, toS) that belong to the window's newest version. */
+const NEWEST = `(window_start, computed_at) IN (
+  SELECT window_start, max(computed_at) FROM {db:Identifier}.topic_window_state
+  WHERE channel = {channel:String} AND window_start >= toDateTime({fromS:Int64}, 'UTC') AND window_start < toDateTime({toS:Int64}, 'UTC')
+  GROUP BY window_start)`;
+
 /**
  * Recomputes topics for the range and writes them. Channels are processed one at a time, so memory
  * holds one channel's messages of the range (about 200 bytes a message plus 1.5 KB per distinct
@@ -80,7 +105,8 @@ const dateTimeSeconds = (ms: number): string => dateTime(ms).slice(0, 19);
  */
 export async function refreshTopics(client: ClickHouseClient, o: RefreshTopicsOptions): Promise<RefreshTopicsResult> {
   const windowMs = o.windowMs ?? 300_000;
-  const until = (o.until ?? new Date()).getTime();
+  // whole windows: a window marked computed from part of its messages would never be redone
+  const until = Math.ceil((o.until ?? new Date()).getTime() / windowMs) * windowMs;
   const from = Math.floor((o.since?.getTime() ?? until - 6 * 3600_000) / windowMs) * windowMs;
   const range = { db: o.database, from, to: until };
   const embeds = o.embedder != null && o.embedder.available.embeddings !== null;
@@ -98,9 +124,11 @@ export async function refreshTopics(client: ClickHouseClient, o: RefreshTopicsOp
   // its stored topics of the range are then deleted, not kept.
   if (o.channel && !channels.includes(o.channel)) channels.push(o.channel);
   const result: RefreshTopicsResult = { channels, windows: 0, topics: 0, messages: 0, method: null };
-  const computedAt = dateTime(Date.now());
 
   for (const channel of channels) {
+    // Taken before the read: every message stored (or deleted) before it is in (or out of) the read.
+    const version = await nextVersion(client);
+    const computedAt = dateTime(version);
     const rs = await client.query({
       query: `SELECT id, channel, toUnixTimestamp64Milli(ts) AS ts_ms, text, emote_names AS emoteNames FROM {db:Identifier}.messages
               WHERE channel = {channel:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')
@@ -116,15 +144,6 @@ export async function refreshTopics(client: ClickHouseClient, o: RefreshTopicsOp
     if (readFrom < from) computed.topics = computed.topics.filter((t) => t.windowStart >= from);
     result.method = computed.method;
     const scope = { ...range, channel, fromS: Math.floor(from / 1000), toS: Math.ceil(until / 1000) };
-    // Replace, not append: a recomputed window may have fewer topics than the stored one.
-    for (const table of ['topics', 'message_topics']) {
-      await client.command({
-        query: `DELETE FROM {db:Identifier}.{table:Identifier} WHERE channel = {channel:String}
-                AND window_start >= toDateTime({fromS:Int64}, 'UTC') AND window_start < toDateTime({toS:Int64}, 'UTC')`,
-        query_params: { ...scope, table },
-        clickhouse_settings: { lightweight_deletes_sync: o.wait === false ? '0' : '2' },
-      });
-    }
     const model = computed.method === 'embeddings' ? (o.embedder?.available.embeddings ?? '') : '';
     if (computed.topics.length > 0) {
       await client.insert({
@@ -161,13 +180,39 @@ export async function refreshTopics(client: ClickHouseClient, o: RefreshTopicsOp
         clickhouse_settings: { insert_deduplication_token: '' },
       });
     }
+    // The version of every window of the range the state knows (every window ever stored into has a
+    // row, from the view on messages; one an opt-out emptied too), server-side: a range of years
+    // (`twichist analytics topics --since`) is not a list of every window in it.
+    await client.command({
+      query: `INSERT INTO {db:Identifier}.topic_window_state (channel, window_start, changed_at, computed_at)
+              SELECT channel, window_start, toDateTime64(0, 3, 'UTC'), fromUnixTimestamp64Milli({version:Int64}, 'UTC')
+              FROM {db:Identifier}.topic_window_state
+              WHERE channel = {channel:String} AND window_start >= toDateTime({fromS:Int64}, 'UTC') AND window_start < toDateTime({toS:Int64}, 'UTC')
+              GROUP BY channel, window_start`,
+      query_params: { ...scope, version },
+      clickhouse_settings: { insert_deduplication_token: '' },
+    });
+    // Replace, not append: a recomputed window may have fewer topics than the stored one. Older versions
+    // only, by the window's newest version in topic_window_state, so a slower refresh that read before
+    // a faster one (or before an opt-out's delete) removes its own rows instead of the newer ones.
+    for (const table of ['topics', 'message_topics']) {
+      await client.command({
+        query: `DELETE FROM {db:Identifier}.{table:Identifier} WHERE channel = {channel:String}
+                AND window_start >= toDateTime({fromS:Int64}, 'UTC') AND window_start < toDateTime({toS:Int64}, 'UTC')
+                AND NOT ${NEWEST}`,
+        query_params: { ...scope, table },
+        clickhouse_settings: { lightweight_deletes_sync: o.wait === false ? '0' : '2' },
+      });
+    }
     if (o.updateMessages ?? true) {
-      const maxTopic = Math.max(-1, ...computed.topics.map((t) => t.topicId));
+      // Ids up to the most any refresh writes, not just this one's: a concurrent refresh's mutation
+      // may run after this one and must copy the newest version's ids (of whichever refresh) too.
+      const maxTopic = Math.max(-1, (o.maxTopics ?? 6) - 1, ...computed.topics.map((t) => t.topicId));
       // One IN-set per topic id keeps the mutation's SQL size bounded by maxTopics, not by the
       // number of messages (ids as literal arrays would outgrow the HTTP URL limit).
       const member = (t: number) =>
         `id IN (SELECT message_id FROM {db:Identifier}.message_topics WHERE channel = {channel:String} AND topic_id = {t${t}:Int32}
-           AND window_start >= toDateTime({fromS:Int64}, 'UTC') AND window_start < toDateTime({toS:Int64}, 'UTC'))`;
+           AND window_start >= toDateTime({fromS:Int64}, 'UTC') AND window_start < toDateTime({toS:Int64}, 'UTC') AND ${NEWEST})`;
       const expr = maxTopic < 0 ? '-1' : `multiIf(${Array.from({ length: maxTopic + 1 }, (_, t) => `${member(t)}, {t${t}:Int32}`).join(', ')}, -1)`;
       await client.command({
         query: `ALTER TABLE {db:Identifier}.messages UPDATE topic_id = ${expr}

@@ -1,0 +1,2 @@
+DROP VIEW IF EXISTS topic_window_state_mv;
+DROP TABLE IF EXISTS topic_window_state;
