@@ -29,8 +29,16 @@ const recordList = z.object({ items: z.array(z.record(z.string(), z.unknown())) 
 /** Newest (or biggest) first; keys of a fixed map, never input. */
 const DERIVED_ORDER = { bursts: 'start DESC', topics: 'window_start DESC, topic_id', chatter_segments: 'messages DESC, login', hype_predictions: '`window` DESC', moderation_lag: 'channel' } as const;
 
+/**
+ * Extra condition per table. `topics`: only each window's newest version. A refresh writes its version and then
+ * deletes the older ones without waiting (enrich/topics/refresh.ts), so for a moment both are stored.
+ */
+const DERIVED_WHERE: Partial<Record<keyof typeof DERIVED_ORDER, string>> = {
+  topics: ' AND (window_start, computed_at) IN (SELECT window_start, max(computed_at) FROM topics WHERE channel = {channel:String} GROUP BY window_start)',
+};
+
 async function derivedRows(client: ClickHouseClient, table: keyof typeof DERIVED_ORDER, channel: string, limit: number): Promise<Array<Record<string, unknown>>> {
-  return rowsOrEmpty<Record<string, unknown>>(client, `SELECT * FROM ${table} WHERE channel = {channel:String} ORDER BY ${DERIVED_ORDER[table]} LIMIT {limit:UInt32}`, { channel, limit });
+  return rowsOrEmpty<Record<string, unknown>>(client, `SELECT * FROM ${table} WHERE channel = {channel:String}${DERIVED_WHERE[table] ?? ''} ORDER BY ${DERIVED_ORDER[table]} LIMIT {limit:UInt32}`, { channel, limit });
 }
 
 export function analyticsRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
