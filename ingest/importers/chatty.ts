@@ -164,12 +164,9 @@ export class ChattyLineReader {
   }
 
   private bans(ts: number, list: string): ChattyLine {
-    const entries: ChattyBanEntry[] = [];
-    for (const m of entriesOf(BAN_ENTRY, list.trimEnd()) ?? [null]) {
-      if (m === null) return { type: 'rejected', reason: 'BAN line with an entry that is not "user", "user (Ns)" or "user (Ns) [reason]"' };
-      entries.push({ login: m[1].toLowerCase(), duration: m[2] === undefined ? null : Number(m[2]), reason: m[3] ?? null });
-    }
-    return { type: 'bans', ts, entries };
+    const entries = entriesOf(BAN_ENTRY, list.trimEnd());
+    if (entries === null) return { type: 'rejected', reason: 'BAN line with an entry that is not "user", "user (Ns)" or "user (Ns) [reason]"' };
+    return { type: 'bans', ts, entries: entries.map((m) => ({ login: m[1].toLowerCase(), duration: m[2] === undefined ? null : Number(m[2]), reason: m[3] ?? null })) };
   }
 
   private deleted(ts: number, list: string): ChattyLine {
@@ -252,9 +249,8 @@ export async function importChatty(text: Readable, file: string, sink: EventSink
 
     if (r.type === 'message') {
       const { login, text } = r;
-      const n = occurrence(ts, `m\u0001${login}\u0001${text}`);
-      const id = deterministicId('chatty', channel, ts, login, text, n);
       const key = `${login}\u0001${text}`;
+      const id = deterministicId('chatty', channel, ts, login, text, occurrence(ts, `m\u0001${key}`));
       recent.delete(key);
       recent.set(key, id);
       if (recent.size > DELETABLE) recent.delete(recent.keys().next().value as string);
