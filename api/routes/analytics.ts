@@ -30,11 +30,13 @@ const recordList = z.object({ items: z.array(z.record(z.string(), z.unknown())) 
 const DERIVED_ORDER = { bursts: 'start DESC', topics: 'window_start DESC, topic_id', chatter_segments: 'messages DESC, login', hype_predictions: '`window` DESC', moderation_lag: 'channel' } as const;
 
 /**
- * Extra condition per table. `topics`: only each window's newest version. A refresh writes its version and then
- * deletes the older ones without waiting (enrich/topics/refresh.ts), so for a moment both are stored.
+ * Extra condition per table. `topics`: only each window's newest version, as `topic_window_state` records it (the
+ * refresh's own NEWEST, enrich/topics/refresh.ts). A refresh writes its version and then deletes the older ones
+ * without waiting, so for a moment both are stored; and a newest version may have no topics at all (an opt-out
+ * emptied the window), which the topics table alone cannot tell from "not recomputed yet".
  */
 const DERIVED_WHERE: Partial<Record<keyof typeof DERIVED_ORDER, string>> = {
-  topics: ' AND (window_start, computed_at) IN (SELECT window_start, max(computed_at) FROM topics WHERE channel = {channel:String} GROUP BY window_start)',
+  topics: ' AND (window_start, computed_at) IN (SELECT window_start, max(computed_at) FROM topic_window_state WHERE channel = {channel:String} GROUP BY window_start)',
 };
 
 async function derivedRows(client: ClickHouseClient, table: keyof typeof DERIVED_ORDER, channel: string, limit: number): Promise<Array<Record<string, unknown>>> {

@@ -236,14 +236,21 @@ describe('analytics', { skip }, () => {
     assert.equal(tl.body.points.reduce((s: number, p: { uses: number }) => s + p.uses, 0), want[0].uses);
   });
   it('topics: only the newest version of each window, though a refresh stores two for a moment', async () => {
-    // a refresh writes its version, then deletes the older one without waiting (enrich/topics/refresh.ts)
-    const row = (topic_id: number, computed_at: string, label: string) => ({
-      channel: 'topicsver', window_start: '2023-04-01 12:00:00', window_seconds: 300, topic_id, label, terms: [label], weights: [1], messages: 5, method: 'keywords', model: '', computed_at,
+    // a refresh writes its version, records it in topic_window_state, then deletes the older one without waiting
+    // (enrich/topics/refresh.ts); the second window's newest version has no topics (an opt-out emptied it)
+    const row = (window_start: string, topic_id: number, computed_at: string, label: string) => ({
+      channel: 'topicsver', window_start, window_seconds: 300, topic_id, label, terms: [label], weights: [1], messages: 5, method: 'keywords', model: '', computed_at,
     });
+    const [w1, w2, v1, v2] = ['2023-04-01 12:00:00', '2023-04-01 12:05:00', '2023-04-01 12:16:00.000', '2023-04-01 12:21:00.000'];
     await f.db.client.insert({
       table: 'topics',
       format: 'JSONEachRow',
-      values: [row(0, '2023-04-01 12:06:00.000', 'old a'), row(1, '2023-04-01 12:06:00.000', 'old b'), row(2, '2023-04-01 12:06:00.000', 'old c'), row(0, '2023-04-01 12:11:00.000', 'new a'), row(1, '2023-04-01 12:11:00.000', 'new b')],
+      values: [row(w1, 0, v1, 'old a'), row(w1, 1, v1, 'old b'), row(w1, 2, v1, 'old c'), row(w1, 0, v2, 'new a'), row(w1, 1, v2, 'new b'), row(w2, 0, v1, 'emptied')],
+    });
+    await f.db.client.insert({
+      table: 'topic_window_state',
+      format: 'JSONEachRow',
+      values: [w1, w2].flatMap((w) => [v1, v2].map((v) => ({ channel: 'topicsver', window_start: w, changed_at: '2023-04-01 12:10:00.000', computed_at: v }))),
     });
     const r = await getJson(f.app, '/api/v1/analytics/topicsver/topics');
     assert.equal(r.status, 200);
