@@ -1,12 +1,17 @@
-/** `/api/v1/moderation`: actions (`mod_actions`) and counts per window from the chat rollups. */
+/**
+ * `/api/v1/moderation`: actions (`mod_actions`), counts per window from the chat rollups, and how well
+ * moderation risk ranked a channel's messages against those actions (`/risk`).
+ */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { actionedMessagesSql, RISK_LABEL_WINDOW_S, riskQualitySql } from '../../analytics/risk-quality.ts';
 import type { ApiContext } from '../context.ts';
-import { iso, rollupTable } from '../db.ts';
+import { iso, msParam, rollupTable, rows, rowsOrEmpty } from '../db.ts';
 import { ApiError, errorResponses } from '../errors.ts';
+import { MESSAGE_COLUMNS, messageSchema, toMessage, type MessageRow } from '../messages-query.ts';
 import { listModActions, MOD_TYPES, modPageSchema } from '../moderation-query.ts';
 import { chatSums, resolveRange } from '../rollups.ts';
-import { bucketSchema, cursorSchema, isoTime, limitSchema, loginSchema, rangeQuery } from '../schemas.ts';
+import { boolQuery, bucketSchema, cursorSchema, isoTime, limitSchema, loginSchema, rangeQuery } from '../schemas.ts';
 
 export const modListQuery = z.object({
   channel: loginSchema.optional(),
@@ -19,6 +24,40 @@ export const modListQuery = z.object({
 
 const counts = z.object({ bans: z.number(), timeouts: z.number(), deletions: z.number(), clears: z.number() });
 
+const DAY_MS = 86_400_000;
+
+const riskResponse = z.object({
+  channel: z.string(),
+  /** `null` when the channel has no stored chat and no range was given. */
+  range: z.object({ from: isoTime, to: isoTime }).nullable(),
+  /** A message is actioned when its author was timed out or banned within this many seconds after it. */
+  window_s: z.number(),
+  quality: z.object({
+    messages: z.number(),
+    actioned: z.number(),
+    /** Sum of mod_risk: how many actioned messages a calibrated score expects. */
+    expected_actioned: z.number(),
+    /** ROC AUC of mod_risk for "actioned" (0.5 = chance, 1 = every actioned message ranked first); `null` when all or none were actioned. */
+    auc: z.number().nullable(),
+  }),
+  items: z.array(
+    messageSchema.extend({
+      actioned: z.boolean(),
+      /** The author's first ban or timeout in the channel at or after the message, within the window or not (`null`: none stored). */
+      author_action: z.object({ action: z.enum(['ban', 'timeout']), ts: isoTime, duration_s: z.number().nullable() }).nullable(),
+    }),
+  ),
+});
+
+interface RiskTopRow {
+  id: string;
+  ts_ms: number;
+  actioned: number;
+  author_action: '' | 'ban' | 'timeout';
+  author_action_ms: number | null;
+  author_action_duration_s: number | null;
+}
+
 export function moderationRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
@@ -28,6 +67,75 @@ export function moderationRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const q = req.query;
         if (q.from !== undefined && q.to !== undefined && q.from >= q.to) throw new ApiError(400, 'from must be before to');
         return listModActions(ctx.client, { channel: q.channel, type: q.type, target: q.target, from: q.from, to: q.to, cursor: q.cursor, limit: q.limit });
+      },
+    );
+
+    app.get(
+      '/risk',
+      {
+        schema: {
+          summary: "How well moderation risk ranked a channel's messages against the bans and timeouts that followed",
+          description:
+            `Scores every message of the range with the label the moderation eval uses: its author was timed out or banned within ${RISK_LABEL_WINDOW_S} s after it ` +
+            '(docs/sentiment.md). `quality` is over all of them; `items` are the highest-risk messages first, optionally only those moderators did (`actioned=true`) or did not (`actioned=false`) act on. ' +
+            "Range defaults to the last 24 hours of the channel's stored chat.",
+          tags: ['moderation'],
+          querystring: z.object({ channel: loginSchema, ...rangeQuery, actioned: boolQuery, limit: limitSchema(50, 500) }),
+          response: { 200: riskResponse, ...errorResponses },
+        },
+      },
+      async (req) => {
+        const { channel, actioned, limit } = req.query;
+        let { from, to } = req.query;
+        if (from !== undefined && to !== undefined && from >= to) throw new ApiError(400, 'from must be before to');
+        if (to === undefined) {
+          const [r] = await rowsOrEmpty<{ last: number | null }>(ctx.client, 'SELECT if(count() = 0, NULL, toUnixTimestamp(max(window))) AS last FROM chat_1h WHERE channel = {channel:String}', { channel });
+          if (!r || r.last === null) {
+            if (from === undefined) return { channel, range: null, window_s: RISK_LABEL_WINDOW_S, quality: { messages: 0, actioned: 0, expected_actioned: 0, auc: null }, items: [] };
+            to = Date.now();
+          } else to = Number(r.last) * 1000 + 3_600_000;
+          if (from !== undefined && from >= to) throw new ApiError(400, 'from must be before to');
+        }
+        from ??= to - DAY_MS;
+        const params = { channel, from, to, limit, actioned: actioned ? 1 : 0 };
+        const messagesWhere = `channel = {channel:String} AND ts >= ${msParam('from')} AND ts < ${msParam('to')}`;
+        const actionsWhere = `channel = {channel:String} AND ts >= ${msParam('from')} AND ts < ${msParam('to')} + INTERVAL ${RISK_LABEL_WINDOW_S} SECOND`;
+        const [quality, top] = await Promise.all([
+          rows<{ messages: number; actioned_messages: number; expected_actioned: number; auc: number | null }>(ctx.client, riskQualitySql(messagesWhere, actionsWhere, false), params),
+          // the ranking reads ts, id, login and mod_risk of the range; full rows only for the page
+          rows<RiskTopRow>(
+            ctx.client,
+            `SELECT id, toUnixTimestamp64Milli(ts) AS ts_ms, actioned, author_action, toUnixTimestamp64Milli(author_action_ts) AS author_action_ms, author_action_duration_s
+             FROM (${actionedMessagesSql(messagesWhere, actionsWhere)})
+             ${actioned === undefined ? '' : 'WHERE actioned = {actioned:UInt8}'}
+             ORDER BY mod_risk DESC, ts DESC, id DESC LIMIT {limit:UInt32}`,
+            params,
+          ),
+        ]);
+        const full = top.length === 0 ? [] : await rows<MessageRow>(
+          ctx.client,
+          `SELECT ${MESSAGE_COLUMNS}, id IN (SELECT assumeNotNull(target_msg_id) FROM mod_actions WHERE channel = {channel:String} AND action = 'delete' AND ts >= ${msParam('from')} AND target_msg_id IN {ids:Array(String)}) AS deleted
+           FROM messages WHERE ${messagesWhere} AND id IN {ids:Array(String)}`,
+          { ...params, ids: top.map((t) => t.id) },
+        );
+        const byId = new Map(full.map((m) => [m.id, m]));
+        const q = quality[0];
+        return {
+          channel,
+          range: { from: iso(from), to: iso(to) },
+          window_s: RISK_LABEL_WINDOW_S,
+          quality: { messages: Number(q.messages), actioned: Number(q.actioned_messages), expected_actioned: Number(q.expected_actioned), auc: q.auc === null ? null : Number(q.auc) },
+          items: top.flatMap((t) => {
+            const m = byId.get(t.id);
+            // gone between the two reads (an opt-out deleted it): left out rather than shown half
+            if (!m) return [];
+            return [{
+              ...toMessage(m),
+              actioned: Boolean(t.actioned),
+              author_action: t.author_action === '' ? null : { action: t.author_action, ts: iso(Number(t.author_action_ms)), duration_s: t.author_action_duration_s },
+            }];
+          }),
+        };
       },
     );
 

@@ -2,6 +2,7 @@
  * The six provisioned dashboards. Column names follow DEVELOPERS.md "Table contracts" and the
  * migrations in clickhouse/migrations/; test/grafana runs every query against imported real chat.
  */
+import { actionedMessagesSql, RISK_LABEL_WINDOW_S, riskQualitySql } from '../../analytics/risk-quality.ts';
 import { CHANNEL, header, tiered, type DashboardSpec, type PanelSpec, type VariableSpec } from './lib.ts';
 
 const channelVar: VariableSpec = {
@@ -384,7 +385,7 @@ const moderation: DashboardSpec = {
           title: 'Moderation lag',
           description: 'Per channel over all stored chat (moderation_lag): messages flagged (toxicity or moderation risk above 0.5), how many flagged users were banned or timed out within 10 minutes, and how fast (seconds from their last flagged message).',
           type: 'table',
-          w: 24,
+          w: 12,
           h: 7,
           sql: `${header(['moderation_lag is one row per channel over all history (refreshed every 5 minutes): the time picker does not apply.'])}SELECT channel, flagged_messages, flagged_users, actioned_users, round(actioned_share, 3) AS actioned_share, actions_after_flag, lag_median_s, lag_p90_s\nFROM moderation_lag\nWHERE ${CHANNEL}\nORDER BY flagged_users DESC`,
           overrides: [
@@ -392,17 +393,26 @@ const moderation: DashboardSpec = {
             { matcher: { id: 'byRegexp', options: 'lag_.*' }, properties: [{ id: 'unit', value: 's' }] },
           ],
         },
+        {
+          title: 'Moderation risk against actions',
+          description: `Per channel over the range: messages, how many were followed by a ban or timeout of their author within ${RISK_LABEL_WINDOW_S} s (actioned), how many mod_risk expected (its sum), and the AUC of mod_risk for that (0.5 = chance, 1 = every actioned message ranked above the rest; empty when all or none were actioned). The figure \`npm run eval:moderation\` prints, on your own chat (docs/sentiment.md).`,
+          type: 'table',
+          w: 12,
+          h: 7,
+          sql: `${header([`Every message of the range with its author's next ban/timeout (ASOF join; analytics/risk-quality.ts, shared with the API's /moderation/risk); the AUC holds 5 bytes per message in memory.`])}SELECT channel, messages, actioned_messages AS actioned, round(expected_actioned, 1) AS expected, round(auc, 4) AS auc\nFROM (${riskQualitySql(`$__timeFilter_ms(ts) AND ${CHANNEL}`, `ts >= $__fromTime_ms AND ts <= $__toTime_ms + INTERVAL ${RISK_LABEL_WINDOW_S} SECOND AND ${CHANNEL}`)})\nORDER BY messages DESC`,
+          overrides: [{ matcher: { id: 'byName', options: 'auc' }, properties: [{ id: 'decimals', value: 4 }] }],
+        },
       ],
     },
     {
       panels: [
         {
           title: 'Highest moderation risk',
-          description: "Messages most likely to get their author timed out or banned within a minute (mod_risk: spam, floods, copy-pastas, toxicity, the author's recent behaviour and standing; docs/sentiment.md), highest first.",
+          description: `Messages most likely to get their author timed out or banned within a minute (mod_risk: spam, floods, copy-pastas, toxicity, the author's recent behaviour and standing; docs/sentiment.md), highest first, with the author's next ban or timeout: \`actioned\` when it came within ${RISK_LABEL_WINDOW_S} s. Empty author_action: none stored.`,
           type: 'table',
           w: 24,
           h: 10,
-          sql: `${header(['Reads one Float32 column of the range: top 100 by a partial sort.'])}SELECT ts AS time, channel, login, text, round(mod_risk, 3) AS mod_risk, round(toxicity, 2) AS toxicity\nFROM messages\nWHERE $__timeFilter_ms(ts) AND ${CHANNEL}\nORDER BY mod_risk DESC, ts DESC\nLIMIT 100`,
+          sql: `${header(['Reads one Float32 column of the range: top 100 by a partial sort, then joins their authors\' next ban/timeout.'])}SELECT ts AS time, channel, login, text, round(mod_risk, 3) AS mod_risk, round(toxicity, 2) AS toxicity, actioned,\n    author_action, author_action_ts, author_action_duration_s\nFROM (${actionedMessagesSql(`$__timeFilter_ms(ts) AND ${CHANNEL}`, `ts >= $__fromTime_ms AND ${CHANNEL}`, { columns: 'channel, ts, id, login, text, mod_risk, toxicity', top: 100 })})\nORDER BY mod_risk DESC, ts DESC`,
           overrides: [
             { matcher: { id: 'byName', options: 'text' }, properties: [{ id: 'custom.width', value: 700 }] },
             { matcher: { id: 'byName', options: 'mod_risk' }, properties: [{ id: 'unit', value: 'percentunit' }, { id: 'custom.cellOptions', value: { type: 'color-background' } }, { id: 'thresholds', value: { mode: 'absolute', steps: [{ color: 'green', value: null }, { color: 'orange', value: 0.3 }, { color: 'red', value: 0.7 }] } }] },

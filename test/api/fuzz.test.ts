@@ -34,6 +34,7 @@ const ROUTES: Array<{ path: string; query: string[]; valid?: Record<string, stri
   { path: '/api/v1/users/{login}/moderation', query: ['channel', 'type', 'from', 'to', 'cursor', 'limit'] },
   { path: '/api/v1/moderation/actions', query: ['channel', 'type', 'target', 'from', 'to', 'cursor', 'limit'] },
   { path: '/api/v1/moderation/stats', query: ['channel', 'bucket', 'from', 'to'] },
+  { path: '/api/v1/moderation/risk', query: ['channel', 'from', 'to', 'actioned', 'limit'], valid: { channel: 'xqc', from: '2023-05-01T00:00:00Z', to: '2023-05-02T00:00:00Z' } },
   { path: '/api/v1/analytics/{channel}/timeline', query: ['bucket', 'from', 'to'] },
   { path: '/api/v1/analytics/{channel}/emotes', query: ['bucket', 'from', 'to', 'limit'] },
   { path: '/api/v1/analytics/{channel}/emotes/timeline', query: ['emotes', 'bucket', 'from', 'to'], valid: { emotes: 'LUL' } },

@@ -8,7 +8,9 @@ import type { ChatEvent, ChatMessage, Timeout, UserNotice } from '../../core/eve
 import { parseIrcLine } from '../../ingest/irc-parser.ts';
 import { loadHypeModel } from '../../analytics/hype-model.ts';
 import { refreshDerived } from '../../analytics/refresh.ts';
-import { xqcMissing } from './support/load.ts';
+import { auc } from '../../enrich/eval/metrics.ts';
+import { evalModerationLogs, loadEvalEvents } from '../../enrich/eval/moderation.ts';
+import { XQC_FILE, xqcMissing } from './support/load.ts';
 import { apiFixture, getJson, tokensOf, type ApiFixture } from './support/setup.ts';
 
 const skip = xqcMissing();
@@ -191,6 +193,85 @@ describe('moderation', { skip }, () => {
       perWindow.set(w, (perWindow.get(w) ?? 0) + 1);
     }
     for (const w of r.body.windows) assert.equal(w.timeouts, perWindow.get(w.window) ?? 0, w.window);
+  });
+});
+
+describe('moderation risk', { skip }, () => {
+  /** The eval's label from the capture's own events: a timeout or ban of the author within 60 s at or after the message. */
+  const actionedHere = (m: ChatMessage) => f.events.some((e) => (e.kind === 'timeout' || e.kind === 'ban') && e.channel === m.channel && e.target_login === m.login && e.ts >= m.ts && e.ts - m.ts <= 60_000);
+  async function storedRisk(): Promise<Map<string, number>> {
+    const r = await f.db.client.query({ query: "SELECT id, mod_risk FROM messages WHERE channel = 'xqc'", format: 'JSONEachRow' });
+    return new Map(((await r.json()) as { id: string; mod_risk: number }[]).map((x) => [x.id, x.mod_risk]));
+  }
+
+  it("scores the range against the timeouts that followed: the AUC of the stored mod_risk, as the eval computes it", async () => {
+    const r = await getJson(f.app, '/api/v1/moderation/risk?channel=xqc');
+    assert.equal(r.status, 200, r.text);
+    // default range: the last 24 hours of the channel's stored chat, which hold the whole 5-minute capture
+    assert.ok(Date.parse(r.body.range.from) <= f.messages[0].ts && Date.parse(r.body.range.to) > f.messages.at(-1)!.ts, JSON.stringify(r.body.range));
+    const risk = await storedRisk();
+    const labels = f.messages.map((m) => (actionedHere(m) ? 1 : 0));
+    const scores = f.messages.map((m) => risk.get(m.id)!);
+    const positives = labels.reduce<number>((a, b) => a + b, 0);
+    assert.ok(positives >= 20, `positives ${positives}`);
+    assert.equal(r.body.window_s, 60);
+    assert.equal(r.body.quality.messages, f.messages.length);
+    assert.equal(r.body.quality.actioned, positives);
+    assert.ok(Math.abs(r.body.quality.expected_actioned - scores.reduce((a, b) => a + b, 0)) < 1e-3);
+    assert.ok(Math.abs(r.body.quality.auc - auc(scores, labels)) < 1e-9, `${r.body.quality.auc} vs ${auc(scores, labels)}`);
+    // and what `npm run eval:moderation -- <the capture>` prints, from stored rows instead of a replay
+    // (labels by stored time instead of file order, scores stored as Float32)
+    const ev = evalModerationLogs([XQC_FILE], 60_000, true, [await loadEvalEvents(XQC_FILE)]).logs[0];
+    assert.ok(Math.abs(r.body.quality.auc - ev.auc!) < 0.002, `api ${r.body.quality.auc} vs eval ${ev.auc}`);
+    assert.equal(r.body.quality.actioned, ev.positives);
+  });
+
+  it('lists the highest-risk messages first, each with whether and how its author was actioned', async () => {
+    const risk = await storedRisk();
+    const r = await getJson(f.app, '/api/v1/moderation/risk?channel=xqc&limit=40');
+    assert.equal(r.body.items.length, 40);
+    const byId = new Map(f.messages.map((m) => [m.id, m]));
+    const top = [...f.messages].sort((a, b) => risk.get(b.id)! - risk.get(a.id)! || b.ts - a.ts || (b.id < a.id ? -1 : 1)).slice(0, 40);
+    assert.deepEqual(r.body.items.map((i: { id: string }) => i.id), top.map((m) => m.id));
+    for (const item of r.body.items) {
+      const m = byId.get(item.id)!;
+      assert.equal(item.text, m.text);
+      assert.equal(item.actioned, actionedHere(m), item.id);
+      if (item.actioned) {
+        assert.ok(['ban', 'timeout'].includes(item.author_action.action));
+        const lag = Date.parse(item.author_action.ts) - m.ts;
+        assert.ok(lag >= 0 && lag <= 60_000, `lag ${lag}`);
+      }
+    }
+    assert.ok(r.body.items.some((i: { deleted: boolean }) => typeof i.deleted === 'boolean'));
+  });
+
+  it('actioned=false gives the risky messages nobody acted on, actioned=true the acted-on ones, each highest risk first', async () => {
+    const risk = await storedRisk();
+    for (const want of [true, false]) {
+      const r = await getJson(f.app, `/api/v1/moderation/risk?channel=xqc&actioned=${want}&limit=500`);
+      assert.equal(r.status, 200);
+      const expected = f.messages.filter((m) => actionedHere(m) === want).sort((a, b) => risk.get(b.id)! - risk.get(a.id)! || b.ts - a.ts || (b.id < a.id ? -1 : 1));
+      assert.deepEqual(r.body.items.map((i: { id: string }) => i.id), expected.slice(0, 500).map((m) => m.id));
+      // the quality figures stay those of the whole range
+      assert.equal(r.body.quality.messages, f.messages.length);
+    }
+  });
+
+  it('a range without chat has no AUC; a bad range or a missing channel is a 400 with the reason', async () => {
+    const empty = await getJson(f.app, '/api/v1/moderation/risk?channel=xqc&from=2001-01-01T00:00:00Z&to=2001-01-02T00:00:00Z');
+    assert.equal(empty.status, 200);
+    assert.deepEqual(empty.body.quality, { messages: 0, actioned: 0, expected_actioned: 0, auc: null });
+    assert.deepEqual(empty.body.items, []);
+    const unknown = await getJson(f.app, '/api/v1/moderation/risk?channel=nobodyhere');
+    assert.equal(unknown.status, 200);
+    assert.equal(unknown.body.range, null);
+    const backwards = await getJson(f.app, '/api/v1/moderation/risk?channel=xqc&from=2023-04-02T00:00:00Z&to=2023-04-01T00:00:00Z');
+    assert.equal(backwards.status, 400);
+    assert.match(backwards.text, /from must be before to/);
+    const noChannel = await getJson(f.app, '/api/v1/moderation/risk');
+    assert.equal(noChannel.status, 400);
+    assert.match(noChannel.text, /channel/);
   });
 });
 

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ClickHouseClient } from '../../core/clickhouse.ts';
-import { sharedDataMissing } from '../support/paths.ts';
+import { evalModerationLog } from '../../enrich/eval/moderation.ts';
+import { SHARED_DATA, sharedDataMissing } from '../support/paths.ts';
 import { testDatabase } from '../support/clickhouse.ts';
 import { expandDashboardQuery, expandMacros, queryIntervalMs, type TimeRange, type Variable } from './macros.ts';
 import { fillWithRealChat } from './support/fill.ts';
@@ -137,6 +138,35 @@ describe('provisioned alert rule queries against imported real chat', { skip }, 
       await check(q, expandMacros(q.sql, { range, intervalMs: 1000 }), `now = ${to.toISOString()}`, true, t);
     });
   }
+});
+
+describe('moderation risk panels against the eval', { skip }, () => {
+  test("'Moderation risk against actions' gives the AUC eval:moderation prints for riotgames1, from the stored scores and bans", async () => {
+    const q = queries.find((x) => x.where.endsWith('/ Moderation risk against actions'))!;
+    const vars: Variable[] = [{ name: 'channel', value: ['riotgames'], options: channels }];
+    const sql = expandDashboardQuery(q.sql, vars, { range: ranges.get('riotgames stream')!.range, intervalMs: 30_000 });
+    const [row] = (await runSql(client, sql)).data as { channel: string; messages: number; actioned: number; auc: number }[];
+    const ev = evalModerationLog(`${SHARED_DATA}/chatty/riotgames/riotgames1.log`);
+    // the eval replays the log; the panel reads what import + enrich stored (scores as Float32, labels by
+    // stored time, which on these logs gives the same positives as the eval's log order)
+    assert.equal(row.channel, 'riotgames');
+    assert.equal(Number(row.messages), ev.messages);
+    assert.equal(Number(row.actioned), ev.positives);
+    assert.ok(Math.abs(Number(row.auc) - ev.auc!) < 0.001, `panel ${row.auc} vs eval ${ev.auc}`);
+  });
+
+  test("'Highest moderation risk' marks which of its messages were actioned", async () => {
+    const q = queries.find((x) => x.where.endsWith('/ Highest moderation risk'))!;
+    const vars: Variable[] = [{ name: 'channel', value: ['riotgames'], options: channels }];
+    const sql = expandDashboardQuery(q.sql, vars, { range: ranges.get('riotgames stream')!.range, intervalMs: 30_000 });
+    const rows = (await runSql(client, sql)).data as { mod_risk: number; actioned: number; author_action: string }[];
+    assert.equal(rows.length, 100);
+    for (let i = 1; i < rows.length; i++) assert.ok(Number(rows[i - 1].mod_risk) >= Number(rows[i].mod_risk));
+    // riotgames1's highest-risk messages are mostly followed by a timeout (the rule-tripping ones)
+    const actioned = rows.filter((r) => Number(r.actioned) === 1).length;
+    assert.ok(actioned >= 50, `actioned ${actioned} of 100`);
+    for (const r of rows) if (Number(r.actioned) === 1) assert.ok(['ban', 'timeout'].includes(r.author_action));
+  });
 });
 
 describe('the harness catches broken queries', { skip }, () => {
