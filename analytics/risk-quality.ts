@@ -38,7 +38,7 @@ export function actionedMessagesSql(messagesWhere: string, actionsWhere: string,
 
 /**
  * Per channel (or over everything with `perChannel` false): `messages`, `actioned_messages`,
- * `expected_actioned` (the sum of `mod_risk`: what a calibrated score predicts) and `auc`, the ROC
+ * `expected_actioned` (the sum of `mod_risk`: what the score predicts, its scale as it is) and `auc`, the ROC
  * AUC of `mod_risk` for `actioned` (ties count half, as the eval's `auc`), NULL when either class is
  * empty. `arrayROCAUC` holds the range's risks and labels in memory: 5 bytes per message.
  */

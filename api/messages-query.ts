@@ -27,7 +27,7 @@ export const messageSchema = z.object({
   sentiment: z.number(),
   sentiment_label: z.number(),
   toxicity: z.number(),
-  /** Probability (0..1) that the author is timed out or banned within 60 s of this message, as scored when it arrived (docs/sentiment.md). */
+  /** Risk (0..1) that the author is timed out or banned within 60 s of this message, as scored when it arrived: higher ranks higher; as a probability it fits no channel exactly (moderators' strictness differs; docs/sentiment.md, "Scale"). */
   mod_risk: z.number(),
   topic_id: z.number(),
   /** A moderator deleted it (CLEARMSG). Bans/timeouts of the author do not count: see docs/api.md. */

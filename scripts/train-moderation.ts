@@ -250,7 +250,8 @@ function fitGam(): { model: Record<string, unknown>; scorer: Scorer } {
 if (kind === 'gbdt') ({ model, scorer } = fitGbdt());
 else if (kind === 'gam') ({ model, scorer } = fitGam());
 else {
-  // the mean of the two logits (each calibrated on riotgames1, so the mean is too, roughly)
+  // the mean of the two logits (each shifted back by the positive weight; the scale fits no channel exactly:
+  // docs/sentiment.md, "Scale")
   const a = fitGbdt(), c = fitGam();
   model = {
     ...c.model,

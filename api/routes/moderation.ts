@@ -35,7 +35,7 @@ const riskResponse = z.object({
   quality: z.object({
     messages: z.number(),
     actioned: z.number(),
-    /** Sum of mod_risk: how many actioned messages a calibrated score expects. */
+    /** Sum of mod_risk: how many actioned messages the score expects (its scale fits no channel exactly; docs/sentiment.md, "Scale"). */
     expected_actioned: z.number(),
     /** ROC AUC of mod_risk for "actioned" (0.5 = chance, 1 = every actioned message ranked first); `null` when all or none were actioned. */
     auc: z.number().nullable(),
