@@ -23,10 +23,11 @@ export const RISK_LABEL_WINDOW_S = 60;
  * Both are SQL conditions on unqualified columns (query parameters or Grafana macros, never values).
  * Cost: one ASOF hash join, the actions side in memory (small: actions are ~1-3% of messages).
  */
-export function actionedMessagesSql(messagesWhere: string, actionsWhere: string, opts: { columns?: string; top?: number } = {}): string {
+export function actionedMessagesSql(messagesWhere: string, actionsWhere: string, opts: { columns?: string; top?: string } = {}): string {
   const columns = opts.columns ?? 'channel, ts, id, login, mod_risk';
-  // `top`: only the highest-risk messages are joined (a partial sort of one Float32 column first)
-  const top = opts.top === undefined ? '' : ` ORDER BY mod_risk DESC, ts DESC LIMIT ${Math.trunc(opts.top)}`;
+  // `top` (SQL: a query parameter or a constant): only the highest-risk messages are joined, picked by
+  // a partial sort first; `columns` must hold id for that order
+  const top = opts.top === undefined ? '' : ` ORDER BY mod_risk DESC, ts DESC, id DESC LIMIT ${opts.top}`;
   return `SELECT m.*, a.hit = 1 AND a.ts <= m.ts + INTERVAL ${RISK_LABEL_WINDOW_S} SECOND AS actioned,
     if(a.hit = 1, a.action, '') AS author_action, if(a.hit = 1, a.ts, NULL) AS author_action_ts, a.duration_s AS author_action_duration_s
   FROM (SELECT ${columns} FROM messages WHERE ${messagesWhere}${top}) AS m

@@ -412,7 +412,7 @@ const moderation: DashboardSpec = {
           type: 'table',
           w: 24,
           h: 10,
-          sql: `${header(['Reads one Float32 column of the range: top 100 by a partial sort, then joins their authors\' next ban/timeout.'])}SELECT ts AS time, channel, login, text, round(mod_risk, 3) AS mod_risk, round(toxicity, 2) AS toxicity, actioned,\n    author_action, author_action_ts, author_action_duration_s\nFROM (${actionedMessagesSql(`$__timeFilter_ms(ts) AND ${CHANNEL}`, `ts >= $__fromTime_ms AND ${CHANNEL}`, { columns: 'channel, ts, id, login, text, mod_risk, toxicity', top: 100 })})\nORDER BY mod_risk DESC, ts DESC`,
+          sql: `${header(['Reads one Float32 column of the range: top 100 by a partial sort, then joins their authors\' next ban/timeout.'])}SELECT ts AS time, channel, login, text, round(mod_risk, 3) AS mod_risk, round(toxicity, 2) AS toxicity, actioned,\n    author_action, author_action_ts, author_action_duration_s\nFROM (${actionedMessagesSql(`$__timeFilter_ms(ts) AND ${CHANNEL}`, `ts >= $__fromTime_ms AND ${CHANNEL}`, { columns: 'channel, ts, id, login, text, mod_risk, toxicity', top: '100' })})\nORDER BY mod_risk DESC, ts DESC, id DESC`,
           overrides: [
             { matcher: { id: 'byName', options: 'text' }, properties: [{ id: 'custom.width', value: 700 }] },
             { matcher: { id: 'byName', options: 'mod_risk' }, properties: [{ id: 'unit', value: 'percentunit' }, { id: 'custom.cellOptions', value: { type: 'color-background' } }, { id: 'thresholds', value: { mode: 'absolute', steps: [{ color: 'green', value: null }, { color: 'orange', value: 0.3 }, { color: 'red', value: 0.7 }] } }] },
