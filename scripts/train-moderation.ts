@@ -257,8 +257,9 @@ else {
     ...c.model,
     // 2026.11.7: the weights of .6, scores add the badge offsets (roleLogit); 2026.11.8: retrained after
     // the toxicity lexicon's plural/compound forms and the "as" fix; 2026.11.9: the `action` (/me) feature, and
-    // the logs read by the importer's own Chatty reader (riotgames1's 12 /me messages were left out before)
-    version: '2026.11.9',
+    // the logs read by the importer's own Chatty reader (riotgames1's 12 /me messages were left out before);
+    // 2026.11.10: word and shape ban rates with a 30 min time constant, and word-pair ban rates
+    version: '2026.11.10',
     about: `Ensemble: mean logit of an additive logistic model (thermometer-coded quantile edges per feature + token weights) and ${(a.model.about as string).replace(/ by scripts.*$/, '')}, both trained on riotgames1 BAN labels (60 s window, bans before each message fed as CLEARCHAT events) by scripts/train-moderation.ts.`,
     kind: 'ensemble',
     gbdt: { depth: a.model.depth, bias: a.model.bias, trees: a.model.trees },
@@ -306,6 +307,8 @@ if (validate) {
 }
 // generalisation: every other Chatty log, each replayed with a fresh state; pooled per channel
 const chattyDir = join(data, 'chatty');
+// every other channel's messages pooled into one AUC (a single figure to compare runs by)
+const allS: number[] = [], allL: number[] = [];
 for (const ch of readdirSync(chattyDir).sort()) {
   const files = readdirSync(join(chattyDir, ch)).sort().filter((f) => !(ch === 'riotgames' && f === 'riotgames1.log'));
   const s: number[] = [], l: number[] = [];
@@ -318,5 +321,7 @@ for (const ch of readdirSync(chattyDir).sort()) {
   }
   const p = l.reduce((a, x) => a + x, 0);
   if (p > 0) out[ch] = `pooled ${r4(auc(s, l))} (${p}/${l.length}); ${per.join('; ')}`;
+  if (ch !== 'riotgames') for (let i = 0; i < s.length; i++) { allS.push(s[i]); allL.push(l[i]); }
 }
+out.others_pooled = r4(auc(allS, allL));
 console.log(JSON.stringify(out, null, 1));

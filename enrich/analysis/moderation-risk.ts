@@ -7,8 +7,9 @@
  *
  * State is per channel (per-channel maps of users by name and of texts by hash; user entries are slots
  * of typed-array slabs) with hard global size caps and a time window, so memory is bounded whatever the
- * number of channels/users: at the defaults (100,000 users, 50,000 texts, 10,000 channels) ~53 MB for
- * the user entries (~530 B each: heap delta + array buffers after 100,000 users, `--expose-gc`; the
+ * number of channels/users: at the defaults (100,000 users, 50,000 texts, 10,000 channels) ~69 MB for
+ * the user entries (~690 B each since the word-pair ban rates, ~530 B before: heap delta + array buffers
+ * after 100,000 users, `--expose-gc`; the
  * object-per-user state before 2026-11-21 measured ~1,420 B, ~140 MB). When a map exceeds its cap, the
  * 10% met longest ago are dropped at once (texts idle beyond the window first). Speed: `node
  * bench/analysis.ts 3`, A/B against the Map-LRU version, 2026-11-21: 54,386-61,415 -> 83,547-85,355 msgs
@@ -22,13 +23,13 @@ import model from './moderation-model.json' with { type: 'json' };
 /** Options for {@link ModerationState}. */
 export interface ModerationOptions {
   /**
-   * Most (channel, user) entries kept; least recently active are evicted first. Each costs ~530 B (measured).
+   * Most (channel, user) entries kept; least recently active are evicted first. Each costs ~690 B (measured).
    * Default 100,000.
    */
   maxUsers?: number;
   /** Most (channel, message text) entries kept for copy-pasta detection; ~200 bytes each. Default 50,000. */
   maxTexts?: number;
-  /** Most (channel, word) entries kept for the ban rate of words; ~150 bytes each. Default 100,000. */
+  /** Most (channel, word, word pair or word set) entries kept for their ban rates; ~200 bytes each. Default 100,000. */
   maxWords?: number;
   /** Entries idle longer than this are treated as absent (and evicted when met). Default 300,000 ms. */
   windowMs?: number;
@@ -52,15 +53,19 @@ export const FEATURE_NAMES = [
   // a /me message (coloured text): riotgames1 timed out every one of its 12; 26 of the 212 in all Chatty logs
   // were followed by a ban (12%, against 1.7% of all messages)
   'action',
+  // what this channel's moderators have banned this event: the word and shape ban rates with a 30 min time
+  // constant ("krepo", "15", "EU" taunts last the whole event), and the ban rate of adjacent word pairs
+  'tokBanRateL', 'logTokBannedL', 'shapeBanRateL', 'logShapeBannedL', 'bigramBanRate', 'logBigramBanned',
 ] as const;
 export const FEATURE_COUNT = FEATURE_NAMES.length;
 const TOXICITY_FEATURE = FEATURE_NAMES.indexOf('toxicity');
 const ACTION_FEATURE = FEATURE_NAMES.indexOf('action');
+const LONG_RATE_FEATURE = FEATURE_NAMES.indexOf('tokBanRateL'), BIGRAM_FEATURE = FEATURE_NAMES.indexOf('bigramBanRate');
 
 /**
  * A (channel, user) entry is a slot of two slabs of typed arrays, not an object: an object with its
  * eight small arrays and three recent-message objects measured ~1.4 KB a user, a slot is
- * U_F64 * 8 + U_U32 * 4 = 464 bytes (plus the user name key and its Map slot); no array shifts per
+ * U_F64 * 8 + U_U32 * 4 = 620 bytes (464 before the word pairs; plus the user name key and its Map slot); no array shifts per
  * message either. Float64 fields (times and the doubles of the features, exactly as before):
  */
 const F_LAST_TS = 0, F_LAST_HASH = 1, F_SEEN = 2, F_MAX_LEN = 3, F_MAX_SAME = 4, F_MAX_EMOTES = 5;
@@ -73,24 +78,29 @@ const U_F64 = 26;
 /**
  * Uint32 fields: ring heads and lengths; normalised-text and skeleton hashes of the last 3 messages
  * (what a ban marks as banned text); shapes (word-set hashes) of the last 8; the last 3 messages'
- * shape, word count and up to {@link MAX_WORDS} distinct word hashes (what a ban marks as banned).
+ * shape, word count and up to {@link MAX_WORDS} distinct word hashes, bigram count and up to
+ * {@link MAX_WORDS} distinct bigram hashes (what a ban marks as banned).
  * Rings are read oldest first where order matters (a ban marks words in message order, which fixes
  * the word map's insertion order).
  */
 const U_TS_N = 0, U_TS_HEAD = 1, U_HASH_N = 2, U_HASH_HEAD = 3, U_SHAPE_N = 4, U_SHAPE_HEAD = 5, U_RECENT_N = 6, U_RECENT_HEAD = 7;
 const U_HASHES = 8, U_SHAPES = 14, U_RECENT_SHAPE = 22, U_RECENT_NW = 25, U_RECENT_WORDS = 28;
-const U_U32 = U_RECENT_WORDS + 3 * 12;
+const U_RECENT_NBG = U_RECENT_WORDS + 3 * 12, U_RECENT_BG = U_RECENT_NBG + 3;
+const U_U32 = U_RECENT_BG + 3 * 12;
 /** Users per slab chunk: chunks are added as users arrive (~500 KB each), never all `maxUsers` at once. */
 const CHUNK_BITS = 10;
 const CHUNK = 1 << CHUNK_BITS;
 interface TextEntry { users: string[]; userTs: number[]; lastTs: number; banned: number; bannedTs: number }
 /**
- * A word (or word set) of the channel: distinct users who posted it and how many of them were banned
- * within a minute, both decayed exponentially (time constant {@link BAN_RATE_TAU_MS}) so the rate
- * follows what moderators are banning now ("7777", a slogan, a raid's copy-pasta), not all day.
+ * A word (or word set, or word pair) of the channel: distinct users who posted it and how many of them
+ * were banned within a minute, both decayed exponentially (time constant {@link BAN_RATE_TAU_MS}) so the
+ * rate follows what moderators are banning now ("7777", a slogan, a raid's copy-pasta), not all day;
+ * `postersL`/`bannedL` the same counts with {@link LONG_BAN_RATE_TAU_MS}: what they have banned this event.
  */
-interface WordEntry { posters: number; banned: number; ts: number }
+interface WordEntry { posters: number; banned: number; ts: number; postersL: number; bannedL: number }
 const BAN_RATE_TAU_MS = 300_000;
+/** Inner split (fit first 50%, score 50-70%) with the bigram rates: 30 min 0.9123, 45 min 0.9114, 60 min 0.9113; without 0.9101. */
+const LONG_BAN_RATE_TAU_MS = 6 * BAN_RATE_TAU_MS;
 /** Time constant of a user's decayed message count (60 s, 120 s and 300 s scored the same on the inner split). */
 const SESSION_TAU_MS = 120_000;
 /**
@@ -119,6 +129,7 @@ function wordKey(id: number, hash: number, salt: number): number {
   return (Math.imul(id ^ salt, 0x9e3779b1) ^ hash) >> 1;
 }
 const SHAPE_SALT = 0x5bd1e995;
+const BIGRAM_SALT = 0x27d4eb2f;
 
 /**
  * FNV-1a over the normalised text: lowercase letters, digits and non-ASCII only, so "spam", "SPAM ." and
@@ -158,21 +169,21 @@ function skeletonHash(text: string): number {
 
 /** Most distinct words of a message tracked for ban rates (a longer message keeps its first 12). */
 const MAX_WORDS = 12;
+/** Word hashes of the message being scored, in order (grows for a message of more words; reused). */
+let wordSeq = new Uint32Array(256);
 /**
- * Distinct word hashes of `text` into `out` (returns their count): words split on spaces, ASCII
- * lower-cased, runs of one character collapsed so "77777" and "7777777", "LUUUL" and "LUL", "????"
- * and "??" are the same word. Cost: one pass over the text, no allocation.
+ * Hashes of the words of `text` in order into {@link wordSeq} (returns their count): words split on
+ * spaces, ASCII lower-cased, runs of one character collapsed so "77777" and "7777777", "LUUUL" and "LUL",
+ * "????" and "??" are the same word. Cost: one pass over the text; no allocation below 256 words.
  */
-function wordHashes(text: string, out: Uint32Array): number {
+function wordSequence(text: string): number {
   let n = 0, h = 0x811c9dc5, len = 0, prev = -1;
   for (let i = 0; i <= text.length; i++) {
     let c = i < text.length ? text.charCodeAt(i) : 32;
     if (c === 32) {
       if (len > 0) {
-        const w = h >>> 0;
-        let dup = false;
-        for (let k = 0; k < n; k++) if (out[k] === w) { dup = true; break; }
-        if (!dup) { out[n++] = w; if (n === MAX_WORDS) return n; }
+        if (n === wordSeq.length) { const grown = new Uint32Array(2 * n); grown.set(wordSeq); wordSeq = grown; }
+        wordSeq[n++] = h >>> 0;
       }
       h = 0x811c9dc5; len = 0; prev = -1;
       continue;
@@ -187,11 +198,39 @@ function wordHashes(text: string, out: Uint32Array): number {
   return n;
 }
 
+/** The first {@link MAX_WORDS} distinct of the `n` hashes of {@link wordSequence} into `out` (returns their count). */
+function wordHashes(n: number, out: Uint32Array): number {
+  let d = 0;
+  for (let i = 0; i < n; i++) {
+    const w = wordSeq[i];
+    let dup = false;
+    for (let k = 0; k < d; k++) if (out[k] === w) { dup = true; break; }
+    if (!dup) { out[d++] = w; if (d === MAX_WORDS) break; }
+  }
+  return d;
+}
+
 /** Order-free hash of a set of word hashes: the message's shape ("FORA TEMER FORA TEMER" = "temer fora"). */
 function shapeOf(words: Uint32Array, n: number): number {
   let s = 0;
   for (let k = 0; k < n; k++) { const w = words[k]; s = (s + Math.imul(w ^ (w >>> 16), 0x45d9f3b)) | 0; }
   return (s ^ n) >>> 0;
+}
+
+/**
+ * The first {@link MAX_WORDS} distinct hashes of adjacent word pairs of the `n` hashes of
+ * {@link wordSequence} into `out` (returns their count): "KREPO 15" = "krepo 15"; a one-word message has none.
+ */
+function bigramHashes(n: number, out: Uint32Array): number {
+  let d = 0;
+  for (let i = 1; i < n; i++) {
+    const p = wordSeq[i - 1], w = wordSeq[i];
+    const b = (Math.imul(p ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(w ^ (w >>> 15), 0xc2b2ae35)) >>> 0;
+    let dup = false;
+    for (let k = 0; k < d; k++) if (out[k] === b) { dup = true; break; }
+    if (!dup) { out[d++] = b; if (d === MAX_WORDS) break; }
+  }
+  return d;
 }
 
 /**
@@ -453,6 +492,19 @@ export function roleLogit(badges: Badges | null | undefined): number {
 }
 
 /**
+ * Whether the user of slots `ub`/`fb` posted word (or word pair) `w` in one of their last 3 messages
+ * within the last minute: the list of message m is at `listAt + m * MAX_WORDS`, its length at `countAt + m`.
+ */
+function postedRecently(U: Uint32Array, F: Float64Array, ub: number, fb: number, ts: number, w: number, listAt: number, countAt: number): boolean {
+  for (let m = 0, nRecent = U[ub + U_RECENT_N]; m < nRecent; m++) {
+    if (ts - F[fb + F_RECENT_TS + m] > 60_000) continue;
+    const wo = ub + listAt + m * MAX_WORDS;
+    for (let j = 0, n = U[ub + countAt + m]; j < n; j++) if (U[wo + j] === w) return true;
+  }
+  return false;
+}
+
+/**
  * Appends to a ring of `cap` slots whose length and oldest index are `U[nAt]` and `U[headAt]`: returns
  * the slot to write (the oldest once full, as `push` + `shift` dropped it).
  */
@@ -506,6 +558,7 @@ export class ModerationState {
   private nextChannelId = 0;
   readonly maxWords: number;
   private readonly wbuf = new Uint32Array(MAX_WORDS);
+  private readonly bgbuf = new Uint32Array(MAX_WORDS);
   /** Most channels tracked (~700 bytes each plus their users and texts, which go with them). */
   readonly maxChannels = 10_000;
   private readonly f = new Float64Array(FEATURE_COUNT);
@@ -519,6 +572,7 @@ export class ModerationState {
   private nTexts = 0;
   /** Word-ban dedup of {@link ban}: distinct word keys of the user's marked messages. */
   private readonly done: number[] = [];
+  private readonly doneBg: number[] = [];
 
   constructor(opts: ModerationOptions = {}) {
     this.maxUsers = opts.maxUsers ?? 100_000;
@@ -610,34 +664,48 @@ export class ModerationState {
     if (emotes > F[fb + F_MAX_EMOTES]) F[fb + F_MAX_EMOTES] = emotes;
     // ban rate of this message's words and of its word set (shape) among users who posted them lately
     const wb = this.wbuf;
-    const nw = wordHashes(text, wb);
+    const nSeq = wordSequence(text);
+    const nw = wordHashes(nSeq, wb);
     const shape = shapeOf(wb, nw);
-    let maxRate = 0, maxBanned = 0;
+    let maxRate = 0, maxBanned = 0, maxRateL = 0, maxBannedL = 0;
     const nRecent = U[ub + U_RECENT_N];
     for (let k = 0; k < nw; k++) {
       const w = wb[k];
       const we = this.word(wordKey(ch.id, w, 0), ts);
       const r = we.banned / (we.posters + 2);
       if (r > maxRate) { maxRate = r; maxBanned = we.banned; }
+      const rl = we.bannedL / (we.postersL + 2);
+      if (rl > maxRateL) { maxRateL = rl; maxBannedL = we.bannedL; }
       // posted by the user in one of their last 3 messages within the last minute: counted once
-      let posted = false;
-      for (let m = 0; m < nRecent && !posted; m++) {
-        if (ts - F[fb + F_RECENT_TS + m] > 60_000) continue;
-        const wo = ub + U_RECENT_WORDS + m * MAX_WORDS;
-        for (let j = 0, n = U[ub + U_RECENT_NW + m]; j < n; j++) if (U[wo + j] === w) { posted = true; break; }
-      }
-      if (!posted) we.posters++;
+      if (!postedRecently(U, F, ub, fb, ts, w, U_RECENT_WORDS, U_RECENT_NW)) { we.posters++; we.postersL++; }
     }
     f[44] = maxRate;
     f[45] = Math.log1p(maxBanned);
+    f[LONG_RATE_FEATURE] = maxRateL;
+    f[LONG_RATE_FEATURE + 1] = Math.log1p(maxBannedL);
     if (nw > 0) {
       const se = this.word(wordKey(ch.id, shape, SHAPE_SALT), ts);
       f[46] = se.banned / (se.posters + 2);
       f[47] = Math.log1p(se.banned);
+      f[LONG_RATE_FEATURE + 2] = se.bannedL / (se.postersL + 2);
+      f[LONG_RATE_FEATURE + 3] = Math.log1p(se.bannedL);
       let seen = false;
       for (let m = 0; m < nRecent; m++) if (U[ub + U_RECENT_SHAPE + m] === shape && ts - F[fb + F_RECENT_TS + m] <= 60_000) { seen = true; break; }
-      if (!seen) se.posters++;
+      if (!seen) { se.posters++; se.postersL++; }
     }
+    // the same for adjacent word pairs ("krepo 15", "eu lul"), 5 min time constant
+    const bg = this.bgbuf;
+    const nbg = bigramHashes(nSeq, bg);
+    let maxBgRate = 0, maxBgBanned = 0;
+    for (let k = 0; k < nbg; k++) {
+      const w = bg[k];
+      const we = this.word(wordKey(ch.id, w, BIGRAM_SALT), ts);
+      const r = we.banned / (we.posters + 2);
+      if (r > maxBgRate) { maxBgRate = r; maxBgBanned = we.banned; }
+      if (!postedRecently(U, F, ub, fb, ts, w, U_RECENT_BG, U_RECENT_NBG)) { we.posters++; we.postersL++; }
+    }
+    f[BIGRAM_FEATURE] = maxBgRate;
+    f[BIGRAM_FEATURE + 1] = Math.log1p(maxBgBanned);
     let own = 0;
     for (let k = 0, n = U[ub + U_SHAPE_N]; k < n; k++) if (U[ub + U_SHAPES + k] === shape) own++;
     f[48] = Math.log1p(own);
@@ -658,6 +726,8 @@ export class ModerationState {
     U[ub + U_RECENT_SHAPE + r] = shape;
     U[ub + U_RECENT_NW + r] = nw;
     U.set(wb.subarray(0, nw), ub + U_RECENT_WORDS + r * MAX_WORDS);
+    U[ub + U_RECENT_NBG + r] = nbg;
+    U.set(bg.subarray(0, nbg), ub + U_RECENT_BG + r * MAX_WORDS);
     F[fb + F_TS + ringPush(U, ub + U_TS_N, ub + U_TS_HEAD, 8)] = ts;
     const hp = ub + U_HASHES + 2 * ringPush(U, ub + U_HASH_N, ub + U_HASH_HEAD, 3);
     U[hp] = h; U[hp + 1] = sk;
@@ -804,14 +874,15 @@ export class ModerationState {
   private word(key: number, ts: number): WordEntry {
     let we = this.words.get(key);
     if (we === undefined) {
-      we = { posters: 0, banned: 0, ts };
+      we = { posters: 0, banned: 0, ts, postersL: 0, bannedL: 0 };
       this.words.set(key, we);
       if (this.words.size > this.maxWords) this.evictWords(ts);
       return we;
     }
     if (ts - we.ts >= 1000) {
-      const k = Math.exp((we.ts - ts) / BAN_RATE_TAU_MS);
-      we.posters *= k; we.banned *= k; we.ts = ts;
+      // one exp for both: the 5 min factor is the 30 min one to the 6th power
+      const kl = Math.exp((we.ts - ts) / LONG_BAN_RATE_TAU_MS), k2 = kl * kl, k = k2 * k2 * k2;
+      we.posters *= k; we.banned *= k; we.postersL *= kl; we.bannedL *= kl; we.ts = ts;
     }
     return we;
   }
@@ -866,9 +937,19 @@ export class ModerationState {
       const mts = F[fb + F_RECENT_TS + m];
       if (mts <= F[fb + F_MARKED] || ts - mts > 60_000) continue;
       const wo = ub + U_RECENT_WORDS + m * MAX_WORDS, nw = U[ub + U_RECENT_NW + m];
-      for (let j = 0; j < nw; j++) { const w = U[wo + j]; if (!done.includes(w)) { done.push(w); this.word(wordKey(ch.id, w, 0), ts).banned++; } }
+      for (let j = 0; j < nw; j++) { const w = U[wo + j]; if (!done.includes(w)) { done.push(w); const we = this.word(wordKey(ch.id, w, 0), ts); we.banned++; we.bannedL++; } }
       const shape = U[ub + U_RECENT_SHAPE + m];
-      if (nw > 0 && !done.includes(-1 - shape)) { done.push(-1 - shape); this.word(wordKey(ch.id, shape, SHAPE_SALT), ts).banned++; }
+      if (nw > 0 && !done.includes(-1 - shape)) { done.push(-1 - shape); const se = this.word(wordKey(ch.id, shape, SHAPE_SALT), ts); se.banned++; se.bannedL++; }
+    }
+    // their word pairs, in a second pass (word hashes and pair hashes may be equal numbers: own dedup list)
+    const doneBg = this.doneBg;
+    doneBg.length = 0;
+    for (let k = 0; k < n; k++) {
+      const m = (head + k) % 3;
+      const mts = F[fb + F_RECENT_TS + m];
+      if (mts <= F[fb + F_MARKED] || ts - mts > 60_000) continue;
+      const wo = ub + U_RECENT_BG + m * MAX_WORDS, nb = U[ub + U_RECENT_NBG + m];
+      for (let j = 0; j < nb; j++) { const w = U[wo + j]; if (!doneBg.includes(w)) { doneBg.push(w); const we = this.word(wordKey(ch.id, w, BIGRAM_SALT), ts); we.banned++; we.bannedL++; } }
     }
     if (n > 0) F[fb + F_MARKED] = F[fb + F_RECENT_TS + (head + n - 1) % 3];
     for (let k = 0, nh = 2 * U[ub + U_HASH_N]; k < nh; k++) {

@@ -158,23 +158,26 @@ test('auc helper', () => {
 test('moderation AUC on riotgames1 stays above the floor', { skip: skipMsg }, () => {
   const r = evalModerationLog(riot);
   assert.ok(r.positives > 1000);
-  // measured 2026-11-23 (model 2026.11.9, /me lines read as messages): 0.9250 in-sample with earlier bans
+  // measured 2026-11-21, session 6 (model 2026.11.10, 30 min and word-pair ban rates): 0.9279 / 0.9122;
+  // 2026-11-23 (model 2026.11.9, /me lines read as messages): 0.9250 in-sample with earlier bans
   // fed, 0.9108 without (docs/sentiment.md; 2026.11.8 on the reader that skipped /me: 0.9255 / 0.9118; 2026.11.6: 0.9256 / 0.9120; 2026.11.5: 0.9216 / 0.9107; in-sample is below
   // 2026.11.4's 0.9328 by design: early positives weigh 0.25); toxicity alone is ~0.52
   assert.ok(r.auc !== null && r.toxicityAuc !== null);
-  assert.ok(r.auc >= 0.922, `AUC ${r.auc}`);
-  assert.ok(evalModerationLog(riot, 60_000, false).auc! >= 0.908);
+  assert.ok(r.auc >= 0.925, `AUC ${r.auc}`);
+  assert.ok(evalModerationLog(riot, 60_000, false).auc! >= 0.91);
   assert.ok(r.auc > r.toxicityAuc + 0.2);
 });
 
 test('moderation AUC on channels the model never saw stays above the floor', { skip: skipMsg }, () => {
-  // measured 2026-11-23 (model 2026.11.9, /me lines read as messages): hsdogdog 0.8867, tidesoftime 0.8728,
+  // measured 2026-11-21, session 6 (model 2026.11.10): hsdogdog 0.8896, tidesoftime 0.8760, reckful 0.9068,
+  // neviilz 0.8286, cheflethalplays 0.7745;
+  // 2026-11-23 (model 2026.11.9, /me lines read as messages): hsdogdog 0.8867, tidesoftime 0.8728,
   // reckful 0.9002, neviilz 0.8286, cheflethalplays 0.7752; 2026-11-22 (model 2026.11.8, badges from the
   // Chatty name marks; 2026.11.6 without badges in brackets): hsdogdog 0.8800 (0.8732), tidesoftime 0.8792
   // (0.8607), reckful 0.8849 (0.8803), neviilz 0.8352 (0.8082), cheflethalplays 0.7786 (0.6562: a third of
   // its messages are its moderators');
   // floors ~0.01-0.02 below, since 23-55 positives move these figures by ~0.01 for a few ranks
-  const floors: Record<string, number> = { hsdogdog: 0.865, tidesoftime: 0.865, reckful: 0.87, neviilz: 0.82, cheflethalplays: 0.76 };
+  const floors: Record<string, number> = { hsdogdog: 0.865, tidesoftime: 0.865, reckful: 0.89, neviilz: 0.82, cheflethalplays: 0.76 };
   for (const [ch, floor] of Object.entries(floors)) {
     const dir = join(data, 'chatty', ch);
     const r = evalModerationLogs(readdirSync(dir).filter((f) => f.endsWith('.log')).sort().map((f) => join(dir, f)));
@@ -214,7 +217,7 @@ test('moderation AUC on the raw IRC recording of #xqc (2023, badges from the tag
   const f = join(data, 'irc', 'xqc-2023-04-01.raw.irc');
   const r = evalModerationLogs([f], 60_000, true, [await loadEvalEvents(f)]).logs[0];
   assert.deepEqual([r.messages, r.positives], [4029, 53]);
-  // measured 2026-11-23: 0.7988 (model 2026.11.9); 2026-11-22: 0.7980 with badges (model 2026.11.8; 2026.11.6 without badges 0.7964; 26 timeouts in 5 minutes: noisy)
+  // measured 2026-11-21, session 6: 0.8007 (model 2026.11.10); 2026-11-23: 0.7988 (model 2026.11.9); 2026-11-22: 0.7980 with badges (model 2026.11.8; 2026.11.6 without badges 0.7964; 26 timeouts in 5 minutes: noisy)
   assert.ok(r.auc !== null && r.auc >= 0.78, `AUC ${r.auc}`);
 });
 
