@@ -49,7 +49,7 @@ function loadLog(file: string, channel: string): LogData {
   const state = new ModerationState();
   const X: Float64Array[] = new Array(messages.length);
   replayLog(events, messages, state, channel, (i, m) => {
-    const x = Float64Array.from(state.features(channel, m.user, m.text, m.ts, undefined, undefined, m.action));
+    const x = Float64Array.from(state.features(channel, m.user, m.text, m.ts, { action: m.action }));
     for (const j of dropped) x[j] = 0;
     X[i] = x;
   });

@@ -91,11 +91,11 @@ export function createAnalyzer(opts: AnalyzerOptions = {}): {
       // keyed by login, as in training: the login's own toxicity is a feature (a numeric id has none)
       const login = input.login.toLowerCase(), badges = input.badges ?? null;
       if (input.keepModInputs) {
-        const r = mod.scoreRescorable(input.channel, login, input.text, input.ts, input.emoteNames, tox, badges, input.action ?? false);
+        const r = mod.scoreRescorable(input.channel, login, input.text, input.ts, { emoteNames: input.emoteNames, toxicity: tox, badges, action: input.action });
         result.modRisk = r.risk;
         result.modRiskWith = r.withToxicity;
       } else {
-        result.modRisk = mod.score(input.channel, login, input.text, input.ts, input.emoteNames, tox, badges, input.action ?? false);
+        result.modRisk = mod.score(input.channel, login, input.text, input.ts, { emoteNames: input.emoteNames, toxicity: tox, badges, action: input.action });
       }
       return result;
     },

@@ -20,6 +20,18 @@ import { channelEmoteSuffix } from './tokens.ts';
 import { toxicity } from './toxicity.ts';
 import model from './moderation-model.json' with { type: 'json' };
 
+/** What a message carries besides its channel, author, text and time; every field may be left out. */
+export interface MessageContext {
+  /** Emote names found in the text by the emote stage (Twitch and third-party); default none. */
+  emoteNames?: readonly string[];
+  /** Toxicity 0..1 of the text when the caller has it; default the lexicon's ({@link toxicity}). */
+  toxicity?: number;
+  /** The author's IRC badges (name -> version); `null` or absent when unknown, as in logs without them ({@link roleLogit}). */
+  badges?: Badges | null;
+  /** A /me message (IRC ACTION). Default false. */
+  action?: boolean;
+}
+
 /** Options for {@link ModerationState}. */
 export interface ModerationOptions {
   /**
@@ -129,6 +141,7 @@ function wordKey(id: number, hash: number, salt: number): number {
   return (Math.imul(id ^ salt, 0x9e3779b1) ^ hash) >> 1;
 }
 const SHAPE_SALT = 0x5bd1e995;
+const NO_EMOTES: readonly string[] = [];
 const BIGRAM_SALT = 0x27d4eb2f;
 
 /**
@@ -590,7 +603,8 @@ export class ModerationState {
    * Computes all features for this message and updates the state. Returns the internal feature
    * buffer (overwritten by the next call).
    */
-  features(channel: string, user: string, text: string, ts: number, emoteNames: readonly string[] = [], tox?: number, action = false): Float64Array {
+  features(channel: string, user: string, text: string, ts: number, ctx: MessageContext = {}): Float64Array {
+    const emoteNames = ctx.emoteNames ?? NO_EMOTES, tox = ctx.toxicity, action = ctx.action ?? false;
     const f = this.f;
     f.fill(0);
     textFeatures(text, emoteNames, f, tox ?? toxicity(text));
@@ -960,12 +974,9 @@ export class ModerationState {
     }
   }
 
-  /**
-   * Moderation risk 0..1 for this message (and records it in the state). `badges` are the author's IRC
-   * badges (`null` when unknown, as in logs without them): see {@link roleLogit}. `action`: a /me message.
-   */
-  score(channel: string, user: string, text: string, ts: number, emoteNames: readonly string[] = [], tox?: number, badges: Badges | null = null, action = false): number {
-    return riskOf(this.features(channel, user, text, ts, emoteNames, tox, action), tokenLogit(text), roleLogit(badges));
+  /** Moderation risk 0..1 for this message (and records it in the state). */
+  score(channel: string, user: string, text: string, ts: number, ctx: MessageContext = {}): number {
+    return riskOf(this.features(channel, user, text, ts, ctx), tokenLogit(text), roleLogit(ctx.badges));
   }
 
   /**
@@ -974,9 +985,9 @@ export class ModerationState {
    * and the state as they were when it was scored. `withToxicity(tox)` returns `risk`. Costs a copy of
    * the feature vector (~450 bytes) and a closure per message: only for callers that have a model.
    */
-  scoreRescorable(channel: string, user: string, text: string, ts: number, emoteNames: readonly string[] = [], tox?: number, badges: Badges | null = null, action = false): { risk: number; withToxicity: (t: number) => number } {
-    const f = Float64Array.from(this.features(channel, user, text, ts, emoteNames, tox, action));
-    const tokenZ = tokenLogit(text), role = roleLogit(badges);
+  scoreRescorable(channel: string, user: string, text: string, ts: number, ctx: MessageContext = {}): { risk: number; withToxicity: (t: number) => number } {
+    const f = Float64Array.from(this.features(channel, user, text, ts, ctx));
+    const tokenZ = tokenLogit(text), role = roleLogit(ctx.badges);
     const withToxicity = (t: number): number => {
       f[TOXICITY_FEATURE] = t;
       return riskOf(f, tokenZ, role);

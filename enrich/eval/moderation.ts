@@ -74,7 +74,7 @@ function scoreLog(file: string, windowMs: number, feedBans = true, events: reado
   const tox = new Float64Array(messages.length);
   const channel = file;
   replayLog(feedBans ? events : [], messages, state, channel, (i, m) => {
-    risk[i] = state.score(channel, m.user, m.text, m.ts, undefined, undefined, m.badges, m.action);
+    risk[i] = state.score(channel, m.user, m.text, m.ts, { badges: m.badges, action: m.action });
     tox[i] = toxicity(m.text);
   });
   let positives = 0;

@@ -54,10 +54,10 @@ test('moderation features and scores of every Chatty log are bit-identical to th
     const { messages } = banLabels(events);
     const fh = createHash('sha256');
     const fs = new ModerationState();
-    replayLog(events, messages, fs, channel, (_i, m) => fh.update(fs.features(channel, m.user, m.text, m.ts, undefined, undefined, m.action)));
+    replayLog(events, messages, fs, channel, (_i, m) => fh.update(fs.features(channel, m.user, m.text, m.ts, { action: m.action })));
     const scores = new Float64Array(messages.length);
     const ss = new ModerationState();
-    replayLog(events, messages, ss, channel, (i, m) => { scores[i] = ss.score(channel, m.user, m.text, m.ts, undefined, undefined, m.badges, m.action); });
+    replayLog(events, messages, ss, channel, (i, m) => { scores[i] = ss.score(channel, m.user, m.text, m.ts, { badges: m.badges, action: m.action }); });
     got[name] = [messages.length, fh.digest('hex'), createHash('sha256').update(scores).digest('hex')];
   }
   assert.deepEqual(got, EXPECTED, `actual:\n${JSON.stringify(got, null, 2)}`);
@@ -75,7 +75,7 @@ test('moderation scores of all Chatty logs interleaved in one state are bit-iden
   for (const { ch, e } of all) {
     if (e.kind === 'ban') { for (const u of e.users) st.ban(ch, u, e.ts); continue; }
     if (e.kind !== 'msg') continue;
-    one[0] = st.score(ch, e.user, e.text, e.ts, undefined, undefined, e.badges, e.action);
+    one[0] = st.score(ch, e.user, e.text, e.ts, { badges: e.badges, action: e.action });
     h.update(one);
     n++;
   }
@@ -100,7 +100,7 @@ test('above its caps (users, texts, words and the 10,000 channels) the state evi
     const channel = `${ch}_${Math.floor(n / 5) % 12_000}`;
     if (e.kind === 'ban') { for (const u of e.users) st.ban(channel, u, e.ts); continue; }
     if (e.kind !== 'msg') continue;
-    one[0] = st.score(channel, e.user, e.text, e.ts, undefined, undefined, e.badges, e.action);
+    one[0] = st.score(channel, e.user, e.text, e.ts, { badges: e.badges, action: e.action });
     h.update(one);
     n++;
   }

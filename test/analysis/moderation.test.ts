@@ -63,7 +63,7 @@ test('Chatty reader, later versions: dated time stamps and ban reasons still lab
 test('a /me message (coloured text) is riskier than the same text said plainly', () => {
   const a = new ModerationState(), b = new ModerationState();
   const plain = a.score('c', 'u', 'BALON BALON BALON', 1_000);
-  const me = b.score('c', 'u', 'BALON BALON BALON', 1_000, undefined, undefined, null, true);
+  const me = b.score('c', 'u', 'BALON BALON BALON', 1_000, { action: true });
   assert.ok(me > plain * 1.5, `${me} vs ${plain}`);
 });
 
@@ -251,7 +251,7 @@ test('badges: moderators and the broadcaster rank below anyone, subscribers and 
   const risk = (badges: Record<string, string> | null) => {
     const st = new ModerationState();
     for (let i = 0; i < 6; i++) st.score('c', `fan${i}`, 'what a play', 1000 + i * 500);
-    return st.score('c', 'author', 'GIVE AWAY GIVE AWAY GIVE AWAY GIVE AWAY http://free-rp.example', 5000, [], undefined, badges);
+    return st.score('c', 'author', 'GIVE AWAY GIVE AWAY GIVE AWAY GIVE AWAY http://free-rp.example', 5000, { badges });
   };
   const plain = risk(null);
   assert.equal(risk({}), plain);
