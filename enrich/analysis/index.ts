@@ -53,7 +53,7 @@ export interface AnalyzerOptions {
    * built-in lexicon for those names. Building the map costs one copy of the lexicon (~1k entries).
    */
   extraEmoteScores?: Record<string, number>;
-  /** Bounds of the moderation state; defaults: 100,000 users, 50,000 texts, 5 min window (about 90 MB at most: docs/sentiment.md, "State"). */
+  /** Bounds of the moderation state; defaults: 100,000 users, 50,000 texts, 200,000 words, 5 min window (about 130 MB at most: docs/sentiment.md, "State"). */
   moderation?: ModerationOptions;
 }
 

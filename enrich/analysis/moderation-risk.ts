@@ -41,7 +41,11 @@ export interface ModerationOptions {
   maxUsers?: number;
   /** Most (channel, message text) entries kept for copy-pasta detection; ~200 bytes each. Default 50,000. */
   maxTexts?: number;
-  /** Most (channel, word, word pair or word set) entries kept for their ban rates; ~200 bytes each. Default 100,000. */
+  /**
+   * Most (channel, word, word pair or word set) entries kept for their ban rates; ~200 bytes each. Default
+   * 200,000: word pairs doubled the entries, and at 100,000 the six sample channels interleaved in one state
+   * already reached the cap (peak 99,999; 46k-odd before the pairs), forgetting 30-minute rates early.
+   */
   maxWords?: number;
   /** Entries idle longer than this are treated as absent (and evicted when met). Default 300,000 ms. */
   windowMs?: number;
@@ -135,7 +139,7 @@ interface ChannelEntry {
 /**
  * Map key of a word (or, with `salt`, a shape) of channel `id`: the hash mixed with the id, kept in
  * 31 bits so V8 stores it as a small integer (double keys made the lookups ~3x dearer). Two words of
- * the 100,000 kept share a key about once per 2^31 / 100,000 lookups: noise, not an error.
+ * the 200,000 kept share a key about once per 2^31 / 200,000 lookups: noise, not an error.
  */
 function wordKey(id: number, hash: number, salt: number): number {
   return (Math.imul(id ^ salt, 0x9e3779b1) ^ hash) >> 1;
@@ -591,7 +595,7 @@ export class ModerationState {
     this.maxUsers = opts.maxUsers ?? 100_000;
     this.maxTexts = opts.maxTexts ?? 50_000;
     this.windowMs = opts.windowMs ?? 300_000;
-    this.maxWords = opts.maxWords ?? 100_000;
+    this.maxWords = opts.maxWords ?? 200_000;
   }
 
   /** Entries currently held (for tests and metrics). */

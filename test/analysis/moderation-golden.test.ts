@@ -38,7 +38,9 @@ const EXPECTED: Record<string, [number, string, string]> = {
   'riotgames/riotgames1.log': [43301, 'fa04e442466b7e45fe0130a90755c3956db87abbc6799cfc858ba01d2b901c78', '584ae298108dc914f9d0f83df0cceb0b55d885a242fe3ac83d63f5168051406c'],
   'tidesoftime/tidesoftime1.log': [1998, 'ef64b07ace3e9f305469614442ccae33908befde2cfee8c4251394eefa2b3b59', '6b7d7d6acbfd13923060e40308305da9373e306ed8a22d275a04d0a5d95a72b3'],
 };
-const MERGED: [number, string] = [78239, '7e2c8fb10ea1dd2d410ac21de8a0569783b03ea15b65bbbc82606785d5cb63ca'];
+// All logs in one state stay below the caps only since maxWords is 200,000 (2026-11-21, session 6): with
+// word pairs they reached the old 100,000 (peak 99,999), so this hash changed with the default, not the model.
+const MERGED: [number, string] = [78239, '88ee30c79c5b58cb373ce173ef0c2196a64c66c474c016e5f0c7ac473ff1736a'];
 
 function logs(): string[] {
   const out: string[] = [];
