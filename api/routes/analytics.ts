@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ClickHouseClient } from '../../core/clickhouse.ts';
+import { newestTopicVersionSql } from '../../enrich/topics/refresh.ts';
 import type { ApiContext } from '../context.ts';
 import { iso, msParam, rollupTable, rows, rowsOrEmpty, type Params } from '../db.ts';
 import { ApiError, errorResponses } from '../errors.ts';
@@ -36,7 +37,7 @@ const DERIVED_ORDER = { bursts: 'start DESC', topics: 'window_start DESC, topic_
  * emptied the window), which the topics table alone cannot tell from "not recomputed yet".
  */
 const DERIVED_WHERE: Partial<Record<keyof typeof DERIVED_ORDER, string>> = {
-  topics: ' AND (window_start, computed_at) IN (SELECT window_start, max(computed_at) FROM topic_window_state WHERE channel = {channel:String} GROUP BY window_start)',
+  topics: ` AND ${newestTopicVersionSql('channel = {channel:String}')}`,
 };
 
 async function derivedRows(client: ClickHouseClient, table: keyof typeof DERIVED_ORDER, channel: string, limit: number): Promise<Array<Record<string, unknown>>> {

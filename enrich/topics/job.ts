@@ -7,7 +7,7 @@
 import type { ClickHouseClient } from '../../core/clickhouse.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { TopicEmbedder } from './compute.ts';
-import { refreshTopics, TOPIC_CONTEXT_MS, windowRanges } from './refresh.ts';
+import { dateTime, refreshTopics, serverNowMs, TOPIC_CONTEXT_MS, windowRanges } from './refresh.ts';
 
 /** The windows `topic_window_state` tracks (its view groups messages by 5 minutes). */
 export const TOPIC_WINDOW_MS = 300_000;
@@ -64,8 +64,7 @@ export async function markTopicWindowsChanged(client: ClickHouseClient, database
   if (windows.length === 0) return;
   // The server's clock, as for inserted_at; rows in the body, not in query parameters (a prolific
   // user's windows would outgrow the URL of the HTTP interface).
-  const rs = await client.query({ query: 'SELECT toString(now64(3)) AS now', format: 'JSONEachRow' });
-  const [{ now }] = await rs.json<{ now: string }>();
+  const now = dateTime(await serverNowMs(client));
   await client.insert({
     table: `${database}.topic_window_state`,
     format: 'JSONEachRow',

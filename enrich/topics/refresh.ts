@@ -76,27 +76,49 @@ export function windowRanges(starts: Iterable<number>, windowMs = 300_000, maxGa
   return out;
 }
 
-const dateTime = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+/** UTC ms as ClickHouse DateTime64(3) text. */
+export const dateTime = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 const dateTimeSeconds = (ms: number): string => dateTime(ms).slice(0, 19);
+
+/**
+ * The ClickHouse server's clock, UTC ms: the clock `messages.inserted_at`, and so
+ * `topic_window_state.changed_at`, comes from (a client's clock may be skewed).
+ */
+export async function serverNowMs(client: ClickHouseClient): Promise<number> {
+  const rs = await client.query({ query: 'SELECT toUnixTimestamp64Milli(now64(3)) AS ms', format: 'JSONEachRow' });
+  const [{ ms }] = await rs.json<{ ms: number | string }>();
+  return Number(ms);
+}
 
 let lastVersion = 0;
 /**
- * The version of a refresh about to read: the server's clock (the clock `messages.inserted_at` and so
- * `topic_window_state.changed_at` come from; a client's clock may be skewed), made unique within this
- * process so two refreshes of one window in the same millisecond do not both count as newest.
+ * The version of a refresh about to read: the server's clock, made unique within this process so two
+ * refreshes of one window in the same millisecond do not both count as newest.
  */
 async function nextVersion(client: ClickHouseClient): Promise<number> {
-  const rs = await client.query({ query: 'SELECT toUnixTimestamp64Milli(now64(3)) AS ms', format: 'JSONEachRow' });
-  const [{ ms }] = await rs.json<{ ms: number | string }>();
-  lastVersion = Math.max(Number(ms), lastVersion + 1);
+  lastVersion = Math.max(await serverNowMs(client), lastVersion + 1);
   return lastVersion;
 }
 
+/**
+ * SQL condition on `topics`/`message_topics` rows: the row belongs to its window's newest version as
+ * `topic_window_state` records it, among the state's windows that `where` selects. The one definition the
+ * refresh's deletes and topic_id mutation, the API's topics endpoint and the Grafana Topics panel use: the
+ * topics table alone cannot tell a newest version with no topics (an opt-out emptied the window) from an
+ * older one not yet deleted.
+ * @param o.stateTable the state table as the caller's SQL names it (default `topic_window_state`).
+ * @param o.perChannel match on the channel too, for a `where` that selects several channels.
+ */
+export function newestTopicVersionSql(where: string, o: { stateTable?: string; perChannel?: boolean } = {}): string {
+  const key = o.perChannel ? 'channel, window_start' : 'window_start';
+  return `(${key}, computed_at) IN (SELECT ${key}, max(computed_at) FROM ${o.stateTable ?? 'topic_window_state'} WHERE ${where} GROUP BY ${key})`;
+}
+
 /** Rows of `topics`/`message_topics` of a channel's windows in [fromS, toS) that belong to the window's newest version. */
-const NEWEST = `(window_start, computed_at) IN (
-  SELECT window_start, max(computed_at) FROM {db:Identifier}.topic_window_state
-  WHERE channel = {channel:String} AND window_start >= toDateTime({fromS:Int64}, 'UTC') AND window_start < toDateTime({toS:Int64}, 'UTC')
-  GROUP BY window_start)`;
+const NEWEST = newestTopicVersionSql(
+  "channel = {channel:String} AND window_start >= toDateTime({fromS:Int64}, 'UTC') AND window_start < toDateTime({toS:Int64}, 'UTC')",
+  { stateTable: '{db:Identifier}.topic_window_state' },
+);
 
 /**
  * Recomputes topics for the range and writes them. Channels are processed one at a time, so memory

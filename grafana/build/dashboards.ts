@@ -3,6 +3,7 @@
  * migrations in clickhouse/migrations/; test/grafana runs every query against imported real chat.
  */
 import { actionedMessagesSql, RISK_LABEL_WINDOW_S, riskQualitySql } from '../../analytics/risk-quality.ts';
+import { newestTopicVersionSql } from '../../enrich/topics/refresh.ts';
 import { CHANNEL, header, tiered, type DashboardSpec, type PanelSpec, type VariableSpec } from './lib.ts';
 
 const channelVar: VariableSpec = {
@@ -249,7 +250,7 @@ const channel: DashboardSpec = {
           type: 'table',
           w: 24,
           h: 9,
-          sql: `${header(['One row per topic and window (table topics, written by enrich every TOPICS_INTERVAL_S); newest windows first.', 'Only the newest version of each window (topic_window_state): a refresh deletes the older one just after writing its own.'])}SELECT window_start AS time, channel, label, messages, arrayStringConcat(terms, ', ') AS terms, method\nFROM topics\nWHERE $__timeFilter(window_start) AND ${CHANNEL}\n  AND (channel, window_start, computed_at) IN (SELECT channel, window_start, max(computed_at) FROM topic_window_state WHERE $__timeFilter(window_start) AND ${CHANNEL} GROUP BY channel, window_start)\nORDER BY window_start DESC, channel, messages DESC\nLIMIT 300`,
+          sql: `${header(['One row per topic and window (table topics, written by enrich every TOPICS_INTERVAL_S); newest windows first.', 'Only the newest version of each window (topic_window_state): a refresh deletes the older one just after writing its own.'])}SELECT window_start AS time, channel, label, messages, arrayStringConcat(terms, ', ') AS terms, method\nFROM topics\nWHERE $__timeFilter(window_start) AND ${CHANNEL}\n  AND ${newestTopicVersionSql(`$__timeFilter(window_start) AND ${CHANNEL}`, { perChannel: true })}\nORDER BY window_start DESC, channel, messages DESC\nLIMIT 300`,
           overrides: [{ matcher: { id: 'byName', options: 'terms' }, properties: [{ id: 'custom.width', value: 500 }] }],
         },
       ],
