@@ -8,7 +8,7 @@ import { actionedMessagesSql, RISK_LABEL_WINDOW_S, riskQualitySql } from '../../
 import type { ApiContext } from '../context.ts';
 import { iso, msParam, rollupTable, rows, rowsOrEmpty } from '../db.ts';
 import { ApiError, errorResponses } from '../errors.ts';
-import { MESSAGE_COLUMNS, messageSchema, toMessage, type MessageRow } from '../messages-query.ts';
+import { MESSAGE_COLUMNS, messageSchema, messageWhere, toMessage, type MessageRow } from '../messages-query.ts';
 import { listModActions, MOD_TYPES, modPageSchema } from '../moderation-query.ts';
 import { chatSums, resolveRange } from '../rollups.ts';
 import { boolQuery, bucketSchema, cursorSchema, isoTime, limitSchema, loginSchema, rangeQuery } from '../schemas.ts';
@@ -98,7 +98,9 @@ export function moderationRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         }
         from ??= to - DAY_MS;
         const params = { channel, from, to, limit, actioned: actioned ? 1 : 0 };
-        const messagesWhere = `channel = {channel:String} AND ts >= ${msParam('from')} AND ts < ${msParam('to')}`;
+        // the range's messages as every message listing selects them, deleted ones included (they were scored too)
+        const range = messageWhere({ channel, from, to, includeDeleted: true, limit });
+        const messagesWhere = range.where.join(' AND ');
         const actionsWhere = `channel = {channel:String} AND ts >= ${msParam('from')} AND ts < ${msParam('to')} + INTERVAL ${RISK_LABEL_WINDOW_S} SECOND`;
         const [quality, top] = await Promise.all([
           rows<{ messages: number; actioned_messages: number; expected_actioned: number; auc: number | null }>(ctx.client, riskQualitySql(messagesWhere, actionsWhere, false), params),
@@ -114,10 +116,10 @@ export function moderationRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
             params,
           ),
         ]);
+        // the page's rows, with `deleted` as every message listing computes it
         const full = top.length === 0 ? [] : await rows<MessageRow>(
           ctx.client,
-          `SELECT ${MESSAGE_COLUMNS}, id IN (SELECT assumeNotNull(target_msg_id) FROM mod_actions WHERE channel = {channel:String} AND action = 'delete' AND ts >= ${msParam('from')} AND target_msg_id IN {ids:Array(String)}) AS deleted
-           FROM messages WHERE ${messagesWhere} AND id IN {ids:Array(String)}`,
+          `SELECT ${MESSAGE_COLUMNS}, ${range.deletedIn} AS deleted FROM messages WHERE ${messagesWhere} AND id IN {ids:Array(String)}`,
           { ...params, ids: top.map((t) => t.id) },
         );
         const byId = new Map(full.map((m) => [m.id, m]));

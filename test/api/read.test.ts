@@ -248,14 +248,23 @@ describe('moderation risk', { skip }, () => {
 
   it('actioned=false gives the risky messages nobody acted on, actioned=true the acted-on ones, each highest risk first', async () => {
     const risk = await storedRisk();
+    const deletedIds = new Set(f.deleted.map((m) => m.id));
+    let deletedSeen = 0;
     for (const want of [true, false]) {
       const r = await getJson(f.app, `/api/v1/moderation/risk?channel=xqc&actioned=${want}&limit=500`);
       assert.equal(r.status, 200);
       const expected = f.messages.filter((m) => actionedHere(m) === want).sort((a, b) => risk.get(b.id)! - risk.get(a.id)! || b.ts - a.ts || (b.id < a.id ? -1 : 1));
       assert.deepEqual(r.body.items.map((i: { id: string }) => i.id), expected.slice(0, 500).map((m) => m.id));
+      // deleted (a CLEARMSG names it) exactly as the message listings say; the fixture's deleted messages
+      // include one of the 500 riskiest un-actioned ones, so both values are checked
+      for (const i of r.body.items as { id: string; deleted: boolean }[]) {
+        assert.equal(i.deleted, deletedIds.has(i.id), i.id);
+        if (i.deleted) deletedSeen++;
+      }
       // the quality figures stay those of the whole range
       assert.equal(r.body.quality.messages, f.messages.length);
     }
+    assert.ok(deletedSeen > 0, 'no deleted message among the listed ones: the deleted flag went unchecked');
   });
 
   it('a range without chat has no AUC; a bad range or a missing channel is a 400 with the reason', async () => {
