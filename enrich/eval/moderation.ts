@@ -19,7 +19,7 @@ import { detectFormat, importFile } from '../../ingest/importers/index.ts';
 
 /** `auc`/`toxicityAuc` are `null` when the log has no positive or no negative (no bans: nothing to rank). */
 export interface ModerationEvalResult { file: string; messages: number; positives: number; auc: number | null; toxicityAuc: number | null }
-interface Scored { risk: Float64Array; tox: Float64Array; labels: Uint8Array }
+export interface Scored { risk: Float64Array; tox: Float64Array; labels: Uint8Array }
 
 /** Replays one Chatty log in order and scores every message. */
 export function evalModerationLog(file: string, windowMs = 60_000, feedBans = true): ModerationEvalResult {
@@ -67,7 +67,11 @@ function aucOrNull(s: ArrayLike<number>, l: ArrayLike<number>, positives: number
   return positives === 0 || positives === l.length ? null : round(auc(s, l));
 }
 
-function scoreLog(file: string, windowMs: number, feedBans = true, events: readonly ChattyEvent[] = readChatty(file)): { result: ModerationEvalResult; scored: Scored } {
+/**
+ * Replays one log and scores every message as it arrives: `scored.risk[i]` depends only on the events
+ * before message i (the moderation risk a live enrich stage stores), never on what follows it.
+ */
+export function scoreLog(file: string, windowMs: number, feedBans = true, events: readonly ChattyEvent[] = readChatty(file)): { result: ModerationEvalResult; scored: Scored } {
   const { messages, labels } = banLabels(events, windowMs);
   const state = new ModerationState();
   const risk = new Float64Array(messages.length);
