@@ -1,6 +1,6 @@
 /**
- * `twichist import <file|dir> [--channel NAME]`: imports chat exports (raw IRC logs, Chatty logs, Twitch
- * GQL / v5 rechat / TwitchDownloader JSON, gzip or plain; format detected from the content). With
+ * `twichist import <file|dir> [--channel NAME]`: imports chat exports (raw IRC logs, Chatty logs, justlog/rustlog
+ * text logs, Twitch GQL / v5 rechat / TwitchDownloader JSON, gzip or plain; format detected from the content). With
  * NATS_URL it publishes to JetStream and returns once every publish is acknowledged; without, it runs
  * the enrich stage in this process and returns once everything is stored. Re-importing a file stores
  * nothing twice (same ids). Bad lines are reported with file:line and written to `dead_letters`.
@@ -12,7 +12,7 @@ import { parseArgs, UsageError, type Command } from '../command.ts';
 
 export const command: Command = {
   name: 'import',
-  summary: 'Import chat exports (raw IRC, Chatty, GQL/v5/TwitchDownloader JSON) into Twichist, exactly once',
+  summary: 'Import chat exports (raw IRC, Chatty, justlog/rustlog text, GQL/v5/TwitchDownloader JSON) into Twichist, exactly once',
   usage: 'twichist import <file|dir> [--channel NAME]',
   options: [{ flag: '--channel NAME', description: 'channel for formats that do not name it (GQL exports outside <channel>/<vod>/ folders), or to override it' }],
   examples: ['twichist import ./logs/xqc.raw.irc', 'twichist import ./chatty/riotgames/', 'twichist import ./vod/verbose_chat.json.gz --channel arypie', 'NATS_URL=nats://127.0.0.1:4222 twichist import ./exports'],

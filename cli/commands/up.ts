@@ -42,7 +42,7 @@ export const command: Command = {
     if (typeof flags.sample === 'string') {
       // Before anything starts: a wrong file should not cost a database start-up to find out.
       const { detectFormat } = await import('../../ingest/importers/index.ts');
-      if ((await detectFormat(sample)) === null) throw new UsageError(`--sample: ${sample} is not a chat export \`twichist import\` reads (raw IRC, Chatty, Twitch GQL/v5 VOD JSON, TwitchDownloader JSON)`);
+      if ((await detectFormat(sample)) === null) throw new UsageError(`--sample: ${sample} is not a chat export \`twichist import\` reads (raw IRC, Chatty, justlog/rustlog text, Twitch GQL/v5 VOD JSON, TwitchDownloader JSON)`);
     }
     const config = ctx.config();
     const logger = ctx.logger();

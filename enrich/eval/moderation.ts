@@ -7,8 +7,9 @@
  * alone, for each log (each replayed through a fresh ModerationState).
  *
  * Logs: Chatty logs (read by `chatty.ts`, as training does), and any other recording the importers read
- * that holds bans (raw IRC with CLEARCHAT, e.g. a `twichist` capture): its events come through the
- * importer, so messages carry their real IRC badges. VOD JSON has no bans: its AUC is `null`.
+ * that holds bans (raw IRC with CLEARCHAT, e.g. a `twichist` capture; justlog/rustlog text logs): its events come
+ * through the importer, so raw IRC messages carry their real badges (text logs have none). VOD JSON has no bans:
+ * its AUC is `null`.
  */
 import { parseArgs } from 'node:util';
 import { readChatty, banLabels, type ChattyEvent, type ChattyMessage } from './chatty.ts';
@@ -51,7 +52,7 @@ export function replayLog(events: readonly ChattyEvent[], messages: readonly Cha
 export async function loadEvalEvents(file: string): Promise<ChattyEvent[]> {
   const format = await detectFormat(file);
   if (format === 'chatty') return readChatty(file);
-  if (format === null) throw new Error(`${file}: not a chat recording the importers read (Chatty log, raw IRC, VOD JSON)`);
+  if (format === null) throw new Error(`${file}: not a chat recording the importers read (Chatty log, raw IRC, justlog/rustlog text, VOD JSON)`);
   const out: ChattyEvent[] = [];
   let rejected = 0;
   await importFile(file, (e) => {
@@ -111,7 +112,7 @@ export function evalModerationLogs(files: string[], windowMs = 60_000, feedBans 
 if (import.meta.main) {
   const { positionals, values } = parseArgs({ allowPositionals: true, options: { 'no-bans': { type: 'boolean', default: false } } });
   if (positionals.length === 0) {
-    console.error('usage: npm run eval:moderation -- <log> [more logs] [--no-bans]\n  logs: Chatty .log files, or raw IRC recordings with CLEARCHAT (anything `twichist import` reads)\n  --no-bans: do not feed the log\'s earlier BAN events to the scorer (as when the enrich stage does not call recordBan)');
+    console.error('usage: npm run eval:moderation -- <log> [more logs] [--no-bans]\n  logs: Chatty .log files, raw IRC recordings with CLEARCHAT, justlog/rustlog text logs (anything `twichist import` reads)\n  --no-bans: do not feed the log\'s earlier BAN events to the scorer (as when the enrich stage does not call recordBan)');
     process.exit(2);
   }
   const feed = !values['no-bans'];

@@ -22,11 +22,10 @@
  * identical messages in one second are both kept. Chatty shows display names; the login is the
  * lowercased display name, or the login it shows after a localized name.
  */
-import type { ChatEvent } from '../../core/events.ts';
 import { deterministicId } from '../../core/ids.ts';
 import { readLines, type Readable } from './input.ts';
 import type { EventSink, ImportOptions, ImportStats } from './types.ts';
-import { NOT_IN_RECORDINGS, truncatePayload } from './types.ts';
+import { NOT_IN_RECORDINGS, countingSink, occurrenceCounter, truncatePayload } from './types.ts';
 
 const LOG_STARTED = /^# Log started: (\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)/;
 /** `[HH:MM:SS] ` (Chatty until ~2019) or `[yyyy-MM-dd HH:MM:SS] ` (the later default `logTimestamp`). */
@@ -199,9 +198,6 @@ export async function importChatty(text: Readable, file: string, sink: EventSink
   const source = opts.source ?? 'import';
   const reader = new ChattyLineReader();
   let channel: string | null = opts.channel ?? null;
-  // Occurrence counter of identical (kind, second, user, text) within the same second.
-  let counterSecond = -1;
-  const seen = new Map<string, number>();
   // Ids of recent messages by (login, text), newest last: a DELETED line names the message by these alone.
   const recent = new Map<string, string>();
 
@@ -209,20 +205,8 @@ export async function importChatty(text: Readable, file: string, sink: EventSink
     stats.rejected++;
     opts.onReject?.({ source: `${file}:${lineNo}`, reason, payload: truncatePayload(line) });
   };
-  const occurrence = (ts: number, key: string): number => {
-    if (ts !== counterSecond) {
-      counterSecond = ts;
-      seen.clear();
-    }
-    const n = seen.get(key) ?? 0;
-    seen.set(key, n + 1);
-    return n;
-  };
-  const emit = async (e: ChatEvent) => {
-    stats.events[e.kind] = (stats.events[e.kind] ?? 0) + 1;
-    const w = sink(e);
-    if (w) await w;
-  };
+  const occurrence = occurrenceCounter();
+  const emit = countingSink(sink, stats);
 
   for await (const { line, lineNo } of readLines(text)) {
     stats.units++;

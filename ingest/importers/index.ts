@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { importChatty, isChattyContent } from './chatty.ts';
 import { openInput, peekText } from './input.ts';
+import { importJustlogText, isJustlogContent } from './justlog-text.ts';
 import { importRawIrc } from './raw-irc.ts';
 import type { EventSink, ImportFormat, ImportOptions, ImportStats } from './types.ts';
 import { newStats } from './types.ts';
@@ -24,6 +25,7 @@ export function detectFormatFromText(head: string): ImportFormat | null {
   const t = head.trimStart();
   if (t.startsWith('[') && /^\s*\[\s*[{\]]/.test(t)) return null; // a JSON array of something else
   if (isChattyContent(head)) return 'chatty';
+  if (isJustlogContent(head)) return 'justlog';
   if (IRC_LINE.test(head)) return 'raw-irc';
   return null;
 }
@@ -41,7 +43,7 @@ function channelFromFolders(file: string): string | null {
 /** Imports one file; throws only when the file cannot be read or its format is unknown. */
 export async function importFile(file: string, sink: EventSink, opts: ImportOptions = {}): Promise<ImportStats> {
   const format = await detectFormat(file);
-  if (format === null) throw new Error(`${file}: not a supported chat format (raw IRC, Chatty, GQL, v5 rechat, TwitchDownloader JSON)`);
+  if (format === null) throw new Error(`${file}: not a supported chat format (raw IRC, Chatty, justlog/rustlog text, GQL, v5 rechat, TwitchDownloader JSON)`);
   const stats = newStats(file, format);
   const input = await openInput(file);
   opts.onOpen?.(input.progress, format);
@@ -52,6 +54,9 @@ export async function importFile(file: string, sink: EventSink, opts: ImportOpti
         break;
       case 'chatty':
         await importChatty(input.text, file, sink, opts, stats);
+        break;
+      case 'justlog':
+        await importJustlogText(input.text, file, sink, opts, stats);
         break;
       default:
         await importVodJson(input.text, file, format, sink, opts, stats, format === 'gql' ? channelFromFolders(file) : null);

@@ -2,7 +2,7 @@
 import type { ChatEvent, EventKind, EventSource } from '../../core/events.ts';
 import type { InputProgress } from './input.ts';
 
-export type ImportFormat = 'raw-irc' | 'chatty' | 'gql' | 'v5' | 'twitchdownloader';
+export type ImportFormat = 'raw-irc' | 'chatty' | 'justlog' | 'gql' | 'v5' | 'twitchdownloader';
 
 /** A line or record that could not become an event; goes to the dead-letter table. */
 export interface Reject {
@@ -58,3 +58,31 @@ export const NOT_IN_RECORDINGS = {
   source_id: null,
   flags: null,
 } as const;
+
+/**
+ * For logs without message ids (Chatty, justlog/rustlog text): the occurrence of a key (kind, user, text, ...)
+ * within its second, 0 for the first. It goes into the deterministic id, so two identical lines in one second are
+ * both kept and a re-import gives the same ids. Only the current second's keys are held.
+ */
+export function occurrenceCounter(): (ts: number, key: string) => number {
+  let second = -1;
+  const seen = new Map<string, number>();
+  return (ts, key) => {
+    if (ts !== second) {
+      second = ts;
+      seen.clear();
+    }
+    const n = seen.get(key) ?? 0;
+    seen.set(key, n + 1);
+    return n;
+  };
+}
+
+/** The sink as importers call it: counts each event by kind and waits when the sink asks for back-pressure. */
+export function countingSink(sink: EventSink, stats: ImportStats): (e: ChatEvent) => Promise<void> {
+  return async (e) => {
+    stats.events[e.kind] = (stats.events[e.kind] ?? 0) + 1;
+    const w = sink(e);
+    if (w) await w;
+  };
+}
