@@ -99,7 +99,14 @@ export async function runImport(o: ImportRunOptions): Promise<ImportRunResult> {
     .map(([k, n]) => `${k} ${n}`)
     .join(', ');
   const rate = result.total / Math.max(0.001, result.durationMs / 1000);
-  const where = pipeline.mode === 'jetstream' ? `published to JetStream stream ${o.config.nats.stream} (all acknowledged)` : 'stored in ClickHouse';
+  const counts = pipeline.storeCounts();
+  const where = counts === null
+    ? `published to JetStream stream ${o.config.nats.stream} (all acknowledged)`
+    : [
+        `read, ${counts.stored} stored in ClickHouse`,
+        counts.alreadyStored > 0 ? `${counts.alreadyStored} already stored (same ids: kept once)` : '',
+        counts.optedOut > 0 ? `${counts.optedOut} of opted-out users dropped` : '',
+      ].filter((x) => x !== '').join(', ');
   o.stdout.write(
     [
       `${replay ? 'replayed' : 'imported'} ${files.length} file(s): ${result.total} events ${where}`,

@@ -21,6 +21,11 @@ export interface PublishPipeline {
   clickhouse(): Promise<ClickHouseClient>;
   /** Publishes what is batched and waits until it is acknowledged (JetStream) or stored (in-process). */
   settle(): Promise<void>;
+  /**
+   * In-process only (null with JetStream, where another process stores): what this process's enrich stage did
+   * with the events so far: stored, skipped as already stored (a re-import's same ids), dropped for opted-out users.
+   */
+  storeCounts(): { stored: number; alreadyStored: number; optedOut: number } | null;
   close(): Promise<void>;
 }
 
@@ -40,6 +45,7 @@ export async function openPublishPipeline(config: Config, logger: Logger, batch:
       nc,
       clickhouse,
       settle: () => batcher.flush(),
+      storeCounts: () => null,
       async close() {
         await batcher.close();
         await publisher.close();
@@ -68,6 +74,10 @@ export async function openPublishPipeline(config: Config, logger: Logger, batch:
       await bus.idle();
       await stage.stored();
       await stage.refreshTopics();
+    },
+    storeCounts() {
+      const m = stage.metrics;
+      return { stored: Object.values(m.eventsOut).reduce((a, n) => a + n, 0), alreadyStored: m.duplicatesDropped, optedOut: m.optedOutDropped };
     },
     async close() {
       await batcher.close();

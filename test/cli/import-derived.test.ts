@@ -1,6 +1,7 @@
 /**
  * `twichist import` returns only when the derived tables (bursts, burst windows, chatter features, ...)
- * reflect the import: an analyst can query them right away, without waiting for a refresh schedule.
+ * reflect the import: an analyst can query them right away, without waiting for a refresh schedule. Its
+ * summary counts what was stored, and a re-import stores nothing twice.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -17,6 +18,13 @@ test('derived tables reflect an import when the command returns', { skip: shared
     const imp = await runCli(['import', path.join(SHARED_DATA, 'chatty', 'reckful', 'reckful1.log')], env, 300_000);
     assert.equal(imp.code, 0, imp.stderr);
     assert.match(imp.stderr, /derived tables refreshed/);
+    // the summary says what was stored; a second import of the same file stores nothing and says so
+    const events = Number(/: (\d+) events read, /.exec(imp.stdout)?.[1]);
+    assert.ok(events >= 1542, imp.stdout);
+    assert.match(imp.stdout, new RegExp(`: ${events} events read, ${events} stored in ClickHouse\n`));
+    const again = await runCli(['import', path.join(SHARED_DATA, 'chatty', 'reckful', 'reckful1.log')], env, 300_000);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, new RegExp(`: ${events} events read, 0 stored in ClickHouse, ${events} already stored \\(same ids: kept once\\)\n`));
     const q = async (sql: string) => {
       const r = await runCli(['sql', sql, '--format', 'json'], env);
       assert.equal(r.code, 0, r.stderr);
