@@ -9,6 +9,7 @@
  *   [2023-04-01 12:00:01] #xqc someuser: someuser has been timed out for 600 seconds   rustlog: a timeout
  *   [2023-04-01 12:00:01] #xqc someuser: someuser has been banned    rustlog: a ban
  *   [2023-04-01 12:00:02] #xqc Chat has been cleared                 rustlog: a clear
+ *   [2023-04-01 12:00:02] #xqc  has been banned                      justlog: a clear (a ban of nobody)
  *   [2023-04-01 12:00:03] #xqc Name subscribed at Tier 1. ...        justlog: a user notice (system message)
  *   [2023-04-01 12:00:03] #xqc name: Name subscribed at Tier 1. ...  rustlog: a user notice (the same, after the login)
  *   [2023-04-01 12:00:04] #xqc name:                                 rustlog: a deleted message (CLEARMSG): rejected
@@ -101,7 +102,8 @@ export async function importJustlogText(text: Readable, file: string, sink: Even
       else await emit({ ...base, id, kind: 'timeout', target_user_id: null, target_login: target, duration_s: duration, reason: null });
       continue;
     }
-    if (login === null && rest === 'Chat has been cleared') {
+    // rustlog's clear; justlog builds a clear's line as a ban of nobody (an empty target name)
+    if (login === null && (rest === 'Chat has been cleared' || rest === ' has been banned')) {
       await emit({ ...base, id: deterministicId('justlog-clear', channel, ts, occurrence(ts, 'c')), kind: 'clear' });
       continue;
     }

@@ -111,6 +111,7 @@ test('justlog/rustlog text: bans, timeouts, clears, notices and messages in both
     '[2023-04-01 12:00:02] #demo spammer: spammer has been banned',
     '[2023-04-01 12:00:03] #demo bob: carol has been banned',
     '[2023-04-01 12:00:04] #demo Chat has been cleared',
+    '[2023-04-1 12:00:04] #demo  has been banned',
     "[2023-04-01 12:00:05] #demo Dave subscribed at Tier 1. They've subscribed for 12 months! still here",
     '[2023-04-01 12:00:06] #demo erin: Erin subscribed with Prime.',
     '[2023-04-01 12:00:07] #demo frank: Bob subscribed at Tier 1. Kappa',
@@ -144,6 +145,7 @@ test('justlog/rustlog text: bans, timeouts, clears, notices and messages in both
       // someone else's name: a message, not rustlog's form of a ban
       'message bob "carol has been banned"',
       'clear',
+      'clear',
       'resub dave Dave',
       'sub erin Erin',
       'message frank "Bob subscribed at Tier 1. Kappa"',
@@ -153,7 +155,7 @@ test('justlog/rustlog text: bans, timeouts, clears, notices and messages in both
     assert.equal(events[0].ts, Date.UTC(2023, 3, 1, 12, 0, 0));
     assert.equal(events[0].channel, 'demo');
     assert.notEqual(events[0].id, events[1].id, 'identical lines in one second are both kept');
-    assert.deepEqual(rejects.map((r) => r.source.split(':').pop()), ['11', '14', '15']);
+    assert.deepEqual(rejects.map((r) => r.source.split(':').pop()), ['12', '15', '16']);
     assert.match(rejects[0].reason, /CLEARMSG/);
     assert.equal(stats.ignored, 2, 'the empty body (a ROOMSTATE) and the blank line');
     assert.equal(stats.rejected, 3);
