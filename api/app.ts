@@ -131,7 +131,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     await app.register(rateLimit, {
       max: rl.max,
       timeWindow: rl.timeWindowMs,
-      errorResponseBuilder: (_req, c) => Object.assign(new Error(`rate limit of ${c.max} requests per ${c.after} exceeded; retry later`), { statusCode: 429 }),
+      // c.after is the time until the window resets (e.g. "50 seconds"), not the window.
+      errorResponseBuilder: (_req, c) => Object.assign(new Error(`rate limit of ${c.max} requests per ${rl.timeWindowMs / 1000} s exceeded; retry in ${c.after}`), { statusCode: 429 }),
     });
   }
   await app.register(swagger, {

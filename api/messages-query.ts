@@ -55,7 +55,9 @@ export interface MessageFilter {
 
 /** The text index splits on ASCII non-alphanumerics and lowercases; the query must tokenize the same way. */
 export function searchTokens(q: string): string[] {
-  return [...new Set(q.toLowerCase().split(/[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+/).filter((t) => t.length > 0 && t.length <= 100))].slice(0, 16);
+  // ASCII-only lowercasing, as ClickHouse's lower() (the index preprocessor and the row filter): with
+  // toLowerCase() a word holding a non-ASCII capital ("PARÇA" -> "parça") never matched lower(text) ("parÇa").
+  return [...new Set(q.replace(/[A-Z]+/g, (c) => c.toLowerCase()).split(/[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+/).filter((t) => t.length > 0 && t.length <= 100))].slice(0, 16);
 }
 
 export interface MessageRow {

@@ -258,9 +258,13 @@ export function optOut(client: ClickHouseClient, login: string, log: FastifyBase
 }
 
 async function optOutNow(client: ClickHouseClient, login: string, log: FastifyBaseLogger, opts: OptOutOptions): Promise<OptOutResult> {
-  const ids = (await rows<{ user_id: string }>(client, 'SELECT DISTINCT user_id FROM user_names WHERE login = {login:String}', { login })).map((r) => r.user_id);
-  const idsFromMessages = await rows<{ user_id: string }>(client, 'SELECT DISTINCT assumeNotNull(user_id) AS user_id FROM messages WHERE login = {login:String} AND user_id IS NOT NULL', { login });
-  const userIds = [...new Set([...ids, ...idsFromMessages.map((r) => r.user_id)])].sort();
+  // '' is not an id (user_names rows of id-less messages before migration 0044): deleting by it would
+  // delete the name history of every chatter stored without an id. The alias is not `user_id`: in
+  // ClickHouse a SELECT alias shadows the column in WHERE, so `assumeNotNull(user_id) AS user_id ...
+  // WHERE user_id IS NOT NULL` kept the NULLs (as '').
+  const ids = (await rows<{ user_id: string }>(client, "SELECT DISTINCT user_id FROM user_names WHERE login = {login:String} AND user_id != ''", { login })).map((r) => r.user_id);
+  const idsFromMessages = await rows<{ uid: string }>(client, "SELECT DISTINCT assumeNotNull(user_id) AS uid FROM messages WHERE login = {login:String} AND user_id IS NOT NULL AND user_id != ''", { login });
+  const userIds = [...new Set([...ids, ...idsFromMessages.map((r) => r.uid)])].sort();
   // First, so ingest and enrich stop storing the user while the deletes run.
   await client.insert({ table: 'opt_outs', values: [{ login, user_id: userIds[0] ?? null, active: true, updated_at: Date.now() }], format: 'JSONEachRow', clickhouse_settings: { insert_deduplication_token: '' } });
 

@@ -2126,7 +2126,7 @@ AS SELECT
     min(ts) AS first_seen,
     max(ts) AS last_seen
 FROM messages
-WHERE user_id IS NOT NULL
+WHERE user_id != ''
 GROUP BY
     user_id,
     login,

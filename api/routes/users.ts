@@ -55,7 +55,8 @@ export function userRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           'SELECT channel, count() AS n, toUnixTimestamp64Milli(min(ts)) AS first_ms, toUnixTimestamp64Milli(max(ts)) AS last_ms FROM messages WHERE login = {login:String} GROUP BY channel ORDER BY n DESC, channel',
           { login },
         ),
-        rows<{ user_id: string }>(ctx.client, 'SELECT DISTINCT user_id FROM user_names WHERE login = {login:String} ORDER BY user_id', { login }),
+        // '' is not an id (rows stored for id-less messages before migration 0044): it would match every such chatter.
+        rows<{ user_id: string }>(ctx.client, "SELECT DISTINCT user_id FROM user_names WHERE login = {login:String} AND user_id != '' ORDER BY user_id", { login }),
         rows<{ action: string; n: number }>(ctx.client, 'SELECT toString(action) AS action, count() AS n FROM mod_actions WHERE target_login = {login:String} GROUP BY action', { login }),
         rows<{ n: number }>(ctx.client, 'SELECT count() AS n FROM opt_outs FINAL WHERE login = {login:String} AND active', { login }),
       ]);
