@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { EvalUsageError, runEvalCli } from './cli.ts';
 import { readLabelledCsv, isHeldOut, type LabelledRow } from './csv.ts';
 import { isPointerCsv, resolvePointerCsv } from './chat-sources.ts';
 import { classMetrics, type Label3 } from './metrics.ts';
@@ -68,13 +68,13 @@ function table(r: SentimentEvalResult): string {
 }
 
 if (import.meta.main) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { split: { type: 'string', default: 'all' }, table: { type: 'boolean', default: false } } });
-  const file = positionals[0];
-  const split = values.split as 'all' | 'tune' | 'heldout';
-  if (!file || !['all', 'tune', 'heldout'].includes(split)) {
-    console.error('usage: npm run eval:sentiment -- <csv with sentiment,message> [--split all|tune|heldout] [--table]');
-    process.exit(2);
-  }
-  const r = evalSentimentCsv(readFileSync(file, 'utf8'), split, file);
-  console.log(values.table ? table(r) : JSON.stringify(r, null, 2));
+  const usage = 'usage: npm run eval:sentiment -- <csv with sentiment,message> [--split all|tune|heldout] [--table]';
+  await runEvalCli(usage, { split: { type: 'string', default: 'all' }, table: { type: 'boolean', default: false } }, ({ values, positionals }) => {
+    const file = positionals[0];
+    const split = values.split as 'all' | 'tune' | 'heldout';
+    if (!file) throw new EvalUsageError('no CSV file given');
+    if (!['all', 'tune', 'heldout'].includes(split)) throw new EvalUsageError(`--split must be all, tune or heldout, not ${split}`);
+    const r = evalSentimentCsv(readFileSync(file, 'utf8'), split, file);
+    console.log(values.table ? table(r) : JSON.stringify(r, null, 2));
+  });
 }
