@@ -33,6 +33,7 @@ export const command: Command = {
       return d;
     };
     const since = time('since'), until = time('until');
+    if (since !== null && since.getTime() >= (until ?? new Date()).getTime()) throw new UsageError(`--since must be before ${until === null ? 'now (no --until)' : '--until'}`);
     const share = flags['train-share'] === undefined ? 0.7 : Number(flags['train-share']);
     if (!(share > 0 && share < 1)) throw new UsageError(`--train-share must be between 0 and 1, not '${flags['train-share']}'`);
     const client = await createClickHouse(ctx.config());

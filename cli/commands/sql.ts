@@ -3,6 +3,31 @@ import { parseArgs, UsageError, type Command } from '../command.ts';
 
 const READS = /^\s*(\(|SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN|EXISTS|CHECK)\b/i;
 
+/**
+ * `query` without one trailing `;`, or null when it holds more than one statement (a `;` outside quotes, comments
+ * and identifiers followed by more SQL): ClickHouse runs one statement per request, and its answer to two is
+ * a parse error far from the cause.
+ */
+export function singleStatement(query: string): string | null {
+  let end = query.length;
+  for (let i = 0; i < query.length; i++) {
+    const c = query[i];
+    if (c === "'" || c === '"' || c === '`') {
+      for (i++; i < query.length && query[i] !== c; i++) if (query[i] === '\\') i++;
+    } else if (c === '-' && query[i + 1] === '-') {
+      while (i < query.length && query[i] !== '\n') i++;
+    } else if (c === '/' && query[i + 1] === '*') {
+      const close = query.indexOf('*/', i + 2);
+      i = close === -1 ? query.length : close + 1;
+    } else if (c === ';') {
+      if (query.slice(i + 1).trim() !== '') return null;
+      end = i;
+      break;
+    }
+  }
+  return query.slice(0, end).trim();
+}
+
 /** Renders rows as an aligned text table; long cells are cut so one wide column cannot hide the rest. */
 export function renderTable(names: string[], rows: unknown[][], maxCell = 80): string {
   const cell = (v: unknown) => {
@@ -25,14 +50,15 @@ export const command: Command = {
   options: [{ flag: '--format table|json|csv', description: 'output format (default table): json prints one JSON object per row, csv prints CSV with a header' }],
   examples: [
     'twichist sql "SELECT channel, count() FROM messages GROUP BY channel"',
-    'twichist sql "SELECT login, text FROM messages WHERE hasToken(text, \'kekw\') LIMIT 10" --format json',
+    'twichist sql "SELECT login, text FROM messages WHERE hasToken(lower(text), \'kekw\') LIMIT 10" --format json',
     'twichist sql "SELECT * FROM bursts ORDER BY score DESC LIMIT 20" --format csv > bursts.csv',
   ],
   async run(args, ctx) {
     const { flags, positional } = parseArgs(args, { format: 'string' });
     const format = (flags.format as string | undefined) ?? 'table';
     if (!['table', 'json', 'csv'].includes(format)) throw new UsageError(`--format must be table, json or csv, not '${format}'`);
-    const query = positional.join(' ').trim();
+    const query = singleStatement(positional.join(' ').trim());
+    if (query === null) throw new UsageError('one statement per call: run each of the ;-separated statements with its own twichist sql');
     if (!query) throw new UsageError('give the SQL to run, e.g. twichist sql "SELECT count() FROM messages"');
     const client = await createClickHouse(ctx.config());
     try {

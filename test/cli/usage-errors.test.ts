@@ -1,0 +1,37 @@
+/**
+ * Mistakes on the command line stop with one line saying what to do (exit 1, as every twichist error; no stack trace), before anything
+ * is read: more than one SQL statement in `twichist sql`, a reversed time range in `twichist analytics topics`.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { singleStatement } from '../../cli/commands/sql.ts';
+import { runCli, STACK_LINE, tempDir } from './harness.ts';
+
+const base = tempDir('usage-errors');
+after(() => fs.rmSync(base, { recursive: true, force: true }));
+const env = { TWICHIST_DATA_DIR: path.join(base, 'data') };
+
+async function expectUsageError(args: string[], message: RegExp) {
+  const r = await runCli(args, env, 60_000);
+  assert.equal(r.code, 1, `exit code; stderr: ${r.stderr}`);
+  assert.doesNotMatch(r.stderr, STACK_LINE);
+  assert.match(r.stderr, message);
+}
+
+test('sql: one statement per call; a trailing ; and ; inside quotes or comments are fine', async () => {
+  assert.equal(singleStatement('SELECT 1;'), 'SELECT 1');
+  assert.equal(singleStatement("SELECT ';' AS a, `x;y` -- ; a comment\n"), "SELECT ';' AS a, `x;y` -- ; a comment");
+  assert.equal(singleStatement("SELECT 'it\\'s; here' /* ; */"), "SELECT 'it\\'s; here' /* ; */");
+  assert.equal(singleStatement('SELECT 1; SELECT 2'), null);
+  await expectUsageError(['sql', 'SELECT 1; SELECT 2'], /one statement per call/);
+  const ok = await runCli(['sql', 'SELECT 41 + 1 AS answer;', '--format', 'json'], env, 60_000);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout, '{"answer":42}\n');
+});
+
+test('analytics topics: --since after --until (or after now) is a usage error, not an empty run', async () => {
+  await expectUsageError(['analytics', 'topics', '--since', '2016-09-30T03:00:00Z', '--until', '2016-09-30T01:00:00Z'], /--since must be before --until/);
+  await expectUsageError(['analytics', 'topics', '--since', '2999-01-01T00:00:00Z'], /--since must be before now/);
+});
