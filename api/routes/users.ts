@@ -68,7 +68,9 @@ export function userRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
             { ids: userIds },
           )
         : [];
-      if (perChannel.length === 0 && names.length === 0 && mods.length === 0) throw new ApiError(404, `no stored chat of user ${login}`);
+      const opted = (optedOut[0]?.n ?? 0) > 0;
+      // an opted-out user with nothing left is still answered: whether they opted out is what the caller needs
+      if (perChannel.length === 0 && names.length === 0 && mods.length === 0 && !opted) throw new ApiError(404, `no stored chat of user ${login}`);
       const segments = await rowsOrEmpty<Record<string, unknown>>(ctx.client, 'SELECT * FROM chatter_segments WHERE login = {login:String}', { login });
       const modCount = (a: (typeof MOD_TYPES)[number]) => mods.find((m) => m.action === a)?.n ?? 0;
       return {
@@ -81,7 +83,7 @@ export function userRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         names: names.map((n) => ({ login: n.login, display_name: n.display_name, first_seen: iso(Number(n.first_ms)), last_seen: iso(Number(n.last_ms)) })),
         moderation: { bans: modCount('ban'), timeouts: modCount('timeout'), deletions: modCount('delete') },
         segments,
-        opted_out: (optedOut[0]?.n ?? 0) > 0,
+        opted_out: opted,
       };
     });
 

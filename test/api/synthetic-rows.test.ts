@@ -66,6 +66,11 @@ describe('chatters without a user id', () => {
       assert.deepEqual(left.map((x) => x.login), ['bob', 'dave']);
       const msgs = await rows<{ login: string }>(db.client, 'SELECT login FROM messages ORDER BY login');
       assert.deepEqual(msgs.map((x) => x.login), ['bob', 'carol', 'dave', 'dave']);
+      // nothing of alice is left, but the profile still says she opted out (it was a 404)
+      const gone = await app.inject({ method: 'GET', url: '/api/v1/users/alice' });
+      assert.equal(gone.statusCode, 200, gone.body);
+      assert.deepEqual([JSON.parse(gone.body).messages, JSON.parse(gone.body).opted_out], [0, true]);
+      assert.equal((await app.inject({ method: 'GET', url: '/api/v1/users/nobody_here' })).statusCode, 404);
     } finally {
       await app.close();
     }
