@@ -91,7 +91,7 @@ export const command: Command = {
           if (stopping) return out(`replay stopped after ${events} events published`);
           await rt.settled();
           const stored = await countMessages(rt);
-          out(`replay finished: ${events} events published, ${stored ?? '?'} messages in ClickHouse. Still serving; Ctrl-C to stop.`);
+          out(`replay finished: ${events} events published, ${stored ?? '?'} messages in ClickHouse (all channels, earlier runs included). Still serving; Ctrl-C to stop.`);
           // Analytics views (bursts, chatter features, ...) now rather than at their next schedule.
           // In the background: it can take a while on a busy machine, and nothing waits for it.
           const views = await rt.refreshDerived().catch((err: unknown) => {
