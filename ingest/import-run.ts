@@ -65,7 +65,12 @@ export async function runImport(o: ImportRunOptions): Promise<ImportRunResult> {
         const w = pipeline.batcher.push(e);
         if (w) await w;
         count++;
-        if ((count & 1023) === 0) progress.update({ done: input?.bytesRead ?? 0, total: input?.totalBytes ?? null, count });
+        if (pace) {
+          // Paced: the file is read far ahead of what is published (a small file at once), so bytes read say
+          // nothing; the log's own clock says how far the replay is.
+          progress.setLabel(`replay ${file} at ${new Date(e.ts).toISOString().slice(0, 19).replace('T', ' ')} UTC of the log`);
+          progress.update({ count });
+        } else if ((count & 1023) === 0) progress.update({ done: input?.bytesRead ?? 0, total: input?.totalBytes ?? null, count });
       };
       try {
         const stats = await importFile(file, sink, {
@@ -76,7 +81,7 @@ export async function runImport(o: ImportRunOptions): Promise<ImportRunResult> {
             input = p;
           },
         });
-        progress.update({ done: input!.totalBytes, total: input!.totalBytes, count });
+        if (!pace) progress.update({ done: input!.totalBytes, total: input!.totalBytes, count });
         result.files.push(stats);
         for (const [k, n] of Object.entries(stats.events)) result.events[k as EventKind] = (result.events[k as EventKind] ?? 0) + (n ?? 0);
         result.rejected += stats.rejected;

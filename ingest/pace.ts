@@ -23,16 +23,24 @@ export function createPacer(speed: number, signal?: AbortSignal): (ts: number) =
   };
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** setTimeout's limit: a longer delay fires after 1 ms (with a warning), which would skip the wait. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** Resolves after `ms` (in steps of at most {@link MAX_TIMEOUT_MS}), or at once when `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
+    let t: ReturnType<typeof setTimeout> | undefined;
     const done = () => {
       clearTimeout(t);
       signal?.removeEventListener('abort', done);
       resolve();
     };
-    const t = setTimeout(done, ms);
+    const arm = (left: number) => {
+      const step = Math.min(left, MAX_TIMEOUT_MS);
+      t = setTimeout(() => (left > step ? arm(left - step) : done()), step);
+    };
+    arm(ms);
     signal?.addEventListener('abort', done, { once: true });
   });
 }

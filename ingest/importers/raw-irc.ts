@@ -6,7 +6,7 @@
 import { parseIrcLine } from '../irc-parser.ts';
 import { readLines, type Readable } from './input.ts';
 import type { EventSink, ImportOptions, ImportStats } from './types.ts';
-import { truncatePayload } from './types.ts';
+import { countingSink, truncatePayload } from './types.ts';
 
 /** Splits an optional time prefix off a line: `[time, rest]`, time `null` when there is none or it does not parse. */
 export function splitTimePrefix(line: string): [number | null, string] {
@@ -37,9 +37,29 @@ function parseLogTime(s: string): number | null {
 
 export async function importRawIrc(text: Readable, file: string, sink: EventSink, opts: ImportOptions, stats: ImportStats): Promise<void> {
   const source = opts.source ?? 'import';
+  const emit = countingSink(sink, stats);
+  const reject = (lineNo: number, reason: string, line: string) => {
+    stats.rejected++;
+    opts.onReject?.({ source: `${file}:${lineNo}`, reason, payload: truncatePayload(line) });
+  };
   // Lines without tmi-sent-ts and without a time prefix (ROOMSTATE) get the last time seen, so a
-  // re-import computes the same deterministic ids.
-  let lastTime = 0;
+  // re-import computes the same deterministic ids. Such lines before the first timed one (the ROOMSTATE
+  // after a JOIN at the top of a capture) wait for it and take its time: they were stored at 1970 before.
+  let lastTime: number | null = null;
+  let waiting: Array<{ rest: string; lineNo: number; line: string }> = [];
+  const parse = async (rest: string, prefixTime: number | null, lineNo: number, line: string) => {
+    const r = parseIrcLine(rest, { receivedAt: prefixTime ?? lastTime ?? 0, source });
+    if (!r.ok) {
+      if (r.ignored) stats.ignored++;
+      else reject(lineNo, r.reason, line);
+      return;
+    }
+    const e = r.event;
+    if (prefixTime === null) e.received_at = e.ts;
+    lastTime = Math.max(lastTime ?? 0, e.ts);
+    if (opts.channel) e.channel = opts.channel;
+    await emit(e);
+  };
   for await (const { line, lineNo } of readLines(text)) {
     stats.units++;
     if (line.trim() === '') {
@@ -47,22 +67,41 @@ export async function importRawIrc(text: Readable, file: string, sink: EventSink
       continue;
     }
     const [prefixTime, rest] = splitTimePrefix(line);
-    const receivedAt = prefixTime ?? lastTime;
-    const r = parseIrcLine(rest, { receivedAt, source });
-    if (!r.ok) {
-      if (r.ignored) stats.ignored++;
-      else {
-        stats.rejected++;
-        opts.onReject?.({ source: `${file}:${lineNo}`, reason: r.reason, payload: truncatePayload(line) });
-      }
+    if (lastTime === null && prefixTime === null && !hasSentTs(rest)) {
+      waiting.push({ rest, lineNo, line });
+      if (waiting.length > MAX_WAITING) noTime(waiting.shift()!, `no time: none of the first ${MAX_WAITING} lines after it has tmi-sent-ts or a time prefix`);
       continue;
     }
-    const e = r.event;
-    if (prefixTime === null) e.received_at = e.ts;
-    lastTime = Math.max(lastTime, e.ts);
-    if (opts.channel) e.channel = opts.channel;
-    stats.events[e.kind] = (stats.events[e.kind] ?? 0) + 1;
-    const w = sink(e);
-    if (w) await w;
+    if (lastTime === null && waiting.length > 0) {
+      // the first timed line: its time, then the lines that waited for it
+      const first = parseIrcLine(rest, { receivedAt: prefixTime ?? 0, source });
+      const t = prefixTime ?? (first.ok && first.event.ts > 0 ? first.event.ts : null);
+      if (t !== null) {
+        lastTime = t;
+        const held = waiting;
+        waiting = [];
+        for (const w of held) await parse(w.rest, null, w.lineNo, w.line);
+      }
+    }
+    await parse(rest, prefixTime, lineNo, line);
   }
+  for (const w of waiting) noTime(w, 'no time: neither this line nor any later line of the file has tmi-sent-ts or a time prefix');
+
+  // a line that cannot be placed in time: ignored if it is not an event anyway, else rejected
+  function noTime(w: { rest: string; lineNo: number; line: string }, reason: string): void {
+    const r = parseIrcLine(w.rest, { receivedAt: 0, source });
+    if (!r.ok && r.ignored) stats.ignored++;
+    else reject(w.lineNo, r.ok ? reason : r.reason, w.line);
+  }
+}
+
+/** Untimed lines held at the top of a file, waiting for the first time; beyond this they are rejected. */
+const MAX_WAITING = 10_000;
+
+/** Whether an IRC line carries Twitch's `tmi-sent-ts` tag (its own time). */
+function hasSentTs(rest: string): boolean {
+  if (rest.charCodeAt(0) !== 64 /* @ */) return false;
+  const end = rest.indexOf(' ');
+  const tags = end === -1 ? rest : rest.slice(0, end);
+  return tags.includes(';tmi-sent-ts=') || tags.startsWith('@tmi-sent-ts=');
 }

@@ -222,6 +222,27 @@ test('corrupt lines mid-way: good lines are imported, bad ones reported with lin
   }
 });
 
+test('raw IRC: untimed lines at the top (a ROOMSTATE after JOIN) take the first time of the file, never 1970', { skip }, async () => {
+  // the #xqc capture starts with the connection preamble and a ROOMSTATE without tmi-sent-ts or a time prefix
+  const { events } = await run(path.join(DATA, 'irc', 'xqc-2023-04-01.raw.irc'));
+  const rs = events.find((e) => e.kind === 'roomstate')!;
+  const firstTimed = events.find((e) => e.kind !== 'roomstate')!;
+  assert.equal(rs.ts, firstTimed.ts, 'the ROOMSTATE takes the time of the first timed line');
+  assert.ok(events.every((e) => e.ts >= Date.UTC(2023, 3, 1)), 'nothing stored at 1970');
+  // a file in which no line has a time: its events are rejected with the reason, not stored at 1970
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-notime-'));
+  const file = path.join(dir, 'notime.irc');
+  fs.writeFileSync(file, ':tmi.twitch.tv 001 justinfan1 :Welcome, GLHF!\r\n@emote-only=0;room-id=1;slow=0 :tmi.twitch.tv ROOMSTATE #demo\r\n');
+  try {
+    const r = await run(file);
+    assert.equal(r.events.length, 0);
+    assert.deepEqual(r.rejects.map((x) => [x.source.split(':').pop(), /^no time/.test(x.reason)]), [['2', true]]);
+    assert.equal(r.stats.ignored, 1, 'the welcome line is not an event either way');
+  } finally {
+    fs.rmSync(dir, { recursive: true });
+  }
+});
+
 test('corrupt JSON records mid-way: good comments imported, bad ones reported by index', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-badjson-'));
   const file = path.join(dir, 'td.json');

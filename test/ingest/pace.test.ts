@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createPacer } from '../../ingest/pace.ts';
+import { createPacer, sleep } from '../../ingest/pace.ts';
 
 test('the pacer keeps the recorded spacing divided by the speed', async () => {
   const pace = createPacer(10);
@@ -21,4 +21,20 @@ test('aborting ends a wait at once', async () => {
   setTimeout(() => stop.abort(), 20);
   await pace(60_000); // a minute at 1x
   assert.ok(performance.now() - t0 < 10_000, 'the one-minute wait ended when aborted');
+});
+
+test('a wait beyond setTimeout\'s 24.8-day limit is kept, not cut to 1 ms', (t) => {
+  // Node fires a setTimeout of more than 2^31-1 ms after 1 ms: a replay with such a gap (or a stray event
+  // stamped 1970 before real ones) ran unpaced. The sleep is split into steps the timer can hold.
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  let done = false;
+  void sleep(40 * 86_400_000).then(() => (done = true));
+  const step = 2 ** 31 - 1;
+  t.mock.timers.tick(step);
+  t.mock.timers.tick(1);
+  return Promise.resolve().then(() => {
+    assert.equal(done, false, 'still waiting after 24.8 days and 1 ms');
+    t.mock.timers.tick(40 * 86_400_000 - step - 1);
+    return new Promise<void>((r) => setImmediate(r));
+  }).then(() => assert.equal(done, true, 'resolved after 40 days'));
 });
