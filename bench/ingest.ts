@@ -1,5 +1,5 @@
 /**
- * Ingest speed. Prints one JSON object with machine facts and three figures:
+ * Ingest speed. Prints one JSON object with machine facts and four figures:
  *  1. parse: raw IRC lines -> events on one core (the #xqc recording, repeated);
  *  2. publish: parse + micro-batch + JetStream publish from one process, all PubAcks awaited, against
  *     the nats-server at NATS_URL (default nats://127.0.0.1:4222), into a unique stream deleted after;
@@ -9,7 +9,10 @@
  * lines with ids suffixed by the pass number (so JetStream stores every copy) and the channel renamed
  * to one of `channels` channels.
  *
- *   node bench/ingest.ts [--events 1000000] [--channels 20] [--only parse|publish|memory]
+ *  4. importers: each importer on a real file of its format (raw IRC, Chatty, justlog/rustlog text, GQL, v5),
+ *     events per second before the bus.
+ *
+ *   node bench/ingest.ts [--events 1000000] [--channels 20] [--only parse|publish|memory|importers]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -21,6 +24,7 @@ import { loadConfig } from '../core/config.ts';
 import type { ChatEvent } from '../core/events.ts';
 import { IrcLineSplitter } from '../ingest/irc-lines.ts';
 import { parseIrcLine } from '../ingest/irc-parser.ts';
+import { importFile } from '../ingest/importers/index.ts';
 import { connectNats, ensureChatStream, JetStreamPublisher, MicroBatcher } from '../ingest/jetstream.ts';
 import { deleteStream } from '../test/support/nats.ts';
 
@@ -223,11 +227,59 @@ async function benchMemory() {
   }
 }
 
+// 4. importers
+/**
+ * Each importer on a real file of its format, events to a sink that drops them (file read, gunzip, parse,
+ * ids): the import rate before the bus. The justlog/rustlog text is the #xqc recording rendered as rustlog
+ * writes it (no such log is in shared/data), in a temp file.
+ */
+async function benchImporters() {
+  const shared = path.dirname(path.dirname(XQC));
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-bench-importers-'));
+  try {
+    const rendered: string[] = [];
+    const ts = (t: number) => new Date(t).toISOString().slice(0, 19).replace('T', ' ');
+    await importFile(XQC, (e) => {
+      if (e.kind === 'message') rendered.push(`[${ts(e.ts)}] #${e.channel} ${e.login}: ${e.text}`);
+      else if (e.kind === 'timeout') rendered.push(`[${ts(e.ts)}] #${e.channel} ${e.target_login}: ${e.target_login} has been timed out for ${e.duration_s} seconds`);
+    });
+    const text = path.join(tmp, 'xqc-rustlog.txt');
+    fs.writeFileSync(text, rendered.join('\r\n') + '\r\n');
+    const files = [
+      XQC,
+      path.join(shared, 'chatty', 'riotgames', 'riotgames1.log'),
+      text,
+      path.join(shared, 'vod-json', 'gql-verbose', 'arypie', '2021-11-10_15-41-56_1201462028', 'verbose_chat.json.gz'),
+      path.join(shared, 'vod-json', 'v5-rechat', 'rechat-84065913.json'),
+    ];
+    const out: Record<string, unknown> = {};
+    for (const file of files) {
+      const runs: Array<{ wall: number; cpu: number }> = [];
+      let n = 0;
+      let format = '';
+      for (let r = 0; r < 5; r++) {
+        const t0 = performance.now();
+        const c0 = process.cpuUsage();
+        const stats = await importFile(file, () => {});
+        n = Object.values(stats.events).reduce((a, b) => a + (b ?? 0), 0);
+        format = stats.format;
+        if (r > 0) runs.push(rate(n, t0, c0)); // the first run warms up
+      }
+      const med = (k: 'wall' | 'cpu') => Math.round(runs.map((x) => x[k]).sort((a, b) => a - b)[Math.floor(runs.length / 2)]);
+      out[format] = { file: file === text ? 'shared/data/irc/xqc-2023-04-01.raw.irc rendered as rustlog text (temp file)' : `shared/${path.relative(path.dirname(shared), file)}`, events: n, medianEventsPerSec: med('wall'), cpuMedianEventsPerSec: med('cpu'), runs: runs.length };
+    }
+    return out;
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
 const want = (name: string) => only === null || only === name;
 const parse = want('parse') ? benchParse() : null;
 const publish = want('publish') ? await benchPublish().catch((err: unknown) => ({ error: String(err) })) : null;
 const memory = want('memory') ? await benchMemory().catch((err: unknown) => ({ error: String(err) })) : null;
+const importers = want('importers') ? await benchImporters().catch((err: unknown) => ({ error: String(err) })) : null;
 console.log(
   JSON.stringify(
     {
@@ -237,6 +289,7 @@ console.log(
       parse,
       publish,
       memory,
+      importers,
     },
     null,
     2,
