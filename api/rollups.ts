@@ -63,7 +63,12 @@ const CHAT_SUMS = `sum(messages) AS msgs, sum(first_time_chatters) AS first_time
   sum(emote_uses) AS emote_uses, sum(bits) AS bits, sum(bans) AS bans, sum(timeouts) AS timeouts, sum(deletions) AS deletions, sum(clears) AS clears`;
 const CHAT_AGGREGATES = `${CHAT_SUMS}, uniqExactMerge(chatters) AS chatters`;
 
-function rangeWhere(channel: string | null, range: ResolvedRange | null): { where: string; params: Params } {
+/**
+ * The windows of `bucket` that overlap [from, to): the window holding `from` is read too (it was left out
+ * when `from` fell inside it, while the window holding `to` was read), so an unaligned range is widened to
+ * the bucket's boundaries at both ends, as `/channels/{c}/stats` documents.
+ */
+function rangeWhere(channel: string | null, range: ResolvedRange | null, bucket: Bucket): { where: string; params: Params } {
   const w: string[] = [];
   const params: Params = {};
   if (channel) {
@@ -72,7 +77,7 @@ function rangeWhere(channel: string | null, range: ResolvedRange | null): { wher
   }
   if (range) {
     w.push("window >= toDateTime(intDiv({from:Int64}, 1000), 'UTC') AND window < toDateTime(intDiv({to:Int64} + 999, 1000), 'UTC')");
-    params.from = range.from;
+    params.from = Math.floor(range.from / BUCKET_MS[bucket]) * BUCKET_MS[bucket];
     params.to = range.to;
   }
   return { where: w.length ? 'WHERE ' + w.join(' AND ') : '', params };
@@ -80,7 +85,7 @@ function rangeWhere(channel: string | null, range: ResolvedRange | null): { wher
 
 /** One row per window with data, without chatters: what moderation charts read (no chatter states). */
 export async function chatSums(client: ClickHouseClient, channel: string | null, bucket: Bucket, range: ResolvedRange): Promise<Array<Omit<ChatPointRow, 'chatters'>>> {
-  const { where, params } = rangeWhere(channel, range);
+  const { where, params } = rangeWhere(channel, range, bucket);
   return rowsOrEmpty(client, `SELECT toUnixTimestamp(window) * 1000 AS w, ${CHAT_SUMS} FROM ${rollupTable('chat', bucket)} ${where} GROUP BY window ORDER BY window`, params);
 }
 
@@ -94,7 +99,7 @@ export async function chatSums(client: ClickHouseClient, channel: string | null,
  * union of chatters, so that case merges states.
  */
 export async function chatTimeline(client: ClickHouseClient, channel: string | null, bucket: Bucket, range: ResolvedRange): Promise<ChatPointRow[]> {
-  const { where, params } = rangeWhere(channel, range);
+  const { where, params } = rangeWhere(channel, range, bucket);
   const table = rollupTable('chat', bucket);
   if (channel === null) {
     return rowsOrEmpty<ChatPointRow>(client, `SELECT toUnixTimestamp(window) * 1000 AS w, ${CHAT_AGGREGATES} FROM ${table} ${where} GROUP BY window ORDER BY window`, params);
@@ -130,7 +135,7 @@ export async function chatTimeline(client: ClickHouseClient, channel: string | n
 
 /** Totals over a range (null range = everything); null when the rollup is missing. */
 export async function chatTotals(client: ClickHouseClient, channel: string | null, bucket: Bucket, range: ResolvedRange | null): Promise<(ChatPointRow & { first_window: number | null; last_window: number | null }) | null> {
-  const { where, params } = rangeWhere(channel, range);
+  const { where, params } = rangeWhere(channel, range, bucket);
   const r = await rowsOrEmpty<ChatPointRow & { first_window: number | null; last_window: number | null }>(
     client,
     `SELECT 0 AS w, ${CHAT_AGGREGATES}, if(count() = 0, NULL, toUnixTimestamp(min(window)) * 1000) AS first_window,
@@ -158,7 +163,7 @@ export interface EmoteRow {
 }
 
 export async function topEmotes(client: ClickHouseClient, channel: string, bucket: Bucket, range: ResolvedRange | null, limit: number): Promise<EmoteRow[]> {
-  const { where, params } = rangeWhere(channel, range);
+  const { where, params } = rangeWhere(channel, range, bucket);
   return rowsOrEmpty<EmoteRow>(
     client,
     `SELECT emote, sum(uses) AS uses, uniqExactMerge(users) AS users FROM ${rollupTable('emotes', bucket)} ${where} GROUP BY emote ORDER BY uses DESC, emote LIMIT {limit:UInt32}`,
@@ -167,7 +172,7 @@ export async function topEmotes(client: ClickHouseClient, channel: string, bucke
 }
 
 export async function emoteTimeline(client: ClickHouseClient, channel: string, emotes: string[], bucket: Bucket, range: ResolvedRange): Promise<Array<{ w: number; emote: string; uses: number; users: number }>> {
-  const { where, params } = rangeWhere(channel, range);
+  const { where, params } = rangeWhere(channel, range, bucket);
   return rowsOrEmpty(
     client,
     `SELECT toUnixTimestamp(window) * 1000 AS w, emote, sum(uses) AS uses, uniqExactMerge(users) AS users FROM ${rollupTable('emotes', bucket)}
