@@ -90,7 +90,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
-    if (!MUTATING.has(req.method)) return;
+    // Unknown routes are 404 for every method: the not-found handler runs this hook too.
+    if (!MUTATING.has(req.method) || req.is404) return;
     const token = opts.config.api.token;
     if (token === null) {
       throw new ApiError(403, 'this endpoint changes data and no API token is configured: set TWICHIST_API_TOKEN and send it as "Authorization: Bearer <token>"');

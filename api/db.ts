@@ -31,6 +31,26 @@ export async function rowsOrEmpty<T>(client: ClickHouseClient, query: string, pa
   }
 }
 
+/**
+ * Like {@link rowsOrEmpty} for `SELECT *` of a table whose columns the API does not list: rows as
+ * records, and every DateTime/DateTime64 column (also Nullable) as ISO 8601 UTC with milliseconds,
+ * as the API writes all times (ClickHouse's JSON writes "2016-09-30 03:02:30", no zone). The column
+ * types come with the rows (`...WithNamesAndTypes`); `date_time_output_format` holds for this query only.
+ */
+export async function recordsOrEmpty(client: ClickHouseClient, query: string, params: Params = {}): Promise<Array<Record<string, unknown>>> {
+  let table: unknown[][];
+  try {
+    const rs = await client.query({ query, query_params: params, format: 'JSONCompactEachRowWithNamesAndTypes', clickhouse_settings: { date_time_output_format: 'iso' } });
+    table = await rs.json<unknown[]>();
+  } catch (err) {
+    if (isMissingTable(err)) return [];
+    throw err;
+  }
+  const [names = [], types = [], ...data] = table;
+  const isTime = types.map((t) => /^(Nullable\()?DateTime(64)?\b/.test(String(t)));
+  return data.map((r) => Object.fromEntries(names.map((n, i) => [String(n), isTime[i] && typeof r[i] === 'string' ? iso(Date.parse(r[i])) : r[i]])));
+}
+
 interface CacheEntry {
   at: number;
   value: Promise<unknown[]>;

@@ -24,6 +24,7 @@ const KINDS: Record<number, string> = {
   413: 'payload_too_large',
   414: 'uri_too_long',
   415: 'unsupported_media_type',
+  426: 'upgrade_required',
   429: 'too_many_requests',
   500: 'internal_error',
   503: 'unavailable',

@@ -57,7 +57,21 @@ export interface MessageFilter {
 export function searchTokens(q: string): string[] {
   // ASCII-only lowercasing, as ClickHouse's lower() (the index preprocessor and the row filter): with
   // toLowerCase() a word holding a non-ASCII capital ("PARÇA" -> "parça") never matched lower(text) ("parÇa").
-  return [...new Set(q.replace(/[A-Z]+/g, (c) => c.toLowerCase()).split(/[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+/).filter((t) => t.length > 0 && t.length <= 100))].slice(0, 16);
+  return [...new Set(q.replace(/[A-Z]+/g, (c) => c.toLowerCase()).split(/[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+/).filter((t) => t.length > 0))];
+}
+
+/** Most distinct words a search takes: each is one more index lookup, and every one must occur. */
+export const MAX_SEARCH_WORDS = 16;
+
+/**
+ * Why `q` cannot be searched as given (a 400's message), or null. Words are never dropped: a search
+ * finds messages holding every word of `q` or is refused. Word length is bounded by `q`'s 500 characters.
+ */
+export function searchProblem(q: string): string | null {
+  const n = searchTokens(q).length;
+  if (n === 0) return 'q has no searchable word (letters or digits)';
+  if (n > MAX_SEARCH_WORDS) return `q has ${n} distinct words; at most ${MAX_SEARCH_WORDS} can be searched (every word must occur)`;
+  return null;
 }
 
 export interface MessageRow {

@@ -33,7 +33,8 @@
  * Cost: two small GROUP BY reads per round over the affected days (rollups are ~3k rows per channel
  * day at 30 s, the raw read scans those days' messages once more), plus SETTLE_MS only when a
  * rollup lagged; a redo costs one more rebuild of the flagged days. Measured on the #xqc capture's
- * day: the check ~30-70 ms next to ~0.4-0.9 s for the whole opt-out (load average 2.5). Limits: a
+ * day: the check ~30-70 ms next to ~0.4-0.9 s for the whole opt-out (load average 2.5); on the
+ * riotgames1 import (43k messages in one day) a whole opt-out takes 1.2-5.4 s (docs/api.md). Limits: a
  * double count of d messages is hidden from the check while >= d other messages of that day are
  * stored between the two reads or sit between their raw and view commits (milliseconds); opt-outs are
  * serialized per process, opt-outs of one day from two API processes at once are only caught by this

@@ -22,7 +22,19 @@ export const timeSchema = z
   .trim()
   .max(40)
   .transform((s, ctx) => {
-    const ms = /^\d{1,16}$/.test(s) ? Number(s) : /^\d{4}-\d{2}-\d{2}/.test(s) ? Date.parse(s) : Number.NaN;
+    // Date.parse rolls an impossible day over (2016-02-30 -> 1 March): check the calendar first.
+    const ymd = /^(\d{4})-(\d{2})-(\d{2})/.exec(s);
+    if (ymd) {
+      const [year, month, day] = [Number(ymd[1]), Number(ymd[2]), Number(ymd[3])];
+      const days = month >= 1 && month <= 12 ? new Date(Date.UTC(year, month, 0)).getUTCDate() : 0;
+      if (day < 1 || day > days) {
+        ctx.addIssue({ code: 'custom', message: days === 0 ? `${ymd[0]} is not a date: there is no month ${ymd[2]}` : `${ymd[0]} is not a date: ${ymd[1]}-${ymd[2]} has ${days} days` });
+        return z.NEVER;
+      }
+    }
+    // A date-time without a zone is UTC, as the API documents (Date.parse would read it in the server's zone).
+    const utc = ymd && /[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(s) ? `${s.replace(' ', 'T')}Z` : s;
+    const ms = /^\d{1,16}$/.test(s) ? Number(s) : ymd ? Date.parse(utc) : Number.NaN;
     if (!Number.isFinite(ms) || ms < 0 || ms > 8_000_000_000_000) {
       ctx.addIssue({ code: 'custom', message: 'must be epoch milliseconds or an ISO 8601 date/time between 1970 and 2223' });
       return z.NEVER;

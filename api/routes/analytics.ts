@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { ClickHouseClient } from '../../core/clickhouse.ts';
 import { newestTopicVersionSql } from '../../enrich/topics/refresh.ts';
 import type { ApiContext } from '../context.ts';
-import { iso, msParam, rollupTable, rows, rowsOrEmpty, type Params } from '../db.ts';
+import { iso, msParam, recordsOrEmpty, rollupTable, rows, rowsOrEmpty, type Params } from '../db.ts';
 import { ApiError, errorResponses } from '../errors.ts';
 import { chatTimeline, emoteTimeline, resolveRange, topEmotes } from '../rollups.ts';
 import { bucketSchema, channelParams, isoTime, limitSchema, loginListSchema, rangeQuery } from '../schemas.ts';
@@ -26,7 +26,7 @@ const timelinePoint = z.object({
 const rangeOut = z.object({ from: isoTime, to: isoTime }).nullable();
 const recordList = z.object({ items: z.array(z.record(z.string(), z.unknown())) });
 
-/** Rows of a derived table we do not own, as records; JSON-safe already (ClickHouse JSON output). */
+/** Rows of a derived table we do not own, as records (JSON-safe; times ISO 8601 UTC: `recordsOrEmpty`). */
 /** Newest (or biggest) first; keys of a fixed map, never input. */
 const DERIVED_ORDER = { bursts: 'start DESC', topics: 'window_start DESC, topic_id', chatter_segments: 'messages DESC, login', hype_predictions: '`window` DESC', moderation_lag: 'channel' } as const;
 
@@ -41,7 +41,7 @@ const DERIVED_WHERE: Partial<Record<keyof typeof DERIVED_ORDER, string>> = {
 };
 
 async function derivedRows(client: ClickHouseClient, table: keyof typeof DERIVED_ORDER, channel: string, limit: number): Promise<Array<Record<string, unknown>>> {
-  return rowsOrEmpty<Record<string, unknown>>(client, `SELECT * FROM ${table} WHERE channel = {channel:String}${DERIVED_WHERE[table] ?? ''} ORDER BY ${DERIVED_ORDER[table]} LIMIT {limit:UInt32}`, { channel, limit });
+  return recordsOrEmpty(client, `SELECT * FROM ${table} WHERE channel = {channel:String}${DERIVED_WHERE[table] ?? ''} ORDER BY ${DERIVED_ORDER[table]} LIMIT {limit:UInt32}`, { channel, limit });
 }
 
 export function analyticsRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
@@ -217,7 +217,7 @@ async function compareChannels(client: ClickHouseClient, channels: string[], fro
   const similarity = matrix();
   const featureSimilarity = matrix();
   const chatters: Record<string, number> = Object.fromEntries(channels.map((c) => [c, 0]));
-  const signatures = await rowsOrEmpty<Record<string, unknown>>(client, "SELECT * FROM channel_signatures WHERE channel IN {channels:Array(String)} AND period = 'all' ORDER BY channel", params);
+  const signatures = await recordsOrEmpty(client, "SELECT * FROM channel_signatures WHERE channel IN {channels:Array(String)} AND period = 'all' ORDER BY channel", params);
 
   // The analytics views cover all history; a time range is answered from the raw tables.
   const inPairs = 'channel_a IN {channels:Array(String)} AND channel_b IN {channels:Array(String)}';

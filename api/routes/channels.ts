@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext, IngestState } from '../context.ts';
 import { iso, rows, rowsOrEmpty } from '../db.ts';
-import { ApiError, errorResponses } from '../errors.ts';
+import { ApiError, errorResponses, errorSchema } from '../errors.ts';
 import { alignedBucket, chatTotals } from '../rollups.ts';
 import { channelParams, isoTime, loginSchema, rangeQuery } from '../schemas.ts';
 
@@ -100,15 +100,21 @@ export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       {
         schema: {
           summary: 'Follow a channel (ingest joins it without a restart)',
+          description: '201 when new, 200 when already followed (`enabled` is set; a `channel_id` is stored if none was). 409 when it is followed with another `channel_id`.',
           tags: ['channels'],
           security: [{ bearer: [] }],
           body: z.object({ login: loginSchema, channel_id: z.string().regex(/^\d{1,20}$/).nullable().optional(), enabled: z.boolean().default(true) }),
-          response: { 201: channelSchema, 200: channelSchema, ...errorResponses },
+          response: { 201: channelSchema, 200: channelSchema, 409: errorSchema, ...errorResponses },
         },
       },
       async (req, reply) => {
         const existing = (await configRows()).find((c) => c.login === req.body.login && !c.removed);
-        await writeChannel({ login: req.body.login, channel_id: req.body.channel_id ?? existing?.channel_id ?? null, enabled: req.body.enabled, removed: false, added_at: existing ? Number(existing.added_at_ms) : Date.now() });
+        // A different id for a followed login is a mistake or a renamed channel: never overwrite it silently.
+        const id = req.body.channel_id ?? null;
+        if (existing && existing.channel_id !== null && id !== null && id !== existing.channel_id) {
+          throw new ApiError(409, `channel ${req.body.login} is already followed with channel_id ${existing.channel_id}, not ${id}: DELETE it first to follow it under another id`, { channel_id: existing.channel_id });
+        }
+        await writeChannel({ login: req.body.login, channel_id: id ?? existing?.channel_id ?? null, enabled: req.body.enabled, removed: false, added_at: existing ? Number(existing.added_at_ms) : Date.now() });
         reply.code(existing ? 200 : 201);
         return one(req.body.login);
       },

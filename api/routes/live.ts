@@ -8,7 +8,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ChatEvent } from '../../core/events.ts';
 import type { ApiContext } from '../context.ts';
-import { ApiError, errorSchema } from '../errors.ts';
+import { ApiError, errorBody, errorSchema } from '../errors.ts';
 import { DEFAULT_LIVE_LIMITS, type LiveLimits } from '../live.ts';
 import type { HttpMetrics } from '../metrics.ts';
 import { loginListSchema } from '../schemas.ts';
@@ -68,20 +68,23 @@ export function liveRoutes(ctx: ApiContext, http: HttpMetrics, partial: Partial<
     if (!ctx.live) throw new ApiError(503, 'no live source: run the API inside `twichist up`, or set NATS_URL');
   };
   return async (app) => {
-    app.get(
-      '/ws',
-      {
-        websocket: true,
-        preValidation: needLive,
-        schema: {
-          summary: 'Live events over WebSocket (one JSON event per frame)',
-          description: 'Frames are `core/events.ts` events of kind message, ban, timeout, delete or clear. A client that falls behind is closed with code 4008.',
-          tags: ['live'],
-          querystring: query,
-          response: { 400: errorSchema, 503: errorSchema },
-        },
+    app.route({
+      method: 'GET',
+      url: '/ws',
+      preValidation: needLive,
+      schema: {
+        // Hidden from OpenAPI, as `websocket: true` routes are.
+        hide: true,
+        summary: 'Live events over WebSocket (one JSON event per frame)',
+        description: 'Frames are `core/events.ts` events of kind message, ban, timeout, delete or clear. A client that falls behind is closed with code 4008.',
+        tags: ['live'],
+        querystring: query,
+        response: { 400: errorSchema, 426: errorSchema, 503: errorSchema },
       },
-      (socket, req) => {
+      // A plain HTTP GET (no `Upgrade: websocket`); @fastify/websocket's default answers an empty 404.
+      handler: async (_req, reply) =>
+        reply.code(426).header('upgrade', 'websocket').send(errorBody(426, 'this endpoint is a WebSocket: connect with "Upgrade: websocket" (or use /api/v1/live/sse for Server-Sent Events)')),
+      wsHandler: (socket, req) => {
         const { channels } = req.query as z.infer<typeof query>;
         const stop = attach(ctx, http, limits, channels, {
           buffered: () => socket.bufferedAmount,
@@ -99,7 +102,7 @@ export function liveRoutes(ctx: ApiContext, http: HttpMetrics, partial: Partial<
         socket.on('error', stop);
         socket.send(JSON.stringify({ kind: 'subscribed', channels }));
       },
-    );
+    });
 
     app.get(
       '/sse',

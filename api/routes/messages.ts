@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
 import { rows } from '../db.ts';
 import { ApiError, errorResponses } from '../errors.ts';
-import { listMessages, MESSAGE_COLUMNS, messagePageSchema, messageSchema, searchTokens, toMessage, type MessageRow } from '../messages-query.ts';
+import { listMessages, MESSAGE_COLUMNS, messagePageSchema, messageSchema, searchProblem, toMessage, type MessageRow } from '../messages-query.ts';
 import { modActionSchema, MOD_COLUMNS, toModAction, type ModRow } from '../moderation-query.ts';
 import { boolQuery, cursorSchema, limitSchema, loginSchema, rangeQuery } from '../schemas.ts';
 
@@ -27,7 +27,7 @@ export function messageRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         schema: {
           summary: 'List or search messages, newest first',
           description:
-            'Filters combine with AND. `q` matches whole tokens case-insensitively (the `text_idx` index); every token must occur. ' +
+            'Filters combine with AND. `q` matches whole tokens case-insensitively (the `text_idx` index); every token must occur (at most 16 distinct ones). ' +
             'Deleted messages (a CLEARMSG deletion) are left out unless `include_deleted`. Pagination is a keyset on (ts, id): pass `next_cursor` back as `cursor`; pages stay stable while new messages arrive.',
           tags: ['messages'],
           querystring: messageListQuery,
@@ -36,7 +36,8 @@ export function messageRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       },
       async (req) => {
         const q = req.query;
-        if (q.q !== undefined && searchTokens(q.q).length === 0) throw new ApiError(400, 'q has no searchable word (letters or digits)', { q: q.q });
+        const problem = q.q === undefined ? null : searchProblem(q.q);
+        if (problem !== null) throw new ApiError(400, problem, { q: q.q });
         if (q.from !== undefined && q.to !== undefined && q.from >= q.to) throw new ApiError(400, 'from must be before to');
         return listMessages(ctx.client, { channel: q.channel, login: q.user, q: q.q, from: q.from, to: q.to, includeDeleted: q.include_deleted ?? false, cursor: q.cursor, limit: q.limit });
       },

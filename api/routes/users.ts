@@ -2,9 +2,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
-import { clearCache, iso, rows, rowsOrEmpty } from '../db.ts';
+import { clearCache, iso, recordsOrEmpty, rows } from '../db.ts';
 import { ApiError, errorResponses } from '../errors.ts';
-import { listMessages, messagePageSchema, searchTokens } from '../messages-query.ts';
+import { listMessages, messagePageSchema, searchProblem } from '../messages-query.ts';
 import { listModActions, MOD_TYPES, modPageSchema } from '../moderation-query.ts';
 import { optOut, optOutResultSchema } from '../privacy.ts';
 import { boolQuery, cursorSchema, isoTime, limitSchema, loginParams, loginSchema, rangeQuery } from '../schemas.ts';
@@ -71,7 +71,7 @@ export function userRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       const opted = (optedOut[0]?.n ?? 0) > 0;
       // an opted-out user with nothing left is still answered: whether they opted out is what the caller needs
       if (perChannel.length === 0 && names.length === 0 && mods.length === 0 && !opted) throw new ApiError(404, `no stored chat of user ${login}`);
-      const segments = await rowsOrEmpty<Record<string, unknown>>(ctx.client, 'SELECT * FROM chatter_segments WHERE login = {login:String}', { login });
+      const segments = await recordsOrEmpty(ctx.client, 'SELECT * FROM chatter_segments WHERE login = {login:String}', { login });
       const modCount = (a: (typeof MOD_TYPES)[number]) => mods.find((m) => m.action === a)?.n ?? 0;
       return {
         login,
@@ -100,7 +100,8 @@ export function userRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       },
       async (req) => {
         const q = req.query;
-        if (q.q !== undefined && searchTokens(q.q).length === 0) throw new ApiError(400, 'q has no searchable word (letters or digits)');
+        const problem = q.q === undefined ? null : searchProblem(q.q);
+        if (problem !== null) throw new ApiError(400, problem, { q: q.q });
         if (q.from !== undefined && q.to !== undefined && q.from >= q.to) throw new ApiError(400, 'from must be before to');
         return listMessages(ctx.client, { login: req.params.login, channel: q.channel, q: q.q, from: q.from, to: q.to, includeDeleted: q.include_deleted ?? false, cursor: q.cursor, limit: q.limit });
       },
