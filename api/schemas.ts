@@ -8,6 +8,17 @@ export const loginSchema = z
   .transform((s) => s.replace(/^#/, '').toLowerCase())
   .pipe(z.string().regex(/^[a-z0-9_]{1,25}$/, 'must be a Twitch login: 1-25 of a-z, 0-9, _'));
 
+/**
+ * A user's login as stored: a Twitch login, or for users of recordings that show only display names (Chatty
+ * logs) the lowercased display name, which may be in any script (`永和內馬爾`). User routes must reach every
+ * stored user, not least to opt them out; channels stay Twitch logins ({@link loginSchema}).
+ */
+export const userLoginSchema = z
+  .string()
+  .trim()
+  .transform((s) => s.replace(/^[#@]/, '').toLowerCase())
+  .pipe(z.string().regex(/^[\p{L}\p{N}_]{1,64}$/u, 'must be a login: 1-64 letters (any script), digits or _'));
+
 /** `a,b,c` -> logins, 1..max of them. */
 export const loginListSchema = (max: number) =>
   z
@@ -100,7 +111,7 @@ export function decodeCursor(s: string): Cursor | null {
 export const bucketSchema = z.enum(['30s', '1m', '1h', '1d']);
 
 export const channelParams = z.object({ channel: loginSchema });
-export const loginParams = z.object({ login: loginSchema });
+export const loginParams = z.object({ login: userLoginSchema });
 
 /** ISO 8601 timestamp in responses. */
 export const isoTime = z.string().meta({ description: 'ISO 8601 UTC' });

@@ -12,7 +12,7 @@ import type { ApiContext } from '../context.ts';
 import { rows, type Params } from '../db.ts';
 import { ApiError, errorResponses } from '../errors.ts';
 import { EVENT_MESSAGE_COLUMNS, EVENT_MOD_COLUMNS, EVENT_NOTICE_COLUMNS, justlogText, messageEvent, modEvent, noticeEvent, toJustlog, type JustlogMessage } from '../justlog.ts';
-import { loginSchema } from '../schemas.ts';
+import { loginSchema, userLoginSchema } from '../schemas.ts';
 
 const formatQuery = z.object({
   json: z.string().max(10).optional(),
@@ -115,7 +115,7 @@ export function justlogRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         schema: {
           summary: 'justlog: days (channel) or months (channel + user) with logs, newest first',
           tags: ['justlog'],
-          querystring: z.object({ channel: loginSchema.optional(), user: loginSchema.optional(), channelid: idSchema.optional(), userid: idSchema.optional() }),
+          querystring: z.object({ channel: loginSchema.optional(), user: userLoginSchema.optional(), channelid: idSchema.optional(), userid: idSchema.optional() }),
           response: { 200: z.object({ availableLogs: z.array(z.object({ year: z.string(), month: z.string(), day: z.string().optional() })) }), ...errorResponses },
         },
       },
@@ -170,7 +170,7 @@ export function justlogRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         async (req, reply) => send(reply, formatOf(req, req.query), await randomMessage(ctx, await resolveChannel(req.params.channel), null)),
       );
       for (const ub of ['user', 'userid'] as const) {
-        const userParam = ub === 'user' ? loginSchema : idSchema;
+        const userParam = ub === 'user' ? userLoginSchema : idSchema;
         const resolveUser = (v: string) => (ub === 'user' ? Promise.resolve(v) : userById(v));
         app.get(
           `/${by}/:channel/${ub}/:user`,

@@ -6,11 +6,11 @@ import { rows } from '../db.ts';
 import { ApiError, errorResponses } from '../errors.ts';
 import { listMessages, MESSAGE_COLUMNS, messagePageSchema, messageSchema, searchProblem, toMessage, type MessageRow } from '../messages-query.ts';
 import { modActionSchema, MOD_COLUMNS, toModAction, type ModRow } from '../moderation-query.ts';
-import { boolQuery, cursorSchema, limitSchema, loginSchema, rangeQuery } from '../schemas.ts';
+import { boolQuery, cursorSchema, limitSchema, loginSchema, rangeQuery, userLoginSchema } from '../schemas.ts';
 
 export const messageListQuery = z.object({
   channel: loginSchema.optional(),
-  user: loginSchema.optional(),
+  user: userLoginSchema.optional(),
   /** Full-text: whole tokens, case-insensitive, all must occur. */
   q: z.string().trim().min(1).max(500).optional(),
   ...rangeQuery,

@@ -11,12 +11,12 @@ import { ApiError, errorResponses } from '../errors.ts';
 import { MESSAGE_COLUMNS, messageSchema, messageWhere, toMessage, type MessageRow } from '../messages-query.ts';
 import { listModActions, MOD_TYPES, modPageSchema } from '../moderation-query.ts';
 import { chatSums, resolveRange } from '../rollups.ts';
-import { boolQuery, bucketSchema, cursorSchema, isoTime, limitSchema, loginSchema, rangeQuery } from '../schemas.ts';
+import { boolQuery, bucketSchema, cursorSchema, isoTime, limitSchema, loginSchema, rangeQuery, userLoginSchema } from '../schemas.ts';
 
 export const modListQuery = z.object({
   channel: loginSchema.optional(),
   type: z.enum(MOD_TYPES).optional(),
-  target: loginSchema.optional(),
+  target: userLoginSchema.optional(),
   ...rangeQuery,
   cursor: cursorSchema.optional(),
   limit: limitSchema(100, 1000),

@@ -7,7 +7,7 @@ import { ApiError, errorResponses } from '../errors.ts';
 import { listMessages, messagePageSchema, searchProblem } from '../messages-query.ts';
 import { listModActions, MOD_TYPES, modPageSchema } from '../moderation-query.ts';
 import { optOut, optOutResultSchema } from '../privacy.ts';
-import { boolQuery, cursorSchema, isoTime, limitSchema, loginParams, loginSchema, rangeQuery } from '../schemas.ts';
+import { boolQuery, cursorSchema, isoTime, limitSchema, loginParams, loginSchema, rangeQuery, userLoginSchema } from '../schemas.ts';
 
 const profileSchema = z.object({
   login: z.string(),
@@ -32,7 +32,7 @@ export function userRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         schema: {
           summary: 'Find users by login prefix',
           tags: ['users'],
-          querystring: z.object({ prefix: loginSchema, limit: limitSchema(20, 200) }),
+          querystring: z.object({ prefix: userLoginSchema, limit: limitSchema(20, 200) }),
           response: { 200: z.object({ items: z.array(z.object({ login: z.string(), messages: z.number(), last_seen: isoTime })) }), ...errorResponses },
         },
       },

@@ -87,6 +87,33 @@ describe('chatters without a user id', () => {
   });
 });
 
+describe('users whose stored login is a display name in another script (Chatty logs)', () => {
+  it('are reachable: profile, messages, the justlog user log and the opt-out (they were a 400)', async () => {
+    const name = '永和內馬爾';
+    await storeEvents(db.config, db.client, [{ ...msg(40, name, null), id: 'cjk-1', text: 'hello from taipei' }]);
+    const app = await buildApp({ config: db.config, logger: createLogger('silent'), client: db.client, rateLimit: false });
+    try {
+      const p = await app.inject({ method: 'GET', url: `/api/v1/users/${encodeURIComponent(name)}` });
+      assert.equal(p.statusCode, 200, p.body);
+      assert.equal(JSON.parse(p.body).messages, 1);
+      const m = await app.inject({ method: 'GET', url: `/api/v1/messages?user=${encodeURIComponent(name)}` });
+      assert.deepEqual(JSON.parse(m.body).items.map((x: { id: string }) => x.id), ['cjk-1']);
+      const log = await app.inject({ method: 'GET', url: `/channel/somechan/user/${encodeURIComponent(name)}/2016/9` });
+      assert.equal(log.statusCode, 200, log.body);
+      assert.match(log.body, /hello from taipei/);
+      const found = await app.inject({ method: 'GET', url: `/api/v1/users?prefix=${encodeURIComponent('永和')}` });
+      assert.deepEqual(JSON.parse(found.body).items.map((x: { login: string }) => x.login), [name]);
+      const o = await app.inject({ method: 'POST', url: `/api/v1/users/${encodeURIComponent(name)}/opt-out`, headers: { authorization: `Bearer ${TOKEN}` } });
+      assert.equal(o.statusCode, 200, o.body);
+      assert.equal(JSON.parse(o.body).deleted.messages, 1);
+      // still no free text: spaces and punctuation are refused
+      assert.equal((await app.inject({ method: 'GET', url: `/api/v1/users/${encodeURIComponent('a b')}` })).statusCode, 400);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('search', () => {
   it('finds a word holding a non-ASCII capital as written, ASCII letters in any case', async () => {
     const app = await buildApp({ config: db.config, logger: createLogger('silent'), client: db.client, rateLimit: false });
