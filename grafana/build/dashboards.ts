@@ -36,9 +36,17 @@ const emoteVar: VariableSpec = {
 
 const EMOTE = '$__conditionalAll(emote IN (${emote:singlequote}), $emote)';
 
+/**
+ * The minutes of a 1-minute rollup that overlap the picked range [from, to), as the API reads rollups: the minute
+ * holding an unaligned `from`, not the one starting at `to`. `$__timeFilter(window)` (window >= from AND
+ * window <= to) took the minute starting exactly at `to`, a minute past an absolute range, and dropped the one
+ * holding `from`: riotgames 02:00-03:00 read 31,464 messages for 30,696.
+ */
+const MINUTES_IN_RANGE = '`window` > $__fromTime - INTERVAL 1 MINUTE AND `window` < $__toTime';
+
 /** Sums of a chat rollup over the range (stats); chat_1m: a month is ~43k rows a channel. */
 const chatTotal = (expr: string, why: string) =>
-  `${header([why])}SELECT ${expr} AS value\nFROM chat_1m\nWHERE $__timeFilter(\`window\`) AND ${CHANNEL}`;
+  `${header([why])}SELECT ${expr} AS value\nFROM chat_1m\nWHERE ${MINUTES_IN_RANGE} AND ${CHANNEL}`;
 
 const stat = (title: string, description: string, sql: string, unit = 'short', decimals?: number): PanelSpec => ({
   title, description, type: 'stat', sql, w: 4, h: 4, unit, decimals,
@@ -118,7 +126,7 @@ const overview: DashboardSpec = {
           type: 'barchart',
           w: 8,
           h: 8,
-          sql: `${header(['chat_1m: exact sums, and a month of one channel is ~43k rows.'])}SELECT channel, sum(messages) AS messages, uniqExactMerge(chatters) AS chatters\nFROM chat_1m\nWHERE $__timeFilter(\`window\`) AND ${CHANNEL}\nGROUP BY channel\nORDER BY messages DESC\nLIMIT 15`,
+          sql: `${header(['chat_1m: exact sums, and a month of one channel is ~43k rows.'])}SELECT channel, sum(messages) AS messages, uniqExactMerge(chatters) AS chatters\nFROM chat_1m\nWHERE ${MINUTES_IN_RANGE} AND ${CHANNEL}\nGROUP BY channel\nORDER BY messages DESC\nLIMIT 15`,
           options: { orientation: 'horizontal', xField: 'channel', showValue: 'auto', legend: { showLegend: true, displayMode: 'list', placement: 'bottom' } },
         },
       ],
@@ -205,7 +213,7 @@ const topEmotes = (w: number): PanelSpec => ({
   type: 'bargauge',
   w,
   h: 9,
-  sql: `${header(['emotes_1m: exact sums; LIMIT keeps the bar list readable.'])}SELECT emote, sum(uses) AS uses\nFROM emotes_1m\nWHERE $__timeFilter(\`window\`) AND ${CHANNEL}\nGROUP BY emote\nORDER BY uses DESC\nLIMIT 20`,
+  sql: `${header(['emotes_1m: exact sums; LIMIT keeps the bar list readable.'])}SELECT emote, sum(uses) AS uses\nFROM emotes_1m\nWHERE ${MINUTES_IN_RANGE} AND ${CHANNEL}\nGROUP BY emote\nORDER BY uses DESC\nLIMIT 20`,
   options: { orientation: 'horizontal', displayMode: 'gradient', reduceOptions: { calcs: [], fields: '', values: true } },
 });
 
@@ -296,7 +304,7 @@ const emotes: DashboardSpec = {
           type: 'table',
           w: 10,
           h: 10,
-          sql: `${header(['Share is of all emote uses in the selected channels and range.'])}SELECT emote, sum(uses) AS uses, uniqExactMerge(users) AS users, uniqExact(channel) AS channels, uses / sum(uses) OVER () AS share\nFROM emotes_1m\nWHERE $__timeFilter(\`window\`) AND ${CHANNEL}\nGROUP BY emote\nORDER BY uses DESC\nLIMIT 100`,
+          sql: `${header(['Share is of all emote uses in the selected channels and range.'])}SELECT emote, sum(uses) AS uses, uniqExactMerge(users) AS users, uniqExact(channel) AS channels, uses / sum(uses) OVER () AS share\nFROM emotes_1m\nWHERE ${MINUTES_IN_RANGE} AND ${CHANNEL}\nGROUP BY emote\nORDER BY uses DESC\nLIMIT 100`,
           overrides: [{ matcher: { id: 'byName', options: 'share' }, properties: [{ id: 'unit', value: 'percentunit' }, { id: 'custom.cellOptions', value: { type: 'gauge', mode: 'basic' } }] }],
         },
         {

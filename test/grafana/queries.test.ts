@@ -169,6 +169,24 @@ describe('moderation risk panels against the eval', { skip }, () => {
   });
 });
 
+describe('range totals against the raw tables', { skip }, () => {
+  test('stat panels count the minutes that overlap an absolute range: the one holding `from`, not the one starting at `to`', async () => {
+    // riotgames1 runs 01:39-03:04 UTC; an unaligned start and a whole-minute end, as an analyst picks them
+    const range = { from: new Date(Date.UTC(2016, 8, 30, 2, 0, 30)), to: new Date(Date.UTC(2016, 8, 30, 3, 0, 0)) };
+    const vars: Variable[] = [{ name: 'channel', value: ['riotgames'], options: channels }];
+    const panel = async (title: string) => {
+      const q = queries.find((x) => x.where === `channel.json / ${title}`)!;
+      return Number((await runSql(client, expandDashboardQuery(q.sql, vars, { range, intervalMs: 60_000 }))).data[0].value);
+    };
+    // the same range read from the raw tables, widened to whole minutes: [02:00:00, 03:00:00)
+    const exact = await one<{ messages: number; chatters: number }>("SELECT count() AS messages, uniqExact(login) AS chatters FROM messages WHERE channel = 'riotgames' AND ts >= '2016-09-30 02:00:00' AND ts < '2016-09-30 03:00:00'");
+    const actions = await one<{ n: number }>("SELECT count() AS n FROM mod_actions WHERE channel = 'riotgames' AND ts >= '2016-09-30 02:00:00' AND ts < '2016-09-30 03:00:00'");
+    assert.equal(await panel('Messages'), Number(exact.messages));
+    assert.equal(await panel('Unique chatters'), Number(exact.chatters));
+    assert.equal(await panel('Mod actions'), Number(actions.n));
+  });
+});
+
 describe('the harness catches broken queries', { skip }, () => {
   test('a typo in a column name fails', async () => {
     const q = queries.find((x) => x.where.endsWith('/ Top channels'))!;
