@@ -545,7 +545,7 @@ const audience: DashboardSpec = {
     },
     {
       panels: [
-        combined('New and returning chatters', 'Per bucket: chatters writing for the first time in the channel, and everyone else.', 'sum(first_time_chatters) AS first_time, uniqExactMerge(chatters) - sum(first_time_chatters) AS returning', 'short', { stack: true }),
+        combined('First-time and other chatters', "Per bucket: chatters Twitch flagged as writing in the channel for the first time (the first-msg IRC tag), and everyone else. Recordings without IRC tags (Chatty logs, VOD exports) carry no flag: all their chatters are 'other'.", 'sum(first_time_chatters) AS first_time, uniqExactMerge(chatters) - sum(first_time_chatters) AS other', 'short', { stack: true }),
         {
           title: 'Top chatters',
           description: 'Most active logins in the range.',
