@@ -91,10 +91,10 @@ const dataRange: PanelSpec = {
   w: 8,
   h: 4,
   sql:
-    header(['Deliberately not limited by the time picker: it tells where the history is.']) +
-    "SELECT min(`window`) AS first, max(`window`) + INTERVAL 1 DAY AS last, sum(messages) AS messages,\n" +
-    '    toUnixTimestamp(min(`window`)) * 1000 AS from_ms, toUnixTimestamp(max(`window`) + INTERVAL 1 DAY) * 1000 AS to_ms\n' +
-    `FROM chat_1d\nWHERE ${CHANNEL}\nHAVING messages > 0`,
+    header(['Deliberately not limited by the time picker: it tells where the history is.', 'chat_1h: to the hour (24 rows a channel-day; chat_1d showed whole days, 00:00 to 00:00).']) +
+    "SELECT min(`window`) AS first, max(`window`) + INTERVAL 1 HOUR AS last, sum(messages) AS messages,\n" +
+    '    toUnixTimestamp(min(`window`)) * 1000 AS from_ms, toUnixTimestamp(max(`window`) + INTERVAL 1 HOUR) * 1000 AS to_ms\n' +
+    `FROM chat_1h\nWHERE ${CHANNEL}\nHAVING messages > 0`,
   overrides: [
     { matcher: { id: 'byName', options: 'first' }, properties: [{ id: 'links', value: [{ title: 'Show the stored range', url: '/d/${__dashboard.uid}?from=${__data.fields.from_ms}&to=${__data.fields.to_ms}&${channel:queryparam}' }] }] },
     { matcher: { id: 'byRegexp', options: '^(from_ms|to_ms)$' }, properties: [{ id: 'custom.hidden', value: true }] },

@@ -187,6 +187,16 @@ describe('range totals against the raw tables', { skip }, () => {
   });
 });
 
+describe('data range panel', { skip }, () => {
+  test("'Data range' gives the stored chat to the hour, not whole days", async () => {
+    const q = queries.find((x) => x.where === 'overview.json / Data range')!;
+    const vars: Variable[] = [{ name: 'channel', value: ['riotgames'], options: channels }];
+    const [row] = (await runSql(client, expandDashboardQuery(q.sql, vars, { range: ranges.get('riotgames stream')!.range, intervalMs: 60_000 }))).data as { from_ms: number; to_ms: number }[];
+    // riotgames1 runs 01:39:38-03:04:45 UTC
+    assert.deepEqual([new Date(Number(row.from_ms)).toISOString(), new Date(Number(row.to_ms)).toISOString()], ['2016-09-30T01:00:00.000Z', '2016-09-30T04:00:00.000Z']);
+  });
+});
+
 describe('the harness catches broken queries', { skip }, () => {
   test('a typo in a column name fails', async () => {
     const q = queries.find((x) => x.where.endsWith('/ Top channels'))!;
