@@ -28,6 +28,20 @@ export interface OpenClickHouseOptions {
    * server (default true). False opens the folder directly and fails if it is locked.
    */
   viaControl?: boolean;
+  /**
+   * Embedded only: never open the folder in this process; without a running twichist process serving
+   * it, fail with {@link NoControlServerError}. For short-lived commands that must not hold the folder
+   * while the long-running stage that owns it restarts (`import` publishing to JetStream).
+   */
+  controlOnly?: boolean;
+}
+
+/** `controlOnly` was asked and no twichist process serves the embedded database of the data folder. */
+export class NoControlServerError extends Error {
+  constructor(dataDir: string) {
+    super(`no running twichist process (enrich, up, api) serves the embedded database in ${dataDir}`);
+    this.name = 'NoControlServerError';
+  }
 }
 
 /** The `@clickhouse/client` connection contract (what chdb implements too). */
@@ -129,6 +143,7 @@ export async function createClickHouse(config: Config, opts: OpenClickHouseOptio
     const remote = await connectControl(config.dataDir);
     if (remote) return embeddedClient(remote, database, createDatabase);
   }
+  if (opts.controlOnly && embedded === null) throw new NoControlServerError(config.dataDir);
   const client = await embeddedClient(await openEmbedded(embeddedPath), database, createDatabase);
   const raw = embedded!.rawInsert;
   const rawInsert: RawInsert = async (table, columns, body, settings) => {

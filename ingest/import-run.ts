@@ -44,7 +44,7 @@ export async function runImport(o: ImportRunOptions): Promise<ImportRunResult> {
   const { files, skipped } = await listImportFiles(o.target);
   for (const s of skipped) o.stderr.write(`skipping ${s}: not a supported chat format\n`);
   if (files.length === 0) throw new Error(`${o.target}: no importable chat files`);
-  const pipeline = await openPublishPipeline(o.config, o.logger);
+  const pipeline = await openPublishPipeline(o.config, o.logger, {}, { servedClickHouse: true });
   const dead = new DeadLetterWriter({ clickhouse: pipeline.clickhouse, logger: o.logger });
   const progress = createProgress({ out: o.stderr, isTTY: o.isTTY, label: '', unit: 'events' });
   const result: ImportRunResult = { files: [], events: {}, total: 0, rejected: 0, ignored: 0, durationMs: 0, failedFiles: [] };

@@ -4,7 +4,7 @@
  * process (returns once everything is stored). Also the dead-letter writer for rejected lines.
  */
 import { InProcessBus, type BusPublisher } from '../core/bus.ts';
-import { createClickHouse, type ClickHouseClient } from '../core/clickhouse.ts';
+import { createClickHouse, NoControlServerError, type ClickHouseClient } from '../core/clickhouse.ts';
 import type { Config } from '../core/config.ts';
 import { deterministicId } from '../core/ids.ts';
 import type { Logger } from '../core/logger.ts';
@@ -29,11 +29,25 @@ export interface PublishPipeline {
   close(): Promise<void>;
 }
 
-export async function openPublishPipeline(config: Config, logger: Logger, batch: { maxEvents?: number; maxDelayMs?: number; maxInFlight?: number } = {}): Promise<PublishPipeline> {
+/**
+ * @param opts.servedClickHouse JetStream mode with embedded ClickHouse: reach the database only through the
+ * control server of the process holding it (enrich), waiting for one, never by opening the folder here.
+ * For short commands (`import`, `replay`) that must not lock a restarting enrich out of its folder.
+ */
+export async function openPublishPipeline(config: Config, logger: Logger, batch: { maxEvents?: number; maxDelayMs?: number; maxInFlight?: number } = {}, opts: { servedClickHouse?: boolean } = {}): Promise<PublishPipeline> {
   let client: ClickHouseClient | null = null;
   const clickhouse = async () => (client ??= await createClickHouse(config));
   const onError = (err: unknown, channel: string, events: unknown[]) => logger.error({ err: String(err), channel, events: events.length }, 'bus publish failed; events lost');
   if (config.nats.url !== null) {
+    // servedClickHouse: embedded ClickHouse belongs to the enrich process. Opening the folder here (to
+    // write dead letters) held its lock until this command exited, so an enrich restarting meanwhile could
+    // not start ("Cannot lock file"), while settleDerived waited up to 5 minutes for that very consumer.
+    let shared: Promise<ClickHouseClient> | null = null;
+    const clickhouse = () =>
+      (shared ??= (opts.servedClickHouse ? openViaServingProcess(config, logger, SHARED_WAIT_MS) : createClickHouse(config)).catch((err: unknown) => {
+        shared = null;
+        throw err;
+      }));
     const nc = await connectNats(config.nats.url);
     await ensureChatStream(nc, config.nats);
     const publisher = new JetStreamPublisher({ nc, subjectPrefix: config.nats.subjectPrefix, logger });
@@ -50,7 +64,7 @@ export async function openPublishPipeline(config: Config, logger: Logger, batch:
         await batcher.close();
         await publisher.close();
         if (!nc.isClosed()) await nc.drain();
-        await client?.close();
+        if (shared) await (await shared.catch(() => null))?.close();
       },
     };
   }
@@ -88,6 +102,30 @@ export async function openPublishPipeline(config: Config, logger: Logger, batch:
       await ch.close();
     },
   };
+}
+
+/** How long a JetStream-mode command waits for the process serving the embedded database (as long as settleDerived waits for enrich). */
+const SHARED_WAIT_MS = 300_000;
+
+/**
+ * ClickHouse for a command publishing to JetStream: the server (CLICKHOUSE_URL), or the embedded
+ * database through the control server of the process that holds it, waiting up to `waitMs` for one to
+ * (re)appear; never the folder itself.
+ */
+async function openViaServingProcess(config: Config, logger: Logger, waitMs: number): Promise<ClickHouseClient> {
+  if (config.clickhouse.url !== null) return createClickHouse(config);
+  const deadline = Date.now() + waitMs;
+  let said = false;
+  for (;;) {
+    try {
+      return await createClickHouse(config, { controlOnly: true });
+    } catch (err) {
+      if (!(err instanceof NoControlServerError) || Date.now() > deadline) throw err;
+      if (!said) logger.warn({ dataDir: config.dataDir }, 'waiting for a twichist process (enrich) to serve the embedded database; start `twichist enrich` with the same TWICHIST_DATA_DIR');
+      said = true;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
 }
 
 function chTime(ms: number): string {
