@@ -6,6 +6,8 @@
  */
 import { channelsFromClickHouse, createOptOutFilter, LiveIngestor } from '../../ingest/live.ts';
 import { openPublishPipeline } from '../../ingest/pipeline.ts';
+import { embeddedConnection } from '../../core/clickhouse.ts';
+import { startControlServer } from '../../core/control.ts';
 import { parseArgs, UsageError, type Command } from '../command.ts';
 
 export const command: Command = {
@@ -23,6 +25,9 @@ export const command: Command = {
     const logger = ctx.logger().child({ cmd: 'ingest' });
     const pipeline = await openPublishPipeline(config, logger);
     const client = await pipeline.clickhouse();
+    // Holding the embedded folder (no other twichist process served it): serve it, as `enrich` and `api` do, so an
+    // enrich started after this one works through it instead of failing on the folder's lock.
+    const control = config.clickhouse.url === null && embeddedConnection() !== null ? await startControlServer({ dataDir: config.dataDir, logger }) : null;
     const optOuts = createOptOutFilter(client, logger);
     await optOuts.refresh();
     const ingestor = new LiveIngestor({ config, logger, publisher: pipeline.publisher, isOptedOut: optOuts.isOptedOut, loadChannels: channelsFromClickHouse(client), nc: pipeline.nc });
@@ -38,6 +43,7 @@ export const command: Command = {
     clearInterval(report);
     await ingestor.stop();
     optOuts.stop();
+    await control?.close();
     await pipeline.close();
     ctx.stdout.write(`stopped: ${JSON.stringify(ingestor.stats)}\n`);
     return 0;
