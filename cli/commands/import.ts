@@ -3,7 +3,9 @@
  * text logs, Twitch GQL / v5 rechat / TwitchDownloader JSON, gzip or plain; format detected from the content). With
  * NATS_URL it publishes to JetStream and returns once every publish is acknowledged; without, it runs
  * the enrich stage in this process and returns once everything is stored. Re-importing a file stores
- * nothing twice (same ids). Bad lines are reported with file:line and written to `dead_letters`.
+ * nothing twice (same ids). Bad lines are reported with file:line and written to `dead_letters`; with NATS_URL
+ * and embedded ClickHouse that goes through the running `enrich` (the folder's owner), waited for up to 5 minutes,
+ * after which they are counted as failed (still printed with file:line).
  * When it returns, the derived tables (bursts, segments, ...) reflect the import too.
  */
 import { runImport } from '../../ingest/import-run.ts';
