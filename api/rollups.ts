@@ -34,7 +34,9 @@ export async function resolveRange(client: ClickHouseClient, table: string, chan
   const start = from ?? Math.max(0, end - points * step);
   if (start >= end) throw new ApiError(400, 'from must be before to');
   if ((end - start) / step > MAX_POINTS) throw new ApiError(400, `range holds more than ${MAX_POINTS} buckets of ${bucket}: use a bigger bucket or a shorter range`);
-  return { from: start, to: end };
+  // the range as read: whole buckets, the one holding `from` to the one holding the last instant before `to`
+  // (answers echo it, so a caller sees what the figures cover)
+  return { from: Math.floor(start / step) * step, to: Math.ceil(end / step) * step };
 }
 
 export interface ChatPointRow {

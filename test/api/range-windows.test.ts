@@ -60,6 +60,8 @@ describe('ranges not on bucket boundaries', () => {
         [new Date(T0).toISOString(), 2],
         [new Date(T0 + 60_000).toISOString(), 2],
       ]);
+      // the answer says which range its figures cover: the whole minutes read, not the range asked
+      assert.deepEqual(tl.range, { from: new Date(T0).toISOString(), to: new Date(T0 + 120_000).toISOString() });
       const ms = JSON.parse((await app.inject({ method: 'GET', url: `/api/v1/moderation/stats?channel=rangechan&bucket=1m&from=${from}&to=${to}` })).body);
       assert.equal(ms.totals.timeouts, 1);
     } finally {
