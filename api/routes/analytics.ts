@@ -90,7 +90,7 @@ export function analyticsRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           summary: 'Top emotes by uses, with distinct users',
           tags: ['analytics'],
           params: channelParams,
-          querystring: z.object({ bucket: bucketSchema.default('1h').meta({ description: 'rollup to read; range ends are floored to it' }), ...rangeQuery, limit: limitSchema(20, 500) }),
+          querystring: z.object({ bucket: bucketSchema.default('1h').meta({ description: 'rollup to read: every window of it that overlaps the range counts' }), ...rangeQuery, limit: limitSchema(20, 500) }),
           response: { 200: z.object({ channel: z.string(), items: z.array(z.object({ emote: z.string(), uses: z.number(), users: z.number() })) }), ...errorResponses },
         },
       },
