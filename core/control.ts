@@ -54,6 +54,15 @@ export interface ControlServer {
   close(): Promise<void>;
 }
 
+/**
+ * {@link startControlServer} when this process holds the embedded folder (it opened it because no other
+ * process served it), else null: what the long-running commands (`enrich`, `api`, `ingest`) do, so local
+ * commands started after them work through them instead of failing on the folder's lock.
+ */
+export async function serveHeldFolder(opts: { dataDir: string; logger: Logger }): Promise<ControlServer | null> {
+  return embeddedConnection() === null ? null : startControlServer(opts);
+}
+
 /** Serves this process's embedded ClickHouse to other local twichist processes. */
 export async function startControlServer(opts: { dataDir: string; logger: Logger }): Promise<ControlServer> {
   const conn = embeddedConnection();

@@ -5,8 +5,8 @@
  */
 import { buildApp } from '../../api/app.ts';
 import { createNatsLive } from '../../api/live.ts';
-import { createClickHouse, embeddedConnection } from '../../core/clickhouse.ts';
-import { startControlServer, type ControlServer } from '../../core/control.ts';
+import { createClickHouse } from '../../core/clickhouse.ts';
+import { serveHeldFolder, type ControlServer } from '../../core/control.ts';
 import { channelControlSubject } from '../../core/subjects.ts';
 import { applyRetention, migrateUp } from '../../clickhouse/migrate.ts';
 import { loadHypeModel } from '../../analytics/hype-model.ts';
@@ -29,7 +29,7 @@ export const command: Command = {
       await migrateUp(client, { onApply: (m) => logger.info({ migration: `${m.version}_${m.name}` }, 'applying migration') });
       await applyRetention(client, config.clickhouse.retentionDays);
       await loadHypeModel(client);
-      if (config.clickhouse.url === null && embeddedConnection() !== null) control = await startControlServer({ dataDir: config.dataDir, logger });
+      control = await serveHeldFolder({ dataDir: config.dataDir, logger });
       if (config.nats.url !== null) {
         const { connect } = await import('@nats-io/transport-node');
         nc = await connect({ servers: config.nats.url.split(',').map((s) => s.trim()), name: `twichist-api-${process.pid}` });

@@ -4,8 +4,8 @@
  * friends through the control server while it runs.
  */
 import http from 'node:http';
-import { createClickHouse, embeddedConnection } from '../../core/clickhouse.ts';
-import { startControlServer, type ControlServer } from '../../core/control.ts';
+import { createClickHouse } from '../../core/clickhouse.ts';
+import { serveHeldFolder } from '../../core/control.ts';
 import { migrateUp } from '../../clickhouse/migrate.ts';
 import { loadHypeModel } from '../../analytics/hype-model.ts';
 import { createJetStreamConsumer } from '../../enrich/consumer.ts';
@@ -27,8 +27,7 @@ export const command: Command = {
     const applied = await migrateUp(client);
     await loadHypeModel(client);
     if (applied.length > 0) logger.info({ applied: applied.map((m) => `${m.version}_${m.name}`) }, 'applied migrations');
-    let control: ControlServer | null = null;
-    if (config.clickhouse.url === null && embeddedConnection() !== null) control = await startControlServer({ dataDir: config.dataDir, logger });
+    const control = await serveHeldFolder({ dataDir: config.dataDir, logger });
     const consumer = await createJetStreamConsumer({ config, logger });
     const stage = startEnrich({ config, logger, client, consumer });
     const report = setInterval(() => {

@@ -6,8 +6,7 @@
  */
 import { channelsFromClickHouse, createOptOutFilter, LiveIngestor } from '../../ingest/live.ts';
 import { openPublishPipeline } from '../../ingest/pipeline.ts';
-import { embeddedConnection } from '../../core/clickhouse.ts';
-import { startControlServer } from '../../core/control.ts';
+import { serveHeldFolder } from '../../core/control.ts';
 import { parseArgs, UsageError, type Command } from '../command.ts';
 
 export const command: Command = {
@@ -25,9 +24,8 @@ export const command: Command = {
     const logger = ctx.logger().child({ cmd: 'ingest' });
     const pipeline = await openPublishPipeline(config, logger);
     const client = await pipeline.clickhouse();
-    // Holding the embedded folder (no other twichist process served it): serve it, as `enrich` and `api` do, so an
-    // enrich started after this one works through it instead of failing on the folder's lock.
-    const control = config.clickhouse.url === null && embeddedConnection() !== null ? await startControlServer({ dataDir: config.dataDir, logger }) : null;
+    // an enrich started after this one works through it instead of failing on the folder's lock
+    const control = await serveHeldFolder({ dataDir: config.dataDir, logger });
     const optOuts = createOptOutFilter(client, logger);
     await optOuts.refresh();
     const ingestor = new LiveIngestor({ config, logger, publisher: pipeline.publisher, isOptedOut: optOuts.isOptedOut, loadChannels: channelsFromClickHouse(client), nc: pipeline.nc });
