@@ -27,6 +27,7 @@ import { parseIrcLine } from '../ingest/irc-parser.ts';
 import { importFile } from '../ingest/importers/index.ts';
 import { connectNats, ensureChatStream, JetStreamPublisher, MicroBatcher } from '../ingest/jetstream.ts';
 import { deleteStream } from '../test/support/nats.ts';
+import { renderTextLogLine } from '../test/support/text-logs.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const XQC = path.resolve(repoRoot, '..', 'shared', 'data', 'irc', 'xqc-2023-04-01.raw.irc');
@@ -231,17 +232,16 @@ async function benchMemory() {
 /**
  * Each importer on a real file of its format, events to a sink that drops them (file read, gunzip, parse,
  * ids): the import rate before the bus. The justlog/rustlog text is the #xqc recording rendered as rustlog
- * writes it (no such log is in shared/data), in a temp file.
+ * writes it (test/support/text-logs.ts; no such log is in shared/data), in a temp file.
  */
 async function benchImporters() {
   const shared = path.dirname(path.dirname(XQC));
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-bench-importers-'));
   try {
     const rendered: string[] = [];
-    const ts = (t: number) => new Date(t).toISOString().slice(0, 19).replace('T', ' ');
     await importFile(XQC, (e) => {
-      if (e.kind === 'message') rendered.push(`[${ts(e.ts)}] #${e.channel} ${e.login}: ${e.text}`);
-      else if (e.kind === 'timeout') rendered.push(`[${ts(e.ts)}] #${e.channel} ${e.target_login}: ${e.target_login} has been timed out for ${e.duration_s} seconds`);
+      const line = renderTextLogLine(e, 'rustlog');
+      if (line !== null) rendered.push(line);
     });
     const text = path.join(tmp, 'xqc-rustlog.txt');
     fs.writeFileSync(text, rendered.join('\r\n') + '\r\n');

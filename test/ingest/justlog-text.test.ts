@@ -1,7 +1,8 @@
 /**
  * The justlog/rustlog text importer. No such log is in ../shared/data, so the real test renders the #xqc raw IRC
  * recording (4,029 messages, 26 timeouts, 15 notices) line by line the way each archiver writes its text logs
- * (justlog `api/server.go` writeText; rustlog `text_stream.rs` with `user_friendly_text`), imports the result and
+ * (test/support/text-logs.ts: justlog's through Twichist's own justlog writer, so its API's text round-trips;
+ * rustlog's `text_stream.rs` with `user_friendly_text`), imports the result and
  * compares it with the raw import, then scores it with eval:moderation. The rendered files live in a temp folder
  * (the recording has no licence: it is never committed). The other tests write the edge cases by hand.
  */
@@ -14,6 +15,7 @@ import { validateEvent, type ChatEvent } from '../../core/events.ts';
 import { detectFormat, importFile, type Reject } from '../../ingest/importers/index.ts';
 import { evalModerationLogs, loadEvalEvents } from '../../enrich/eval/moderation.ts';
 import { SHARED_DATA, sharedDataMissing } from '../support/paths.ts';
+import { renderTextLogLine } from '../support/text-logs.ts';
 
 const skip = sharedDataMissing();
 const XQC = path.join(SHARED_DATA, 'irc', 'xqc-2023-04-01.raw.irc');
@@ -32,37 +34,6 @@ function tmpFile(name: string, content: string): { file: string; done: () => voi
   return { file, done: () => fs.rmSync(dir, { recursive: true }) };
 }
 
-const pad = (n: number) => String(n).padStart(2, '0');
-/** justlog formats with Go's `2006-01-2 15:04:05` (the day is not zero-padded); rustlog with `%Y-%m-%d %H:%M:%S`. */
-function stamp(ts: number, dialect: 'justlog' | 'rustlog'): string {
-  const d = new Date(ts);
-  const day = dialect === 'justlog' ? String(d.getUTCDate()) : pad(d.getUTCDate());
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${day} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
-}
-
-/** One event as the archiver's text log shows it, or null when it writes no line for it. */
-function render(e: ChatEvent, dialect: 'justlog' | 'rustlog'): string | null {
-  const head = `[${stamp(e.ts, dialect)}] #${e.channel} `;
-  const cleared = (target: string, d: number | null) => `${target} has been ${d === null ? 'banned' : `timed out for ${d} seconds`}`;
-  switch (e.kind) {
-    case 'message':
-      return `${head}${e.login}: ${e.text}`;
-    case 'timeout':
-    case 'ban': {
-      const text = cleared(e.target_login, e.kind === 'timeout' ? e.duration_s : null);
-      return dialect === 'justlog' ? head + text : `${head}${e.target_login}: ${text}`;
-    }
-    case 'usernotice': {
-      const text = [e.system_msg, e.text].filter((x) => x !== null).join(' ');
-      return dialect === 'justlog' || e.login === null ? head + text : `${head}${e.login}: ${text}`;
-    }
-    case 'delete':
-      return dialect === 'rustlog' ? `${head}${e.target_login}: ` : null;
-    default:
-      return dialect === 'rustlog' ? head : null; // ROOMSTATE and the like: an empty line body
-  }
-}
-
 test('justlog/rustlog text of the real #xqc recording imports as the raw IRC does: every message and timeout, in order', { skip }, async () => {
   const raw = await run(XQC);
   const sec = (ts: number) => Math.floor(ts / 1000) * 1000;
@@ -72,7 +43,7 @@ test('justlog/rustlog text of the real #xqc recording imports as the raw IRC doe
   const expected = raw.events.map(key).filter((k) => k !== null);
   assert.equal(expected.length, 4029 + 26);
   for (const dialect of ['justlog', 'rustlog'] as const) {
-    const lines = raw.events.map((e) => render(e, dialect)).filter((l) => l !== null);
+    const lines = raw.events.map((e) => renderTextLogLine(e, dialect)).filter((l) => l !== null);
     const t = tmpFile(`xqc-${dialect}.txt`, lines.join(dialect === 'rustlog' ? '\r\n' : '\n') + '\n');
     try {
       assert.equal(await detectFormat(t.file), 'justlog');
