@@ -25,7 +25,7 @@
 import { deterministicId } from '../../core/ids.ts';
 import { readLines, type Readable } from './input.ts';
 import type { EventSink, ImportOptions, ImportStats } from './types.ts';
-import { NOT_IN_RECORDINGS, countingSink, occurrenceCounter, truncatePayload } from './types.ts';
+import { NOT_IN_RECORDINGS, countingSink, lineRejecter, occurrenceCounter } from './types.ts';
 
 const LOG_STARTED = /^# Log started: (\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)/;
 /** `[HH:MM:SS] ` (Chatty until ~2019) or `[yyyy-MM-dd HH:MM:SS] ` (the later default `logTimestamp`). */
@@ -201,10 +201,7 @@ export async function importChatty(text: Readable, file: string, sink: EventSink
   // Ids of recent messages by (login, text), newest last: a DELETED line names the message by these alone.
   const recent = new Map<string, string>();
 
-  const reject = (lineNo: number, reason: string, line: string) => {
-    stats.rejected++;
-    opts.onReject?.({ source: `${file}:${lineNo}`, reason, payload: truncatePayload(line) });
-  };
+  const reject = lineRejecter(file, opts, stats);
   const occurrence = occurrenceCounter();
   const emit = countingSink(sink, stats);
 

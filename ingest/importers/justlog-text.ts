@@ -29,7 +29,7 @@
 import { deterministicId } from '../../core/ids.ts';
 import { readLines, type Readable } from './input.ts';
 import type { EventSink, ImportOptions, ImportStats } from './types.ts';
-import { NOT_IN_RECORDINGS, countingSink, occurrenceCounter, truncatePayload } from './types.ts';
+import { NOT_IN_RECORDINGS, countingSink, lineRejecter, occurrenceCounter } from './types.ts';
 
 const LINE = /^\[(\d{4})-(\d\d)-(\d{1,2}) (\d\d):(\d\d):(\d\d)\] #([a-z0-9_]{1,25})(?: (.*))?$/;
 const SPOKEN = /^([a-z0-9_]{1,25}): ?(.*)$/;
@@ -62,20 +62,17 @@ export async function importJustlogText(text: Readable, file: string, sink: Even
   const source = opts.source ?? 'import';
   const occurrence = occurrenceCounter();
   const emit = countingSink(sink, stats);
+  const reject = lineRejecter(file, opts, stats);
 
   for await (const { line, lineNo } of readLines(text)) {
     stats.units++;
-    const reject = (reason: string) => {
-      stats.rejected++;
-      opts.onReject?.({ source: `${file}:${lineNo}`, reason, payload: truncatePayload(line) });
-    };
     if (line.trim() === '') {
       stats.ignored++;
       continue;
     }
     const m = LINE.exec(line);
     if (m === null) {
-      reject('not a justlog/rustlog text line: expected "[yyyy-mm-dd hh:mm:ss] #channel ..."');
+      reject(lineNo, 'not a justlog/rustlog text line: expected "[yyyy-mm-dd hh:mm:ss] #channel ..."', line);
       continue;
     }
     const ts = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
@@ -130,11 +127,11 @@ export async function importJustlogText(text: Readable, file: string, sink: Even
       continue;
     }
     if (login === null) {
-      reject('neither a message ("login: text") nor a ban, timeout, clear or known notice');
+      reject(lineNo, 'neither a message ("login: text") nor a ban, timeout, clear or known notice', line);
       continue;
     }
     if (rest === '') {
-      reject('a deleted message (CLEARMSG) in rustlog\'s text form: it names neither the message nor its text, so it cannot be matched');
+      reject(lineNo, 'a deleted message (CLEARMSG) in rustlog\'s text form: it names neither the message nor its text, so it cannot be matched', line);
       continue;
     }
     await emit({

@@ -6,7 +6,7 @@
 import { parseIrcLine } from '../irc-parser.ts';
 import { readLines, type Readable } from './input.ts';
 import type { EventSink, ImportOptions, ImportStats } from './types.ts';
-import { countingSink, truncatePayload } from './types.ts';
+import { countingSink, lineRejecter } from './types.ts';
 
 /** Splits an optional time prefix off a line: `[time, rest]`, time `null` when there is none or it does not parse. */
 export function splitTimePrefix(line: string): [number | null, string] {
@@ -38,10 +38,7 @@ function parseLogTime(s: string): number | null {
 export async function importRawIrc(text: Readable, file: string, sink: EventSink, opts: ImportOptions, stats: ImportStats): Promise<void> {
   const source = opts.source ?? 'import';
   const emit = countingSink(sink, stats);
-  const reject = (lineNo: number, reason: string, line: string) => {
-    stats.rejected++;
-    opts.onReject?.({ source: `${file}:${lineNo}`, reason, payload: truncatePayload(line) });
-  };
+  const reject = lineRejecter(file, opts, stats);
   // Lines without tmi-sent-ts and without a time prefix (ROOMSTATE) get the last time seen, so a
   // re-import computes the same deterministic ids. Such lines before the first timed one (the ROOMSTATE
   // after a JOIN at the top of a capture) wait for it and take its time: they were stored at 1970 before.

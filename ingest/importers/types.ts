@@ -78,6 +78,14 @@ export function occurrenceCounter(): (ts: number, key: string) => number {
   };
 }
 
+/** For the line-based importers: counts a rejected line and reports it as `file:line` with its reason. */
+export function lineRejecter(file: string, opts: ImportOptions, stats: ImportStats): (lineNo: number, reason: string, line: string) => void {
+  return (lineNo, reason, line) => {
+    stats.rejected++;
+    opts.onReject?.({ source: `${file}:${lineNo}`, reason, payload: truncatePayload(line) });
+  };
+}
+
 /** The sink as importers call it: counts each event by kind and waits when the sink asks for back-pressure. */
 export function countingSink(sink: EventSink, stats: ImportStats): (e: ChatEvent) => Promise<void> {
   return async (e) => {
