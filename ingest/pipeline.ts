@@ -35,19 +35,19 @@ export interface PublishPipeline {
  * For short commands (`import`, `replay`) that must not lock a restarting enrich out of its folder.
  */
 export async function openPublishPipeline(config: Config, logger: Logger, batch: { maxEvents?: number; maxDelayMs?: number; maxInFlight?: number } = {}, opts: { servedClickHouse?: boolean } = {}): Promise<PublishPipeline> {
-  let client: ClickHouseClient | null = null;
-  const clickhouse = async () => (client ??= await createClickHouse(config));
+  // servedClickHouse: embedded ClickHouse belongs to the enrich process. Opening the folder here (to
+  // write dead letters) held its lock until this command exited, so an enrich restarting meanwhile could
+  // not start ("Cannot lock file"), while settleDerived waited up to 5 minutes for that very consumer.
+  const served = config.nats.url !== null && opts.servedClickHouse === true;
+  let client: Promise<ClickHouseClient> | null = null;
+  /** Opened on first use and shared; a failed open is retried by the next call. */
+  const clickhouse = () =>
+    (client ??= (served ? openViaServingProcess(config, logger, SHARED_WAIT_MS) : createClickHouse(config)).catch((err: unknown) => {
+      client = null;
+      throw err;
+    }));
   const onError = (err: unknown, channel: string, events: unknown[]) => logger.error({ err: String(err), channel, events: events.length }, 'bus publish failed; events lost');
   if (config.nats.url !== null) {
-    // servedClickHouse: embedded ClickHouse belongs to the enrich process. Opening the folder here (to
-    // write dead letters) held its lock until this command exited, so an enrich restarting meanwhile could
-    // not start ("Cannot lock file"), while settleDerived waited up to 5 minutes for that very consumer.
-    let shared: Promise<ClickHouseClient> | null = null;
-    const clickhouse = () =>
-      (shared ??= (opts.servedClickHouse ? openViaServingProcess(config, logger, SHARED_WAIT_MS) : createClickHouse(config)).catch((err: unknown) => {
-        shared = null;
-        throw err;
-      }));
     const nc = await connectNats(config.nats.url);
     await ensureChatStream(nc, config.nats);
     const publisher = new JetStreamPublisher({ nc, subjectPrefix: config.nats.subjectPrefix, logger });
@@ -64,7 +64,7 @@ export async function openPublishPipeline(config: Config, logger: Logger, batch:
         await batcher.close();
         await publisher.close();
         if (!nc.isClosed()) await nc.drain();
-        if (shared) await (await shared.catch(() => null))?.close();
+        if (client) await (await client.catch(() => null))?.close();
       },
     };
   }

@@ -3,7 +3,7 @@
  * `[2023-04-01 12:00:00.123] ` or an ISO time `2023-04-01T12:00:00.000Z `; times without a zone are
  * UTC), CRLF or LF. Each line goes through the same parser as live ingest.
  */
-import { parseIrcLine } from '../irc-parser.ts';
+import { parseIrcLine, splitIrcLine } from '../irc-parser.ts';
 import { readLines, type Readable } from './input.ts';
 import type { EventSink, ImportOptions, ImportStats } from './types.ts';
 import { countingSink, lineRejecter } from './types.ts';
@@ -95,10 +95,7 @@ export async function importRawIrc(text: Readable, file: string, sink: EventSink
 /** Untimed lines held at the top of a file, waiting for the first time; beyond this they are rejected. */
 const MAX_WAITING = 10_000;
 
-/** Whether an IRC line carries Twitch's `tmi-sent-ts` tag (its own time). */
+/** Whether an IRC line carries Twitch's `tmi-sent-ts` tag (its own time); asked only until the file's first time. */
 function hasSentTs(rest: string): boolean {
-  if (rest.charCodeAt(0) !== 64 /* @ */) return false;
-  const end = rest.indexOf(' ');
-  const tags = end === -1 ? rest : rest.slice(0, end);
-  return tags.includes(';tmi-sent-ts=') || tags.startsWith('@tmi-sent-ts=');
+  return splitIrcLine(rest)?.tags['tmi-sent-ts'] !== undefined;
 }
