@@ -4,13 +4,12 @@
  * `error:` line (and the usage, for argument errors) and exits 2. No stack trace: these are user errors.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from '../../cli/command.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 export interface EvalArgs { values: Record<string, string | boolean | undefined>; positionals: string[] }
 
-/** Thrown by `main` for a usage error found after parsing (e.g. no file given): printed with the usage. */
-export class EvalUsageError extends Error {}
-
+/** `main` throws the CLI's {@link UsageError} for a usage error found after parsing (no file given): printed with the usage. */
 export async function runEvalCli(usage: string, options: Options, main: (args: EvalArgs) => void | Promise<void>): Promise<void> {
   let args: EvalArgs;
   try {
@@ -27,7 +26,7 @@ export async function runEvalCli(usage: string, options: Options, main: (args: E
   try {
     await main(args);
   } catch (err) {
-    console.error(err instanceof EvalUsageError ? `error: ${err.message}\n${usage}` : `error: ${(err as Error).message ?? String(err)}`);
+    console.error(err instanceof UsageError ? `error: ${err.message}\n${usage}` : `error: ${(err as Error).message ?? String(err)}`);
     process.exit(2);
   }
 }

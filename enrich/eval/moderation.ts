@@ -11,7 +11,8 @@
  * through the importer, so raw IRC messages carry their real badges (text logs have none). VOD JSON has no bans:
  * its AUC is `null`.
  */
-import { EvalUsageError, runEvalCli } from './cli.ts';
+import { UsageError } from '../../cli/command.ts';
+import { runEvalCli } from './cli.ts';
 import { readChatty, banLabels, type ChattyEvent, type ChattyMessage } from './chatty.ts';
 import { auc, round } from './metrics.ts';
 import { ModerationState } from '../analysis/moderation-risk.ts';
@@ -112,7 +113,7 @@ export function evalModerationLogs(files: string[], windowMs = 60_000, feedBans 
 if (import.meta.main) {
   const usage = 'usage: npm run eval:moderation -- <log> [more logs] [--no-bans]\n  logs: Chatty .log files, raw IRC recordings with CLEARCHAT, justlog/rustlog text logs (anything `twichist import` reads)\n  --no-bans: do not feed the log\'s earlier BAN events to the scorer (as when the enrich stage does not call recordBan)';
   await runEvalCli(usage, { 'no-bans': { type: 'boolean', default: false } }, async ({ positionals, values }) => {
-    if (positionals.length === 0) throw new EvalUsageError('no log given');
+    if (positionals.length === 0) throw new UsageError('no log given');
     const events = await Promise.all(positionals.map((f) => loadEvalEvents(f)));
     const r = evalModerationLogs(positionals, 60_000, !values['no-bans'], events);
     console.log(JSON.stringify(positionals.length === 1 ? r.logs[0] : r, null, 2));

@@ -9,7 +9,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EvalUsageError, runEvalCli } from './cli.ts';
+import { UsageError } from '../../cli/command.ts';
+import { runEvalCli } from './cli.ts';
 import { readLabelledCsv, isHeldOut, type LabelledRow } from './csv.ts';
 import { isPointerCsv, resolvePointerCsv } from './chat-sources.ts';
 import { classMetrics, type Label3 } from './metrics.ts';
@@ -72,8 +73,8 @@ if (import.meta.main) {
   await runEvalCli(usage, { split: { type: 'string', default: 'all' }, table: { type: 'boolean', default: false } }, ({ values, positionals }) => {
     const file = positionals[0];
     const split = values.split as 'all' | 'tune' | 'heldout';
-    if (!file) throw new EvalUsageError('no CSV file given');
-    if (!['all', 'tune', 'heldout'].includes(split)) throw new EvalUsageError(`--split must be all, tune or heldout, not ${split}`);
+    if (!file) throw new UsageError('no CSV file given');
+    if (!['all', 'tune', 'heldout'].includes(split)) throw new UsageError(`--split must be all, tune or heldout, not ${split}`);
     const r = evalSentimentCsv(readFileSync(file, 'utf8'), split, file);
     console.log(values.table ? table(r) : JSON.stringify(r, null, 2));
   });
