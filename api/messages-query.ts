@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import type { ClickHouseClient } from '../core/clickhouse.ts';
 import { iso, msParam, rows, type Params } from './db.ts';
+import { ApiError } from './errors.ts';
 import { isoTime, keysetPage, type Cursor } from './schemas.ts';
 
 export const messageSchema = z.object({
@@ -64,14 +65,15 @@ export function searchTokens(q: string): string[] {
 export const MAX_SEARCH_WORDS = 16;
 
 /**
- * Why `q` cannot be searched as given (a 400's message), or null. Words are never dropped: a search
- * finds messages holding every word of `q` or is refused. Word length is bounded by `q`'s 500 characters.
+ * A 400 with the reason when `q` cannot be searched as given (the message listings' check). Words are never
+ * dropped: a search finds messages holding every word of `q` or is refused. Word length is bounded by `q`'s
+ * 500 characters.
  */
-export function searchProblem(q: string): string | null {
+export function assertSearchable(q: string | undefined): void {
+  if (q === undefined) return;
   const n = searchTokens(q).length;
-  if (n === 0) return 'q has no searchable word (letters or digits)';
-  if (n > MAX_SEARCH_WORDS) return `q has ${n} distinct words; at most ${MAX_SEARCH_WORDS} can be searched (every word must occur)`;
-  return null;
+  if (n === 0) throw new ApiError(400, 'q has no searchable word (letters or digits)', { q });
+  if (n > MAX_SEARCH_WORDS) throw new ApiError(400, `q has ${n} distinct words; at most ${MAX_SEARCH_WORDS} can be searched (every word must occur)`, { q });
 }
 
 export interface MessageRow {

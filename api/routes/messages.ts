@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
 import { rows } from '../db.ts';
 import { ApiError, errorResponses } from '../errors.ts';
-import { listMessages, MESSAGE_COLUMNS, messagePageSchema, messageSchema, searchProblem, toMessage, type MessageRow } from '../messages-query.ts';
+import { listMessages, MESSAGE_COLUMNS, messagePageSchema, messageSchema, assertSearchable, toMessage, type MessageRow } from '../messages-query.ts';
 import { modActionSchema, MOD_COLUMNS, toModAction, type ModRow } from '../moderation-query.ts';
 import { boolQuery, cursorSchema, limitSchema, loginSchema, rangeQuery, userLoginSchema } from '../schemas.ts';
 
@@ -36,8 +36,7 @@ export function messageRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       },
       async (req) => {
         const q = req.query;
-        const problem = q.q === undefined ? null : searchProblem(q.q);
-        if (problem !== null) throw new ApiError(400, problem, { q: q.q });
+        assertSearchable(q.q);
         if (q.from !== undefined && q.to !== undefined && q.from >= q.to) throw new ApiError(400, 'from must be before to');
         return listMessages(ctx.client, { channel: q.channel, login: q.user, q: q.q, from: q.from, to: q.to, includeDeleted: q.include_deleted ?? false, cursor: q.cursor, limit: q.limit });
       },

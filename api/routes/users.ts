@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
 import { clearCache, iso, recordsOrEmpty, rows } from '../db.ts';
 import { ApiError, errorResponses } from '../errors.ts';
-import { listMessages, messagePageSchema, searchProblem } from '../messages-query.ts';
+import { listMessages, messagePageSchema, assertSearchable } from '../messages-query.ts';
 import { listModActions, MOD_TYPES, modPageSchema } from '../moderation-query.ts';
 import { optOut, optOutResultSchema } from '../privacy.ts';
 import { boolQuery, cursorSchema, isoTime, limitSchema, loginParams, loginSchema, rangeQuery, userLoginSchema } from '../schemas.ts';
@@ -100,8 +100,7 @@ export function userRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       },
       async (req) => {
         const q = req.query;
-        const problem = q.q === undefined ? null : searchProblem(q.q);
-        if (problem !== null) throw new ApiError(400, problem, { q: q.q });
+        assertSearchable(q.q);
         if (q.from !== undefined && q.to !== undefined && q.from >= q.to) throw new ApiError(400, 'from must be before to');
         return listMessages(ctx.client, { login: req.params.login, channel: q.channel, q: q.q, from: q.from, to: q.to, includeDeleted: q.include_deleted ?? false, cursor: q.cursor, limit: q.limit });
       },
