@@ -57,3 +57,13 @@ export const errorResponses = {
   429: errorSchema,
   500: errorSchema,
 } as const;
+
+/**
+ * {@link errorResponses} plus the token check's answers (app.ts `onRequest`): routes that change data
+ * use these so the OpenAPI document lists the 401 and 403 every one of them can give.
+ */
+export const mutationErrorResponses = {
+  ...errorResponses,
+  401: errorSchema,
+  403: errorSchema,
+} as const;

@@ -6,7 +6,7 @@
  * ~80k messages), replayed MULTIPLY times with timestamps shifted by the log span each round so the
  * moderation state sees a continuing stream. One thread.
  *
- *   node bench/analysis.ts [multiply=5]
+ *   node bench/analysis.ts [multiply=5] [--quick]   (--quick: multiply 1, as `npm run bench -- --quick` passes it)
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -21,7 +21,10 @@ if (!existsSync(data)) {
   console.log(JSON.stringify({ name: 'analysis', skipped: `no ${data}` }));
   process.exit(0);
 }
-const multiply = Number(process.argv[2] ?? 5);
+// bench/run.ts passes `--quick` to every stage: read as a count it was NaN rounds, 0 messages, a 0 headline.
+const countArg = process.argv.slice(2).find((a) => !a.startsWith('--'));
+const multiply = process.argv.includes('--quick') ? 1 : Number(countArg ?? 5);
+if (!(Number.isInteger(multiply) && multiply > 0)) throw new Error(`multiply must be a positive whole number, not '${countArg}'`);
 const msgs: { channel: string; login: string; text: string; ts: number }[] = [];
 for (const ch of readdirSync(data).sort()) {
   for (const f of readdirSync(join(data, ch)).sort()) {

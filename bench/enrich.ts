@@ -2,6 +2,7 @@
  * Enrich stage speed, printed as JSON with the machine's facts. Not a test: numbers vary with load.
  *
  *   node bench/enrich.ts [--copies 4] [--mode all|single|jetstream|jetstream-split|freshness] [--rate 1000] [--seconds 20] [--batch N] [--repeat 1] [--topics-interval-s S]
+ *   --quick (what `npm run bench -- --quick` passes): defaults of --copies 1 and --seconds 5 instead.
  *
  * - single: importer (parse) -> InProcessBus -> enrich (emotes, analyzer) -> embedded ClickHouse.
  * - jetstream: importer -> JetStream publish (ingest's MicroBatcher) -> durable consumer -> enrich -> ClickHouse,
@@ -42,11 +43,11 @@ import { ensureChatStream, JetStreamPublisher, MicroBatcher } from '../ingest/je
 import { parseArgs } from '../cli/command.ts';
 
 const LOG = path.resolve(import.meta.dirname, '..', '..', 'shared', 'data', 'chatty', 'riotgames', 'riotgames1.log');
-const { flags } = parseArgs(process.argv.slice(2), { copies: 'string', mode: 'string', rate: 'string', seconds: 'string', nats: 'string', batch: 'string', repeat: 'string', 'topics-interval-s': 'string', 'child-publish': 'string', 'parent-pid': 'string' });
-const copies = Number(flags.copies ?? 4);
+const { flags } = parseArgs(process.argv.slice(2), { copies: 'string', mode: 'string', rate: 'string', seconds: 'string', nats: 'string', batch: 'string', repeat: 'string', 'topics-interval-s': 'string', 'child-publish': 'string', 'parent-pid': 'string', quick: 'boolean' });
+const copies = Number(flags.copies ?? (flags.quick ? 1 : 4));
 const mode = String(flags.mode ?? 'all');
 const rate = Number(flags.rate ?? 1000);
-const seconds = Number(flags.seconds ?? 20);
+const seconds = Number(flags.seconds ?? (flags.quick ? 5 : 20));
 const natsUrl = String(flags.nats ?? 'nats://127.0.0.1:4222');
 const repeat = Math.max(1, Number(flags.repeat ?? 1));
 const logger = createLogger('warn');

@@ -102,7 +102,11 @@ function checkDataDir(config: Config): void {
   }
 }
 
-function checkApiToken(config: Config): void {
+/**
+ * The token guards every changing request, so each command that serves the API checks it (`up` in
+ * {@link preflight}, `api` on its own, which runs no preflight): a short one would be guessable.
+ */
+export function checkApiToken(config: Config): void {
   const token = config.api.token;
   if (token === null) return;
   if (token.trim().length === 0) fail('TWICHIST_API_TOKEN', 'is blank; set a random secret of at least 16 characters (e.g. `openssl rand -hex 24`) or unset it to run the API without a token');

@@ -21,6 +21,7 @@
  *   node scripts/train-moderation.ts --validate --inner   # fit on the first 50%, report on 50-70%
  *   options: --model ensemble|gam|gbdt, --trees, --depth, --minh, --lambda, --lr, --drop f1,f2 (ablation),
  *        --early-weight (training weight of positives sent before the user's rule-tripping message; 0.25)
+ *        --dump-misses (print the training part's lowest-scored positives to stderr)
  */
 import { readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -35,7 +36,7 @@ const { ModerationState, FEATURE_NAMES, FEATURE_COUNT, modTokens, gbdtLogit, rol
 const { auc } = await import('../enrich/eval/metrics.ts');
 const { readChatty, banLabels } = await import('../enrich/eval/chatty.ts');
 const { replayLog } = await import('../enrich/eval/moderation.ts');
-const { values: args } = parseArgs({ options: { validate: { type: 'boolean', default: false }, model: { type: 'string', default: 'ensemble' }, trees: { type: 'string', default: '150' }, depth: { type: 'string', default: '2' }, minh: { type: 'string', default: '100' }, lambda: { type: 'string', default: '20' }, lr: { type: 'string', default: '0.1' }, drop: { type: 'string', default: '' }, 'early-weight': { type: 'string', default: '0.25' }, inner: { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({ options: { validate: { type: 'boolean', default: false }, model: { type: 'string', default: 'ensemble' }, trees: { type: 'string', default: '150' }, depth: { type: 'string', default: '2' }, minh: { type: 'string', default: '100' }, lambda: { type: 'string', default: '20' }, lr: { type: 'string', default: '0.1' }, drop: { type: 'string', default: '' }, 'early-weight': { type: 'string', default: '0.25' }, inner: { type: 'boolean', default: false }, 'dump-misses': { type: 'boolean', default: false } } });
 const validate = args.validate;
 const kind = args.model as 'gbdt' | 'gam' | 'ensemble';
 // --drop a,b: ablation (features zeroed in training and eval)
@@ -272,7 +273,7 @@ const scoreRange = (L: LogData, from: number, to: number) => {
   for (let i = from; i < to; i++) { s.push(scorer(L.X[i], L.texts[i]) + L.roles[i]); l.push(L.labels[i]); }
   return { s, l, auc: auc(s, l), pos: l.reduce((a, x) => a + x, 0), n: l.length };
 };
-if (process.env.TWICHIST_DUMP_MISSES) {
+if (args['dump-misses']) {
   // debugging aid: the training part's lowest-scored positives that were the author's last message before the ban
   const rows: [number, string, string][] = [];
   for (let i = 0; i < n; i++) {

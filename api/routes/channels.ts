@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext, IngestState } from '../context.ts';
 import { iso, rows, rowsOrEmpty } from '../db.ts';
-import { ApiError, errorResponses, errorSchema } from '../errors.ts';
+import { ApiError, errorResponses, errorSchema, mutationErrorResponses } from '../errors.ts';
 import { alignedBucket, chatTotals } from '../rollups.ts';
 import { channelParams, isoTime, loginSchema, rangeQuery } from '../schemas.ts';
 
@@ -104,7 +104,7 @@ export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           tags: ['channels'],
           security: [{ bearer: [] }],
           body: z.object({ login: loginSchema, channel_id: z.string().regex(/^\d{1,20}$/).nullable().optional(), enabled: z.boolean().default(true) }),
-          response: { 201: channelSchema, 200: channelSchema, 409: errorSchema, ...errorResponses },
+          response: { 201: channelSchema, 200: channelSchema, 409: errorSchema, ...mutationErrorResponses },
         },
       },
       async (req, reply) => {
@@ -129,7 +129,7 @@ export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           security: [{ bearer: [] }],
           params: channelParams,
           body: z.object({ enabled: z.boolean() }),
-          response: { 200: channelSchema, ...errorResponses },
+          response: { 200: channelSchema, ...mutationErrorResponses },
         },
       },
       async (req) => {
@@ -148,7 +148,7 @@ export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           tags: ['channels'],
           security: [{ bearer: [] }],
           params: channelParams,
-          response: { 200: z.object({ login: z.string(), removed: z.literal(true) }), ...errorResponses },
+          response: { 200: z.object({ login: z.string(), removed: z.literal(true) }), ...mutationErrorResponses },
         },
       },
       async (req) => {

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
 import { clearCache, iso, recordsOrEmpty, rows } from '../db.ts';
-import { ApiError, errorResponses } from '../errors.ts';
+import { ApiError, errorResponses, mutationErrorResponses } from '../errors.ts';
 import { listMessages, messagePageSchema, assertSearchable } from '../messages-query.ts';
 import { listModActions, MOD_TYPES, modPageSchema } from '../moderation-query.ts';
 import { optOut, optOutResultSchema } from '../privacy.ts';
@@ -136,7 +136,7 @@ export function userRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           tags: ['users'],
           security: [{ bearer: [] }],
           params: loginParams,
-          response: { 200: optOutResultSchema, ...errorResponses },
+          response: { 200: optOutResultSchema, ...mutationErrorResponses },
         },
       },
       async (req) => {

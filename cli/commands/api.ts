@@ -7,6 +7,7 @@ import { buildApp } from '../../api/app.ts';
 import { createNatsLive } from '../../api/live.ts';
 import { createClickHouse } from '../../core/clickhouse.ts';
 import { serveHeldFolder, type ControlServer } from '../../core/control.ts';
+import { checkApiToken } from '../../core/runtime.ts';
 import { channelControlSubject } from '../../core/subjects.ts';
 import { applyRetention, migrateUp } from '../../clickhouse/migrate.ts';
 import { loadHypeModel } from '../../analytics/hype-model.ts';
@@ -21,6 +22,7 @@ export const command: Command = {
   async run(args, ctx) {
     parseArgs(args, {});
     const config = ctx.config();
+    checkApiToken(config);
     const logger = ctx.logger();
     const client = await createClickHouse(config);
     let control: ControlServer | null = null;

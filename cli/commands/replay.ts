@@ -1,5 +1,5 @@
 /**
- * `twichist replay <file|dir> --speed <N>x|max [--channel NAME]`: publishes a chat export with its
+ * `twichist replay <file|dir> [--speed <N>x|max] [--channel NAME] [--new-ids]`: publishes a chat export with its
  * original timing scaled (for demos and load). Events keep their ids unless `--new-ids`, so replaying
  * chat that is already stored adds nothing; `--new-ids` derives fresh ids per run for load tests.
  */
@@ -16,7 +16,7 @@ export function parseSpeed(v: string): number | 'max' {
 export const command: Command = {
   name: 'replay',
   summary: 'Replay a chat export with its original timing scaled (demos, load tests)',
-  usage: 'twichist replay <file|dir> --speed <N>x|max [--channel NAME] [--new-ids]',
+  usage: 'twichist replay <file|dir> [--speed <N>x|max] [--channel NAME] [--new-ids]',
   options: [
     { flag: '--speed Nx|max', description: 'multiple of the original pace (e.g. 10x), or max for as fast as the bus takes it (default 1x)' },
     { flag: '--channel NAME', description: 'publish into this channel instead of the recorded one' },

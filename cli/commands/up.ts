@@ -21,7 +21,7 @@ export const command: Command = {
   summary: 'Run Twichist on one machine: ingest + enrich + API, embedded ClickHouse, migrations applied on start',
   usage: 'twichist up [--speed N] [--sample FILE] [--no-replay]',
   options: [
-    { flag: '--speed N', description: `replay speed when no channel is followed, times real time (default ${DEFAULT_SPEED}; original timestamps are kept, so a second replay stores nothing twice)` },
+    { flag: '--speed N', description: `replay speed when no channel is followed, times real time (e.g. 500 or 500x; default ${DEFAULT_SPEED}; original timestamps are kept, so a second replay stores nothing twice)` },
     { flag: '--sample FILE', description: 'replay this chat export instead of the bundled sample (any format `twichist import` reads)' },
     { flag: '--no-replay', description: 'never replay the sample: follow TWITCH_CHANNELS and the channels added through the API, or wait for the first one' },
   ],
@@ -35,7 +35,8 @@ export const command: Command = {
   ],
   async run(args, ctx) {
     const { flags } = parseArgs(args, { speed: 'string', sample: 'string', 'no-replay': 'boolean' });
-    const speed = flags.speed === undefined ? DEFAULT_SPEED : Number(flags.speed);
+    // `50x` as well as `50`: the README and `twichist replay --speed 10x` write speeds that way.
+    const speed = flags.speed === undefined ? DEFAULT_SPEED : Number(String(flags.speed).replace(/x$/i, ''));
     if (!Number.isFinite(speed) || speed <= 0) throw new UsageError(`--speed must be a positive number, not '${flags.speed}'`);
     const sample = typeof flags.sample === 'string' ? flags.sample : SAMPLE_FILE;
     if (!fs.existsSync(sample)) throw new UsageError(`--sample: no file at ${sample}`);

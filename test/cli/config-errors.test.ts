@@ -73,6 +73,10 @@ test('TWICHIST_API_TOKEN blank', async () => {
   await expectConfigError({ TWICHIST_API_TOKEN: '   ' }, 'TWICHIST_API_TOKEN', /is blank/);
 });
 
+test('TWICHIST_API_TOKEN too short for `twichist api` too (it runs no preflight, and serves the changing requests)', async () => {
+  await expectConfigError({ TWICHIST_API_TOKEN: 'hunter2' }, 'TWICHIST_API_TOKEN', /too short.*at least 16/, ['api']);
+});
+
 test('TWITCH_TOKEN_FILE that cannot be read', async () => {
   await expectConfigError({ TWITCH_TOKEN_FILE: path.join(base, 'missing-token.json') }, 'TWITCH_TOKEN_FILE', /cannot read .*ENOENT/);
 });

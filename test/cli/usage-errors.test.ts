@@ -31,6 +31,12 @@ test('sql: one statement per call; a trailing ; and ; inside quotes or comments 
   assert.equal(ok.stdout, '{"answer":42}\n');
 });
 
+test('up: --speed takes 500x as well as 500, as replay does; anything else is a usage error', async () => {
+  // A missing --sample is the next check, so reaching it means the speed was accepted (nothing starts).
+  await expectUsageError(['up', '--speed', '500x', '--sample', path.join(base, 'missing.json')], /--sample: no file at/);
+  await expectUsageError(['up', '--speed', 'fast', '--sample', path.join(base, 'missing.json')], /--speed must be a positive number, not 'fast'/);
+});
+
 test('analytics topics: --since after --until (or after now) is a usage error, not an empty run', async () => {
   await expectUsageError(['analytics', 'topics', '--since', '2016-09-30T03:00:00Z', '--until', '2016-09-30T01:00:00Z'], /--since must be before --until/);
   await expectUsageError(['analytics', 'topics', '--since', '2999-01-01T00:00:00Z'], /--since must be before now/);

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, test } from 'node:test';
-import { ConfigError, loadConfig } from '../../core/config.ts';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, envSchema, loadConfig } from '../../core/config.ts';
 import { validateEvent } from '../../core/events.ts';
 import { deterministicId } from '../../core/ids.ts';
 import { sampleMessage } from '../support/events.ts';
@@ -64,5 +67,39 @@ describe('config', () => {
     ] as const) {
       assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && e.issues[0].setting === setting && e.message.includes(setting));
     }
+  });
+
+  const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+  test("README's Configuration table lists exactly the variables config.ts reads, with their defaults", () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const rows = new Map([...readme.matchAll(/^\| `([A-Z][A-Z0-9_]+)` \| ([^|]+) \|/gm)].map((m) => [m[1], m[2].trim()]));
+    assert.deepEqual([...rows.keys()].sort(), Object.keys(envSchema.shape).sort());
+    const defaults = envSchema.parse({}) as Record<string, unknown>;
+    for (const [name, cell] of rows) {
+      const literal = /^`([^`$]*)`$/.exec(cell);
+      // `empty`, `unset: ...`, `none`, `Twitch`, `$TWICHIST_DATA_DIR/models`: no value of its own.
+      const want = literal ? literal[1] : cell === 'empty' ? '' : null;
+      const got = defaults[name];
+      if (want === null) assert.ok(got === null || (Array.isArray(got) && got.length === 0), `${name}: README says ${cell}, config.ts defaults to ${JSON.stringify(got)}`);
+      else assert.equal(String(got), want, `${name}: README says ${cell}`);
+    }
+  });
+
+  test('no file but core/config.ts reads process.env (DEVELOPERS.md: config is parsed once and passed down)', () => {
+    const offenders: string[] = [];
+    const walk = (dir: string) => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) {
+          if (e.name !== 'node_modules' && !e.name.startsWith('.')) walk(p);
+        } else if (e.name.endsWith('.ts') && /process\.env[.[]/.test(fs.readFileSync(p, 'utf8'))) {
+          offenders.push(path.relative(ROOT, p));
+        }
+      }
+    };
+    // test/ is left out: tests pass environments to the processes they start.
+    for (const d of fs.readdirSync(ROOT, { withFileTypes: true })) if (d.isDirectory() && !['node_modules', 'test'].includes(d.name) && !d.name.startsWith('.')) walk(path.join(ROOT, d.name));
+    assert.deepEqual(offenders.filter((f) => f !== path.join('core', 'config.ts')), []);
   });
 });
