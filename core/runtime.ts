@@ -113,7 +113,11 @@ export function checkApiToken(config: Config): void {
   if (token.length < MIN_API_TOKEN_LENGTH) fail('TWICHIST_API_TOKEN', `is ${token.length} characters, too short to be a secret; use at least ${MIN_API_TOKEN_LENGTH} (e.g. \`openssl rand -hex 24\`)`);
 }
 
-function checkTokenFile(config: Config): void {
+/**
+ * Read by every command that logs in to Twitch (`up` in {@link preflight}, `ingest` on its own): a bad
+ * file found only at login left `ingest` printing "Invalid token supplied" and then hanging.
+ */
+export function checkTokenFile(config: Config): void {
   const file = config.twitch.tokenFile;
   if (file === null) return;
   let text: string;

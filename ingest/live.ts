@@ -156,7 +156,12 @@ export async function createAuthProvider(config: Config, logger: Logger): Promis
     fs.renameSync(tmp, tokenFile);
     logger.info('Twitch token refreshed and saved');
   });
-  await provider.addUserForToken(token, ['chat']);
+  try {
+    // Asks Twitch who the token belongs to: fails on a revoked token and when id.twitch.tv is unreachable.
+    await provider.addUserForToken(token, ['chat']);
+  } catch (err) {
+    throw new Error(`cannot log in to Twitch with the token in ${tokenFile} (TWITCH_TOKEN_FILE): ${err instanceof Error ? err.message : String(err)}; Twitch must be reachable to check it, and the token valid. Unset TWITCH_CLIENT_ID to read chat anonymously`, { cause: err });
+  }
   return provider;
 }
 

@@ -7,6 +7,7 @@
 import { channelsFromClickHouse, createOptOutFilter, LiveIngestor } from '../../ingest/live.ts';
 import { openPublishPipeline } from '../../ingest/pipeline.ts';
 import { serveHeldFolder } from '../../core/control.ts';
+import { checkTokenFile } from '../../core/runtime.ts';
 import { parseArgs, UsageError, type Command } from '../command.ts';
 
 export const command: Command = {
@@ -21,6 +22,7 @@ export const command: Command = {
     const extra = typeof flags.channels === 'string' ? flags.channels.split(',').map((c) => c.trim().replace(/^#/, '').toLowerCase()).filter(Boolean) : [];
     for (const c of extra) if (!/^[a-z0-9_]{1,25}$/.test(c)) throw new UsageError(`--channels: '${c}' is not a Twitch login`);
     const config = { ...base, twitch: { ...base.twitch, channels: [...new Set([...base.twitch.channels, ...extra])] } };
+    checkTokenFile(config);
     const logger = ctx.logger().child({ cmd: 'ingest' });
     const pipeline = await openPublishPipeline(config, logger);
     const client = await pipeline.clickhouse();
@@ -29,7 +31,16 @@ export const command: Command = {
     const optOuts = createOptOutFilter(client, logger);
     await optOuts.refresh();
     const ingestor = new LiveIngestor({ config, logger, publisher: pipeline.publisher, isOptedOut: optOuts.isOptedOut, loadChannels: channelsFromClickHouse(client), nc: pipeline.nc });
-    await ingestor.start();
+    try {
+      await ingestor.start();
+    } catch (err) {
+      // Nothing was received yet; without closing what is open the command printed its error and hung.
+      await ingestor.stop().catch(() => {});
+      optOuts.stop();
+      await control?.close();
+      await pipeline.close();
+      throw err;
+    }
     ctx.stdout.write(`ingesting ${ingestor.channels.join(', ') || '(no channels yet: add some with TWITCH_CHANNELS or the API)'}; Ctrl-C to stop\n`);
     const report = setInterval(() => logger.info({ ...ingestor.stats, joined: ingestor.joinedChannels }, 'ingest progress'), 30_000);
     report.unref();

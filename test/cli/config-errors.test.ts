@@ -81,6 +81,13 @@ test('TWITCH_TOKEN_FILE that cannot be read', async () => {
   await expectConfigError({ TWITCH_TOKEN_FILE: path.join(base, 'missing-token.json') }, 'TWITCH_TOKEN_FILE', /cannot read .*ENOENT/);
 });
 
+test('TWITCH_TOKEN_FILE checked by `twichist ingest` too, before it logs in (it printed "Invalid token supplied" and hung)', async () => {
+  const file = path.join(base, 'ingest-no-access-token.json');
+  fs.writeFileSync(file, '{"refreshToken": "x"}');
+  await expectConfigError({ TWITCH_TOKEN_FILE: file, TWITCH_CLIENT_ID: 'abc', TWITCH_CLIENT_SECRET: 'def', TWITCH_CHANNELS: 'xqc' }, 'TWITCH_TOKEN_FILE', /has no accessToken/, ['ingest']);
+  await expectConfigError({ TWITCH_TOKEN_FILE: path.join(base, 'ingest-missing.json'), TWITCH_CLIENT_ID: 'abc', TWITCH_CLIENT_SECRET: 'def' }, 'TWITCH_TOKEN_FILE', /cannot read .*ENOENT/, ['ingest']);
+});
+
 test('TWITCH_TOKEN_FILE that is not a token', async () => {
   const file = path.join(base, 'token.json');
   fs.writeFileSync(file, '{"refreshToken": "x"}');
