@@ -24,37 +24,51 @@ export const command: Command = {
     if (config.nats.url === null) throw new UsageError('NATS_URL is not set: `twichist enrich` consumes JetStream (e.g. NATS_URL=nats://127.0.0.1:4222); without NATS, `twichist up` or `import` enrich in one process');
     const logger = ctx.logger().child({ cmd: 'enrich' });
     const client = await createClickHouse(config);
-    const applied = await migrateUp(client);
-    await loadHypeModel(client);
-    if (applied.length > 0) logger.info({ applied: applied.map((m) => `${m.version}_${m.name}`) }, 'applied migrations');
-    const control = await serveHeldFolder({ dataDir: config.dataDir, logger });
-    const consumer = await createJetStreamConsumer({ config, logger });
-    const stage = startEnrich({ config, logger, client, consumer });
-    const report = setInterval(() => {
-      const m = stage.metrics;
-      logger.info({ acked: m.busAcked, out: m.eventsOut, deadLetters: m.deadLetters, duplicates: m.duplicatesDropped, naks: m.busNaked }, 'enrich progress');
-    }, 30_000);
-    report.unref();
+    let control: Awaited<ReturnType<typeof serveHeldFolder>> = null;
+    let consumer: Awaited<ReturnType<typeof createJetStreamConsumer>> | null = null;
+    let stage: ReturnType<typeof startEnrich> | null = null;
+    let report: NodeJS.Timeout | undefined;
     // Prometheus scrape target: the API process of a split deployment cannot see this process's counters.
     let metricsServer: http.Server | null = null;
-    if (config.enrich.metricsPort > 0) {
-      const server = http.createServer((req, res) => {
-        if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
-          res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: the only path is /metrics\n');
-          return;
-        }
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(toPrometheus(stage.metrics));
-      });
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(config.enrich.metricsPort, config.enrich.metricsHost, () => resolve());
-      }).catch((err: Error) => {
-        throw new UsageError(`cannot serve metrics on ${config.enrich.metricsHost}:${config.enrich.metricsPort} (${err.message}): set ENRICH_METRICS_PORT to a free port, or 0 to turn it off`);
-      });
-      metricsServer = server;
-      logger.info({ url: `http://${config.enrich.metricsHost}:${config.enrich.metricsPort}/metrics` }, 'metrics');
+    try {
+      const applied = await migrateUp(client);
+      await loadHypeModel(client);
+      if (applied.length > 0) logger.info({ applied: applied.map((m) => `${m.version}_${m.name}`) }, 'applied migrations');
+      control = await serveHeldFolder({ dataDir: config.dataDir, logger });
+      consumer = await createJetStreamConsumer({ config, logger });
+      stage = startEnrich({ config, logger, client, consumer });
+      report = setInterval(() => {
+        const m = stage!.metrics;
+        logger.info({ acked: m.busAcked, out: m.eventsOut, deadLetters: m.deadLetters, duplicates: m.duplicatesDropped, naks: m.busNaked }, 'enrich progress');
+      }, 30_000);
+      report.unref();
+      if (config.enrich.metricsPort > 0) {
+        const server = http.createServer((req, res) => {
+          if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+            res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: the only path is /metrics\n');
+            return;
+          }
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(toPrometheus(stage!.metrics));
+        });
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(config.enrich.metricsPort, config.enrich.metricsHost, () => resolve());
+        }).catch((err: Error) => {
+          throw new UsageError(`cannot serve metrics on ${config.enrich.metricsHost}:${config.enrich.metricsPort} (${err.message}): set ENRICH_METRICS_PORT to a free port, or 0 to turn it off`);
+        });
+        metricsServer = server;
+        logger.info({ url: `http://${config.enrich.metricsHost}:${config.enrich.metricsPort}/metrics` }, 'metrics');
+      }
+    } catch (err) {
+      // Start-up failed with something open (NATS down, metrics port taken): close it, in the shutdown's
+      // order, or the process printed the error and kept running on the open handles.
+      clearInterval(report);
+      await stage?.stop().catch(() => {});
+      await consumer?.close().catch(() => {});
+      await control?.close().catch(() => {});
+      await client.close().catch(() => {});
+      throw err;
     }
-
     let shuttingDown: Promise<number> | null = null;
     // Ordered shutdown (SIGTERM/SIGINT or a failed consume loop); each step needs the ones after it.
     const shutdown = (reason: string, code: number) =>
