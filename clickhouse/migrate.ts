@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CH_ERROR, clickHouseCode, type ClickHouseClient } from '../core/clickhouse.ts';
+import { CH_ERROR, clickHouseCode, rawInserter, type ClickHouseClient } from '../core/clickhouse.ts';
 
 export const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 
@@ -102,13 +102,45 @@ async function record(client: ClickHouseClient, m: MigrationFile, applied: boole
   });
 }
 
-async function runFile(client: ClickHouseClient, file: string) {
+async function runFile(client: ClickHouseClient, file: string, skipUnknownTable = false) {
   for (const stmt of splitStatements(fs.readFileSync(file, 'utf8'))) {
     try {
       await client.command({ query: stmt, clickhouse_settings: { wait_end_of_query: 1 } });
     } catch (err) {
+      if (skipUnknownTable && clickHouseCode(err) === CH_ERROR.UNKNOWN_TABLE) continue;
       throw await explainAliasClash(client, file, err);
     }
+  }
+}
+
+/**
+ * Applies a pending migration. A process killed inside a migration (a `kill -9` of the first `twichist import` of a
+ * new data folder) left some of its tables created and the migration unrecorded; every later run then stopped at
+ * "TABLE_ALREADY_EXISTS" and the folder could not be used again. With `repair`, such a run is undone with the
+ * migration's down file (statements naming what the interrupted run had not created yet are skipped) and the
+ * migration applied again: what is dropped was created by the interrupted run of this same migration, which ran
+ * before its process stored anything. Without it (see {@link MigrateOptions.repairInterrupted}) the error says how.
+ */
+async function applyPending(client: ClickHouseClient, m: MigrationFile, repair: boolean): Promise<void> {
+  try {
+    await runFile(client, m.upPath);
+  } catch (err) {
+    if (clickHouseCode(err) !== CH_ERROR.TABLE_ALREADY_EXISTS || m.downPath === null) throw err;
+    // another process may have finished it meanwhile (a shared server): then it is not ours to undo
+    if ((await appliedMigrations(client)).some((a) => a.version === m.version)) return;
+    if (!repair) {
+      throw new MigrationError(
+        `${path.basename(m.upPath)} was interrupted in an earlier run: some of what it creates exists, but it is not recorded as applied. ` +
+          'If no other process is migrating this database, run `twichist migrate --repair` to undo it with its down file and apply it again. ' +
+          `ClickHouse said: ${(err as Error).message.split('\n')[0]}`,
+      );
+    }
+    try {
+      await runFile(client, m.downPath, true);
+    } catch (undoErr) {
+      throw new MigrationError(`${path.basename(m.upPath)} was interrupted in an earlier run and cannot be undone (${(undoErr as Error).message.split('\n')[0]}); ClickHouse said first: ${(err as Error).message.split('\n')[0]}`);
+    }
+    await runFile(client, m.upPath);
   }
 }
 
@@ -141,6 +173,13 @@ export interface MigrateOptions {
   /** Apply up to and including this version; default all. */
   to?: number;
   onApply?: (m: MigrationFile, index: number, total: number) => void;
+  /**
+   * Undo and reapply a pending migration that an earlier, killed run left half-applied. Default: only when this
+   * process holds the embedded engine itself, since then no other process can be migrating it. On a server two
+   * processes may migrate at once (compose starts api and enrich together): undoing would drop what the other is
+   * creating, so there it takes `twichist migrate --repair`.
+   */
+  repairInterrupted?: boolean;
 }
 
 /** Applies pending migrations; returns the ones applied. */
@@ -155,9 +194,10 @@ export async function migrateUp(client: ClickHouseClient, opts: MigrateOptions =
     );
   }
   const pending = files.filter((f) => !applied.has(f.version) && (opts.to === undefined || f.version <= opts.to));
+  const repair = opts.repairInterrupted ?? rawInserter(client) !== null;
   for (let i = 0; i < pending.length; i++) {
     opts.onApply?.(pending[i], i, pending.length);
-    await runFile(client, pending[i].upPath);
+    await applyPending(client, pending[i], repair);
     await record(client, pending[i], true);
   }
   return pending;

@@ -257,6 +257,7 @@ function withoutStickySettings(conn: ChConnection): ChConnection {
 /** ClickHouse error codes we act on (see `ClickHouseError.code`). */
 export const CH_ERROR = {
   UNKNOWN_IDENTIFIER: '47',
+  TABLE_ALREADY_EXISTS: '57',
   UNKNOWN_TABLE: '60',
 } as const;
 

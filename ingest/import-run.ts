@@ -41,13 +41,17 @@ export interface ImportRunResult {
 export async function runImport(o: ImportRunOptions): Promise<ImportRunResult> {
   const replay = o.speed !== null;
   const started = performance.now();
-  const { files, skipped } = await listImportFiles(o.target);
+  const { files, skipped, failed } = await listImportFiles(o.target);
   for (const s of skipped) o.stderr.write(`skipping ${s}: not a supported chat format\n`);
-  if (files.length === 0) throw new Error(`${o.target}: no importable chat files`);
+  for (const f of failed) o.stderr.write(`failed ${f.file}: ${f.error}\n`);
+  if (files.length === 0) {
+    if (failed.length === 1 && failed[0].file === o.target) throw new Error(`${o.target}: ${failed[0].error}`);
+    throw new Error(`${o.target}: no importable chat files${failed.length > 0 ? ` (${failed.length} could not be read, listed above)` : ''}`);
+  }
   const pipeline = await openPublishPipeline(o.config, o.logger, {}, { servedClickHouse: true });
   const dead = new DeadLetterWriter({ clickhouse: pipeline.clickhouse, logger: o.logger });
   const progress = createProgress({ out: o.stderr, isTTY: o.isTTY, label: '', unit: 'events' });
-  const result: ImportRunResult = { files: [], events: {}, total: 0, rejected: 0, ignored: 0, durationMs: 0, failedFiles: [] };
+  const result: ImportRunResult = { files: [], events: {}, total: 0, rejected: 0, ignored: 0, durationMs: 0, failedFiles: [...failed] };
   const runId = replay && o.newIds ? String(Date.now()) : null;
   try {
     for (const { file } of files) {
@@ -88,6 +92,14 @@ export async function runImport(o: ImportRunOptions): Promise<ImportRunResult> {
         result.ignored += stats.ignored;
         result.total += count;
       } catch (err) {
+        // a file that breaks mid-way (truncated gzip or JSON) has published its events and rejects before the break
+        const part = (err as Error & { stats?: ImportStats }).stats;
+        if (part) {
+          for (const [k, n] of Object.entries(part.events)) result.events[k as EventKind] = (result.events[k as EventKind] ?? 0) + (n ?? 0);
+          result.rejected += part.rejected;
+          result.ignored += part.ignored;
+        }
+        result.total += count;
         result.failedFiles.push({ file, error: (err as Error).message });
         o.stderr.write(`${o.isTTY ? '\r\u001b[2K' : ''}failed ${file}: ${(err as Error).message}\n`);
       }

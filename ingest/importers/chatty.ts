@@ -25,7 +25,7 @@
 import { deterministicId } from '../../core/ids.ts';
 import { readLines, type Readable } from './input.ts';
 import type { EventSink, ImportOptions, ImportStats } from './types.ts';
-import { NOT_IN_RECORDINGS, countingSink, lineRejecter, occurrenceCounter } from './types.ts';
+import { NOT_IN_RECORDINGS, NOT_UTF8_REASON, countingSink, lineRejecter, occurrenceCounter } from './types.ts';
 
 const LOG_STARTED = /^# Log started: (\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)/;
 /** `[HH:MM:SS] ` (Chatty until ~2019) or `[yyyy-MM-dd HH:MM:SS] ` (the later default `logTimestamp`). */
@@ -203,10 +203,16 @@ export async function importChatty(text: Readable, file: string, sink: EventSink
 
   const reject = lineRejecter(file, opts, stats);
   const occurrence = occurrenceCounter();
-  const emit = countingSink(sink, stats);
+  let at = { lineNo: 0, line: '' };
+  const emit = countingSink(sink, stats, (reason) => reject(at.lineNo, reason, at.line));
 
-  for await (const { line, lineNo } of readLines(text)) {
+  for await (const { line, lineNo, notUtf8 } of readLines(text)) {
     stats.units++;
+    if (notUtf8) {
+      reject(lineNo, NOT_UTF8_REASON, line);
+      continue;
+    }
+    at = { lineNo, line };
     const r = reader.read(line);
     if (r.type === 'ignored') {
       stats.ignored++;

@@ -61,6 +61,10 @@ export async function importFile(file: string, sink: EventSink, opts: ImportOpti
       default:
         await importVodJson(input.text, file, format, sink, opts, stats, format === 'gql' ? channelFromFolders(file) : null);
     }
+  } catch (err) {
+    // what was read before the break (published, rejected) stays counted in the import's summary
+    (err as Error & { stats?: ImportStats }).stats = stats;
+    throw err;
   } finally {
     input.text.destroy();
   }
@@ -68,19 +72,50 @@ export async function importFile(file: string, sink: EventSink, opts: ImportOpti
 }
 
 /**
- * Files to import under `target`: the file itself, or every regular file below a directory (sorted,
- * recursive), skipping the ones whose content is not a chat format (e.g. a VOD's `vod.json`).
+ * Files to import under `target`: the file itself, or every file below a directory (sorted, recursive, symbolic
+ * links followed, each real file and folder once), skipping the ones whose content is not a chat format (e.g. a
+ * VOD's `vod.json`). `failed`: entries that cannot be read (a broken link, a pipe, an unreadable or corrupt file),
+ * with the reason; the import reports them and exits non-zero instead of calling them "not a chat format".
  */
-export async function listImportFiles(target: string): Promise<{ files: Array<{ file: string; format: ImportFormat }>; skipped: string[] }> {
+export async function listImportFiles(target: string): Promise<{ files: Array<{ file: string; format: ImportFormat }>; skipped: string[]; failed: Array<{ file: string; error: string }> }> {
   const st = await fs.promises.stat(target);
   const all: string[] = [];
+  const failed: Array<{ file: string; error: string }> = [];
   if (st.isDirectory()) {
+    // Links were not followed before, and a linked file was neither imported nor reported. Following them needs
+    // the real paths seen, so a link loop ends and a file linked twice is read once.
+    const seen = new Set<string>();
     const walk = async (dir: string) => {
-      const entries = (await fs.promises.readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
+      const real = await fs.promises.realpath(dir);
+      if (seen.has(real)) return;
+      seen.add(real);
+      const listed = await fs.promises.readdir(dir, { withFileTypes: true }).catch((err: Error) => err);
+      if (listed instanceof Error) {
+        failed.push({ file: dir, error: `cannot list the folder: ${listed.message}` });
+        return;
+      }
+      const entries = listed.sort((a, b) => a.name.localeCompare(b.name));
       for (const e of entries) {
         const p = path.join(dir, e.name);
-        if (e.isDirectory()) await walk(p);
-        else if (e.isFile()) all.push(p);
+        let isDir = e.isDirectory();
+        let isFile = e.isFile();
+        if (e.isSymbolicLink()) {
+          const t = await fs.promises.stat(p).catch((err: Error) => err);
+          if (t instanceof Error) {
+            failed.push({ file: p, error: `broken symbolic link (${t.message})` });
+            continue;
+          }
+          isDir = t.isDirectory();
+          isFile = t.isFile();
+        }
+        if (isDir) await walk(p);
+        else if (!isFile) failed.push({ file: p, error: 'not a regular file (a pipe, socket or device)' });
+        else {
+          const r = await fs.promises.realpath(p);
+          if (seen.has(r)) continue;
+          seen.add(r);
+          all.push(p);
+        }
       }
     };
     await walk(target);
@@ -88,9 +123,15 @@ export async function listImportFiles(target: string): Promise<{ files: Array<{ 
   const files: Array<{ file: string; format: ImportFormat }> = [];
   const skipped: string[] = [];
   for (const f of all) {
-    const format = await detectFormat(f).catch(() => null);
+    let format: ImportFormat | null;
+    try {
+      format = await detectFormat(f);
+    } catch (err) {
+      failed.push({ file: f, error: `cannot read: ${(err as Error).message}` });
+      continue;
+    }
     if (format === null) skipped.push(f);
     else files.push({ file: f, format });
   }
-  return { files, skipped };
+  return { files, skipped, failed };
 }

@@ -131,4 +131,7 @@ export async function* streamJsonArray(text: Readable, opts: JsonStreamOptions =
     if (keyBuf !== null && keyStart >= 0) keyBuf.push(chunk.slice(keyStart));
   }
   if (capturing) yield { value: undefined, index, error: 'unexpected end of file inside an element', raw: pieces.join('').slice(0, 10_000) };
+  // A file cut between two elements read as complete before: the comments after the cut were lost without a word.
+  if (depth > 0) throw new Error(`the JSON ends before its ${elementDepth === 2 ? `"${arrayKey}" array and object are` : 'array is'} closed, after ${index} elements: the file is truncated`);
+  if (rootKind === '{' && elementDepth === -1) throw new Error(`the JSON object has no "${arrayKey}" array: nothing to import`);
 }

@@ -29,7 +29,7 @@
 import { deterministicId } from '../../core/ids.ts';
 import { readLines, type Readable } from './input.ts';
 import type { EventSink, ImportOptions, ImportStats } from './types.ts';
-import { NOT_IN_RECORDINGS, countingSink, lineRejecter, occurrenceCounter } from './types.ts';
+import { NOT_IN_RECORDINGS, NOT_UTF8_REASON, countingSink, lineRejecter, occurrenceCounter } from './types.ts';
 
 const LINE = /^\[(\d{4})-(\d\d)-(\d{1,2}) (\d\d):(\d\d):(\d\d)\] #([a-z0-9_]{1,25})(?: (.*))?$/;
 const SPOKEN = /^([a-z0-9_]{1,25}): ?(.*)$/;
@@ -61,11 +61,17 @@ function noticeOf(text: string): { type: string; name: string } | null {
 export async function importJustlogText(text: Readable, file: string, sink: EventSink, opts: ImportOptions, stats: ImportStats): Promise<void> {
   const source = opts.source ?? 'import';
   const occurrence = occurrenceCounter();
-  const emit = countingSink(sink, stats);
   const reject = lineRejecter(file, opts, stats);
+  let at = { lineNo: 0, line: '' };
+  const emit = countingSink(sink, stats, (reason) => reject(at.lineNo, reason, at.line));
 
-  for await (const { line, lineNo } of readLines(text)) {
+  for await (const { line, lineNo, notUtf8 } of readLines(text)) {
     stats.units++;
+    if (notUtf8) {
+      reject(lineNo, NOT_UTF8_REASON, line);
+      continue;
+    }
+    at = { lineNo, line };
     if (line.trim() === '') {
       stats.ignored++;
       continue;

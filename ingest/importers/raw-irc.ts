@@ -6,7 +6,7 @@
 import { parseIrcLine, splitIrcLine } from '../irc-parser.ts';
 import { readLines, type Readable } from './input.ts';
 import type { EventSink, ImportOptions, ImportStats } from './types.ts';
-import { countingSink, lineRejecter } from './types.ts';
+import { NOT_UTF8_REASON, countingSink, lineRejecter } from './types.ts';
 
 /** Splits an optional time prefix off a line: `[time, rest]`, time `null` when there is none or it does not parse. */
 export function splitTimePrefix(line: string): [number | null, string] {
@@ -37,8 +37,10 @@ function parseLogTime(s: string): number | null {
 
 export async function importRawIrc(text: Readable, file: string, sink: EventSink, opts: ImportOptions, stats: ImportStats): Promise<void> {
   const source = opts.source ?? 'import';
-  const emit = countingSink(sink, stats);
   const reject = lineRejecter(file, opts, stats);
+  // held lines are parsed after later ones, so the line an event comes from is set where it is parsed
+  let at = { lineNo: 0, line: '' };
+  const emit = countingSink(sink, stats, (reason) => reject(at.lineNo, reason, at.line));
   // Lines without tmi-sent-ts and without a time prefix (ROOMSTATE) get the last time seen, so a
   // re-import computes the same deterministic ids. Such lines before the first timed one (the ROOMSTATE
   // after a JOIN at the top of a capture) wait for it and take its time: they were stored at 1970 before.
@@ -55,10 +57,15 @@ export async function importRawIrc(text: Readable, file: string, sink: EventSink
     if (prefixTime === null) e.received_at = e.ts;
     lastTime = Math.max(lastTime ?? 0, e.ts);
     if (opts.channel) e.channel = opts.channel;
+    at = { lineNo, line };
     await emit(e);
   };
-  for await (const { line, lineNo } of readLines(text)) {
+  for await (const { line, lineNo, notUtf8 } of readLines(text)) {
     stats.units++;
+    if (notUtf8) {
+      reject(lineNo, NOT_UTF8_REASON, line);
+      continue;
+    }
     if (line.trim() === '') {
       stats.ignored++;
       continue;

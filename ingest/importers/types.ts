@@ -1,5 +1,5 @@
 /** Shared shapes of the importers. */
-import type { ChatEvent, EventKind, EventSource } from '../../core/events.ts';
+import { validateEvent, type ChatEvent, type EventKind, type EventSource } from '../../core/events.ts';
 import type { InputProgress } from './input.ts';
 
 export type ImportFormat = 'raw-irc' | 'chatty' | 'justlog' | 'gql' | 'v5' | 'twitchdownloader';
@@ -86,9 +86,41 @@ export function lineRejecter(file: string, opts: ImportOptions, stats: ImportSta
   };
 }
 
-/** The sink as importers call it: counts each event by kind and waits when the sink asks for back-pressure. */
-export function countingSink(sink: EventSink, stats: ImportStats): (e: ChatEvent) => Promise<void> {
+/** Why a line or record holding bytes that are not UTF-8 is rejected (see `mayHoldNotUtf8`). */
+export const NOT_UTF8_REASON =
+  'bytes that are not UTF-8 (Latin-1 or Windows-1252?): re-encode such lines as UTF-8 (a whole Latin-1 file: iconv -f windows-1252 -t utf-8; not a file that is UTF-8 elsewhere) and import again; lines already stored are kept once';
+
+/** The earliest time an imported event may carry: Justin.tv, Twitch's predecessor, opened in 2007. */
+export const FIRST_CHAT_TS = Date.UTC(2007, 0, 1);
+/** How far past this machine's clock an imported time may be (a clock a little ahead). */
+const FUTURE_SLACK_MS = 86_400_000;
+
+/**
+ * Why an imported event cannot be stored, or null. Before, the enrich stage dead-lettered such events under its own
+ * bus batch id and the import's summary only showed "N read, M stored" with nothing rejected; a date field read
+ * wrongly (1970, 2100) was stored as chat of that year. Checked here, they are rejected with their file:line. Costs
+ * one validation per event (the fast path for messages; enrich validates again).
+ */
+export function unstorable(e: ChatEvent): string | null {
+  if (!(e.ts >= FIRST_CHAT_TS && e.ts <= Date.now() + FUTURE_SLACK_MS)) {
+    const shown = Number.isFinite(e.ts) && Math.abs(e.ts) <= 8.64e15 ? new Date(e.ts).toISOString() : String(e.ts);
+    return `time ${shown} is outside 2007-01-01 .. now: not a time of Twitch chat (a wrong date or time field?)`;
+  }
+  const v = validateEvent(e);
+  return v.ok ? null : `cannot be stored: ${v.reason}`;
+}
+
+/**
+ * The sink as importers call it: counts each event by kind and waits when the sink asks for back-pressure. An event
+ * that cannot be stored goes to `onUnstorable` with the reason instead (the importer rejects its line).
+ */
+export function countingSink(sink: EventSink, stats: ImportStats, onUnstorable: (reason: string) => void): (e: ChatEvent) => Promise<void> {
   return async (e) => {
+    const problem = unstorable(e);
+    if (problem !== null) {
+      onUnstorable(problem);
+      return;
+    }
     stats.events[e.kind] = (stats.events[e.kind] ?? 0) + 1;
     const w = sink(e);
     if (w) await w;

@@ -10,9 +10,9 @@
 import type { ChatMessage, EmotePosition, EventSource } from '../../core/events.ts';
 import { codePointLength } from '../irc-parser.ts';
 import { streamJsonArray } from './json-stream.ts';
-import type { Readable } from './input.ts';
+import { mayHoldNotUtf8, type Readable } from './input.ts';
 import type { EventSink, ImportFormat, ImportOptions, ImportStats } from './types.ts';
-import { NOT_IN_RECORDINGS, truncatePayload } from './types.ts';
+import { NOT_IN_RECORDINGS, NOT_UTF8_REASON, truncatePayload, unstorable } from './types.ts';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -61,7 +61,9 @@ function toMessage(c: Obj, format: ImportFormat, channel: string, channelId: str
   const gql = format === 'gql';
   const id = str(gql ? c.id : c._id);
   if (id === null) return 'comment without an id';
-  const created = str(gql ? c.createdAt : c.created_at);
+  // Only an ISO date-time: Date.parse also reads a number or "-5" (as 2001-05-01), and str() made numbers strings.
+  const createdRaw = gql ? c.createdAt : c.created_at;
+  const created = typeof createdRaw === 'string' && /^[+-]?\d{4,6}-\d\d-\d\dT\d\d:\d\d/.test(createdRaw) ? createdRaw : null;
   const ts = created === null ? NaN : Date.parse(created);
   if (!Number.isFinite(ts) || ts < 0) return `bad or missing ${gql ? 'createdAt' : 'created_at'}`;
   const who = c.commenter;
@@ -138,6 +140,11 @@ export async function importVodJson(text: Readable, file: string, format: Import
       opts.onReject?.({ source: where, reason: `invalid JSON: ${el.error}`, payload: truncatePayload(el.raw) });
       continue;
     }
+    if (mayHoldNotUtf8(text, el.raw)) {
+      stats.rejected++;
+      opts.onReject?.({ source: where, reason: NOT_UTF8_REASON, payload: truncatePayload(el.raw) });
+      continue;
+    }
     const c = el.value;
     if (!isObj(c)) {
       stats.rejected++;
@@ -156,7 +163,8 @@ export async function importVodJson(text: Readable, file: string, format: Import
       opts.onReject?.({ source: where, reason: 'the export does not name its channel; pass --channel', payload: truncatePayload(el.raw) });
       continue;
     }
-    const e = toMessage(c, format, channel, channelId, source);
+    const m = toMessage(c, format, channel, channelId, source);
+    const e = typeof m === 'string' ? m : (unstorable(m) ?? m);
     if (typeof e === 'string') {
       stats.rejected++;
       opts.onReject?.({ source: where, reason: e, payload: truncatePayload(el.raw) });

@@ -39,6 +39,31 @@ describe('migrations', () => {
     assert.equal(await dumpSchema(client), before);
   });
 
+  test('a migration interrupted part-way (kill -9 of the first import) is undone and applied again, not stuck at TABLE_ALREADY_EXISTS', async () => {
+    const { client } = await testDatabase({ migrate: false });
+    const all = listMigrations();
+    const m = all.find((f) => f.name === 'create_topic_window_state')!;
+    await migrateUp(client, { to: m.version - 1 });
+    // the interrupted run: the table created, the view and the backfill not, nothing recorded
+    await client.command({ query: splitStatements(fs.readFileSync(m.upPath, 'utf8'))[0] });
+    // On a server another process may be migrating: there the repair is asked for (`migrate --repair`), not assumed.
+    await assert.rejects(migrateUp(client, { repairInterrupted: false }), /create_topic_window_state\.up\.sql was interrupted in an earlier run.*twichist migrate --repair/);
+    const applied = await migrateUp(client);
+    assert.deepEqual(applied.map((f) => f.version), all.filter((f) => f.version >= m.version).map((f) => f.version));
+    const committed = fs.readFileSync(path.join(REPO_ROOT, 'clickhouse', 'schema.sql'), 'utf8');
+    assert.equal(await dumpSchema(client), committed);
+    // a down file that names what the interrupted run had not created yet (no IF EXISTS)
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-mig-'));
+    fs.writeFileSync(path.join(dir, '0001_create_things.up.sql'), 'CREATE TABLE a (x UInt8) ENGINE = MergeTree ORDER BY x;\nCREATE TABLE b (x UInt8) ENGINE = MergeTree ORDER BY x;\n');
+    fs.writeFileSync(path.join(dir, '0001_create_things.down.sql'), 'DROP TABLE b;\nDROP TABLE a;\n');
+    const t = await testDatabase({ migrate: false });
+    await t.client.command({ query: 'CREATE TABLE a (x UInt8) ENGINE = MergeTree ORDER BY x' });
+    await migrateUp(t.client, { dir });
+    const rs = await t.client.query({ query: "SELECT name FROM system.tables WHERE database = currentDatabase() AND name IN ('a', 'b') ORDER BY name", format: 'JSONEachRow' });
+    assert.deepEqual(await rs.json(), [{ name: 'a' }, { name: 'b' }]);
+    assert.deepEqual((await appliedMigrations(t.client)).map((a) => a.version), [1]);
+  });
+
   test('refuses to run when an applied migration file changed', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-mig-'));
     fs.writeFileSync(path.join(dir, '0001_create_things.up.sql'), 'CREATE TABLE things (x UInt8) ENGINE = MergeTree ORDER BY x;\n');

@@ -5,13 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { validateEvent, type ChatEvent } from '../../core/events.ts';
-import { detectFormat, importFile, type Reject } from '../../ingest/importers/index.ts';
+import { detectFormat, importFile, listImportFiles, type Reject } from '../../ingest/importers/index.ts';
+import { peekText } from '../../ingest/importers/input.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DATA = path.resolve(repoRoot, '..', 'shared', 'data');
@@ -253,6 +255,143 @@ test('corrupt JSON records mid-way: good comments imported, bad ones reported by
     const { events, rejects } = await run(file);
     assert.equal(events.length, 3);
     assert.deepEqual(rejects.map((r) => r.source), [`${file}:#1`, `${file}:#2`]);
+  } finally {
+    fs.rmSync(dir, { recursive: true });
+  }
+});
+
+// Bad input (fuzz8 audit): every case is either imported, or a rejection with file:line / file:#index and a reason,
+// or a failed file with the reason; nothing is dropped without a word.
+
+const tdComment = (id: string, createdAt: unknown, body = 'hi') => ({ _id: id, created_at: createdAt, commenter: { _id: '1', name: 'a', display_name: 'A' }, message: { body } });
+
+test('bad times: 1970, 2100, numbers and "-5" are rejected with file:#index / file:line, not stored as chat of that year', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-badtime-'));
+  try {
+    const td = path.join(dir, 'td.json');
+    const comments = [tdComment('ok', '2024-05-01T09:00:05Z'), tdComment('epoch', '1970-01-01T00:00:00Z'), tdComment('future', '2100-01-01T00:00:00Z'), tdComment('neg', -5), tdComment('num', 12345), tdComment('far', '+275760-09-13T00:00:00Z')];
+    fs.writeFileSync(td, JSON.stringify({ streamer: { name: 'demo', id: 1 }, comments }));
+    const j = await run(td);
+    assert.deepEqual(j.events.map((e) => e.id), ['ok']);
+    assert.deepEqual(j.rejects.map((r) => r.source), [1, 2, 3, 4, 5].map((i) => `${td}:#${i}`));
+    assert.match(j.rejects[0].reason, /time 1970-01-01T00:00:00.000Z is outside 2007-01-01 \.\. now/);
+    assert.match(j.rejects[2].reason, /bad or missing created_at/, '-5 was read by Date.parse as 2001-05-01');
+    // Chatty: a header dated 1970 and a message longer than the store takes (enrich dead-lettered it under a bus id)
+    const log = path.join(dir, 'chatty.log');
+    fs.writeFileSync(log, ['# Log started: 1970-01-01 00:00:00 +0000', '[00:00:01] Joining #demo..', '[00:00:02] <a> old', '# Log started: 2024-05-01 00:00:00 +0000', `[00:00:03] <a> ${'x'.repeat(30_000)}`, '[00:00:04] <a> fine', ''].join('\n'));
+    const c = await run(log);
+    assert.deepEqual(c.events.map((e) => (e as { text: string }).text), ['fine']);
+    assert.deepEqual(c.rejects.map((r) => [r.source, /outside 2007-01-01/.test(r.reason) || /text: Too big/.test(r.reason)]), [[`${log}:3`, true], [`${log}:5`, true]]);
+    assert.equal(c.stats.rejected, 2);
+  } finally {
+    fs.rmSync(dir, { recursive: true });
+  }
+});
+
+test('truncated input fails the file with the reason: JSON cut between elements, a .gz cut short, an object without "comments"', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-trunc-'));
+  try {
+    const whole = JSON.stringify({ streamer: { name: 'demo', id: 1 }, comments: [1, 2, 3].map((i) => tdComment(`c${i}`, '2024-05-01T09:00:05Z')) });
+    const cut = path.join(dir, 'cut.json');
+    fs.writeFileSync(cut, whole.slice(0, whole.indexOf('{"_id":"c3"') - 1)); // ends after c2's `}` and its comma
+    const got: ChatEvent[] = [];
+    await assert.rejects(importFile(cut, (e) => void got.push(e)), /ends before its "comments" array and object are closed, after 2 elements: the file is truncated/);
+    assert.equal(got.length, 2, 'the comments before the cut are still read');
+    const noArray = path.join(dir, 'noarray.json');
+    fs.writeFileSync(noArray, JSON.stringify({ streamer: { name: 'demo' }, comments: { c1: tdComment('c1', '2024-05-01T09:00:05Z') } }));
+    await assert.rejects(importFile(noArray, () => {}), /no "comments" array/);
+    // a .gz cut inside the first 64 KB was "not a supported chat format" (the peek failed) and skipped
+    const gz = path.join(dir, 'cut.json.gz');
+    const full = zlib.gzipSync(whole);
+    fs.writeFileSync(gz, full.subarray(0, full.length - 20));
+    assert.equal(await detectFormat(gz), 'twitchdownloader');
+    await assert.rejects(importFile(gz, () => {}), /corrupt gzip data .*the file is truncated/);
+  } finally {
+    fs.rmSync(dir, { recursive: true });
+  }
+});
+
+test('listing a folder: links followed once (a loop ends), a broken link, a pipe and an unreadable .gz are failures with the reason', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-list-'));
+  try {
+    const td = JSON.stringify({ streamer: { name: 'demo', id: 1 }, comments: [tdComment('c1', '2024-05-01T09:00:05Z')] });
+    fs.mkdirSync(path.join(dir, 'real'));
+    fs.writeFileSync(path.join(dir, 'real', 'a.json'), td);
+    fs.writeFileSync(path.join(dir, 'outside.json'), td);
+    const top = path.join(dir, 'top');
+    fs.mkdirSync(top);
+    fs.symlinkSync(path.join(dir, 'outside.json'), path.join(top, 'linked.json')); // was neither imported nor reported
+    fs.symlinkSync(path.join(dir, 'real'), path.join(top, 'dir1'));
+    fs.symlinkSync(path.join(dir, 'real'), path.join(top, 'dir2')); // the same folder again: read once
+    fs.symlinkSync(top, path.join(top, 'loop'));
+    fs.symlinkSync(path.join(dir, 'missing.json'), path.join(top, 'broken.json'));
+    execFileSync('mkfifo', [path.join(top, 'pipe.irc')]);
+    fs.writeFileSync(path.join(top, 'bad.gz'), Buffer.from([0x1f, 0x8b, 0x99, 0x00, 0x01, 0x02]));
+    fs.writeFileSync(path.join(top, 'notes.txt'), 'not chat');
+    const { files, skipped, failed } = await listImportFiles(top);
+    assert.deepEqual(files.map((f) => path.relative(top, f.file)), ['dir1/a.json', 'linked.json']);
+    assert.deepEqual(skipped.map((f) => path.relative(top, f)), ['notes.txt']);
+    assert.deepEqual(failed.map((f) => [path.relative(top, f.file), f.error.split(' (')[0].split(':')[0]]), [['broken.json', 'broken symbolic link'], ['pipe.irc', 'not a regular file'], ['bad.gz', 'cannot read']]);
+    // a pipe as the target: a clear error, not a hang on open and not a peek that eats its first chunk
+    await assert.rejects(importFile(path.join(top, 'pipe.irc'), () => {}), /not a regular file/);
+  } finally {
+    fs.rmSync(dir, { recursive: true });
+  }
+});
+
+test('bytes that are not UTF-8 (a Latin-1 log): those lines are rejected with the fix, and the converted file adds exactly them', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-latin1-'));
+  try {
+    const head = '# Log started: 2024-05-01 00:00:00 +0000\n[00:00:01] Joining #demo..\n';
+    const file = path.join(dir, 'latin1.log');
+    // é as Latin-1 (one byte 0xE9) was stored as "caf\uFFFD" without a word
+    fs.writeFileSync(file, Buffer.concat([Buffer.from(`${head}[00:00:02] <a> caf`), Buffer.from([0xe9]), Buffer.from('\n[00:00:03] <b> ok ☕\n[00:00:04] <c> plain\n')]));
+    const r = await run(file);
+    assert.deepEqual(r.events.map((e) => (e as { text: string }).text), ['ok ☕', 'plain']);
+    assert.deepEqual(r.rejects.map((x) => x.source), [`${file}:3`]);
+    assert.match(r.rejects[0].reason, /not UTF-8 .*iconv/);
+    const fixed = path.join(dir, 'utf8.log');
+    fs.writeFileSync(fixed, `${head}[00:00:02] <a> café\n[00:00:03] <b> ok ☕\n[00:00:04] <c> plain\n`);
+    const f = await run(fixed);
+    const before = new Set(r.events.map((e) => e.id));
+    assert.deepEqual(f.events.filter((e) => !before.has(e.id)).map((e) => (e as { text: string }).text), ['café'], 're-import adds exactly the rejected line');
+    // JSON: the element holding the bytes
+    const td = path.join(dir, 'td.json');
+    const json = JSON.stringify({ streamer: { name: 'demo', id: 1 }, comments: [tdComment('c1', '2024-05-01T09:00:05Z', 'caf#'), tdComment('c2', '2024-05-01T09:00:06Z')] });
+    const bytes = Buffer.from(json);
+    bytes[bytes.indexOf('caf#') + 3] = 0xe9;
+    fs.writeFileSync(td, bytes);
+    const j = await run(td);
+    assert.deepEqual(j.events.map((e) => e.id), ['c2']);
+    assert.deepEqual(j.rejects.map((x) => x.source), [`${td}:#0`]);
+    // valid UTF-8 split across read chunks is no rejection: a 3-byte character straddling every 64 KB boundary
+    const utf8 = path.join(dir, 'utf8.log.gz');
+    const body = Array.from({ length: 4000 }, (_, i) => `[00:00:${String(i % 60).padStart(2, '0')}] <a> ${'☕'.repeat(20 + (i % 7))}`).join('\n');
+    fs.writeFileSync(utf8, zlib.gzipSync(`# Log started: 2024-05-01 00:00:00 +0000\n[00:00:00] Joining #demo..\n${body}\n`));
+    const u = await run(utf8);
+    assert.equal(u.events.length, 4000);
+    assert.deepEqual(u.rejects, []);
+  } finally {
+    fs.rmSync(dir, { recursive: true });
+  }
+});
+
+test('format detection closes what it opened (a folder of thousands of files must not run out of descriptors)', { skip: process.platform !== 'linux' && 'needs /proc/self/fd' }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-fds-'));
+  try {
+    const plain = path.join(dir, 'big.irc');
+    const line = '@id=x;tmi-sent-ts=1700000000000 :a!a@a.tmi.twitch.tv PRIVMSG #c :hello\n';
+    fs.writeFileSync(plain, line.repeat(20_000)); // > 64 KB: the peek stops before the end
+    const gz = path.join(dir, 'big.irc.gz');
+    fs.writeFileSync(gz, zlib.gzipSync(fs.readFileSync(plain)));
+    const open = () => fs.readdirSync('/proc/self/fd').length;
+    const before = open();
+    for (let i = 0; i < 40; i++) {
+      await peekText(plain);
+      await peekText(gz);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(open() - before <= 2, `descriptors left open: ${open() - before}`);
   } finally {
     fs.rmSync(dir, { recursive: true });
   }
