@@ -176,8 +176,8 @@ export interface MigrateOptions {
   /**
    * Undo and reapply a pending migration that an earlier, killed run left half-applied. Default: only when this
    * process holds the embedded engine itself, since then no other process can be migrating it. On a server two
-   * processes may migrate at once (compose starts api and enrich together): undoing would drop what the other is
-   * creating, so there it takes `twichist migrate --repair`.
+   * processes may migrate at once (replicas started together): undoing would drop what the other is creating, so
+   * there it takes `twichist migrate --repair` (compose.yml's one-shot migrator, which the stages wait for).
    */
   repairInterrupted?: boolean;
 }

@@ -22,3 +22,21 @@ test('migrate applies the schema and loads the shipped hype weights (hype_predic
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('migrate --repair finishes a migration a killed run left half-applied (what compose.yml\'s one-shot migrator runs)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-migrate-'));
+  try {
+    const env = { TWICHIST_DATA_DIR: dir };
+    assert.equal((await runCli(['migrate', '--to', '42'], env)).code, 0);
+    // the first statement of 0043, as a run killed right after it left the database
+    const up = fs.readFileSync(new URL('../../clickhouse/migrations/0043_create_topic_window_state.up.sql', import.meta.url), 'utf8');
+    const first = up.slice(up.indexOf('CREATE TABLE'), up.indexOf(';', up.indexOf('CREATE TABLE')));
+    assert.equal((await runCli(['sql', first], env)).code, 0);
+    const m = await runCli(['migrate', '--repair'], env);
+    assert.equal(m.code, 0, m.stderr);
+    const status = await runCli(['migrate', 'status'], env);
+    assert.doesNotMatch(status.stdout, /pending/, status.stdout);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
