@@ -25,7 +25,7 @@ test('compose.yml: pinned images, healthchecks and start-up order', () => {
   assert.match(s.grafana.image, /^grafana\/grafana:\d+\.\d+\.\d+$/);
   assert.match(s.grafana.environment.GF_INSTALL_PLUGINS, /^grafana-clickhouse-datasource \d+\.\d+\.\d+$/);
   for (const name of ['nats', 'clickhouse', 'grafana', 'ingest', 'enrich', 'api']) assert.ok(s[name].healthcheck, `${name} has a healthcheck`);
-  assert.deepEqual(s.migrate.command, ['migrate']);
+  assert.deepEqual(s.migrate.command, ['migrate', '--repair'], 'the one migrator may finish what a killed run left half-applied');
   for (const name of ['ingest', 'enrich', 'api']) {
     assert.equal(s[name].depends_on.migrate.condition, 'service_completed_successfully', `${name} waits for migrate`);
     assert.equal(s[name].environment.CLICKHOUSE_URL, 'http://clickhouse:8123');
