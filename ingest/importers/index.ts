@@ -35,9 +35,16 @@ export async function detectFormat(file: string): Promise<ImportFormat | null> {
 }
 
 /** GQL exports do not name their channel; downloaders store them under `<channel>/<date_vodid>/`. */
-function channelFromFolders(file: string): string | null {
-  const name = path.basename(path.dirname(path.dirname(path.resolve(file)))).toLowerCase();
-  return /^[a-z0-9_]{3,25}$/.test(name) ? name : null;
+/**
+ * The channel of a GQL export from the downloader's `<channel>/<date>_<vod id>/` folders, or null. Only when the parent
+ * folder names the comments' VOD (`contentId`): any file two folders deep was read as chat of the grandparent folder
+ * before (`/tmp/x/chat.json` stored 3,700 messages as channel "tmp", with no word in the summary).
+ */
+function channelFromFolders(file: string): (contentId: string | null) => string | null {
+  const vodDir = path.dirname(path.resolve(file));
+  const name = path.basename(path.dirname(vodDir)).toLowerCase();
+  const vod = path.basename(vodDir);
+  return (contentId) => (contentId !== null && /^\d+$/.test(contentId) && (vod === contentId || vod.endsWith(`_${contentId}`)) && /^[a-z0-9_]{3,25}$/.test(name) ? name : null);
 }
 
 /** Imports one file; throws only when the file cannot be read or its format is unknown. */
@@ -59,7 +66,7 @@ export async function importFile(file: string, sink: EventSink, opts: ImportOpti
         await importJustlogText(input.text, file, sink, opts, stats);
         break;
       default:
-        await importVodJson(input.text, file, format, sink, opts, stats, format === 'gql' ? channelFromFolders(file) : null);
+        await importVodJson(input.text, file, format, sink, opts, stats, format === 'gql' ? channelFromFolders(file) : () => null);
     }
   } catch (err) {
     // what was read before the break (published, rejected) stays counted in the import's summary

@@ -122,7 +122,7 @@ function toMessage(c: Obj, format: ImportFormat, channel: string, channelId: str
   };
 }
 
-export async function importVodJson(text: Readable, file: string, format: ImportFormat, sink: EventSink, opts: ImportOptions, stats: ImportStats, fallbackChannel: string | null): Promise<void> {
+export async function importVodJson(text: Readable, file: string, format: ImportFormat, sink: EventSink, opts: ImportOptions, stats: ImportStats, fallbackChannel: (contentId: string | null) => string | null): Promise<void> {
   const source = opts.source ?? 'import';
   let channel: string | null = opts.channel ?? null;
   let channelId: string | null = null;
@@ -157,12 +157,9 @@ export async function importVodJson(text: Readable, file: string, format: Import
       stats.ignored++;
       continue;
     }
-    channel ??= fallbackChannel;
-    if (channel === null) {
-      stats.rejected++;
-      opts.onReject?.({ source: where, reason: 'the export does not name its channel; pass --channel', payload: truncatePayload(el.raw) });
-      continue;
-    }
+    channel ??= fallbackChannel(str(c.contentId));
+    // Nothing later in the file can name it: fail the file once instead of rejecting every comment.
+    if (channel === null) throw new Error(`the export does not name its channel; pass --channel${format === 'gql' ? ' (or keep the downloader\'s <channel>/<date>_<vod id>/ folders)' : ''}`);
     const m = toMessage(c, format, channel, channelId, source);
     const e = typeof m === 'string' ? m : (unstorable(m) ?? m);
     if (typeof e === 'string') {

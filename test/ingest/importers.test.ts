@@ -186,6 +186,26 @@ test('GQL: channel from the <channel>/<vod>/ folders, emotes from fragments in c
   assert.ok(cps.slice(em.start, em.end + 1).join('').length > 0 && em.end < cps.length);
 });
 
+test('GQL outside the <channel>/<date>_<vod id>/ folders: the file fails asking for --channel (it was stored as chat of the grandparent folder)', { skip }, async () => {
+  const src = path.join(DATA, 'vod-json/gql-verbose/arypie/2025-04-03_19-59-39_2423118817/verbose_chat.json.gz');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-gqldir-'));
+  try {
+    const loose = path.join(dir, 'exports', 'chat.json.gz');
+    fs.mkdirSync(path.dirname(loose), { recursive: true });
+    fs.copyFileSync(src, loose);
+    await assert.rejects(run(loose), /the export does not name its channel; pass --channel/);
+    const named = await run(loose, { channel: 'arypie' });
+    assert.equal(named.events.length, 3700);
+    // the downloader's layout under any parent: the VOD folder ends with the comments' contentId
+    const laidOut = path.join(dir, 'somechannel', '2025-04-03_19-59-39_2423118817', 'verbose_chat.json.gz');
+    fs.mkdirSync(path.dirname(laidOut), { recursive: true });
+    fs.copyFileSync(src, laidOut);
+    assert.ok((await run(laidOut)).events.every((e) => e.channel === 'somechannel'));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('TwitchDownloader fixture: 3 messages with ids, badges, emotes (code points), bits; channel from streamer.name', async () => {
   assert.equal(await detectFormat(FIXTURE_TD), 'twitchdownloader');
   const { events, rejects } = await run(FIXTURE_TD);
