@@ -35,6 +35,8 @@ export interface ImportRunResult {
   ignored: number;
   durationMs: number;
   failedFiles: Array<{ file: string; error: string }>;
+  /** Events published per channel: the summary names them, so chat stored under an unintended channel shows. */
+  channels: Map<string, number>;
 }
 
 
@@ -51,7 +53,7 @@ export async function runImport(o: ImportRunOptions): Promise<ImportRunResult> {
   const pipeline = await openPublishPipeline(o.config, o.logger, {}, { servedClickHouse: true });
   const dead = new DeadLetterWriter({ clickhouse: pipeline.clickhouse, logger: o.logger });
   const progress = createProgress({ out: o.stderr, isTTY: o.isTTY, label: '', unit: 'events' });
-  const result: ImportRunResult = { files: [], events: {}, total: 0, rejected: 0, ignored: 0, durationMs: 0, failedFiles: [...failed] };
+  const result: ImportRunResult = { files: [], events: {}, total: 0, rejected: 0, ignored: 0, durationMs: 0, failedFiles: [...failed], channels: new Map() };
   const runId = replay && o.newIds ? String(Date.now()) : null;
   try {
     for (const { file } of files) {
@@ -69,6 +71,7 @@ export async function runImport(o: ImportRunOptions): Promise<ImportRunResult> {
         const w = pipeline.batcher.push(e);
         if (w) await w;
         count++;
+        result.channels.set(e.channel, (result.channels.get(e.channel) ?? 0) + 1);
         if (pace) {
           // Paced: the file is read far ahead of what is published (a small file at once), so bytes read say
           // nothing; the log's own clock says how far the replay is.
@@ -128,6 +131,7 @@ export async function runImport(o: ImportRunOptions): Promise<ImportRunResult> {
     [
       `${replay ? 'replayed' : 'imported'} ${files.length} file(s): ${result.total} events ${where}`,
       `  by kind: ${kinds || 'none'}`,
+      `  channels: ${channelList(result.channels)}`,
       `  rejected: ${result.rejected}${dead.written || dead.failed ? ` (dead letters written ${dead.written}, failed ${dead.failed})` : ''}; ignored (not chat events): ${result.ignored}`,
       `  duration: ${(result.durationMs / 1000).toFixed(1)} s (${Math.round(rate)} events/s)`,
       ...result.failedFiles.map((f) => `  FAILED ${f.file}: ${f.error}`),
@@ -135,4 +139,12 @@ export async function runImport(o: ImportRunOptions): Promise<ImportRunResult> {
     ].join('\n'),
   );
   return result;
+}
+
+/** "a 3,700, b 12" by count, the first 10 and how many more. */
+function channelList(channels: Map<string, number>): string {
+  if (channels.size === 0) return 'none';
+  const sorted = [...channels].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const shown = sorted.slice(0, 10).map(([c, n]) => `${c} ${n}`).join(', ');
+  return sorted.length > 10 ? `${shown} and ${sorted.length - 10} more` : shown;
 }
