@@ -8,8 +8,9 @@
  * Reconnects: twurple's persistent connection retries with a Fibonacci backoff (1, 1, 2, 3, 5 ... up
  * to 120 s) and the channel list is resolved again on every registration, so the client re-joins
  * what is wanted *now*. Joins go through twurple's join rate limiter (20 joins / 10 s for a normal
- * account, which also covers anonymous connections). Every connect, join, part, disconnect and
- * reconnect, and the gap between a disconnect and the next connect, become `lifecycle` events.
+ * account, which also covers anonymous connections). Every connect, join, part (and refused join),
+ * disconnect and reconnect become `lifecycle` events, and so does each channel's gap: from the last line
+ * received before the connection was lost to the channel's JOIN echo on the new connection.
  */
 import fs from 'node:fs';
 import net from 'node:net';
@@ -50,6 +51,11 @@ export interface LiveIngestorOptions {
   batch?: { maxEvents?: number; maxDelayMs?: number; maxInFlight?: number };
   /** Identifies this process in lifecycle events; default host:pid. */
   ingestor?: string;
+  /**
+   * twurple's dead-connection check: a PING after `inactivity` s without a line, a reconnect when its
+   * PONG takes over `timeout` s (twurple's defaults: 60 and 10). Lower only in tests.
+   */
+  ping?: { inactivity: number; timeout: number };
 }
 
 export interface LiveStats {
@@ -59,6 +65,8 @@ export interface LiveStats {
   rejected: number;
   optedOut: number;
   dropped: number;
+  /** JOINs Twitch refused (NOTICE msg_channel_suspended / msg_banned) or never answered. */
+  joinFailures: number;
 }
 
 /**
@@ -134,6 +142,14 @@ interface FramedBase {
   receiveRaw(data: string): void;
 }
 
+/** twurple 8 keeps the PING timers on the IrcClient and has no option for them. Checked at run time. */
+function setPingTimers(client: ChatClient, inactivity: number, timeout: number): void {
+  const irc = client.irc as unknown as { _pingOnInactivity?: number; _pingTimeout?: number };
+  if (typeof irc._pingOnInactivity !== 'number' || typeof irc._pingTimeout !== 'number') throw new Error('cannot set the IRC ping timers: @twurple/chat internals changed');
+  irc._pingOnInactivity = inactivity;
+  irc._pingTimeout = timeout;
+}
+
 function parseHost(spec: string): { host: string; port: number | null } {
   const m = /^(.*):(\d+)$/.exec(spec);
   return m ? { host: m[1], port: Number(m[2]) } : { host: spec, port: null };
@@ -200,7 +216,7 @@ export function createOptOutFilter(client: ClickHouseClient, logger: Logger, ref
 }
 
 export class LiveIngestor {
-  readonly stats: LiveStats = { lines: 0, events: 0, ignored: 0, rejected: 0, optedOut: 0, dropped: 0 };
+  readonly stats: LiveStats = { lines: 0, events: 0, ignored: 0, rejected: 0, optedOut: 0, dropped: 0, joinFailures: 0 };
   private readonly opts: LiveIngestorOptions;
   private readonly logger: Logger;
   private readonly batcher: MicroBatcher;
@@ -211,8 +227,18 @@ export class LiveIngestor {
   private desired = new Set<string>();
   private extra: string[] = [];
   private joined = new Set<string>();
+  /** Joins requested by {@link apply} and not answered yet: a second request would send a second JOIN. */
+  private joining = new Set<string>();
   private disconnectedAt: number | null = null;
   private joinedAtDisconnect: string[] = [];
+  /** Time of the last line received on the current connection: where an outage's gap starts. */
+  private lastLineAt: number | null = null;
+  /**
+   * Channels that were joined when the connection was lost, with the start of their outage. The gap of
+   * each ends when its JOIN is echoed on the new connection (lines before that are not sent to us), or
+   * when the re-join fails or the ingestor stops.
+   */
+  private openGaps = new Map<string, { start: number; detail: string }>();
   private everConnected = false;
   private pollTimer: NodeJS.Timeout | null = null;
   private sub: Subscription | null = null;
@@ -221,6 +247,9 @@ export class LiveIngestor {
   private dropStart: number | null = null;
   private dropCount = 0;
   private stopped = false;
+  private reconnectReason: string | null = null;
+  /** Drops the current connection the way twurple's PING timeout does: reported as lost, then reconnected. */
+  private dropConnection: (() => void) | null = null;
 
   constructor(opts: LiveIngestorOptions) {
     this.opts = opts;
@@ -261,22 +290,51 @@ export class LiveIngestor {
     });
     if (endpoint?.port) pointChatClientAt(client, endpoint.port);
     fixLineFraming(client);
+    const conn = (client.irc as unknown as { _connection?: { assumeExternalDisconnect?: () => void } })._connection;
+    if (typeof conn?.assumeExternalDisconnect !== 'function') throw new Error('cannot handle RECONNECT: @twurple/chat internals changed');
+    this.dropConnection = () => conn.assumeExternalDisconnect!();
+    if (this.opts.ping) setPingTimers(client, this.opts.ping.inactivity, this.opts.ping.timeout);
     this.client = client;
-    client.irc.onAnyMessage((msg) => {
-      const line = msg.rawLine;
-      if (line !== undefined) this.onLine(line, Date.now());
-    });
+    // Every raw line is seen before twurple parses it: twurple drops a line its parser throws on
+    // ('@a=b', 'PRIVMSG #c' without text, 'CLEARCHAT' without channel) with nothing but a log line of
+    // its own, which would make such lines neither counted nor logged here.
+    const irc = client.irc as unknown as { receiveLine?: (line: string) => void };
+    const receiveLine = irc.receiveLine;
+    if (typeof receiveLine !== 'function') throw new Error('cannot tap IRC lines: @twurple/chat internals changed');
+    irc.receiveLine = (line: string) => {
+      this.onLine(line, Date.now());
+      receiveLine.call(client.irc, line);
+    };
     client.onConnect(() => this.onConnected());
     client.onDisconnect((manually, reason) => this.onDisconnected(manually, reason));
     client.onJoin((channel, user) => {
       if (user !== client.irc.currentNick) return;
+      // A second echo (the JOIN was requested twice while the first was pending) is no new join.
+      if (this.joined.has(channel)) return;
       this.joined.add(channel);
-      this.lifecycle('joined', channel, null);
+      const now = Date.now();
+      this.lifecycle('joined', channel, null, null, null, now);
+      this.closeGap(channel, now, null);
+    });
+    client.onJoinFailure((channel, reason) => {
+      this.stats.joinFailures++;
+      this.logger.warn({ channel, reason }, 'Twitch refused to join the channel (suspended, banned or no answer); its chat is not received');
+      const now = Date.now();
+      this.lifecycle('parted', channel, `join failed: ${reason}`, null, null, now);
+      this.closeGap(channel, now, `; re-join failed: ${reason}`);
     });
     client.onPart((channel, user) => {
       if (user !== client.irc.currentNick) return;
       this.joined.delete(channel);
-      this.lifecycle('parted', channel, null);
+      const now = Date.now();
+      // A PART we did not ask for (Twitch parts a channel it has just suspended): its chat is no longer
+      // received until a re-join (the next reconnect), so that span is a gap.
+      const unasked = this.desired.has(channel) && !this.stopped;
+      this.lifecycle('parted', channel, unasked ? 'parted by Twitch' : null, null, null, now);
+      if (unasked && !this.openGaps.has(channel)) {
+        this.logger.warn({ channel }, 'Twitch parted the channel; its chat is not received until the next reconnect');
+        this.openGaps.set(channel, { start: now, detail: 'parted by Twitch' });
+      }
     });
     if (this.opts.loadChannels) {
       await this.refreshChannels();
@@ -314,8 +372,13 @@ export class LiveIngestor {
     const client = this.client;
     if (client === null || !client.isConnected) return; // the next registration resolves `desired`
     for (const ch of next) {
-      if (!prev.has(ch) || !this.joined.has(ch)) {
-        client.join(ch).catch((err: unknown) => this.logger.warn({ channel: ch, err: String(err) }, 'join failed'));
+      if (!this.joined.has(ch) && !this.joining.has(ch)) {
+        this.joining.add(ch);
+        // Refusals are logged and recorded by the onJoinFailure handler.
+        client
+          .join(ch)
+          .catch(() => undefined)
+          .finally(() => this.joining.delete(ch));
       }
     }
     for (const ch of prev) if (!next.has(ch)) client.part(ch);
@@ -323,9 +386,21 @@ export class LiveIngestor {
 
   private onLine(line: string, receivedAt: number): void {
     this.stats.lines++;
+    this.lastLineAt = receivedAt;
     const r = parseIrcLine(line, { receivedAt, source: 'live' });
     if (!r.ok) {
-      if (r.ignored) this.stats.ignored++;
+      if (r.ignored) {
+        this.stats.ignored++;
+        // Twitch is about to drop the connection (twurple 8 does not act on it): reconnect now, so the
+        // outage is one reconnect long instead of lasting until the drop is noticed.
+        if (r.command === 'RECONNECT' && !this.stopped) {
+          this.logger.info('Twitch asked to reconnect (RECONNECT); reconnecting');
+          this.reconnectReason = 'Twitch sent RECONNECT';
+          // Handled like twurple's own PING timeout: the old connection's disconnect is reported before
+          // the new one connects (ChatClient#reconnect would report them in the other order).
+          setImmediate(() => this.dropConnection?.());
+        }
+      }
       else {
         this.stats.rejected++;
         this.logger.debug({ reason: r.reason, line: line.slice(0, 200) }, 'unparsable IRC line');
@@ -383,25 +458,38 @@ export class LiveIngestor {
   private onConnected(): void {
     const now = Date.now();
     if (this.everConnected && this.disconnectedAt !== null) {
-      const from = this.disconnectedAt;
-      for (const ch of new Set([...this.joinedAtDisconnect, ...this.desired])) {
-        this.lifecycle('reconnected', ch, null, null, null, now);
-        this.lifecycle('gap', ch, 'disconnected from Twitch IRC', from, now, now);
-      }
+      for (const ch of new Set([...this.joinedAtDisconnect, ...this.desired])) this.lifecycle('reconnected', ch, null, null, null, now);
     } else {
       for (const ch of this.desired) this.lifecycle('connected', ch, null, null, null, now);
     }
     this.everConnected = true;
     this.disconnectedAt = null;
+    this.lastLineAt = now;
+  }
+
+  /** Records the outage of `channel` (if it had one) as a gap ending at `end`. */
+  private closeGap(channel: string, end: number, why: string | null): void {
+    const open = this.openGaps.get(channel);
+    if (open === undefined) return;
+    this.openGaps.delete(channel);
+    this.lifecycle('gap', channel, open.detail + (why ?? ''), open.start, end, end);
   }
 
   private onDisconnected(manually: boolean, reason?: Error): void {
     const now = Date.now();
     this.joinedAtDisconnect = [...this.joined];
     this.joined.clear();
+    this.joining.clear();
     if (this.disconnectedAt === null) this.disconnectedAt = now;
-    const detail = manually ? 'closed by Twichist' : `connection lost${reason ? ': ' + reason.message : ''}`;
-    for (const ch of this.joinedAtDisconnect) this.lifecycle('disconnected', ch, detail, null, null, now);
+    const detail = this.reconnectReason ?? (manually ? 'closed by Twichist' : `connection lost${reason ? ': ' + reason.message : ''}`);
+    this.reconnectReason = null;
+    // A dead connection is noticed only by a PING timeout (twurple: 60 s of silence + 10 s), so what
+    // was not received starts after the last line that was, not when the loss was noticed.
+    const start = manually ? now : Math.min(now, this.lastLineAt ?? now);
+    for (const ch of this.joinedAtDisconnect) {
+      this.lifecycle('disconnected', ch, detail, null, null, now);
+      if (!this.stopped && !this.openGaps.has(ch)) this.openGaps.set(ch, { start, detail: `disconnected from Twitch IRC (${detail})` });
+    }
     if (!manually) this.logger.warn({ reason: reason?.message }, 'Twitch IRC disconnected; reconnecting with backoff');
   }
 
@@ -444,6 +532,9 @@ export class LiveIngestor {
         await closed;
       } else client.quit();
     }
+    // Channels still waiting for their re-join were not received up to now.
+    const now = Date.now();
+    for (const ch of [...this.openGaps.keys()]) this.closeGap(ch, now, '; not re-joined before shutdown');
     while (this.draining) await this.draining;
     await this.batcher.close();
   }

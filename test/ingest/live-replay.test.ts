@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { LiveIngestor } from '../../ingest/live.ts';
+import { LiveIngestor, type LiveIngestorOptions } from '../../ingest/live.ts';
 import { ensureChatStream, JetStreamPublisher } from '../../ingest/jetstream.ts';
 import { parseIrcLine } from '../../ingest/irc-parser.ts';
 import { createJetStreamConsumer } from '../../enrich/consumer.ts';
@@ -34,8 +34,10 @@ const logger = pino({ level: 'silent' });
 interface StoredEvent {
   id: string;
   kind: string;
+  channel?: string;
   text?: string;
   event?: string;
+  detail?: string | null;
   gap_start?: number | null;
   gap_end?: number | null;
 }
@@ -47,11 +49,11 @@ interface Run {
   ingestor: LiveIngestor;
 }
 
-async function setup(nc: NatsConnection, config: Config): Promise<Run> {
+async function setup(nc: NatsConnection, config: Config, extra: Partial<LiveIngestorOptions> = {}): Promise<Run> {
   await ensureChatStream(nc, config.nats);
   const server = await TwitchIrcServer.start();
   const publisher = new JetStreamPublisher({ nc, subjectPrefix: config.nats.subjectPrefix, logger });
-  const ingestor = new LiveIngestor({ config, logger, publisher, irc: { host: server.host, port: server.port, ssl: false } });
+  const ingestor = new LiveIngestor({ config, logger, publisher, irc: { host: server.host, port: server.port, ssl: false }, ...extra });
   await ingestor.start();
   return { config, nc, server, ingestor };
 }
@@ -199,8 +201,13 @@ test('connection dropped mid-replay: every line written after the re-join is sto
     const gaps = all.filter((e) => e.kind === 'lifecycle' && e.event === 'gap');
     assert.equal(gaps.length, run.server.connections - 1, 'one gap per reconnect');
     const firstRejoin = run.server.joins.find((j) => !run.server.dropped.has(j.conn))!;
-    assert.ok((gaps[0].gap_start ?? 0) >= droppedAt!, 'gap starts before the connection was dropped');
-    assert.ok((gaps[0].gap_end ?? Infinity) <= firstRejoin.at, 'gap ends after the re-join');
+    // The gap starts at the last line received before the drop (the client may still be reading lines
+    // written before `droppedAt`, so not before it) and ends at the re-join's echo: lines between the
+    // new connection and its JOIN are not sent to the client either.
+    const lost = all.find((e) => e.kind === 'lifecycle' && e.event === 'disconnected') as StoredEvent & { ts: number };
+    assert.ok((gaps[0].gap_start ?? Infinity) <= lost.ts, 'gap starts after the drop was noticed');
+    assert.ok((gaps[0].gap_start ?? 0) >= droppedAt! - 5000, 'gap starts long before the drop');
+    assert.ok((gaps[0].gap_end ?? 0) >= firstRejoin.at, 'gap ends before the re-join');
     assert.ok((gaps[0].gap_end ?? 0) >= (gaps[0].gap_start ?? Infinity), 'gap_end before gap_start');
     assert.ok(all.some((e) => e.kind === 'lifecycle' && e.event === 'disconnected'));
     assert.ok(all.some((e) => e.kind === 'lifecycle' && e.event === 'reconnected'));
@@ -234,6 +241,124 @@ test('line framing: a line split inside its CRLF or inside a UTF-8 character acr
       msgs.map((e) => [e.id, e.text]),
       texts.map((x, i) => [`framing-${i}`, x]),
     );
+  } finally {
+    await teardown(run);
+    await nc.close();
+  }
+});
+
+test('outages: a closed connection (with a partial last line), RECONNECT and a dead connection each get a gap from the last line received to the re-join', async (t) => {
+  const { nc, reason } = await tryConnectNats();
+  if (nc === null) return t.skip(`skipped: ${reason}`);
+  // PING after 1 s of silence, reconnect when no PONG within 1 s: twurple's 60 + 10 s, shortened.
+  const run = await setup(nc, uniqueNatsConfig({ TWITCH_CHANNELS: 'outage' }), { ping: { inactivity: 1, timeout: 1 } });
+  const { server, ingestor } = run;
+  let n = 0;
+  const send = async (count: number) => {
+    for (let i = 0; i < count; i++) await server.broadcast(`@id=outage-${n++};tmi-sent-ts=1680318993110;user-id=1 :a!a@a.tmi.twitch.tv PRIVMSG #outage :line ${n}`, 'outage');
+  };
+  /** Waits for the next JOIN echo on a connection opened after `conns` connections. */
+  const rejoin = async (conns: number) => {
+    await waitFor(() => server.joins.some((j) => j.conn > conns) && ingestor.joinedChannels.includes('outage'), 30_000, 'the re-join');
+    return server.joins.find((j) => j.conn > conns)!.at;
+  };
+  const outages: Array<{ lastLine: number; rejoin: number }> = [];
+  try {
+    await server.waitForJoin('outage');
+    await waitFor(() => ingestor.joinedChannels.includes('outage'), 10_000, 'the ingestor to join');
+
+    // 1. The server closes the connection in the middle of a line (the partial line is never completed).
+    await send(50);
+    await waitFor(() => ingestor.stats.events >= 51, 10_000, 'the first lines');
+    let lastLine = Date.now();
+    let conns = server.connections;
+    server.closeConnections('@id=outage-partial;tmi-sent-ts=1680318993110;user-id=1 :a!a@a.tmi.twitch.tv PRIVMSG #outage :cut off');
+    outages.push({ lastLine, rejoin: await rejoin(conns) });
+
+    // 2. Twitch's RECONNECT: the server keeps the connection open, the client must reconnect by itself.
+    await send(50);
+    await waitFor(() => ingestor.stats.events >= 102, 10_000, 'the lines before RECONNECT');
+    conns = server.connections;
+    lastLine = Date.now();
+    await server.sendReconnect();
+    outages.push({ lastLine, rejoin: await rejoin(conns) });
+
+    // 3. A dead connection: open, but the server stops answering PINGs; noticed only after the PING timeout.
+    await send(50);
+    await waitFor(() => ingestor.stats.events >= 153, 10_000, 'the lines before the connection died');
+    conns = server.connections;
+    server.answerPings = false;
+    const detected = rejoin(conns);
+    await new Promise((r) => setTimeout(r, 100)); // a PONG already on its way has arrived
+    lastLine = Date.now();
+    await waitFor(() => server.connections > conns, 30_000, 'the dead connection to be noticed');
+    server.answerPings = true;
+    outages.push({ lastLine, rejoin: await detected });
+
+    await send(50);
+    await waitFor(() => ingestor.stats.events >= 204, 10_000, 'the last lines');
+    await ingestor.stop();
+    const all = await events(run);
+    assert.equal(new Set(all.map((e) => e.id)).size, all.length, 'an event id appears twice');
+    const stored = new Set(all.filter((e) => e.kind === 'message').map((e) => e.id));
+    assert.deepEqual(Array.from({ length: n }, (_, i) => `outage-${i}`).filter((id) => !stored.has(id)), [], 'lines written before or after an outage are missing');
+    assert.ok(!stored.has('outage-partial'), 'a line cut off by the close must not be stored');
+
+    const gaps = all.filter((e) => e.kind === 'lifecycle' && e.event === 'gap');
+    assert.equal(gaps.length, 3, `one gap per outage: ${JSON.stringify(gaps)}`);
+    for (const [i, o] of outages.entries()) {
+      const g = gaps[i];
+      // 100 ms: a PONG on its way when the outage began may arrive after `lastLine` was taken.
+      assert.ok((g.gap_start ?? Infinity) <= o.lastLine + 100, `outage ${i + 1}: the gap starts after the last line received (${g.gap_start} > ${o.lastLine})`);
+      assert.ok((g.gap_end ?? 0) >= o.rejoin, `outage ${i + 1}: the gap ends before the re-join (${g.gap_end} < ${o.rejoin})`);
+    }
+    assert.match(gaps[1].detail ?? '', /RECONNECT/);
+  } finally {
+    await teardown(run);
+    await nc.close();
+  }
+});
+
+test('refused joins, a PART by Twitch and lines twurple cannot parse are counted and recorded; a join requested twice is recorded once', async (t) => {
+  const { nc, reason } = await tryConnectNats();
+  if (nc === null) return t.skip(`skipped: ${reason}`);
+  const run = await setup(nc, uniqueNatsConfig({ TWITCH_CHANNELS: 'bad' }));
+  const { server, ingestor } = run;
+  try {
+    server.refuseJoin = (ch) =>
+      ch === 'suspended'
+        ? ['@msg-id=msg_channel_suspended :tmi.twitch.tv NOTICE #{channel} :This channel has been suspended.']
+        : ch === 'banned'
+          ? ['@msg-id=msg_banned :tmi.twitch.tv NOTICE #{channel} :You are permanently banned from talking in {channel}.']
+          : null;
+    await server.waitForJoin('bad');
+    await waitFor(() => ingestor.joinedChannels.includes('bad'), 10_000, 'the ingestor to join');
+    // Two changes in a row, before the first joins are answered.
+    ingestor.setChannels(['bad', 'ok', 'suspended']);
+    ingestor.setChannels(['bad', 'ok', 'suspended', 'banned']);
+    await waitFor(() => ingestor.joinedChannels.includes('ok') && ingestor.stats.joinFailures >= 2, 15_000, 'the joins to be answered');
+
+    // twurple's own parser throws on these (and drops them without a word); ours rejects them.
+    const before = { ...ingestor.stats };
+    const bad = ['@', '@a=b', ':prefix.only', ':tmi.twitch.tv CLEARCHAT'];
+    server.writeRaw([...bad, '@id=bad-ok;tmi-sent-ts=1680318993110;user-id=1 :a!a@a.tmi.twitch.tv PRIVMSG #bad :after the bad lines'].join('\r\n') + '\r\n');
+    await waitFor(() => ingestor.stats.events > before.events, 10_000, 'the good line');
+    assert.equal(ingestor.stats.lines - before.lines, bad.length + 1, 'lines counted');
+    assert.equal(ingestor.stats.rejected - before.rejected, bad.length, 'lines rejected');
+    // Twitch parts a wanted channel: recorded as such, and as a gap until the shutdown.
+    server.partChannel('ok');
+    await waitFor(() => !ingestor.joinedChannels.includes('ok'), 10_000, 'the part');
+    await ingestor.stop();
+
+    const lc = (await events(run)).filter((e) => e.kind === 'lifecycle');
+    const rows = (event: string, channel: string) => lc.filter((e) => e.event === event && e.channel === channel);
+    assert.equal(rows('joined', 'ok').length, 1, 'joined rows for #ok');
+    assert.equal(rows('joined', 'suspended').length + rows('joined', 'banned').length, 0);
+    assert.deepEqual(rows('parted', 'suspended').map((e) => e.detail), ['join failed: msg_channel_suspended']);
+    assert.deepEqual(rows('parted', 'banned').map((e) => e.detail), ['join failed: msg_banned']);
+    assert.equal(ingestor.stats.joinFailures, 2);
+    assert.deepEqual(rows('parted', 'ok').map((e) => e.detail), ['parted by Twitch']);
+    assert.deepEqual(rows('gap', 'ok').map((e) => e.detail), ['parted by Twitch; not re-joined before shutdown']);
   } finally {
     await teardown(run);
     await nc.close();

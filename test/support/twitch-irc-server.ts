@@ -80,6 +80,12 @@ export class TwitchIrcServer {
   readonly dropped = new Set<number>();
   /** Connection id and time of every JOIN echo, in order. */
   readonly joins: Array<{ conn: number; channel: string; at: number }> = [];
+  /** Answer client PINGs (false: a dead connection that still accepts bytes). */
+  answerPings = true;
+  /** Lines sent instead of the JOIN echo for a channel (e.g. a NOTICE msg_channel_suspended); null joins normally. */
+  refuseJoin: ((channel: string) => string[] | null) | null = null;
+  /** Time of every JOIN command received (one per channel), to check the client's join rate. */
+  readonly joinRequests: Array<{ channel: string; at: number }> = [];
 
   private constructor() {
     this.server = net.createServer((socket) => this.accept(socket));
@@ -108,6 +114,8 @@ export class TwitchIrcServer {
     socket.on('error', close);
     const rl = readline.createInterface({ input: socket, crlfDelay: Infinity });
     rl.on('line', (line) => this.handle(conn, line));
+    // A client that resets its connection (e.g. after a PING timeout) must not crash the test server.
+    rl.on('error', close);
   }
 
   private send(conn: Conn, line: string): boolean {
@@ -149,6 +157,12 @@ export class TwitchIrcServer {
         for (const raw of (m.params[0] ?? '').split(',')) {
           const channel = raw.replace(/^#/, '').toLowerCase();
           if (!channel) continue;
+          this.joinRequests.push({ channel, at: Date.now() });
+          const refusal = this.refuseJoin?.(channel) ?? null;
+          if (refusal !== null) {
+            for (const l of refusal) this.send(conn, l.replaceAll('{channel}', channel).replaceAll('{nick}', nick));
+            continue;
+          }
           const room = this.roomIds.get(channel) ?? String(1000 + this.roomIds.size);
           this.roomIds.set(channel, room);
           // The echo is written before the connection is marked joined: nothing of the channel can precede it.
@@ -172,7 +186,7 @@ export class TwitchIrcServer {
         }
         break;
       case 'PING':
-        this.send(conn, `:tmi.twitch.tv PONG tmi.twitch.tv :${m.params[m.params.length - 1] ?? ''}`);
+        if (this.answerPings) this.send(conn, `:tmi.twitch.tv PONG tmi.twitch.tv :${m.params[m.params.length - 1] ?? ''}`);
         break;
       case 'QUIT':
         conn.socket.end();
@@ -220,6 +234,34 @@ export class TwitchIrcServer {
       c.socket.destroy();
     }
     this.conns.clear();
+  }
+
+  /**
+   * Closes every client connection the orderly way (FIN after the bytes already written), optionally
+   * after `partial`: bytes of a line that never gets its line end. Listed in `dropped`.
+   */
+  closeConnections(partial: Buffer | string | null = null): void {
+    for (const c of this.conns) {
+      this.dropped.add(c.id);
+      if (partial !== null) c.socket.write(partial);
+      c.closed = true;
+      c.socket.end();
+    }
+    this.conns.clear();
+  }
+
+  /** The server parts a connection from a channel (as Twitch does when a channel is banned mid-session). */
+  partChannel(channel: string): void {
+    for (const c of this.conns) {
+      if (!c.channels.delete(channel)) continue;
+      const nick = c.nick ?? '*';
+      this.send(c, `:${nick}!${nick}@${nick}.tmi.twitch.tv PART #${channel}`);
+    }
+  }
+
+  /** Writes raw bytes (not recorded in `written`) to every registered connection. */
+  writeRaw(data: Buffer | string): void {
+    for (const c of this.conns) if (!c.closed && c.nick !== null) c.socket.write(data);
   }
 
   /**
