@@ -142,6 +142,25 @@ interface FramedBase {
   receiveRaw(data: string): void;
 }
 
+/**
+ * twurple's JOIN rate limiter logs "Rate limit of 20 was reached" (every queued JOIN beyond 20 per 11 s: 40 lines
+ * for 60 channels) straight to stdout at warn, whatever LOG_LEVEL says: ChatClient's `logger` option does not reach
+ * it, only twurple's own LOGGING variable. Queued joins are normal, so they go to our logger at debug. The limiter is
+ * rebuilt on every connect (`_initializeRateLimiters`), so its logger is replaced each time. Checked at run time.
+ */
+function routeJoinLimiterLog(client: ChatClient, logger: Logger): void {
+  const c = client as unknown as { _initializeRateLimiters?: () => void; _joinRateLimiter?: { _logger?: unknown } };
+  const init = c._initializeRateLimiters;
+  if (typeof init !== 'function') throw new Error("cannot route the join rate limiter's log: @twurple/chat internals changed");
+  const log = (message: string) => logger.debug({ from: 'twurple rate-limiter' }, message);
+  const quiet = { crit: log, error: log, warn: log, info: log, debug: log, trace: log, success: log, log: (_level: unknown, message: string) => log(message) };
+  c._initializeRateLimiters = function (this: unknown) {
+    init.call(this);
+    if (c._joinRateLimiter === undefined || !('_logger' in c._joinRateLimiter)) throw new Error("cannot route the join rate limiter's log: @twurple/chat internals changed");
+    c._joinRateLimiter._logger = quiet;
+  };
+}
+
 /** twurple 8 keeps the PING timers on the IrcClient and has no option for them. Checked at run time. */
 function setPingTimers(client: ChatClient, inactivity: number, timeout: number): void {
   const irc = client.irc as unknown as { _pingOnInactivity?: number; _pingTimeout?: number };
@@ -290,6 +309,7 @@ export class LiveIngestor {
     });
     if (endpoint?.port) pointChatClientAt(client, endpoint.port);
     fixLineFraming(client);
+    routeJoinLimiterLog(client, this.logger);
     const conn = (client.irc as unknown as { _connection?: { assumeExternalDisconnect?: () => void } })._connection;
     if (typeof conn?.assumeExternalDisconnect !== 'function') throw new Error('cannot handle RECONNECT: @twurple/chat internals changed');
     this.dropConnection = () => conn.assumeExternalDisconnect!();

@@ -364,3 +364,31 @@ test('refused joins, a PART by Twitch and lines twurple cannot parse are counted
     await nc.close();
   }
 });
+
+test("more than 20 channels: twurple's join rate limiter queues the rest without writing to stdout (its log goes to ours at debug)", { timeout: 60_000 }, async (t) => {
+  const { nc, reason } = await tryConnectNats();
+  if (nc === null) return t.skip(`skipped: ${reason}`);
+  const channels = Array.from({ length: 21 }, (_, i) => `many${i}`);
+  const written: string[] = [];
+  const debug: string[] = [];
+  const capture = pino({ level: 'debug' }, { write: (line: string) => void debug.push(line) });
+  const out = process.stdout.write.bind(process.stdout);
+  const err = process.stderr.write.bind(process.stderr);
+  const tap = (orig: typeof out) => ((chunk: string | Uint8Array, ...rest: never[]) => (written.push(String(chunk)), orig(chunk, ...rest))) as typeof out;
+  process.stdout.write = tap(out);
+  process.stderr.write = tap(err);
+  let run: Run | null = null;
+  try {
+    run = await setup(nc, uniqueNatsConfig({ TWITCH_CHANNELS: channels.join(',') }), { logger: capture });
+    const ingestor = run.ingestor;
+    // 20 JOINs go out at once, the 21st after twurple's 11 s window
+    await waitFor(() => ingestor.joinedChannels.length === 21, 30_000, 'all 21 joins');
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+    if (run) await teardown(run);
+    await nc.close();
+  }
+  assert.deepEqual(written.filter((w) => /rate limit/i.test(w)), [], 'nothing from the limiter on stdout/stderr');
+  assert.ok(debug.some((l) => /Rate limit of 20/.test(l) && /twurple rate-limiter/.test(l)), 'the queued join is in our log at debug');
+});
