@@ -202,7 +202,11 @@ async function openEmbedded(dir: string): Promise<ChConnection> {
   const { createChdbConnection } = await import('chdb/connection');
   const chdbConnection = createChdbConnection({ path: dir });
   const raw = chdbConnection as unknown as ChConnection;
-  const connection = withoutStickySettings(raw);
+  // The settings calls have changed, with their defaults: the raw insert bypasses the wrapper, so it puts
+  // them in its own SETTINGS clause. Without that an API read's max_execution_time (a session SET on chdb)
+  // applied to the next enrich insert of the same process.
+  const changed = new Map<string, string>();
+  const connection = withoutStickySettings(raw, changed);
   // close() of one client must not close the engine under the others; the process exit does.
   const shared: ChConnection = new Proxy(connection, {
     get(target, prop, receiver) {
@@ -210,7 +214,11 @@ async function openEmbedded(dir: string): Promise<ChConnection> {
       return Reflect.get(target, prop, receiver);
     },
   });
-  embedded = { path: dir, connection: shared, rawInsert: (p) => chdbConnection.chdb.rawInsert(p as never) };
+  embedded = {
+    path: dir,
+    connection: shared,
+    rawInsert: (p) => chdbConnection.chdb.rawInsert({ ...p, settings: { ...Object.fromEntries(changed), ...p.settings } } as never),
+  };
   return shared;
 }
 
@@ -221,8 +229,7 @@ async function openEmbedded(dir: string): Promise<ChConnection> {
  * to its default unless the call sets it, so settings behave per call as they do over HTTP.
  * Cost: one `system.settings` lookup the first time a setting name is seen, and a few `SET`s per call.
  */
-function withoutStickySettings(conn: ChConnection): ChConnection {
-  const defaults = new Map<string, string>();
+function withoutStickySettings(conn: ChConnection, defaults = new Map<string, string>()): ChConnection {
   const learn = async (names: string[]) => {
     const unknown = names.filter((n) => !defaults.has(n) && !(n in COMMON_SETTINGS));
     if (unknown.length === 0) return;
