@@ -16,7 +16,8 @@ import type { ClickHouseClient } from '../core/clickhouse.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ApiContext, ChannelNotifier, IngestControl, MetricsProvider, NatsHealth } from './context.ts';
-import { configureCache } from './db.ts';
+import { clickHouseCode } from '../core/clickhouse.ts';
+import { configureCache, DEFAULT_QUERY_LIMITS, LIMIT_CODES, withQueryLimits, type QueryLimits } from './db.ts';
 import { ApiError, errorBody } from './errors.ts';
 import type { LiveLimits, LiveSource } from './live.ts';
 import { HttpMetrics } from './metrics.ts';
@@ -52,6 +53,44 @@ export interface BuildAppOptions {
   cacheTtlMs?: number;
   /** Live feed bounds per client (see {@link LiveLimits}). */
   liveLimits?: Partial<LiveLimits>;
+  /** Bounds on one request's cost (see {@link ApiLimits}). */
+  limits?: Partial<ApiLimits>;
+}
+
+/** What one request may cost; a public API must not let one request hold the server or the database. */
+export interface ApiLimits extends QueryLimits {
+  /**
+   * Requests of the heavy routes (those whose cost grows with the range or the log asked for: justlog
+   * day/month logs, `/moderation/risk`, `/analytics/compare`) served at once per process; more answer 503
+   * at once. Default 2. Embedded, the engine runs one parameterized query at a time, so 50 parallel
+   * heavy requests made a one-user profile wait 45.7 s behind them (measured on 5M messages).
+   */
+  maxHeavyRequests: number;
+  /** Events (messages, bans/timeouts, notices) one justlog log answer may hold; more is a 413. Default 50,000. */
+  maxLogEvents: number;
+}
+export const DEFAULT_API_LIMITS: ApiLimits = { ...DEFAULT_QUERY_LIMITS, maxHeavyRequests: 2, maxLogEvents: 50_000 };
+
+/**
+ * Runs heavy handlers at most `max` at a time; beyond, a 503 with Retry-After at once (no queue: a queue
+ * would only move the wait). A slot is freed when the handler's work is done, not when the client
+ * leaves: a client that disconnects does not stop its query (chdb cannot cancel one), so freeing the
+ * slot then would let abort-and-retry bypass the bound.
+ */
+function heavyGate(max: number): ApiContext['heavy'] {
+  let inFlight = 0;
+  return async (reply, work) => {
+    if (inFlight >= max) {
+      reply.header('retry-after', '5');
+      throw new ApiError(503, `the server is busy with ${inFlight} other heavy requests (logs, risk, compare); retry in a few seconds`);
+    }
+    inFlight += 1;
+    try {
+      return await work();
+    } finally {
+      inFlight -= 1;
+    }
+  };
 }
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -59,17 +98,21 @@ const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 export type App = FastifyInstance;
 
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
+  const limits: ApiLimits = { ...DEFAULT_API_LIMITS, maxExecutionTimeS: opts.config.api.queryTimeoutS, ...opts.limits };
+  const client = withQueryLimits(opts.client, limits);
   const ctx: ApiContext = {
     config: opts.config,
     logger: opts.logger,
-    client: opts.client,
+    client,
+    limits,
+    heavy: heavyGate(limits.maxHeavyRequests),
     live: opts.live ?? null,
     ingest: opts.ingest ?? null,
     metrics: opts.metrics ?? null,
     nats: opts.nats ?? null,
     notifier: opts.notifier ?? null,
   };
-  configureCache(opts.client, opts.cacheTtlMs ?? 2000);
+  configureCache(client, opts.cacheTtlMs ?? 2000);
   const httpMetrics = new HttpMetrics();
   const app = Fastify({
     loggerInstance: opts.logger.child({ component: 'api' }),
@@ -116,6 +159,11 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     if (isResponseSerializationError(err)) {
       req.log.error({ err, issues: err.cause }, 'response did not match its schema');
       return reply.code(500).send(errorBody(500, `internal error (request ${req.id})`));
+    }
+    const limit = LIMIT_CODES[clickHouseCode(err)];
+    if (limit) {
+      req.log.warn({ err }, 'query stopped by a limit');
+      return reply.code(503).send(errorBody(503, `the database query of this request ${limit}: ask for a shorter range or fewer channels, or retry when the server is less busy`));
     }
     const status = typeof (err as { statusCode?: unknown }).statusCode === 'number' ? (err as { statusCode: number }).statusCode : 500;
     if (status >= 400 && status < 500) return reply.code(status).send(errorBody(status, (err as Error).message));

@@ -2,6 +2,8 @@
 import type { ClickHouseClient } from '../core/clickhouse.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
+import type { FastifyReply } from 'fastify';
+import type { ApiLimits } from './app.ts';
 import type { LiveSource } from './live.ts';
 
 export type IngestState = 'joined' | 'joining' | 'parted' | 'disabled';
@@ -39,4 +41,7 @@ export interface ApiContext {
   metrics: MetricsProvider | null;
   nats: NatsHealth | null;
   notifier: ChannelNotifier | null;
+  limits: ApiLimits;
+  /** Runs the work of a heavy route within {@link ApiLimits.maxHeavyRequests}, or throws a 503. */
+  heavy<T>(reply: FastifyReply, work: () => Promise<T>): Promise<T>;
 }

@@ -2,10 +2,50 @@
  * Query helpers. Values travel only in `query_params`; the SQL text is a constant of this code or
  * is assembled from constant fragments and whitelisted identifiers (see `rollupTable`).
  */
-import type { ClickHouseClient } from '../core/clickhouse.ts';
+import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
 import { CH_ERROR, clickHouseCode } from '../core/clickhouse.ts';
 
 export type Params = Record<string, unknown>;
+
+/**
+ * Bounds on every read the API sends (`buildApp({ limits })`). The API is public: without them one
+ * request could scan all history for as long as it takes, and on the embedded engine, which runs
+ * parameterized queries one at a time, every other request waits behind it.
+ */
+export interface QueryLimits {
+  /** `max_execution_time` of each read, in seconds (the engine stops the query itself); 0 = none. Default `API_QUERY_TIMEOUT_S` (30). */
+  maxExecutionTimeS: number;
+  /** `max_memory_usage` of each read, in bytes. Default 2 GB. */
+  maxMemoryBytes: number;
+}
+export const DEFAULT_QUERY_LIMITS: QueryLimits = { maxExecutionTimeS: 30, maxMemoryBytes: 2_000_000_000 };
+
+/** ClickHouse codes of a read stopped by one of its limits: the request was too heavy, not wrong. */
+export const LIMIT_CODES: Record<string, string> = {
+  '159': 'took longer than the API allows per query (max_execution_time)',
+  '241': 'needed more memory than the API allows per query (max_memory_usage)',
+};
+
+/**
+ * The client with {@link QueryLimits} as settings of every `query` (reads); `command`/`insert`/`exec`
+ * (the opt-out's mutations and rebuilds, channel writes) are left unbounded, since stopping them
+ * halfway would leave rollups half rebuilt. Over HTTP the server applies them; embedded, chdb does.
+ * Cost: two settings per read (on chdb a `SET` each).
+ */
+export function withQueryLimits(client: ClickHouseClient, limits: QueryLimits): ClickHouseClient {
+  const settings: ClickHouseSettings = {
+    max_execution_time: limits.maxExecutionTimeS,
+    timeout_overflow_mode: 'throw',
+    max_memory_usage: String(limits.maxMemoryBytes),
+  };
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      if (prop !== 'query' || typeof v !== 'function') return typeof v === 'function' ? v.bind(target) : v;
+      return (params: { clickhouse_settings?: ClickHouseSettings }) => v.call(target, { ...params, clickhouse_settings: { ...settings, ...params.clickhouse_settings } });
+    },
+  });
+}
 
 /** Runs a SELECT and returns its rows. */
 export async function rows<T>(client: ClickHouseClient, query: string, params: Params = {}): Promise<T[]> {

@@ -56,6 +56,8 @@ export const errorResponses = {
   404: errorSchema,
   429: errorSchema,
   500: errorSchema,
+  /** A query stopped by the API's per-query limits, or too many heavy requests at once (app.ts `ApiLimits`). */
+  503: errorSchema,
 } as const;
 
 /**

@@ -177,11 +177,11 @@ export async function listMessages(client: ClickHouseClient, f: MessageFilter): 
 
   const lowest = f.from ?? 0;
   let hi = Math.min(f.to ?? Number.POSITIVE_INFINITY, f.cursor ? f.cursor.ts + 1 : Number.POSITIVE_INFINITY);
-  if (!Number.isFinite(hi)) {
-    const [r] = await rows<{ last: number | null }>(client, 'SELECT if(count() = 0, NULL, toUnixTimestamp64Milli(max(ts)) + 1) AS last FROM messages');
-    if (!r || r.last === null) return { items: [], next_cursor: null };
-    hi = Number(r.last);
-  }
+  // Walked from the newest message, also when `to` lies beyond it: from `to=<year 2200>` every window
+  // but the last was empty, so a common word sorted the whole archive (1.7 s instead of 0.4 s on 5M rows).
+  const [r] = await rows<{ last: number | null }>(client, 'SELECT if(count() = 0, NULL, toUnixTimestamp64Milli(max(ts)) + 1) AS last FROM messages');
+  if (!r || r.last === null) return { items: [], next_cursor: null };
+  hi = Math.min(hi, Number(r.last));
   const found: MessageRow[] = [];
   for (let i = 0; i <= WINDOWS_MS.length && hi > lowest && found.length <= f.limit; i++) {
     const lo = i < WINDOWS_MS.length ? Math.max(lowest, hi - WINDOWS_MS[i]) : lowest;

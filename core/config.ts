@@ -67,6 +67,8 @@ export const envSchema = z.object({
   TWITCH_IRC_SSL: bool.default(true),
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Longest one API read may run in ClickHouse (max_execution_time), seconds; 0 = no limit. */
+  API_QUERY_TIMEOUT_S: z.coerce.number().min(0).max(3600).default(30),
   TWICHIST_API_TOKEN: z.string().optional().transform((v) => v || null),
   TWICHIST_MODELS_DIR: z.string().optional().transform((v) => v || null),
   /** Allow `twichist models pull` and emote set refreshes to reach the internet. */
@@ -113,7 +115,7 @@ export interface Config {
   clickhouse: { url: string | null; user: string; password: string; database: string; embeddedPath: string; retentionDays: number };
   nats: { url: string | null; stream: string; subjectPrefix: string; consumer: string; duplicateWindowMs: number };
   twitch: { channels: string[]; clientId: string | null; clientSecret: string | null; tokenFile: string | null; ircHost: string | null; ircSsl: boolean };
-  api: { host: string; port: number; token: string | null };
+  api: { host: string; port: number; token: string | null; queryTimeoutS: number };
   models: { dir: string; online: boolean; baseUrl: string };
   emotes: { files: string[]; cacheDir: string; scoresFile: string | null };
   enrich: { batchSize: number; flushMs: number; topicsIntervalMs: number; metricsHost: string; metricsPort: number };
@@ -174,7 +176,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ircHost: e.TWITCH_IRC_HOST,
       ircSsl: e.TWITCH_IRC_SSL,
     },
-    api: { host: e.API_HOST, port: e.API_PORT, token: e.TWICHIST_API_TOKEN },
+    api: { host: e.API_HOST, port: e.API_PORT, token: e.TWICHIST_API_TOKEN, queryTimeoutS: e.API_QUERY_TIMEOUT_S },
     models: { dir: e.TWICHIST_MODELS_DIR ? path.resolve(e.TWICHIST_MODELS_DIR) : path.join(dataDir, 'models'), online: e.TWICHIST_ONLINE, baseUrl: e.TWICHIST_MODELS_BASE_URL },
     emotes: { files: e.TWICHIST_EMOTE_FILES.map((f) => path.resolve(f)), cacheDir: path.join(dataDir, 'emotes'), scoresFile: e.TWICHIST_EMOTE_SCORES ? path.resolve(e.TWICHIST_EMOTE_SCORES) : null },
     enrich: { batchSize: e.ENRICH_BATCH_SIZE, flushMs: e.ENRICH_FLUSH_MS, topicsIntervalMs: e.TOPICS_INTERVAL_S * 1000, metricsHost: e.ENRICH_METRICS_HOST, metricsPort: e.ENRICH_METRICS_PORT },

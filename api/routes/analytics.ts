@@ -180,11 +180,11 @@ export function analyticsRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           },
         },
       },
-      async (req) => {
+      async (req, reply) => {
         const { channels, from, to } = req.query;
         if (channels.length < 2) throw new ApiError(400, 'compare needs at least two channels');
         if (from !== undefined && to !== undefined && from >= to) throw new ApiError(400, 'from must be before to');
-        return compareChannels(ctx.client, channels, from ?? null, to ?? null);
+        return ctx.heavy(reply, () => compareChannels(ctx.client, channels, from ?? null, to ?? null));
       },
     );
   };

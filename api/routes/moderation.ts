@@ -84,7 +84,7 @@ export function moderationRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           response: { 200: riskResponse, ...errorResponses },
         },
       },
-      async (req) => {
+      async (req, reply) => {
         const { channel, actioned, limit } = req.query;
         let { from, to } = req.query;
         if (from !== undefined && to !== undefined && from >= to) throw new ApiError(400, 'from must be before to');
@@ -102,26 +102,30 @@ export function moderationRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const range = messageWhere({ channel, from, to, includeDeleted: true, limit });
         const messagesWhere = range.where.join(' AND ');
         const actionsWhere = `channel = {channel:String} AND ts >= ${msParam('from')} AND ts < ${msParam('to')} + INTERVAL ${RISK_LABEL_WINDOW_S} SECOND`;
-        const [quality, top] = await Promise.all([
-          rows<{ messages: number; actioned_messages: number; expected_actioned: number; auc: number | null }>(ctx.client, riskQualitySql(messagesWhere, actionsWhere, false), params),
-          // The ranking reads ts, id, login and mod_risk of the range; full rows only for the page. Without
-          // a filter only the page is joined with the actions (bench/api.ts, 1M messages: ~130 instead of
-          // ~250 ms); a filter needs every message's label first.
-          rows<RiskTopRow>(
+        // the reads grow with the range (every message of it is joined and ranked): a heavy route (app.ts ApiLimits)
+        const { quality, top, full } = await ctx.heavy(reply, async () => {
+          const [quality, top] = await Promise.all([
+            rows<{ messages: number; actioned_messages: number; expected_actioned: number; auc: number | null }>(ctx.client, riskQualitySql(messagesWhere, actionsWhere, false), params),
+            // The ranking reads ts, id, login and mod_risk of the range; full rows only for the page. Without
+            // a filter only the page is joined with the actions (bench/api.ts, 1M messages: ~130 instead of
+            // ~250 ms); a filter needs every message's label first.
+            rows<RiskTopRow>(
+              ctx.client,
+              `SELECT id, toUnixTimestamp64Milli(ts) AS ts_ms, actioned, author_action, toUnixTimestamp64Milli(author_action_ts) AS author_action_ms, author_action_duration_s
+               FROM (${actionedMessagesSql(messagesWhere, actionsWhere, actioned === undefined ? { top: '{limit:UInt32}' } : {})})
+               ${actioned === undefined ? '' : 'WHERE actioned = {actioned:UInt8}'}
+               ORDER BY mod_risk DESC, ts DESC, id DESC LIMIT {limit:UInt32}`,
+              params,
+            ),
+          ]);
+          // the page's rows, with `deleted` as every message listing computes it
+          const full = top.length === 0 ? [] : await rows<MessageRow>(
             ctx.client,
-            `SELECT id, toUnixTimestamp64Milli(ts) AS ts_ms, actioned, author_action, toUnixTimestamp64Milli(author_action_ts) AS author_action_ms, author_action_duration_s
-             FROM (${actionedMessagesSql(messagesWhere, actionsWhere, actioned === undefined ? { top: '{limit:UInt32}' } : {})})
-             ${actioned === undefined ? '' : 'WHERE actioned = {actioned:UInt8}'}
-             ORDER BY mod_risk DESC, ts DESC, id DESC LIMIT {limit:UInt32}`,
-            params,
-          ),
-        ]);
-        // the page's rows, with `deleted` as every message listing computes it
-        const full = top.length === 0 ? [] : await rows<MessageRow>(
-          ctx.client,
-          `SELECT ${MESSAGE_COLUMNS}, ${range.deletedIn} AS deleted FROM messages WHERE ${messagesWhere} AND id IN {ids:Array(String)}`,
-          { ...params, ids: top.map((t) => t.id) },
-        );
+            `SELECT ${MESSAGE_COLUMNS}, ${range.deletedIn} AS deleted FROM messages WHERE ${messagesWhere} AND id IN {ids:Array(String)}`,
+            { ...params, ids: top.map((t) => t.id) },
+          );
+          return { quality, top, full };
+        });
         const byId = new Map(full.map((m) => [m.id, m]));
         const q = quality[0];
         return {

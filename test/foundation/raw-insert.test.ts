@@ -51,7 +51,7 @@ test("a setting an earlier read passed does not reach a later raw insert (chdb k
   const db = await testDatabase();
   const raw = rawInserter(db.client)!;
   // A read that carries an insert bound, as the API's reads carry max_execution_time: harmless to the SELECT.
-  await (await db.client.query({ query: 'SELECT 1', format: 'JSONEachRow', clickhouse_settings: { max_partitions_per_insert_block: 1 } })).json();
+  await (await db.client.query({ query: 'SELECT 1', format: 'JSONEachRow', clickhouse_settings: { max_partitions_per_insert_block: '1' } })).json();
   // Rows of two months are two partitions of `messages`: refused if the bound had stuck to the session.
   const twoMonths = Buffer.from([JSON.stringify(['m1', 'c', T0, T0, 'replay', 'u', 'x']), JSON.stringify(['m2', 'c', T0 + 40 * 86_400_000, T0, 'replay', 'u', 'y'])].join('\n') + '\n');
   await raw('messages', columns, twoMonths, settings('tok-months'));
