@@ -104,6 +104,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     config: opts.config,
     logger: opts.logger,
     client,
+    unboundedClient: opts.client,
     limits,
     heavy: heavyGate(limits.maxHeavyRequests),
     live: opts.live ?? null,

@@ -35,7 +35,13 @@ export interface ChannelNotifier {
 export interface ApiContext {
   config: Config;
   logger: Logger;
+  /** Reads of the routes: every `query` carries the API's read limits (app.ts `ApiLimits`). */
   client: ClickHouseClient;
+  /**
+   * The same database without the read limits, for work that must not stop halfway: the opt-out reads
+   * between its deletes and rebuilds, and a read stopped there would leave the rest undone for good.
+   */
+  unboundedClient: ClickHouseClient;
   live: LiveSource | null;
   ingest: IngestControl | null;
   metrics: MetricsProvider | null;

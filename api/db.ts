@@ -20,6 +20,16 @@ export interface QueryLimits {
 }
 export const DEFAULT_QUERY_LIMITS: QueryLimits = { maxExecutionTimeS: 30, maxMemoryBytes: 2_000_000_000 };
 
+/**
+ * The HTTP client's request timeout for a process that serves the API: longer than the reads' own limit,
+ * so the server stops a slow read (a 503 naming the limit) before the client gives up on it (a 500, and
+ * the server, which does not cancel read-only queries on a closed connection by default, kept running it).
+ * The client's default was 60 s, below `API_QUERY_TIMEOUT_S` up to 3600 or 0 (none).
+ */
+export function apiRequestTimeoutMs(queryTimeoutS: number): number {
+  return queryTimeoutS === 0 ? 86_400_000 : Math.max(60_000, (queryTimeoutS + 10) * 1000);
+}
+
 /** ClickHouse codes of a read stopped by one of its limits: the request was too heavy, not wrong. */
 export const LIMIT_CODES: Record<string, string> = {
   '159': 'took longer than the API allows per query (max_execution_time)',
@@ -28,8 +38,9 @@ export const LIMIT_CODES: Record<string, string> = {
 
 /**
  * The client with {@link QueryLimits} as settings of every `query` (reads); `command`/`insert`/`exec`
- * (the opt-out's mutations and rebuilds, channel writes) are left unbounded, since stopping them
- * halfway would leave rollups half rebuilt. Over HTTP the server applies them; embedded, chdb does.
+ * (channel writes) are left unbounded. The opt-out, which reads between its deletes and rebuilds, gets
+ * the client without this wrapper (`ApiContext.unboundedClient`): stopped halfway it left topics of the
+ * user's words, and a retry found no messages and so did not redo them. Over HTTP the server applies them; embedded, chdb does.
  * Cost: two settings per read (on chdb a `SET` each).
  */
 export function withQueryLimits(client: ClickHouseClient, limits: QueryLimits): ClickHouseClient {

@@ -19,6 +19,7 @@ import type { Logger } from './logger.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { EnrichStage } from '../enrich/index.ts';
 import type { IngestControl, NatsHealth } from '../api/context.ts';
+import { apiRequestTimeoutMs } from '../api/db.ts';
 import type { LiveSource } from '../api/live.ts';
 import type { ChatEvent } from './events.ts';
 
@@ -339,7 +340,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     const embedded = config.clickhouse.url === null;
     step(embedded ? `opening embedded ClickHouse in ${config.clickhouse.embeddedPath}` : `connecting to ClickHouse at ${config.clickhouse.url}`);
     // viaControl false: the runtime must own the folder; a second `up` on it fails with "Cannot lock".
-    s.client = await createClickHouse(config, { viaControl: false });
+    s.client = await createClickHouse(config, { viaControl: false, requestTimeoutMs: apiRequestTimeoutMs(config.api.queryTimeoutS) });
     const client = s.client;
     if (opts.migrate ?? true) {
       const { migrateUp, applyRetention } = await import('../clickhouse/migrate.ts');

@@ -140,7 +140,7 @@ export function userRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         },
       },
       async (req) => {
-        const result = await optOut(ctx.client, req.params.login, req.log);
+        const result = await optOut(ctx.unboundedClient, req.params.login, req.log);
         clearCache(ctx.client);
         return result;
       },

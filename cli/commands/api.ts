@@ -4,6 +4,7 @@
  * `twichist sql` keeps working while the API holds the data folder. SIGTERM/SIGINT close it gracefully.
  */
 import { buildApp } from '../../api/app.ts';
+import { apiRequestTimeoutMs } from '../../api/db.ts';
 import { createNatsLive } from '../../api/live.ts';
 import { createClickHouse } from '../../core/clickhouse.ts';
 import { serveHeldFolder, type ControlServer } from '../../core/control.ts';
@@ -24,7 +25,7 @@ export const command: Command = {
     const config = ctx.config();
     checkApiToken(config);
     const logger = ctx.logger();
-    const client = await createClickHouse(config);
+    const client = await createClickHouse(config, { requestTimeoutMs: apiRequestTimeoutMs(config.api.queryTimeoutS) });
     let control: ControlServer | null = null;
     let nc: import('@nats-io/transport-node').NatsConnection | null = null;
     try {

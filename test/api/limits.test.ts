@@ -13,6 +13,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { buildApp } from '../../api/app.ts';
+import { apiRequestTimeoutMs } from '../../api/db.ts';
 import type { ClickHouseClient } from '../../core/clickhouse.ts';
 import { loadConfig } from '../../core/config.ts';
 import type { ChatMessage } from '../../core/events.ts';
@@ -225,5 +226,35 @@ describe('justlog log size', () => {
     } finally {
       await exact.close();
     }
+  });
+});
+
+describe('opt-out', () => {
+  it("runs without the read limits: it reads between its deletes and rebuilds, and stopped there a retry left the user's topics", async () => {
+    const token = 'limits-test-token-0123456789';
+    const optDb = await testDatabase({ env: { TWICHIST_API_TOKEN: token } });
+    await storeEvents(optDb.config, optDb.client, [msg(11, 'dave'), msg(12, 'dave'), msg(13, 'erin')]);
+    const limited: string[] = [];
+    const client = hooked(optDb.client, (p, run) => {
+      if (p.clickhouse_settings?.max_execution_time !== undefined) limited.push(p.query.slice(0, 80));
+      return run();
+    });
+    const app = await buildApp({ config: optDb.config, logger: createLogger('silent'), client, rateLimit: false });
+    try {
+      const r = await app.inject({ method: 'POST', url: '/api/v1/users/dave/opt-out', headers: { authorization: `Bearer ${token}` } });
+      assert.equal(r.statusCode, 200, r.body);
+      assert.deepEqual(limited, [], 'no read of the opt-out carries max_execution_time');
+    } finally {
+      await app.close();
+      await optDb.client.close();
+    }
+  });
+});
+
+describe('HTTP request timeout of a process serving the API', () => {
+  it('outlasts the read limit, so ClickHouse stops a slow read (503) before the client abandons it (500; the query kept running)', () => {
+    for (const s of [1, 5, 30, 55, 60, 600, 3600]) assert.ok(apiRequestTimeoutMs(s) > s * 1000, `API_QUERY_TIMEOUT_S=${s}`);
+    assert.equal(apiRequestTimeoutMs(30), 60_000, 'the client default where it already suffices');
+    assert.ok(apiRequestTimeoutMs(0) >= 86_400_000, '0 = no read limit: a day');
   });
 });
