@@ -146,7 +146,7 @@ interface FramedBase {
  * twurple's JOIN rate limiter logs "Rate limit of 20 was reached" (every queued JOIN beyond 20 per 11 s: 40 lines
  * for 60 channels) straight to stdout at warn, whatever LOG_LEVEL says: ChatClient's `logger` option does not reach
  * it, only twurple's own LOGGING variable. Queued joins are normal, so they go to our logger at debug. The limiter is
- * rebuilt on every connect (`_initializeRateLimiters`), so its logger is replaced each time. Checked at run time.
+ * rebuilt by every `connect()` (`_initializeRateLimiters`), so its logger is replaced each time. Checked at run time.
  */
 function routeJoinLimiterLog(client: ChatClient, logger: Logger): void {
   const c = client as unknown as { _initializeRateLimiters?: () => void; _joinRateLimiter?: { _logger?: unknown } };
@@ -234,6 +234,9 @@ export function createOptOutFilter(client: ClickHouseClient, logger: Logger, ref
   };
 }
 
+/** How long a channel Twitch refused to join (suspended, banned) waits before it is asked again. */
+const REFUSED_RETRY_MS = 10 * 60_000;
+
 export class LiveIngestor {
   readonly stats: LiveStats = { lines: 0, events: 0, ignored: 0, rejected: 0, optedOut: 0, dropped: 0, joinFailures: 0 };
   private readonly opts: LiveIngestorOptions;
@@ -248,6 +251,8 @@ export class LiveIngestor {
   private joined = new Set<string>();
   /** Joins requested by {@link apply} and not answered yet: a second request would send a second JOIN. */
   private joining = new Set<string>();
+  /** Channels whose last JOIN Twitch refused, with when: retried after REFUSED_RETRY_MS. */
+  private refused = new Map<string, number>();
   private disconnectedAt: number | null = null;
   private joinedAtDisconnect: string[] = [];
   /** Time of the last line received on the current connection: where an outage's gap starts. */
@@ -332,14 +337,19 @@ export class LiveIngestor {
       // A second echo (the JOIN was requested twice while the first was pending) is no new join.
       if (this.joined.has(channel)) return;
       this.joined.add(channel);
+      this.refused.delete(channel);
       const now = Date.now();
       this.lifecycle('joined', channel, null, null, null, now);
       this.closeGap(channel, now, null);
     });
     client.onJoinFailure((channel, reason) => {
       this.stats.joinFailures++;
-      this.logger.warn({ channel, reason }, 'Twitch refused to join the channel (suspended, banned or no answer); its chat is not received');
       const now = Date.now();
+      const again = this.refused.has(channel);
+      this.refused.set(channel, now);
+      // Recorded once per run of refusals; the retries every REFUSED_RETRY_MS are only counted.
+      if (again) return;
+      this.logger.warn({ channel, reason }, 'Twitch refused to join the channel (suspended, banned or no answer); its chat is not received; retrying every 10 minutes');
       this.lifecycle('parted', channel, `join failed: ${reason}`, null, null, now);
       this.closeGap(channel, now, `; re-join failed: ${reason}`);
     });
@@ -352,7 +362,7 @@ export class LiveIngestor {
       const unasked = this.desired.has(channel) && !this.stopped;
       this.lifecycle('parted', channel, unasked ? 'parted by Twitch' : null, null, null, now);
       if (unasked && !this.openGaps.has(channel)) {
-        this.logger.warn({ channel }, 'Twitch parted the channel; its chat is not received until the next reconnect');
+        this.logger.warn({ channel }, 'Twitch parted the channel; its chat is not received until it is joined again');
         this.openGaps.set(channel, { start: now, detail: 'parted by Twitch' });
       }
     });
@@ -389,9 +399,20 @@ export class LiveIngestor {
   private apply(next: Set<string>): void {
     const prev = this.desired;
     this.desired = next;
+    const now = Date.now();
+    for (const ch of prev) {
+      if (next.has(ch)) continue;
+      this.refused.delete(ch);
+      // Not wanted any more: what is missing ends now, not at a re-join that will not come.
+      this.closeGap(ch, now, '; channel removed');
+    }
     const client = this.client;
     if (client === null || !client.isConnected) return; // the next registration resolves `desired`
     for (const ch of next) {
+      // A refused channel is asked again only after REFUSED_RETRY_MS: the channel poll (every 5 s) re-joined
+      // it each time, recording a `parted` row and a warning per poll (17,280 a day per suspended channel).
+      const refusedAt = this.refused.get(ch);
+      if (refusedAt !== undefined && now - refusedAt < REFUSED_RETRY_MS) continue;
       if (!this.joined.has(ch) && !this.joining.has(ch)) {
         this.joining.add(ch);
         // Refusals are logged and recorded by the onJoinFailure handler.
@@ -401,7 +422,8 @@ export class LiveIngestor {
           .finally(() => this.joining.delete(ch));
       }
     }
-    for (const ch of prev) if (!next.has(ch)) client.part(ch);
+    // Only channels we are in or joining: a PART of one Twitch had already parted (or refused) was echoed and recorded.
+    for (const ch of prev) if (!next.has(ch) && (this.joined.has(ch) || this.joining.has(ch))) client.part(ch);
   }
 
   private onLine(line: string, receivedAt: number): void {
