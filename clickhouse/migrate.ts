@@ -118,8 +118,11 @@ async function runFile(client: ClickHouseClient, file: string, skipUnknownTable 
  * new data folder) left some of its tables created and the migration unrecorded; every later run then stopped at
  * "TABLE_ALREADY_EXISTS" and the folder could not be used again. With `repair`, such a run is undone with the
  * migration's down file (statements naming what the interrupted run had not created yet are skipped) and the
- * migration applied again: what is dropped was created by the interrupted run of this same migration, which ran
- * before its process stored anything. Without it (see {@link MigrateOptions.repairInterrupted}) the error says how.
+ * migration applied again: what is dropped is what the interrupted run of this same migration created. On the
+ * embedded database that run came before its process stored anything. On a server, stages still running from an
+ * older version may have written through a view the interrupted run had created; the migration's own backfill (if
+ * it has one) recreates such rows, otherwise they are lost, which is why a server needs `--repair` asked for.
+ * Without it (see {@link MigrateOptions.repairInterrupted}) the error says how.
  */
 async function applyPending(client: ClickHouseClient, m: MigrationFile, repair: boolean): Promise<void> {
   try {

@@ -87,13 +87,17 @@ describe('config', () => {
   });
 
   test('no file but core/config.ts reads process.env (DEVELOPERS.md: config is parsed once and passed down)', () => {
+    // Any use in code, not only `process.env.X` / `process.env[...]`: `const { X } = process.env` and
+    // `{ ...process.env }` read it too. Comment lines may name it.
+    const readsEnv = (text: string) => text.split('\n').some((l) => !/^\s*(\/\/|\*|\/\*)/.test(l) && /\bprocess\.env\b/.test(l));
+    assert.ok(readsEnv('const { A } = process.env;') && readsEnv('f({ ...process.env })') && !readsEnv('// into process.env'));
     const offenders: string[] = [];
     const walk = (dir: string) => {
       for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
         const p = path.join(dir, e.name);
         if (e.isDirectory()) {
           if (e.name !== 'node_modules' && !e.name.startsWith('.')) walk(p);
-        } else if (e.name.endsWith('.ts') && /process\.env[.[]/.test(fs.readFileSync(p, 'utf8'))) {
+        } else if (e.name.endsWith('.ts') && readsEnv(fs.readFileSync(p, 'utf8'))) {
           offenders.push(path.relative(ROOT, p));
         }
       }
