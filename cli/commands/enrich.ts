@@ -30,6 +30,35 @@ export const command: Command = {
     let report: NodeJS.Timeout | undefined;
     // Prometheus scrape target: the API process of a split deployment cannot see this process's counters.
     let metricsServer: http.Server | null = null;
+    let shuttingDown: Promise<number> | null = null;
+    // Ordered shutdown (SIGTERM/SIGINT, a failed consume loop, or a start that failed part-way: then only what
+    // was opened is closed); each step needs the ones after it. A step that fails is logged and the rest still
+    // run, so the process never stays up on what is left open.
+    const shutdown = (reason: string, code: number) =>
+      (shuttingDown ??= (async () => {
+        logger.info({ reason }, 'shutting down');
+        clearInterval(report);
+        let failed = false;
+        const step = async (name: string, fn: () => Promise<unknown>) => {
+          try {
+            await fn();
+          } catch (err) {
+            failed = true;
+            logger.error({ err }, `${name} failed`);
+          }
+        };
+        // 1. Stop pulling, store what is buffered, ack it (acks are written to the NATS socket).
+        await step('stopping enrich', async () => stage?.stop());
+        // 2. Drain NATS: flushes those acks to the server before the connection closes. Unacked
+        //    messages (none after a clean stop) would be redelivered to the next instance.
+        await step('closing the consumer', async () => consumer?.close());
+        // 3. Stop serving metrics and the embedded database to other processes, then close our client.
+        await step('closing the metrics server', () => new Promise((r) => (metricsServer ? metricsServer.close(r) : r(undefined))));
+        await step('closing the control server', async () => control?.close());
+        await step('closing ClickHouse', () => client.close());
+        logger.info({ acked: stage?.metrics.busAcked ?? 0, out: stage?.metrics.eventsOut ?? 0 }, 'enrich stopped');
+        return failed ? 1 : code;
+      })());
     try {
       const applied = await migrateUp(client);
       await loadHypeModel(client);
@@ -60,38 +89,16 @@ export const command: Command = {
         logger.info({ url: `http://${config.enrich.metricsHost}:${config.enrich.metricsPort}/metrics` }, 'metrics');
       }
     } catch (err) {
-      // Start-up failed with something open (NATS down, metrics port taken): close it, in the shutdown's
-      // order, or the process printed the error and kept running on the open handles.
-      clearInterval(report);
-      await stage?.stop().catch(() => {});
-      await consumer?.close().catch(() => {});
-      await control?.close().catch(() => {});
-      await client.close().catch(() => {});
+      // Start-up failed with something open (NATS down, metrics port taken): without closing it the process
+      // printed the error and kept running on the open handles.
+      await shutdown('start-up failed', 1);
       throw err;
     }
-    let shuttingDown: Promise<number> | null = null;
-    // Ordered shutdown (SIGTERM/SIGINT or a failed consume loop); each step needs the ones after it.
-    const shutdown = (reason: string, code: number) =>
-      (shuttingDown ??= (async () => {
-        logger.info({ reason }, 'shutting down');
-        clearInterval(report);
-        // 1. Stop pulling, store what is buffered, ack it (acks are written to the NATS socket).
-        await stage.stop();
-        // 2. Drain NATS: flushes those acks to the server before the connection closes. Unacked
-        //    messages (none after a clean stop) would be redelivered to the next instance.
-        await consumer.close();
-        // 3. Stop serving metrics and the embedded database to other processes, then close our client.
-        await new Promise((r) => (metricsServer ? metricsServer.close(r) : r(undefined)));
-        await control?.close();
-        await client.close();
-        logger.info({ acked: stage.metrics.busAcked, out: stage.metrics.eventsOut }, 'enrich stopped');
-        return code;
-      })());
     return new Promise<number>((resolve) => {
       const onSignal = (sig: NodeJS.Signals) => void shutdown(sig, 0).then(resolve);
       process.once('SIGTERM', onSignal);
       process.once('SIGINT', onSignal);
-      stage.done.then(
+      stage!.done.then(
         () => void shutdown('consumer ended', 0).then(resolve),
         (err: unknown) => {
           logger.error({ err }, 'enrich failed');

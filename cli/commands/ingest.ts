@@ -31,14 +31,18 @@ export const command: Command = {
     const optOuts = createOptOutFilter(client, logger);
     await optOuts.refresh();
     const ingestor = new LiveIngestor({ config, logger, publisher: pipeline.publisher, isOptedOut: optOuts.isOptedOut, loadChannels: channelsFromClickHouse(client), nc: pipeline.nc });
+    // Part, flush and wait for the bus, then close what the ingestor needed. Also after a failed start (nothing
+    // was received yet): without closing what is open the command printed its error and hung.
+    const close = () =>
+      ingestor.stop().finally(async () => {
+        optOuts.stop();
+        await control?.close();
+        await pipeline.close();
+      });
     try {
       await ingestor.start();
     } catch (err) {
-      // Nothing was received yet; without closing what is open the command printed its error and hung.
-      await ingestor.stop().catch(() => {});
-      optOuts.stop();
-      await control?.close();
-      await pipeline.close();
+      await close().catch(() => {});
       throw err;
     }
     ctx.stdout.write(`ingesting ${ingestor.channels.join(', ') || '(no channels yet: add some with TWITCH_CHANNELS or the API)'}; Ctrl-C to stop\n`);
@@ -50,10 +54,7 @@ export const command: Command = {
     });
     ctx.stdout.write(`${sig}: parting, flushing and waiting for the bus\n`);
     clearInterval(report);
-    await ingestor.stop();
-    optOuts.stop();
-    await control?.close();
-    await pipeline.close();
+    await close();
     ctx.stdout.write(`stopped: ${JSON.stringify(ingestor.stats)}\n`);
     return 0;
   },
