@@ -78,8 +78,11 @@ export function occurrenceCounter(): (ts: number, key: string) => number {
   };
 }
 
-/** For the line-based importers: counts a rejected line and reports it as `file:line` with its reason. */
-export function lineRejecter(file: string, opts: ImportOptions, stats: ImportStats): (lineNo: number, reason: string, line: string) => void {
+/**
+ * Counts a rejected line and reports it as `file:line` with its reason; the JSON importer passes `#index` for
+ * an array element.
+ */
+export function lineRejecter(file: string, opts: ImportOptions, stats: ImportStats): (lineNo: number | string, reason: string, line: string) => void {
   return (lineNo, reason, line) => {
     stats.rejected++;
     opts.onReject?.({ source: `${file}:${lineNo}`, reason, payload: truncatePayload(line) });

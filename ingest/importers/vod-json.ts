@@ -12,7 +12,7 @@ import { codePointLength } from '../irc-parser.ts';
 import { streamJsonArray } from './json-stream.ts';
 import { mayHoldNotUtf8, type Readable } from './input.ts';
 import type { EventSink, ImportFormat, ImportOptions, ImportStats } from './types.ts';
-import { NOT_IN_RECORDINGS, NOT_UTF8_REASON, truncatePayload, unstorable } from './types.ts';
+import { NOT_IN_RECORDINGS, NOT_UTF8_REASON, countingSink, lineRejecter } from './types.ts';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -132,23 +132,23 @@ export async function importVodJson(text: Readable, file: string, format: Import
       channelId = str(value.id);
     }
   };
+  const reject = lineRejecter(file, opts, stats);
+  let at = { element: '', raw: '' };
+  const emit = countingSink(sink, stats, (reason) => reject(at.element, reason, at.raw));
   for await (const el of streamJsonArray(text, { arrayKey: 'comments', onMember })) {
     stats.units++;
-    const where = `${file}:#${el.index}`;
+    const element = `#${el.index}`;
     if (el.error !== null) {
-      stats.rejected++;
-      opts.onReject?.({ source: where, reason: `invalid JSON: ${el.error}`, payload: truncatePayload(el.raw) });
+      reject(element, `invalid JSON: ${el.error}`, el.raw);
       continue;
     }
     if (mayHoldNotUtf8(text, el.raw)) {
-      stats.rejected++;
-      opts.onReject?.({ source: where, reason: NOT_UTF8_REASON, payload: truncatePayload(el.raw) });
+      reject(element, NOT_UTF8_REASON, el.raw);
       continue;
     }
     const c = el.value;
     if (!isObj(c)) {
-      stats.rejected++;
-      opts.onReject?.({ source: where, reason: 'element is not an object', payload: truncatePayload(el.raw) });
+      reject(element, 'element is not an object', el.raw);
       continue;
     }
     // v5: element 0 is the video's metadata, naming the channel.
@@ -161,14 +161,11 @@ export async function importVodJson(text: Readable, file: string, format: Import
     // Nothing later in the file can name it: fail the file once instead of rejecting every comment.
     if (channel === null) throw new Error(`the export does not name its channel; pass --channel${format === 'gql' ? ' (or keep the downloader\'s <channel>/<date>_<vod id>/ folders)' : ''}`);
     const m = toMessage(c, format, channel, channelId, source);
-    const e = typeof m === 'string' ? m : (unstorable(m) ?? m);
-    if (typeof e === 'string') {
-      stats.rejected++;
-      opts.onReject?.({ source: where, reason: e, payload: truncatePayload(el.raw) });
+    if (typeof m === 'string') {
+      reject(element, m, el.raw);
       continue;
     }
-    stats.events.message = (stats.events.message ?? 0) + 1;
-    const w = sink(e);
-    if (w) await w;
+    at = { element, raw: el.raw };
+    await emit(m);
   }
 }
