@@ -32,8 +32,8 @@ export function apiRequestTimeoutMs(queryTimeoutS: number): number {
 
 /** ClickHouse codes of a read stopped by one of its limits: the request was too heavy, not wrong. */
 export const LIMIT_CODES: Record<string, string> = {
-  '159': 'took longer than the API allows per query (max_execution_time)',
-  '241': 'needed more memory than the API allows per query (max_memory_usage)',
+  [CH_ERROR.TIMEOUT_EXCEEDED]: 'took longer than the API allows per query (max_execution_time)',
+  [CH_ERROR.MEMORY_LIMIT_EXCEEDED]: 'needed more memory than the API allows per query (max_memory_usage)',
 };
 
 /**

@@ -266,6 +266,8 @@ export const CH_ERROR = {
   UNKNOWN_IDENTIFIER: '47',
   TABLE_ALREADY_EXISTS: '57',
   UNKNOWN_TABLE: '60',
+  TIMEOUT_EXCEEDED: '159',
+  MEMORY_LIMIT_EXCEEDED: '241',
 } as const;
 
 /** ClickHouse's error code of `err` (`ClickHouseError.code`, a numeric string), or '' when it has none. */
@@ -275,11 +277,11 @@ export function clickHouseCode(err: unknown): string {
 
 /** Codes where the same request may succeed later: timeouts, network, overload, a read-only replica. */
 const TRANSIENT_CODES = new Set([
-  '159', // TIMEOUT_EXCEEDED
+  CH_ERROR.TIMEOUT_EXCEEDED,
   '202', // TOO_MANY_SIMULTANEOUS_QUERIES
   '209', // SOCKET_TIMEOUT
   '210', // NETWORK_ERROR
-  '241', // MEMORY_LIMIT_EXCEEDED
+  CH_ERROR.MEMORY_LIMIT_EXCEEDED,
   '242', // TABLE_IS_READ_ONLY
   '252', // TOO_MANY_PARTS
   '425', // SYSTEM_ERROR
