@@ -20,36 +20,41 @@ export interface AlertSpec {
 }
 
 /**
- * A z-score per series: the last complete minute against the minutes before it. The mean and
- * variance count quiet minutes as zero (sum and sum of squares over the baseline length), so a
- * channel that was silent and suddenly spams scores high, as it should. The current minute is
- * left out because it is still filling.
+ * How far back a burst rule reads `burst_windows`. A 30-s window starting at w is scored by the first
+ * refresh (every 30 s) after it closes, so it is there by w + 65 s (60 s + a few seconds of refresh;
+ * clickhouse/README.md). Evaluations (every 60 s) at any T in [w + 65 s, w + 150 s] see it: that span
+ * is longer than 60 s, so no hot window is missed; most are seen twice, as the same alert instance
+ * (same labels), so one notification. A longer refresh period (README: `MODIFY REFRESH EVERY 2
+ * MINUTE` on big archives) needs this raised to 95 s + the period.
  */
-const zScore = (table: string, keys: string, value: string, baselineMin: number, minRecent: number) =>
+const BURST_LOOKBACK_S = 150;
+
+/**
+ * A burst rule reads the analytics detector's verdicts (burst_windows, migration 0030; what the
+ * Bursts table and annotations show), not its own statistics. The rules had their own: the last
+ * minute against the mean and standard deviation of the 30 before, quiet minutes as 0. On the test
+ * chat (test/grafana/support/fill.ts, 6 streams) Chat volume burst fired 20 times, 17 of them in a
+ * stream's first 5 minutes (any chat beats an empty baseline), and paged 2 of the detector's 9
+ * volume bursts; Emote burst found none of 20 BibleThump bursts injected into riotgames1
+ * (analytics/inject.ts; the detector finds all 20): one burst inflated the standard deviation for
+ * the next 30 minutes. The detector's median and MAD are robust to that, and it has a warm-up.
+ */
+const hotWindows = (kind: 'emote' | 'volume', keys: string) =>
   header([
-    `Last complete minute against the ${baselineMin} minutes before it; quiet minutes count as 0.`,
-    `At least ${minRecent} in the minute, so one message in a dead chat is not a burst.`,
+    `Hot ${kind} windows of the last ${BURST_LOOKBACK_S} s as the analytics detector marks them (burst_windows: warm, a minimum count, robust z-score >= 4, a multiple of the baseline).`,
+    'Every row is a burst: the value is its score, the threshold 0.',
   ]) +
-  `WITH toStartOfMinute($__toTime) - INTERVAL 1 MINUTE AS recent_start\n` +
-  `SELECT ${keys}, (recent - base_sum / ${baselineMin}) / greatest(sqrt(greatest(base_sq / ${baselineMin} - pow(base_sum / ${baselineMin}, 2), 0)), 1) AS score\n` +
-  `FROM (\n` +
-  `    SELECT ${keys}, sumIf(v, \`window\` = recent_start) AS recent,\n` +
-  `        sumIf(v, \`window\` < recent_start) AS base_sum, sumIf(v * v, \`window\` < recent_start) AS base_sq\n` +
-  `    FROM (SELECT ${keys}, \`window\`, toFloat64(sum(${value})) AS v FROM ${table}\n` +
-  `          WHERE $__timeFilter(\`window\`) AND \`window\` >= recent_start - INTERVAL ${baselineMin} MINUTE AND \`window\` <= recent_start\n` +
-  `          GROUP BY ${keys}, \`window\`)\n` +
-  `    GROUP BY ${keys}\n` +
-  `)\nWHERE recent >= ${minRecent}`;
+  `SELECT ${keys}, max(score) AS score\nFROM burst_windows\nWHERE kind = '${kind}' AND hot AND $__timeFilter(\`window\`)\nGROUP BY ${keys}`;
 
 export const ALERTS: AlertSpec[] = [
   {
     uid: 'twichist-emote-burst',
     title: 'Emote burst',
     summary: '{{ $labels.emote }} is bursting in #{{ $labels.channel }}',
-    description: 'Uses of {{ $labels.emote }} in the last minute are {{ $values.A }} standard deviations above the previous 30 minutes.',
-    sql: zScore('emotes_1m', 'channel, emote', 'uses', 30, 10),
-    lookbackS: 32 * 60,
-    threshold: 4,
+    description: 'Uses of {{ $labels.emote }} in a 30-second window of the last 2.5 minutes are {{ $values.A }} robust standard deviations above its previous 10 minutes (the analytics burst detector: the Bursts table on the Emotes and bursts dashboard).',
+    sql: hotWindows('emote', 'channel, emote'),
+    lookbackS: BURST_LOOKBACK_S,
+    threshold: 0,
     for: '0s',
     severity: 'warning',
   },
@@ -57,10 +62,10 @@ export const ALERTS: AlertSpec[] = [
     uid: 'twichist-chat-burst',
     title: 'Chat volume burst',
     summary: 'Chat in #{{ $labels.channel }} is bursting',
-    description: 'Messages in the last minute are {{ $values.A }} standard deviations above the previous 30 minutes.',
-    sql: zScore('chat_1m', 'channel', 'messages', 30, 20),
-    lookbackS: 32 * 60,
-    threshold: 4,
+    description: 'Messages in a 30-second window of the last 2.5 minutes are {{ $values.A }} robust standard deviations above the previous 10 minutes (the analytics burst detector: the Bursts table on the Emotes and bursts dashboard).',
+    sql: hotWindows('volume', 'channel'),
+    lookbackS: BURST_LOOKBACK_S,
+    threshold: 0,
     for: '0s',
     severity: 'warning',
   },
@@ -70,13 +75,17 @@ export const ALERTS: AlertSpec[] = [
     summary: 'Toxicity is surging in #{{ $labels.channel }}',
     description: 'Mean toxicity of the last 5 minutes is {{ $values.A }} above the hour before.',
     sql:
-      header(['Mean toxicity of the last 5 complete minutes minus the mean of the hour before them.', 'At least 20 messages in the 5 minutes, so a single rude line in a quiet chat does not page.']) +
+      header([
+        'Mean toxicity of the last 5 complete minutes minus the mean of the hour before them.',
+        'At least 20 messages in the 5 minutes, so a single rude line in a quiet chat does not page, and 20 in the hour before:',
+        'with none, the increase was the whole mean toxicity, so a stream start (or a reconnect) of a rough chat paged.',
+      ]) +
       'WITH toStartOfMinute($__toTime) - INTERVAL 5 MINUTE AS recent_start\n' +
       'SELECT channel, sumIf(toxicity_sum, `window` >= recent_start) / sumIf(messages, `window` >= recent_start)\n' +
       '    - sumIf(toxicity_sum, `window` < recent_start) / greatest(sumIf(messages, `window` < recent_start), 1) AS increase\n' +
       'FROM chat_1m\n' +
       'WHERE $__timeFilter(`window`) AND `window` >= recent_start - INTERVAL 60 MINUTE AND `window` < recent_start + INTERVAL 5 MINUTE\n' +
-      'GROUP BY channel\nHAVING sumIf(messages, `window` >= recent_start) >= 20',
+      'GROUP BY channel\nHAVING sumIf(messages, `window` >= recent_start) >= 20 AND sumIf(messages, `window` < recent_start) >= 20',
     lookbackS: 66 * 60,
     threshold: 0.15,
     for: '2m',

@@ -37,12 +37,14 @@ const emoteVar: VariableSpec = {
 const EMOTE = '$__conditionalAll(emote IN (${emote:singlequote}), $emote)';
 
 /**
- * The minutes of a 1-minute rollup that overlap the picked range [from, to), as the API reads rollups: the minute
+ * The windows of a rollup (`length` long, e.g. '1 MINUTE') that overlap the picked range [from, to), as the API reads rollups: the minute
  * holding an unaligned `from`, not the one starting at `to`. `$__timeFilter(window)` (window >= from AND
  * window <= to) took the minute starting exactly at `to`, a minute past an absolute range, and dropped the one
- * holding `from`: riotgames 02:00-03:00 read 31,464 messages for 30,696.
+ * holding `from`: riotgames 02:00-03:00 read 31,464 messages for 30,696. The same for the 5-minute windows of
+ * moderation_toxicity: 02:00:30-03:00 read 02:05-03:05, 31,396 messages for 30,696.
  */
-const MINUTES_IN_RANGE = '`window` > $__fromTime - INTERVAL 1 MINUTE AND `window` < $__toTime';
+const windowsInRange = (length: string) => `\`window\` > $__fromTime - INTERVAL ${length} AND \`window\` < $__toTime`;
+const MINUTES_IN_RANGE = windowsInRange('1 MINUTE');
 
 /** Sums of a chat rollup over the range (stats); chat_1m: a month is ~43k rows a channel. */
 const chatTotal = (expr: string, why: string) =>
@@ -382,7 +384,7 @@ const moderation: DashboardSpec = {
           type: 'table',
           w: 12,
           h: 10,
-          sql: `${header(['Windows of moderation_toxicity in the range; means weighted by each window\'s messages.'])}SELECT channel, sum(messages) AS total_messages, round(sum(toxicity_mean * messages) / greatest(total_messages, 1), 3) AS mean_toxicity,\n    round(sum(toxic_share * messages) / greatest(total_messages, 1), 3) AS toxic_message_share, sum(bans + timeouts + deletions + clears) AS actions,\n    round(actions * 100 / greatest(total_messages, 1), 2) AS actions_per_100\nFROM moderation_toxicity\nWHERE $__timeFilter(\`window\`) AND ${CHANNEL}\nGROUP BY channel\nORDER BY actions DESC`,
+          sql: `${header(['The 5-minute windows of moderation_toxicity that overlap the range, as the stats read minutes; means weighted by each window\'s messages.'])}SELECT channel, sum(messages) AS total_messages, round(sum(toxicity_mean * messages) / greatest(total_messages, 1), 3) AS mean_toxicity,\n    round(sum(toxic_share * messages) / greatest(total_messages, 1), 3) AS toxic_message_share, sum(bans + timeouts + deletions + clears) AS actions,\n    round(actions * 100 / greatest(total_messages, 1), 2) AS actions_per_100\nFROM moderation_toxicity\nWHERE ${windowsInRange('5 MINUTE')} AND ${CHANNEL}\nGROUP BY channel\nORDER BY actions DESC`,
           overrides: [{ matcher: { id: 'byName', options: 'toxic_message_share' }, properties: [{ id: 'unit', value: 'percentunit' }] }],
         },
       ],
