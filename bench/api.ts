@@ -1,5 +1,5 @@
 /**
- * API speed on a large archive: p50/p95/p99 of the timeline, stats, full-text search and moderation-risk endpoints
+ * API speed on a large archive: p50/p95/p99 of the timeline, stats, full-text search, moderation-risk and channel-list endpoints
  * under concurrent load on loopback, printed as JSON with the machine's facts.
  *
  *   node bench/api.ts [--messages 10000000] [--data DIR] [--requests 200] [--connections 4] [--quick]
@@ -183,6 +183,8 @@ async function main(): Promise<void> {
     await run('search, one channel', ch.map((c, i) => `/api/v1/messages?channel=${c}&q=${['dansgame', 'lul', 'kreygasm', 'british', 'food'][i % 5]}&limit=100`), 300);
     await run('search, all channels', ['dansgame', 'lul', 'kreygasm', 'british', 'food'].map((w) => `/api/v1/messages?q=${w}&limit=100`), 300);
     await run('search, two words, all channels', ['/api/v1/messages?q=uk%20food&limit=100', '/api/v1/messages?q=chat%20pov&limit=100'], 300);
+    // per-channel count and newest message over all history: the channel_summary projection (migration 0045), a scan before
+    await run('channel list (API, justlog)', ['/api/v1/channels', '/channels'], 300);
     // every message of the channel's last 24 h (here: all of its ~1M) joined with its author's next ban/timeout, AUC and top 50
     await run('moderation risk (default 24 h)', ch.map((c) => `/api/v1/moderation/risk?channel=${c}`), 1000);
     const cpus = os.cpus();

@@ -1775,6 +1775,15 @@ CREATE TABLE messages
         ORDER BY
             login,
             ts
+    ),
+    PROJECTION channel_summary
+    (
+        SELECT
+            channel,
+            count(),
+            max(ts),
+            any(channel_id)
+        GROUP BY channel
     )
 )
 ENGINE = MergeTree

@@ -13,6 +13,7 @@ import { rows, type Params } from '../db.ts';
 import { ApiError, errorResponses, errorSchema } from '../errors.ts';
 import { EVENT_MESSAGE_COLUMNS, EVENT_MOD_COLUMNS, EVENT_NOTICE_COLUMNS, justlogText, messageEvent, modEvent, noticeEvent, toJustlog, type JustlogMessage } from '../justlog.ts';
 import { loginSchema, userLoginSchema } from '../schemas.ts';
+import { channelSummaries } from './channels.ts';
 
 const formatQuery = z.object({
   json: z.string().max(10).optional(),
@@ -123,11 +124,9 @@ export function justlogRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         },
       },
       async () => {
-        const r = await rows<{ name: string; id: string }>(
-          ctx.client,
-          "SELECT channel AS name, ifNull(any(channel_id), '') AS id FROM messages GROUP BY channel ORDER BY channel",
-        );
-        return { channels: r.map((c) => ({ userID: c.id, name: c.name })) };
+        // The API's channel list query: answered by the channel_summary projection (migration 0045), not a scan.
+        const r = await channelSummaries(ctx.client);
+        return { channels: r.map((c) => ({ userID: c.channel_id ?? '', name: c.channel })) };
       },
     );
 

@@ -1,0 +1,32 @@
+-- Messages, newest message and a channel id per channel of all stored history, as an aggregate projection of
+-- `messages`: GET /api/v1/channels (and the single-channel answers of its POST/PATCH, built on the same list)
+-- and justlog's /channels ask for count(), max(ts) and any(channel_id) grouped by channel, which was a scan of
+-- every message, growing with all history (a year of one channel as busy as #xqc is ~400M messages, 10x the
+-- largest figure below) towards the API's 30 s read limit (API_QUERY_TIMEOUT_S).
+-- The projection holds one row per channel and part, so the answer reads a few rows per part.
+--
+-- Exact (the chat_* rollups are not: they keep counts past retention): `messages` is a plain MergeTree that
+-- stores each event once (docs/exactly-once.md), so count() needs no FINAL and no merge to be right. The
+-- opt-out's ALTER TABLE ... DELETE and retention (TTL) merges rewrite the parts they touch and rebuild their
+-- projections. A lightweight DELETE (not used on messages) rebuilds it too, since 0001 set
+-- lightweight_mutation_projection_mode = 'rebuild' (checked on chdb 26.7; by_login's counts stay wrong after
+-- one, see DEVELOPERS.md); with the default 'throw' it is refused. Parts without it are read row by row.
+-- test/api/channel-summary.test.ts compares it with the plain scan after inserts, an opt-out and a TTL merge.
+-- A query only matches while it asks for these aggregates: min(ts) or a time filter reads every row again.
+--
+-- Measured 2026-11-21, chdb 26.7, 2-core VM shared with other work. The route's query on the #xqc capture
+-- copied into 10 channels as bench/api.ts does, timed by a scratch script (load 4-8), 7 times each way,
+-- interleaved: optimize_use_projections = 0 (the scan) against force_optimize_projection = 1:
+--   40,007,970 messages: full scan 372-1,253 ms (649-1,953 ms before this migration), projection 7-48 ms;
+--   5,008,047 messages: full scan 37-44 ms merged and cached (59-524 ms while parts merge), projection 6-11 ms.
+--   Route, `node bench/api.ts --messages 10000000 --requests 100` ('channel list (API, justlog)': 4
+--   connections, 10,004,007 messages), two rounds, each the parent commit then this one on the same data
+--   (projection dropped between rounds): p50 194 / 178 ms -> 20 / 14 ms, p95 413 / 767 ms -> 60 / 43 ms.
+--   On disk: 4.4 KB for 91 rows at 40M messages. The MATERIALIZE below took 5.9 s at 40M messages and 0.2 s
+--   at 5M; it runs synchronously (start-up waits, about a minute per 400M messages if it stays linear) so
+--   that once this migration is recorded no mutation of it is left pending.
+--   Insert cost: none measurable. `node bench/enrich.ts --copies 4 --mode single`, 8 runs each interleaved
+--   with the parent commit: median 19,203 events/s (11,784-22,934) against 19,291 (12,431-22,709), CPU per
+--   event 74.6 against 74.0 us.
+ALTER TABLE messages ADD PROJECTION IF NOT EXISTS channel_summary (SELECT channel, count(), max(ts), any(channel_id) GROUP BY channel);
+ALTER TABLE messages MATERIALIZE PROJECTION channel_summary SETTINGS mutations_sync = 2;
