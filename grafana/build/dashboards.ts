@@ -29,12 +29,16 @@ const emoteVar: VariableSpec = {
   label: 'Emote',
   description: 'Emotes to chart (All = the ten most used in the range).',
   type: 'query',
-  sql: `${header(['The 200 most used emotes of the selected channels over their whole history.'])}SELECT emote FROM emotes_1d WHERE ${CHANNEL}\nGROUP BY emote ORDER BY sum(uses) DESC LIMIT 200`,
+  // Value (the plugin takes the first column) is the name in hex, the text (second) the name: Grafana's
+  // singlequote format escapes ' but not \, so a picked ':\' closed its own literal and broke the panel
+  // (ClickHouse reads \ as an escape). Hex needs no escaping; the cost is unreadable var-emote in URLs.
+  sql: `${header(['The 200 most used emotes of the selected channels over their whole history; value hex(name), text the name.'])}SELECT hex(emote) AS value, emote AS text FROM emotes_1d WHERE ${CHANNEL}\nGROUP BY emote ORDER BY sum(uses) DESC LIMIT 200`,
   multi: true,
   includeAll: true,
 };
 
-const EMOTE = '$__conditionalAll(emote IN (${emote:singlequote}), $emote)';
+/** `emote IN` a set built from the picked hex values (a subquery set still prunes the (channel, emote, window) key). */
+const EMOTE = '$__conditionalAll(emote IN (SELECT unhex(arrayJoin([${emote:singlequote}]))), $emote)';
 
 /**
  * The windows of a rollup (`length` long, e.g. '1 MINUTE') that overlap the picked range [from, to), as the API reads rollups: the minute
@@ -198,7 +202,11 @@ const recentMessages = (title: string, description: string, filter: string): Pan
   overrides: [{ matcher: { id: 'byName', options: 'text' }, properties: [{ id: 'custom.width', value: 700 }] }],
 });
 
-const USER = '$__conditionalAll(login = ${user:singlequote}, $user)';
+/**
+ * The textbox as percent-encoding (only [A-Za-z0-9%._~-]), decoded by ClickHouse: with singlequote a typed \
+ * broke the query, and a typed \' ended the literal, letting a dashboard viewer append SQL.
+ */
+const USER = "$__conditionalAll(login = decodeURLComponent('${user:percentencode}'), $user)";
 
 const modActions: PanelSpec = {
   title: 'Moderation actions',

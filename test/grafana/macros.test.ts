@@ -53,6 +53,9 @@ test('template variables are formatted as the plugin and Grafana do', () => {
   assert.equal(interpolateVariables('IN (${all:singlequote})', vars), "IN ('a','o\\'neil')");
   assert.equal(interpolateVariables('= $single', vars), '= x');
   assert.equal(interpolateVariables('= ${single:singlequote}', vars), "= 'x'");
+  // Grafana's own example (formatRegistry tests), and a typed value with a quote and a backslash
+  assert.equal(interpolateVariables('${p:percentencode}', [{ name: 'p', value: ['foo()bar BAZ', 'test2'] }]), '%7Bfoo%28%29bar%20BAZ%2Ctest2%7D');
+  assert.equal(interpolateVariables("'${p:percentencode}'", [{ name: 'p', value: "x\\' --" }]), "'x%5C%27%20--'");
   assert.equal(interpolateVariables('$__timeFilter(ts) AND $unknown', vars), '$__timeFilter(ts) AND $unknown');
   assert.equal(interpolateVariables('= $c', [{ name: 'c', value: ['$__all'], allValue: '.*' }]), '= .*');
 });

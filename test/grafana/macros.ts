@@ -86,6 +86,11 @@ const FORMATS: Record<string, Formatter> = {
     const q = (s: string) => `"${s.replace(/"/g, '\\"')}"`;
     return Array.isArray(value) ? value.map(q).join(',') : q(value);
   },
+  // encodeURIComponentStrict: encodeURIComponent plus !'()*; arrays as a glob `{a,b}`.
+  percentencode: (value) => {
+    const strict = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+    return strict(Array.isArray(value) ? `{${value.join(',')}}` : value);
+  },
   csv: (value) => (Array.isArray(value) ? value.join(',') : value),
   raw: (value) => (Array.isArray(value) ? value.join(',') : value),
   text: (value) => (Array.isArray(value) ? value.join(' + ') : value),

@@ -45,7 +45,11 @@ before(async () => {
     ranges.set(`${channel} stream`, { tier: '30s', range: { from: new Date(start - 60_000), to: new Date(at(s.last).getTime() + 60_000) } });
   }
   channels = (await runSql(client, 'SELECT DISTINCT channel FROM messages ORDER BY channel')).data.map((r) => String(r.channel));
-  emotes = (await runSql(client, 'SELECT emote FROM emotes_1d GROUP BY emote ORDER BY sum(uses) DESC LIMIT 5')).data.map((r) => String(r.emote));
+  // The emote variable's values, as Grafana gets them from its query (the first column: the name in hex).
+  const emoteVariable = provisionedQueries().find((q) => q.where === 'emotes-and-bursts.json / variable emote')!;
+  const allChannels: Variable[] = [{ name: 'channel', value: ['$__all'], options: channels }];
+  const expanded = expandDashboardQuery(emoteVariable.sql, allChannels, { range: ranges.get('all history')!.range, intervalMs: 60_000 });
+  emotes = (await runSql(client, expanded)).data.slice(0, 5).map((r) => String(Object.values(r)[0]));
   busyLogin = String((await one<{ login: string }>("SELECT login FROM messages WHERE channel = 'riotgames' GROUP BY login ORDER BY count() DESC LIMIT 1")).login);
 });
 

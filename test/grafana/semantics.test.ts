@@ -299,6 +299,48 @@ describe('burst alert rules on real chat', { skip }, () => {
   });
 });
 
+describe('variable values that need escaping (adds chat in its own channel)', { skip }, () => {
+  // ':\\' is a real Twitch smiley; the others are what a typed textbox or a third-party emote set can hold.
+  const AWKWARD = [':\\', "o'neil", "x\\' OR 1=1 --", 'plain'];
+  const start = Date.UTC(2021, 5, 1, 12, 0, 0);
+  const range = { from: new Date(start - MINUTE), to: new Date(start + 10 * MINUTE) };
+  const chat = (vars: Variable[]) => [{ name: 'channel', value: ['quotechat'], options: ['quotechat'] }, ...vars];
+
+  before(async () => {
+    if (skip) return;
+    const rows = [];
+    for (let i = 0; i < 40; i++) {
+      const ts = chTime(start + i * 10_000);
+      const emote = AWKWARD[i % AWKWARD.length];
+      rows.push({ id: `quote-${i}`, channel: 'quotechat', ts, received_at: ts, source: 'test', login: emote, text: emote, emote_names: [emote] });
+    }
+    await insertRows(client, rows);
+  });
+
+  test('a picked emote charts exactly its own uses, whatever its name holds', async () => {
+    const options = await rowsOf<{ value: string; text: string }>(
+      expandDashboardQuery(query('emotes-and-bursts.json / variable emote').sql, chat([]), { range, intervalMs: 60_000 }));
+    assert.deepEqual(options.map((o) => o.text).sort(), [...AWKWARD].sort());
+    const q = query('emotes-and-bursts.json / Emote timeline');
+    for (const picked of [[':\\'], ["o'neil", "x\\' OR 1=1 --"]]) {
+      const value = options.filter((o) => picked.includes(o.text)).map((o) => o.value);
+      const got = await rowsOf<{ emote: string; uses: number }>(
+        expandDashboardQuery(q.sql, chat([{ name: 'emote', value, options: options.map((o) => o.value) }]), { range, intervalMs: 60_000 }));
+      const uses = new Map<string, number>();
+      for (const r of got) uses.set(r.emote, (uses.get(r.emote) ?? 0) + Number(r.uses));
+      assert.deepEqual([...uses].sort(), picked.map((e) => [e, 10]).sort(), JSON.stringify(picked));
+    }
+  });
+
+  test('a typed login selects only that login: a backslash neither breaks the query nor ends the literal', async () => {
+    for (const login of AWKWARD) {
+      const got = await panel<{ login: string }>('audience.json / Chatter history', chat([{ name: 'user', value: login }]), range);
+      assert.deepEqual([...new Set(got.map((r) => r.login))], [login]);
+      assert.equal(got.length, 10, login);
+    }
+  });
+});
+
 describe('alert rules on injected situations (runs last: it adds chat)', { skip }, () => {
   test('Emote burst fires on BibleThump bursts injected into riotgames1 (analytics/inject.ts, seed 42)', async () => {
     const riot = streams.find((s) => s.channel === 'riotgames')!;
