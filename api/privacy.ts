@@ -277,11 +277,26 @@ async function optOutNow(client: ClickHouseClient, login: string, log: FastifyBa
   const [u] = await rows<{ n: number }>(client, 'SELECT count() AS n FROM user_names WHERE login = {login:String} OR user_id IN {ids:Array(String)}', params);
   const topicWindows = await rows<{ channel: string; w: number }>(client, `SELECT channel, toUInt32(toStartOfInterval(ts, INTERVAL 5 MINUTE)) AS w FROM messages WHERE ${byUser} GROUP BY channel, w ORDER BY channel, w`, params);
 
+  // CLEARMSG repeats the deleted message's text: keep the action (moderation counts), drop the words. Also
+  // by message id, before the messages go: a CLEARMSG names the login the message was sent under, so the
+  // deletions of a renamed user's messages under an earlier login (deleted above by user id) kept their text.
+  await client.command({
+    query: `ALTER TABLE mod_actions UPDATE text = NULL WHERE action = 'delete' AND text IS NOT NULL
+            AND (target_login = {login:String} OR target_msg_id IN (SELECT id FROM messages WHERE ${byUser}))`,
+    query_params: params,
+    clickhouse_settings: SYNC,
+  });
   await client.command({ query: `ALTER TABLE messages DELETE WHERE ${byUser}`, query_params: params, clickhouse_settings: SYNC });
+  // A reply repeats its parent message (reply-parent-msg-body, served in the justlog endpoints' raw lines
+  // and tags): keep the other users' replies, drop the user's words. Cost: one more mutation of messages,
+  // rewriting only that column of the parts holding replies to the user.
+  await client.command({
+    query: 'ALTER TABLE messages UPDATE reply_parent_text = NULL WHERE reply_parent_text IS NOT NULL AND (reply_parent_login = {login:String} OR reply_parent_user_id IN {ids:Array(String)})',
+    query_params: params,
+    clickhouse_settings: SYNC,
+  });
   await client.command({ query: 'ALTER TABLE user_notices DELETE WHERE login = {login:String} OR user_id IN {ids:Array(String)}', query_params: params, clickhouse_settings: SYNC });
   await client.command({ query: 'ALTER TABLE user_names DELETE WHERE login = {login:String} OR user_id IN {ids:Array(String)}', query_params: params, clickhouse_settings: SYNC });
-  // CLEARMSG repeats the deleted message's text: keep the action (moderation counts), drop the words.
-  await client.command({ query: "ALTER TABLE mod_actions UPDATE text = NULL WHERE action = 'delete' AND target_login = {login:String} AND text IS NOT NULL", query_params: params, clickhouse_settings: SYNC });
 
   let rebuilt: string[] = [];
   let rounds = 0;

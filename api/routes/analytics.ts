@@ -4,9 +4,9 @@ import { z } from 'zod';
 import type { ClickHouseClient } from '../../core/clickhouse.ts';
 import { newestTopicVersionSql } from '../../enrich/topics/refresh.ts';
 import type { ApiContext } from '../context.ts';
-import { iso, msParam, recordsOrEmpty, rollupTable, rows, rowsOrEmpty, type Params } from '../db.ts';
+import { BUCKET_MS, iso, msParam, recordsOrEmpty, rollupTable, rows, rowsOrEmpty, type Params } from '../db.ts';
 import { ApiError, errorResponses } from '../errors.ts';
-import { chatTimeline, emoteTimeline, resolveRange, topEmotes } from '../rollups.ts';
+import { alignedBucket, chatTimeline, emoteTimeline, resolveRange, topEmotes } from '../rollups.ts';
 import { bucketSchema, channelParams, isoTime, limitSchema, loginListSchema, rangeQuery } from '../schemas.ts';
 
 const timelinePoint = z.object({
@@ -90,15 +90,37 @@ export function analyticsRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           summary: 'Top emotes by uses, with distinct users',
           tags: ['analytics'],
           params: channelParams,
-          querystring: z.object({ bucket: bucketSchema.default('1h').meta({ description: 'rollup to read: every window of it that overlaps the range counts' }), ...rangeQuery, limit: limitSchema(20, 500) }),
-          response: { 200: z.object({ channel: z.string(), items: z.array(z.object({ emote: z.string(), uses: z.number(), users: z.number() })) }), ...errorResponses },
+          querystring: z.object({
+            bucket: bucketSchema.optional().meta({ description: 'rollup to read: every window of it that overlaps the range counts. Default: the coarsest one both given range ends fall on (1d, 1h, 1m), else 30s' }),
+            ...rangeQuery,
+            limit: limitSchema(20, 500),
+          }),
+          response: {
+            200: z.object({
+              channel: z.string(),
+              bucket: bucketSchema,
+              /** The range the figures cover: the asked one widened to whole buckets; `null` ends are open. */
+              range: z.object({ from: isoTime.nullable(), to: isoTime.nullable() }).nullable(),
+              items: z.array(z.object({ emote: z.string(), uses: z.number(), users: z.number() })),
+            }),
+            ...errorResponses,
+          },
         },
       },
       async (req) => {
-        const { bucket, from, to, limit } = req.query;
+        const { from, to, limit } = req.query;
         if (from !== undefined && to !== undefined && from >= to) throw new ApiError(400, 'from must be before to');
         const range = from === undefined && to === undefined ? null : { from: from ?? 0, to: to ?? 8_000_000_000_000 };
-        return { channel: req.params.channel, items: await topEmotes(ctx.client, req.params.channel, bucket, range, limit) };
+        // The default was 1h: a 10-minute range of riotgames1 counted its hour, LUL 4,569 uses where the
+        // range holds 664. An open end needs no alignment (0 is on every boundary).
+        const bucket = req.query.bucket ?? alignedBucket(range && { from: from ?? 0, to: to ?? 0 });
+        const step = BUCKET_MS[bucket];
+        return {
+          channel: req.params.channel,
+          bucket,
+          range: range && { from: from === undefined ? null : iso(Math.floor(from / step) * step), to: to === undefined ? null : iso(Math.ceil(to / step) * step) },
+          items: await topEmotes(ctx.client, req.params.channel, bucket, range, limit),
+        };
       },
     );
 

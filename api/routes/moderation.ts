@@ -52,7 +52,12 @@ const riskResponse = z.object({
 interface RiskTopRow {
   id: string;
   ts_ms: number;
+  login: string;
   actioned: number;
+}
+
+interface AuthorActionRow {
+  id: string;
   author_action: '' | 'ban' | 'timeout';
   author_action_ms: number | null;
   author_action_duration_s: number | null;
@@ -103,7 +108,7 @@ export function moderationRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const messagesWhere = range.where.join(' AND ');
         const actionsWhere = `channel = {channel:String} AND ts >= ${msParam('from')} AND ts < ${msParam('to')} + INTERVAL ${RISK_LABEL_WINDOW_S} SECOND`;
         // the reads grow with the range (every message of it is joined and ranked): a heavy route (app.ts ApiLimits)
-        const { quality, top, full } = await ctx.heavy(reply, async () => {
+        const { quality, top, full, authorActions } = await ctx.heavy(reply, async () => {
           const [quality, top] = await Promise.all([
             rows<{ messages: number; actioned_messages: number; expected_actioned: number; auc: number | null }>(ctx.client, riskQualitySql(messagesWhere, actionsWhere, false), params),
             // The ranking reads ts, id, login and mod_risk of the range; full rows only for the page. Without
@@ -111,22 +116,32 @@ export function moderationRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
             // ~250 ms); a filter needs every message's label first.
             rows<RiskTopRow>(
               ctx.client,
-              `SELECT id, toUnixTimestamp64Milli(ts) AS ts_ms, actioned, author_action, toUnixTimestamp64Milli(author_action_ts) AS author_action_ms, author_action_duration_s
+              `SELECT id, toUnixTimestamp64Milli(ts) AS ts_ms, login, actioned
                FROM (${actionedMessagesSql(messagesWhere, actionsWhere, actioned === undefined ? { top: '{limit:UInt32}' } : {})})
                ${actioned === undefined ? '' : 'WHERE actioned = {actioned:UInt8}'}
                ORDER BY mod_risk DESC, ts DESC, id DESC LIMIT {limit:UInt32}`,
               params,
             ),
           ]);
-          // the page's rows, with `deleted` as every message listing computes it
-          const full = top.length === 0 ? [] : await rows<MessageRow>(
-            ctx.client,
-            `SELECT ${MESSAGE_COLUMNS}, ${range.deletedIn} AS deleted FROM messages WHERE ${messagesWhere} AND id IN {ids:Array(String)}`,
-            { ...params, ids: top.map((t) => t.id) },
-          );
-          return { quality, top, full };
+          if (top.length === 0) return { quality, top, full: [], authorActions: [] };
+          const pageParams = { ...params, ids: top.map((t) => t.id) };
+          const [full, authorActions] = await Promise.all([
+            // the page's rows, with `deleted` as every message listing computes it
+            rows<MessageRow>(ctx.client, `SELECT ${MESSAGE_COLUMNS}, ${range.deletedIn} AS deleted FROM messages WHERE ${messagesWhere} AND id IN {ids:Array(String)}`, pageParams),
+            // The author's first ban or timeout at or after each page message, however long after: the label's
+            // actions end 60 s after the range, so one later than that showed as none stored (17 of the 500
+            // riskiest messages of riotgames1's first 30 minutes). Only the page's authors' actions are read.
+            rows<AuthorActionRow>(
+              ctx.client,
+              `SELECT id, author_action, toUnixTimestamp64Milli(author_action_ts) AS author_action_ms, author_action_duration_s
+               FROM (${actionedMessagesSql(`${messagesWhere} AND id IN {ids:Array(String)}`, `channel = {channel:String} AND ts >= ${msParam('from')} AND target_login IN {logins:Array(String)}`)})`,
+              { ...pageParams, logins: [...new Set(top.map((t) => t.login))] },
+            ),
+          ]);
+          return { quality, top, full, authorActions };
         });
         const byId = new Map(full.map((m) => [m.id, m]));
+        const actionOf = new Map(authorActions.map((a) => [a.id, a]));
         const q = quality[0];
         return {
           channel,
@@ -137,10 +152,11 @@ export function moderationRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
             const m = byId.get(t.id);
             // gone between the two reads (an opt-out deleted it): left out rather than shown half
             if (!m) return [];
+            const a = actionOf.get(t.id);
             return [{
               ...toMessage(m),
               actioned: Boolean(t.actioned),
-              author_action: t.author_action === '' ? null : { action: t.author_action, ts: iso(Number(t.author_action_ms)), duration_s: t.author_action_duration_s },
+              author_action: a === undefined || a.author_action === '' ? null : { action: a.author_action, ts: iso(Number(a.author_action_ms)), duration_s: a.author_action_duration_s },
             }];
           }),
         };

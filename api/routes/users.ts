@@ -132,7 +132,7 @@ export function userRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           description:
             'Writes `opt_outs` (ingest and enrich drop the user from then on), deletes the user\'s messages, user notices and name history with synchronous mutations, ' +
             'rebuilds the chat/emote rollup days that held their messages and checks them against the raw rows (days a concurrent insert made wrong are redone, up to 5 rounds; ' +
-            'any still wrong are listed in `rollup_mismatches`), deletes per-user analytics rows, and blanks the text of deletions of their messages. Idempotent.',
+            'any still wrong are listed in `rollup_mismatches`), deletes per-user analytics rows, blanks the text of deletions of their messages and their words quoted in replies to them (`reply_parent_text`). Idempotent.',
           tags: ['users'],
           security: [{ bearer: [] }],
           params: loginParams,

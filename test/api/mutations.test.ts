@@ -185,6 +185,26 @@ describe('opt-out', { skip }, () => {
     const again = await f.app.inject({ method: 'POST', url: `/api/v1/users/${login}/opt-out`, headers: auth });
     assert.equal(JSON.parse(again.body).deleted.messages, 0);
   });
+  it("drops the user's words from other chatters' replies to them; the replies stay", async () => {
+    // the capture's real replies carry their parent's text (reply-parent-msg-body), which the justlog endpoints serve
+    const replies = f.messages.filter((m) => m.reply?.parent_text && m.reply.parent_login);
+    assert.ok(replies.length > 0, 'the capture holds replies');
+    const reply = replies[0];
+    const parent = reply.reply!.parent_login!;
+    const words = reply.reply!.parent_text!;
+    const dayLog = async () => (await getJson(f.app, '/channel/xqc/2023/4/1?json')).body.messages as Array<{ id: string; raw: string; tags: Record<string, string> }>;
+    const before = (await dayLog()).find((m) => m.id === reply.id)!;
+    assert.equal(before.tags['reply-parent-msg-body'], words);
+    const r = await f.app.inject({ method: 'POST', url: `/api/v1/users/${parent}/opt-out`, headers: auth });
+    assert.equal(r.statusCode, 200, r.body);
+    const after = (await dayLog()).find((m) => m.id === reply.id);
+    assert.ok(after, 'the reply of another chatter is kept');
+    assert.equal(after.tags['reply-parent-msg-body'], undefined);
+    assert.ok(!after.raw.includes('reply-parent-msg-body'), after.raw);
+    assert.equal(after.tags['reply-parent-msg-id'], reply.reply!.parent_msg_id);
+    const [left] = await rows<{ n: number }>(f.db.client, 'SELECT count() AS n FROM messages WHERE reply_parent_login = {l:String} AND reply_parent_text IS NOT NULL', { l: parent });
+    assert.equal(left.n, 0);
+  });
   it('rejects a bad login', async () => {
     const r = await f.app.inject({ method: 'POST', url: "/api/v1/users/a'b/opt-out", headers: auth });
     assert.equal(r.statusCode, 400);

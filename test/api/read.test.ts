@@ -267,6 +267,25 @@ describe('moderation risk', { skip }, () => {
     assert.ok(deletedSeen > 0, 'no deleted message among the listed ones: the deleted flag went unchecked');
   });
 
+  it("author_action is the author's first ban or timeout after the message also when it came after the range's last minute", async () => {
+    // the capture's first 100 s: several authors of it were timed out minutes later, after the label's window
+    const from = f.messages[0].ts;
+    const to = from + 100_000;
+    const r = await getJson(f.app, `/api/v1/moderation/risk?channel=xqc&from=${from}&to=${to}&limit=500`);
+    assert.equal(r.status, 200, r.text);
+    const inRange = f.messages.filter((m) => m.ts >= from && m.ts < to);
+    assert.equal(r.body.items.length, Math.min(500, inRange.length));
+    const byId = new Map(inRange.map((m) => [m.id, m]));
+    let late = 0;
+    for (const item of r.body.items) {
+      const m = byId.get(item.id)!;
+      const first = timeouts.filter((t) => t.target_login === m.login && t.ts >= m.ts).sort((a, b) => a.ts - b.ts)[0];
+      assert.deepEqual(item.author_action, first ? { action: 'timeout', ts: new Date(first.ts).toISOString(), duration_s: first.duration_s } : null, item.id);
+      if (first && first.ts >= to + 60_000) late++;
+    }
+    assert.ok(late > 0, 'no listed author was actioned after the range: the case went unchecked');
+  });
+
   it('a range without chat has no AUC; a bad range or a missing channel is a 400 with the reason', async () => {
     const empty = await getJson(f.app, '/api/v1/moderation/risk?channel=xqc&from=2001-01-01T00:00:00Z&to=2001-01-02T00:00:00Z');
     assert.equal(empty.status, 200);
@@ -324,6 +343,32 @@ describe('analytics', { skip }, () => {
     const e = want[0].emote;
     const tl = await getJson(f.app, `/api/v1/analytics/xqc/emotes/timeline?emotes=${encodeURIComponent(e)}&bucket=1m`);
     assert.equal(tl.body.points.reduce((s: number, p: { uses: number }) => s + p.uses, 0), want[0].uses);
+  });
+  it('top emotes of a range count that range (the hour around it before), and say which range and bucket they read', async () => {
+    const { rows } = await import('../../api/db.ts');
+    const count = (from: number, to: number) =>
+      rows<{ emote: string; uses: number; users: number }>(
+        f.db.client,
+        "SELECT emote, count() AS uses, uniqExact(login) AS users FROM messages ARRAY JOIN emote_names AS emote WHERE channel = 'xqc' AND ts >= fromUnixTimestamp64Milli({f:Int64}) AND ts < fromUnixTimestamp64Milli({t:Int64}) GROUP BY emote ORDER BY uses DESC, emote LIMIT 5",
+        { f: from, t: to },
+      );
+    // two whole minutes inside the capture's hour: read from the 1m rollup, exactly the range
+    const minute = Math.floor(f.messages[1000].ts / 60_000) * 60_000;
+    const r = await getJson(f.app, `/api/v1/analytics/xqc/emotes?from=${minute}&to=${minute + 120_000}&limit=5`);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body.items, await count(minute, minute + 120_000));
+    assert.equal(r.body.bucket, '1m');
+    assert.deepEqual(r.body.range, { from: new Date(minute).toISOString(), to: new Date(minute + 120_000).toISOString() });
+    assert.notDeepEqual(r.body.items, await count(0, 8_000_000_000_000), 'the range differs from the whole capture');
+    // unaligned ends: the 30 s windows overlapping the range, as the answer says
+    const [from, to] = [minute + 10_000, minute + 100_000];
+    const u = await getJson(f.app, `/api/v1/analytics/xqc/emotes?from=${from}&to=${to}&limit=5`);
+    assert.equal(u.body.bucket, '30s');
+    assert.deepEqual(u.body.range, { from: new Date(minute).toISOString(), to: new Date(minute + 120_000).toISOString() });
+    assert.deepEqual(u.body.items, await count(minute, minute + 120_000));
+    // an explicit bucket is read as asked, and the answer says what it covers
+    const h = await getJson(f.app, `/api/v1/analytics/xqc/emotes?bucket=1h&from=${from}&limit=5`);
+    assert.deepEqual([h.body.bucket, h.body.range], ['1h', { from: new Date(Math.floor(from / 3_600_000) * 3_600_000).toISOString(), to: null }]);
   });
   it('topics: only the newest version of each window, though a refresh stores two for a moment', async () => {
     // a refresh writes its version, records it in topic_window_state, then deletes the older one without waiting

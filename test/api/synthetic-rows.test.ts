@@ -276,6 +276,25 @@ describe('live', () => {
   });
 });
 
+describe('opt-out of a renamed user', () => {
+  it('blanks the text of deletions of messages sent under an earlier login (a CLEARMSG names the login of its time)', async () => {
+    // user 5151 chatted as oldname, then as newname; a moderator deleted one message of each
+    const early = { ...msg(40, 'oldname', '5151'), id: 'rename-1', channel: 'renamechan', text: 'words under the old name' };
+    const late = { ...msg(41, 'newname', '5151'), id: 'rename-2', channel: 'renamechan', text: 'words under the new name' };
+    const del = (m: ChatMessage) => ({ v: 1 as const, kind: 'delete' as const, id: `del-${m.id}`, channel: m.channel, channel_id: null, ts: m.ts + 1000, received_at: m.ts + 1000, source: 'import' as const, tags: {}, target_msg_id: m.id, target_login: m.login, text: m.text });
+    await storeEvents(db.config, db.client, [early, late, del(early), del(late)]);
+    await withApp(async (app) => {
+      const o = await app.inject({ method: 'POST', url: '/api/v1/users/newname/opt-out', headers: { authorization: `Bearer ${TOKEN}` } });
+      assert.equal(o.statusCode, 200, o.body);
+      assert.equal(JSON.parse(o.body).deleted.messages, 2);
+      const r = await app.inject({ method: 'GET', url: '/api/v1/moderation/actions?channel=renamechan&type=delete' });
+      const items = JSON.parse(r.body).items as Array<{ target_msg_id: string; text: string | null }>;
+      // the actions stay (the moderators' record), the user's words go
+      assert.deepEqual(items.map((a) => [a.target_msg_id, a.text]).sort(), [['rename-1', null], ['rename-2', null]]);
+    });
+  });
+});
+
 // Last: refreshes the derived tables.
 describe('analytics derived rows', () => {
   it('bursts, topics, hype and compare signatures give times as ISO 8601 UTC with milliseconds', async () => {
