@@ -3,7 +3,7 @@
  * (enrich not deployed yet) reads as no data, not as an error.
  */
 import type { ClickHouseClient } from '../core/clickhouse.ts';
-import { BUCKET_MS, cachedRowsOrEmpty as rowsOrEmpty, rollupTable, type Bucket, type Params } from './db.ts';
+import { BUCKET_MS, cachedRowsOrEmpty as rowsOrEmpty, iso, rollupTable, type Bucket, type Params } from './db.ts';
 import { ApiError } from './errors.ts';
 
 /** Most points one timeline answer may hold; more is a range/bucket mismatch, not a chart. */
@@ -152,6 +152,12 @@ export async function chatTotals(client: ClickHouseClient, channel: string | nul
  * The coarsest rollup whose bucket both range ends fall on, so totals are exact for the range asked;
  * 30s (the range widened to 30 s boundaries) when none does.
  */
+/** The asked ends widened to whole `bucket`s, as ISO (`null`: that end was open): what the figures of a total cover. */
+export function coveredEnds(from: number | undefined, to: number | undefined, bucket: Bucket): { from: string | null; to: string | null } {
+  const step = BUCKET_MS[bucket];
+  return { from: from === undefined ? null : iso(Math.floor(from / step) * step), to: to === undefined ? null : iso(Math.ceil(to / step) * step) };
+}
+
 export function alignedBucket(range: ResolvedRange | null): Bucket {
   if (range === null) return '1d';
   for (const b of ['1d', '1h', '1m'] as const) if (range.from % BUCKET_MS[b] === 0 && range.to % BUCKET_MS[b] === 0) return b;

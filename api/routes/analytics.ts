@@ -4,9 +4,9 @@ import { z } from 'zod';
 import type { ClickHouseClient } from '../../core/clickhouse.ts';
 import { newestTopicVersionSql } from '../../enrich/topics/refresh.ts';
 import type { ApiContext } from '../context.ts';
-import { BUCKET_MS, iso, msParam, recordsOrEmpty, rollupTable, rows, rowsOrEmpty, type Params } from '../db.ts';
+import { iso, msParam, recordsOrEmpty, rollupTable, rows, rowsOrEmpty, type Params } from '../db.ts';
 import { ApiError, errorResponses } from '../errors.ts';
-import { alignedBucket, chatTimeline, emoteTimeline, resolveRange, topEmotes } from '../rollups.ts';
+import { alignedBucket, chatTimeline, coveredEnds, emoteTimeline, resolveRange, topEmotes } from '../rollups.ts';
 import { bucketSchema, channelParams, isoTime, limitSchema, loginListSchema, rangeQuery } from '../schemas.ts';
 
 const timelinePoint = z.object({
@@ -114,11 +114,10 @@ export function analyticsRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         // The default was 1h: a 10-minute range of riotgames1 counted its hour, LUL 4,569 uses where the
         // range holds 664. An open end needs no alignment (0 is on every boundary).
         const bucket = req.query.bucket ?? alignedBucket(range && { from: from ?? 0, to: to ?? 0 });
-        const step = BUCKET_MS[bucket];
         return {
           channel: req.params.channel,
           bucket,
-          range: range && { from: from === undefined ? null : iso(Math.floor(from / step) * step), to: to === undefined ? null : iso(Math.ceil(to / step) * step) },
+          range: range && coveredEnds(from, to, bucket),
           items: await topEmotes(ctx.client, req.params.channel, bucket, range, limit),
         };
       },

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { ApiContext, IngestState } from '../context.ts';
 import { iso, rows, rowsOrEmpty } from '../db.ts';
 import { ApiError, errorResponses, errorSchema, mutationErrorResponses } from '../errors.ts';
-import { alignedBucket, chatTotals } from '../rollups.ts';
+import { alignedBucket, chatTotals, coveredEnds } from '../rollups.ts';
 import { channelParams, isoTime, loginSchema, rangeQuery } from '../schemas.ts';
 
 const ingestStateSchema = z.enum(['joined', 'joining', 'parted', 'disabled']);
@@ -191,7 +191,7 @@ export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       {
         schema: {
           summary: 'Totals for a channel over a time range',
-          description: 'From the chat rollups: the coarsest bucket both range ends fall on (1d, 1h, 1m), else 30 s with the ends widened to 30 s boundaries. No range: all time.',
+          description: 'From the chat rollups: the coarsest bucket both range ends fall on (1d, 1h, 1m), else 30 s with the ends widened to 30 s boundaries; `from` and `to` in the answer are the widened ends (null: open). No range: all time.',
           tags: ['channels'],
           params: channelParams,
           querystring: z.object(rangeQuery),
@@ -225,8 +225,9 @@ export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const t = await chatTotals(ctx.client, req.params.channel, bucket, range);
         return {
           channel: req.params.channel,
-          from: from === undefined ? null : iso(from),
-          to: to === undefined ? null : iso(to),
+          // the range the totals cover (whole buckets), as timelines and top emotes echo it; it echoed the asked
+          // ends, so a caller of an unaligned range could not tell that up to 30 s more on each side was counted
+          ...coveredEnds(from, to, bucket),
           bucket,
           messages: t?.msgs ?? 0,
           chatters: t?.chatters ?? 0,

@@ -55,6 +55,8 @@ describe('ranges not on bucket boundaries', () => {
       const s = JSON.parse((await app.inject({ method: 'GET', url: `/api/v1/channels/rangechan/stats?from=${from}&to=${to}` })).body);
       assert.equal(s.bucket, '30s');
       assert.deepEqual([s.messages, s.chatters, s.moderation.timeouts], [3, 3, 1]);
+      // and says which range that is: 02:00:00 to 02:01:30, not the asked ends
+      assert.deepEqual([s.from, s.to], [new Date(T0).toISOString(), new Date(T0 + 90_000).toISOString()]);
       const tl = JSON.parse((await app.inject({ method: 'GET', url: `/api/v1/analytics/rangechan/timeline?bucket=1m&from=${from}&to=${to}` })).body);
       assert.deepEqual(tl.points.map((p: { window: string; messages: number }) => [p.window, p.messages]), [
         [new Date(T0).toISOString(), 2],
