@@ -425,7 +425,7 @@ CREATE VIEW channel_similarity
 (
     `channel_a` LowCardinality(String),
     `channel_b` LowCardinality(String),
-    `emote_js_similarity` Float64,
+    `emote_js_similarity` Nullable(Float64),
     `feature_cosine` Float64
 )
 AS WITH
@@ -468,7 +468,7 @@ AS WITH
 SELECT
     pairs.channel_a AS channel_a,
     pairs.channel_b AS channel_b,
-    1 - arraySum(e -> ((0.5 * if((da.p[e]) > 0, (da.p[e]) * log2((da.p[e]) / (((da.p[e]) + (db.p[e])) / 2)), 0)) + (0.5 * if((db.p[e]) > 0, (db.p[e]) * log2((db.p[e]) / (((da.p[e]) + (db.p[e])) / 2)), 0))), arrayDistinct(arrayConcat(mapKeys(da.p), mapKeys(db.p)))) AS emote_js_similarity,
+    if(empty(da.p) OR empty(db.p), NULL, 1 - arraySum(e -> ((0.5 * if((da.p[e]) > 0, (da.p[e]) * log2((da.p[e]) / (((da.p[e]) + (db.p[e])) / 2)), 0)) + (0.5 * if((db.p[e]) > 0, (db.p[e]) * log2((db.p[e]) / (((da.p[e]) + (db.p[e])) / 2)), 0))), arrayDistinct(arrayConcat(mapKeys(da.p), mapKeys(db.p))))) AS emote_js_similarity,
     arraySum(arrayMap((x, y) -> (x * y), va.v, vb.v)) / (sqrt(arraySum(x -> (x * x), va.v)) * sqrt(arraySum(x -> (x * x), vb.v))) AS feature_cosine
 FROM pairs
 INNER JOIN vec AS va ON va.channel = pairs.channel_a

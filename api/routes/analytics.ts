@@ -180,7 +180,7 @@ export function analyticsRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         schema: {
           summary: 'Compare channels: signatures, similarity matrix, chatter overlap',
           description:
-            'From `channel_signatures`, `channel_similarity` and `chatter_overlap` when present. Without them (or with a time range) the overlap (Jaccard of chatter sets) and an emote-distribution cosine similarity are computed from the raw tables.',
+            'From `channel_signatures`, `channel_similarity` and `chatter_overlap` when present. Without them (or with a time range) the overlap (Jaccard of chatter sets) and the emote similarity are computed from the raw tables, with the same definitions: over all history both sources give the same figures.',
           tags: ['analytics'],
           querystring: z.object({ channels: loginListSchema(10), ...rangeQuery }),
           response: {
@@ -190,11 +190,13 @@ export function analyticsRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
               source: z.object({ similarity: z.enum(['analytics', 'computed']), overlap: z.enum(['analytics', 'computed']) }),
               /** `channel_signatures` rows (period 'all') of the channels. */
               signatures: z.array(z.record(z.string(), z.unknown())),
-              /** Emote-distribution similarity, in `channels` order: Jensen-Shannon (analytics) or cosine (computed); null when undefined. */
+              /** 1 - Jensen-Shannon divergence (log2) of the channels' emote distributions, in `channels` order; null when either used no emote. */
               similarity: z.array(z.array(z.number().nullable())),
               /** Cosine of the signature feature vectors (analytics only; null otherwise). */
               feature_similarity: z.array(z.array(z.number().nullable())),
+              /** One row per pair, a < b, sorted by (a, b). */
               overlap: z.array(z.object({ a: z.string(), b: z.string(), shared_chatters: z.number(), jaccard: z.number() })),
+              /** Distinct chatters of each channel: the sets the overlap was computed from. */
               chatters: z.record(z.string(), z.number()),
             }),
             ...errorResponses,
@@ -243,17 +245,22 @@ async function compareChannels(client: ClickHouseClient, channels: string[], fro
   // The analytics views cover all history; a time range is answered from the raw tables.
   const inPairs = 'channel_a IN {channels:Array(String)} AND channel_b IN {channels:Array(String)}';
   const sim = range.length ? [] : await rowsOrEmpty<{ channel_a: string; channel_b: string; emote_js_similarity: number | null; feature_cosine: number | null }>(client, `SELECT channel_a, channel_b, emote_js_similarity, feature_cosine FROM channel_similarity WHERE ${inPairs}`, params);
-  const ov = range.length ? [] : await rowsOrEmpty<{ channel_a: string; channel_b: string; shared: number; jaccard: number }>(client, `SELECT channel_a, channel_b, shared, jaccard FROM chatter_overlap WHERE ${inPairs}`, params);
+  const ov = range.length ? [] : await rowsOrEmpty<{ channel_a: string; channel_b: string; chatters_a: number; chatters_b: number; shared: number; jaccard: number }>(client, `SELECT channel_a, channel_b, chatters_a, chatters_b, shared, jaccard FROM chatter_overlap WHERE ${inPairs}`, params);
   const simSource = sim.length === pairsWanted ? 'analytics' : 'computed';
   const overlapSource = ov.length === pairsWanted ? 'analytics' : 'computed';
 
-  const counts = await rows<{ channel: string; n: number }>(client, `SELECT channel, uniqExact(login) AS n FROM messages WHERE channel IN {channels:Array(String)}${rangeSql} GROUP BY channel`, params);
-  for (const c of counts) chatters[c.channel] = c.n;
-
   let overlap: OverlapOut[];
   if (overlapSource === 'analytics') {
-    overlap = ov.map((o) => ({ a: o.channel_a, b: o.channel_b, shared_chatters: o.shared, jaccard: o.jaccard }));
+    // The chatter counts of the same snapshot (stream_chatters, refreshed every 5 minutes): counted live from
+    // messages they disagreed with shared_chatters and jaccard between refreshes.
+    for (const o of ov) {
+      chatters[o.channel_a] = Number(o.chatters_a);
+      chatters[o.channel_b] = Number(o.chatters_b);
+    }
+    overlap = ov.map((o) => ({ a: o.channel_a, b: o.channel_b, shared_chatters: Number(o.shared), jaccard: o.jaccard }));
   } else {
+    const counts = await rows<{ channel: string; n: number }>(client, `SELECT channel, uniqExact(login) AS n FROM messages WHERE channel IN {channels:Array(String)}${rangeSql} GROUP BY channel`, params);
+    for (const c of counts) chatters[c.channel] = c.n;
     // Jaccard = |A ∩ B| / |A ∪ B| over distinct logins. Cost: one pass over the channels' messages
     // plus a join of their distinct chatter sets (memory ~ distinct (channel, login) pairs).
     const shared = await rows<{ a: string; b: string; shared: number }>(
@@ -290,22 +297,30 @@ async function compareChannels(client: ClickHouseClient, channels: string[], fro
     );
     const vectors = new Map<string, Map<string, number>>(channels.map((c) => [c, new Map()]));
     for (const d of dist) vectors.get(d.channel)?.set(d.emote, d.uses);
-    for (let i = 0; i < channels.length; i++) for (let j = i + 1; j < channels.length; j++) similarity[i][j] = similarity[j][i] = cosine(vectors.get(channels[i])!, vectors.get(channels[j])!);
+    for (let i = 0; i < channels.length; i++) for (let j = i + 1; j < channels.length; j++) similarity[i][j] = similarity[j][i] = jsSimilarity(vectors.get(channels[i])!, vectors.get(channels[j])!);
   }
+  overlap.sort((x, y) => (x.a === y.a ? (x.b < y.b ? -1 : 1) : x.a < y.a ? -1 : 1));
   return { channels, source: { similarity: simSource, overlap: overlapSource } as const, signatures, similarity, feature_similarity: featureSimilarity, overlap, chatters };
 }
 
-/** Cosine of two sparse count vectors; null when either is empty (no emotes: undefined similarity). */
-export function cosine(a: Map<string, number>, b: Map<string, number>): number | null {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
+/**
+ * 1 - Jensen-Shannon divergence (log base 2) of two emote count vectors as distributions: the definition of
+ * `channel_similarity.emote_js_similarity` (migration 0032), so a range read from the raw tables and the view
+ * agree (a cosine here gave riotgames-xqc 0.160 against the view's 0.285). Null when either is empty.
+ */
+export function jsSimilarity(a: Map<string, number>, b: Map<string, number>): number | null {
+  let ta = 0;
+  let tb = 0;
+  for (const v of a.values()) ta += v;
+  for (const v of b.values()) tb += v;
+  if (ta === 0 || tb === 0) return null;
+  let divergence = 0;
+  const half = (p: number, m: number) => (p > 0 ? 0.5 * p * Math.log2(p / m) : 0);
   for (const [k, v] of a) {
-    na += v * v;
-    const w = b.get(k);
-    if (w !== undefined) dot += v * w;
+    const p = v / ta;
+    const q = (b.get(k) ?? 0) / tb;
+    divergence += half(p, (p + q) / 2) + half(q, (p + q) / 2);
   }
-  for (const v of b.values()) nb += v * v;
-  if (na === 0 || nb === 0) return null;
-  return dot / Math.sqrt(na * nb);
+  for (const [k, v] of b) if (!a.has(k)) divergence += half(v / tb, v / tb / 2);
+  return 1 - divergence;
 }

@@ -588,4 +588,23 @@ describe('derived tables after the views ran', { skip }, () => {
     assert.equal(lag.status, 200);
     assert.ok(Array.isArray(lag.body.items));
   });
+  it('compare gives the same figures from the views as computed from the raw tables over all history', async () => {
+    // A channel without a single emote: its emote similarity is undefined (null) from both sources.
+    const { renamed, storeEvents } = await import('./support/load.ts');
+    const plain = (renamed(f.messages.slice(0, 50), 'xqc_plain') as ChatMessage[]).map((m) => ({ ...m, text: 'hello there friend', emotes: [] }));
+    await storeEvents(f.db.config, f.db.client, plain);
+    await refreshDerived(f.db.client, { skipHypeModel: true });
+    const url = '/api/v1/analytics/compare?channels=xqc_old0,xqc,xqc_plain,xqc_half';
+    const views = (await getJson(f.app, url)).body;
+    const raw = (await getJson(f.app, `${url}&from=0`)).body;
+    assert.deepEqual([views.source, raw.source], [{ similarity: 'analytics', overlap: 'analytics' }, { similarity: 'computed', overlap: 'computed' }]);
+    const close = (a: number | null, b: number | null) => (a === null || b === null ? a === b : Math.abs(a - b) < 1e-9);
+    views.similarity.forEach((row: Array<number | null>, i: number) => row.forEach((v, j) => assert.ok(close(v, raw.similarity[i][j]), `similarity[${i}][${j}]: ${v} vs ${raw.similarity[i][j]}`)));
+    assert.equal(views.similarity[0][2], null);
+    assert.ok(views.similarity[0][1] > 0 && views.similarity[0][1] < 1);
+    assert.deepEqual(views.chatters, raw.chatters);
+    const pairs = (o: Array<{ a: string; b: string; shared_chatters: number; jaccard: number }>) => o.map((x) => [x.a, x.b, x.shared_chatters, Math.round(x.jaccard * 1e9)]);
+    assert.deepEqual(pairs(views.overlap), pairs(raw.overlap));
+    assert.deepEqual(views.overlap.map((x: { a: string; b: string }) => `${x.a} ${x.b}`), raw.overlap.map((x: { a: string; b: string }) => `${x.a} ${x.b}`).sort());
+  });
 });
