@@ -58,9 +58,9 @@ export function withQueryLimits(client: ClickHouseClient, limits: QueryLimits): 
   });
 }
 
-/** Runs a SELECT and returns its rows. */
-export async function rows<T>(client: ClickHouseClient, query: string, params: Params = {}): Promise<T[]> {
-  const rs = await client.query({ query, query_params: params, format: 'JSONEachRow' });
+/** Runs a SELECT and returns its rows; `settings` are set on this call only. */
+export async function rows<T>(client: ClickHouseClient, query: string, params: Params = {}, settings: ClickHouseSettings = {}): Promise<T[]> {
+  const rs = await client.query({ query, query_params: params, format: 'JSONEachRow', clickhouse_settings: settings });
   return rs.json<T>();
 }
 
@@ -73,9 +73,9 @@ export function isMissingTable(err: unknown): boolean {
  * Like {@link rows}, but a missing table answers `[]`: endpoints over derived tables answer an empty
  * list until the stage that fills them is deployed, instead of a 500.
  */
-export async function rowsOrEmpty<T>(client: ClickHouseClient, query: string, params: Params = {}): Promise<T[]> {
+export async function rowsOrEmpty<T>(client: ClickHouseClient, query: string, params: Params = {}, settings: ClickHouseSettings = {}): Promise<T[]> {
   try {
-    return await rows<T>(client, query, params);
+    return await rows<T>(client, query, params, settings);
   } catch (err) {
     if (isMissingTable(err)) return [];
     throw err;

@@ -1695,13 +1695,21 @@ CREATE TABLE ingest_events
     `ts` DateTime64(3, 'UTC'),
     `received_at` DateTime64(3, 'UTC'),
     `source` LowCardinality(String),
-    `event` Enum8('connected' = 1, 'joined' = 2, 'parted' = 3, 'disconnected' = 4, 'reconnected' = 5, 'gap' = 6),
+    `event` Enum8('connected' = 1, 'joined' = 2, 'parted' = 3, 'disconnected' = 4, 'reconnected' = 5, 'gap' = 6, 'alive' = 7),
     `ingestor` String,
     `detail` Nullable(String),
     `gap_start` Nullable(DateTime64(3, 'UTC')),
     `gap_end` Nullable(DateTime64(3, 'UTC')),
     `tags` Map(String, String),
-    `inserted_at` DateTime64(3, 'UTC') DEFAULT now64(3)
+    `inserted_at` DateTime64(3, 'UTC') DEFAULT now64(3),
+    PROJECTION latest_event
+    (
+        SELECT
+            channel,
+            argMax(event, ts),
+            max(ts)
+        GROUP BY channel
+    )
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(ts)

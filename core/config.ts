@@ -40,6 +40,9 @@ const channelList = z
   )
   .refine((list) => list.every((c) => /^[a-z0-9_]{1,25}$/.test(c)), { message: 'must be Twitch logins (a-z, 0-9, _), comma separated' });
 
+/** Default and longest `INGEST_ALIVE_S`; grafana/build/alerts.ts derives the "Ingest stalled" threshold from it. */
+export const INGEST_ALIVE_DEFAULT_S = 120;
+
 const positiveInt = (def: number) => z.coerce.number().int().positive().default(def);
 
 /** Every setting, with the environment variable it comes from. */
@@ -65,6 +68,14 @@ export const envSchema = z.object({
   /** Override of the Twitch IRC host, for the local test server. */
   TWITCH_IRC_HOST: z.string().optional().transform((v) => v || null),
   TWITCH_IRC_SSL: bool.default(true),
+  /**
+   * Seconds between the live ingestor's `alive` heartbeats (one `ingest_events` row per joined channel,
+   * sent only while the IRC connection has received a line within twurple's PING check: 60 s of silence
+   * + 10 s for the PONG). Grafana's "Ingest stalled" pages when a followed channel has had neither one
+   * nor a stored message for 3 default periods, so a longer period is refused rather than paging for
+   * every quiet channel; a shorter one (tests) costs rows. Cost: 720 rows a day per channel at 120 s.
+   */
+  INGEST_ALIVE_S: z.coerce.number().positive().max(INGEST_ALIVE_DEFAULT_S, `at most ${INGEST_ALIVE_DEFAULT_S}: the "Ingest stalled" alert expects a heartbeat at least that often`).default(INGEST_ALIVE_DEFAULT_S),
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** Longest one API read may run in ClickHouse (max_execution_time), seconds; 0 = no limit. */
@@ -114,7 +125,7 @@ export interface Config {
   dataDir: string;
   clickhouse: { url: string | null; user: string; password: string; database: string; embeddedPath: string; retentionDays: number };
   nats: { url: string | null; stream: string; subjectPrefix: string; consumer: string; duplicateWindowMs: number };
-  twitch: { channels: string[]; clientId: string | null; clientSecret: string | null; tokenFile: string | null; ircHost: string | null; ircSsl: boolean };
+  twitch: { channels: string[]; clientId: string | null; clientSecret: string | null; tokenFile: string | null; ircHost: string | null; ircSsl: boolean; aliveMs: number };
   api: { host: string; port: number; token: string | null; queryTimeoutS: number };
   models: { dir: string; online: boolean; baseUrl: string };
   emotes: { files: string[]; cacheDir: string; scoresFile: string | null };
@@ -175,6 +186,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       tokenFile: e.TWITCH_TOKEN_FILE,
       ircHost: e.TWITCH_IRC_HOST,
       ircSsl: e.TWITCH_IRC_SSL,
+      aliveMs: e.INGEST_ALIVE_S * 1000,
     },
     api: { host: e.API_HOST, port: e.API_PORT, token: e.TWICHIST_API_TOKEN, queryTimeoutS: e.API_QUERY_TIMEOUT_S },
     models: { dir: e.TWICHIST_MODELS_DIR ? path.resolve(e.TWICHIST_MODELS_DIR) : path.join(dataDir, 'models'), online: e.TWICHIST_ONLINE, baseUrl: e.TWICHIST_MODELS_BASE_URL },

@@ -156,7 +156,11 @@ export const roomStateSchema = z.object({
 });
 export type RoomState = z.infer<typeof roomStateSchema>;
 
-export const lifecycleTypes = ['connected', 'joined', 'parted', 'disconnected', 'reconnected', 'gap'] as const;
+/**
+ * `alive`: the live ingestor's heartbeat, every `INGEST_ALIVE_S` per joined channel while its IRC connection
+ * receives lines (a PONG counts): what tells a quiet channel from a stalled ingest (alert "Ingest stalled").
+ */
+export const lifecycleTypes = ['connected', 'joined', 'parted', 'disconnected', 'reconnected', 'gap', 'alive'] as const;
 /** Ingest lifecycle, so analysts can see when data may be missing. */
 export const lifecycleSchema = z.object({
   ...base,

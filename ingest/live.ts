@@ -10,7 +10,9 @@
  * what is wanted *now*. Joins go through twurple's join rate limiter (20 joins / 10 s for a normal
  * account, which also covers anonymous connections). Every connect, join, part (and refused join),
  * disconnect and reconnect become `lifecycle` events, and so does each channel's gap: from the last line
- * received before the connection was lost to the channel's JOIN echo on the new connection.
+ * received before the connection was lost to the channel's JOIN echo on the new connection. Every
+ * `INGEST_ALIVE_S` each joined channel gets an `alive` event while the connection is demonstrably up
+ * (see {@link LiveIngestor.heartbeat}): a quiet channel and a stalled ingest look alike otherwise.
  */
 import fs from 'node:fs';
 import net from 'node:net';
@@ -161,6 +163,9 @@ function routeJoinLimiterLog(client: ChatClient, logger: Logger): void {
   };
 }
 
+/** twurple's PING timers (ircv3 IrcClient `pingOnInactivity`, `pingTimeout`), seconds, when not overridden. */
+const TWURPLE_PING = { inactivity: 60, timeout: 10 };
+
 /** twurple 8 keeps the PING timers on the IrcClient and has no option for them. Checked at run time. */
 function setPingTimers(client: ChatClient, inactivity: number, timeout: number): void {
   const irc = client.irc as unknown as { _pingOnInactivity?: number; _pingTimeout?: number };
@@ -274,6 +279,7 @@ export class LiveIngestor {
   private reconnectReason: string | null = null;
   /** Drops the current connection the way twurple's PING timeout does: reported as lost, then reconnected. */
   private dropConnection: (() => void) | null = null;
+  private aliveTimer: NodeJS.Timeout | null = null;
 
   constructor(opts: LiveIngestorOptions) {
     this.opts = opts;
@@ -366,6 +372,8 @@ export class LiveIngestor {
         this.openGaps.set(channel, { start: now, detail: 'parted by Twitch' });
       }
     });
+    this.aliveTimer = setInterval(() => this.heartbeat(Date.now()), config.twitch.aliveMs);
+    this.aliveTimer.unref();
     if (this.opts.loadChannels) {
       await this.refreshChannels();
       this.pollTimer = setInterval(() => void this.refreshChannels(), this.opts.pollMs ?? 5000);
@@ -509,6 +517,22 @@ export class LiveIngestor {
     this.lastLineAt = now;
   }
 
+  /**
+   * One `alive` event per joined channel, only while a line (chat, or the PONG twurple's PING check gets
+   * after `inactivity` s of silence) arrived within `inactivity + timeout` s: past that twurple is about
+   * to drop the connection as dead, and a connection that stopped delivering must not look healthy
+   * because nobody noticed yet. A dead process, a blocked event loop, a channel never joined (refused,
+   * or waiting for the reconnect) and a saturated bus (the event is dropped like chat) send none, which
+   * is what "Ingest stalled" pages on. The id includes the time, so each heartbeat is its own row.
+   */
+  private heartbeat(now: number): void {
+    if (this.stopped || this.joined.size === 0) return;
+    const ping = this.opts.ping ?? TWURPLE_PING;
+    if (this.lastLineAt === null || now - this.lastLineAt > (ping.inactivity + ping.timeout) * 1000) return;
+    // A channel being parted (removed, PART not echoed yet) is no longer followed.
+    for (const ch of this.joined) if (this.desired.has(ch)) this.lifecycle('alive', ch, null, null, null, now);
+  }
+
   /** Records the outage of `channel` (if it had one) as a gap ending at `end`. */
   private closeGap(channel: string, end: number, why: string | null): void {
     const open = this.openGaps.get(channel);
@@ -560,6 +584,7 @@ export class LiveIngestor {
     if (this.stopped) return;
     this.stopped = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.aliveTimer) clearInterval(this.aliveTimer);
     this.sub?.unsubscribe();
     const client = this.client;
     if (client) {

@@ -4,6 +4,7 @@
  * (the plugin expands those in the browser); every channel/emote is its own series via the string
  * columns, which Grafana turns into labels.
  */
+import { INGEST_ALIVE_DEFAULT_S } from '../../core/config.ts';
 import { DATASOURCE, PLUGIN_VERSION, header, target } from './lib.ts';
 
 export interface AlertSpec {
@@ -45,6 +46,16 @@ const hotWindows = (kind: 'emote' | 'volume', keys: string) =>
     'Every row is a burst: the value is its score, the threshold 0.',
   ]) +
   `SELECT ${keys}, max(score) AS score\nFROM burst_windows\nWHERE kind = '${kind}' AND hot AND $__timeFilter(\`window\`)\nGROUP BY ${keys}`;
+
+/**
+ * "Ingest stalled" pages when a followed channel has had neither stored chat nor a heartbeat for this many
+ * heartbeat periods (INGEST_ALIVE_S, which config caps at its default so this holds): one missed beat
+ * (a reconnect, an ingestor restart: twurple's backoff reaches 120 s) is no page. Then `for: 2m`, so an
+ * outage pages 8 to 9 minutes after its last heartbeat. Before the heartbeats it read any stored message or
+ * lifecycle row for 30 minutes, and so paged for every followed channel whose streamer was offline.
+ */
+const STALLED_PERIODS = 3;
+export const STALLED_MINUTES = (STALLED_PERIODS * INGEST_ALIVE_DEFAULT_S) / 60;
 
 export const ALERTS: AlertSpec[] = [
   {
@@ -94,19 +105,25 @@ export const ALERTS: AlertSpec[] = [
   {
     uid: 'twichist-ingest-stalled',
     title: 'Ingest stalled',
-    summary: 'No chat stored from followed channel #{{ $labels.channel }}',
-    description: 'Channel #{{ $labels.channel }} is enabled but nothing (no message, no ingest event) arrived for {{ $values.A }} minutes. An offline streamer with no lifecycle events also looks like this: check the Overview dashboard\'s "Followed channels".',
+    summary: 'Ingest of followed channel #{{ $labels.channel }} is down',
+    description:
+      `Channel #{{ $labels.channel }} is enabled, but for {{ $values.A }} minutes no chat of it was stored and no ingestor sent its heartbeat for it (an 'alive' row in ingest_events, every ${INGEST_ALIVE_DEFAULT_S} s per joined channel while the IRC connection answers, whether the streamer is live or not). ` +
+      "Either no ingestor runs, it is not joined to the channel (a refused join is a 'parted' row whose detail says why), its connection to Twitch is down (see 'disconnected' and 'gap' rows), or the events are not stored (NATS, enrich, ClickHouse). Overview dashboard: \"Followed channels\".",
     sql:
-      header(['Enabled channels only; the newest stored message or ingest event within the last day.', 'A channel with neither in the day gets the whole day as its quiet time.']) +
+      header([
+        `Enabled channels quiet for over ${STALLED_MINUTES} minutes (${STALLED_PERIODS} heartbeat periods): no stored chat and no 'alive' heartbeat.`,
+        'Quiet time counts from the newest of: last stored message, last heartbeat, last change of the channel row (so a channel just added or enabled has time to be joined); at most the day read.',
+        'A quiet channel of a healthy ingestor gets a heartbeat every period, so it never gets here; other lifecycle events (joined, gap, ...) do not count as alive.',
+      ]) +
       'SELECT c.login AS channel,\n' +
-      "    dateDiff('minute', greatest(ifNull(m.last_message, $__fromTime), ifNull(e.last_event, $__fromTime)), $__toTime) AS quiet_minutes\n" +
-      'FROM (SELECT login FROM channels FINAL WHERE enabled AND NOT removed) AS c\n' +
+      "    round(dateDiff('second', greatest(c.changed, ifNull(m.last_message, $__fromTime), ifNull(a.last_alive, $__fromTime)), $__toTime) / 60, 1) AS quiet_minutes\n" +
+      'FROM (SELECT login, greatest(toDateTime(updated_at), $__fromTime) AS changed FROM channels FINAL WHERE enabled AND NOT removed) AS c\n' +
       'LEFT JOIN (SELECT channel, max(`window`) + INTERVAL 30 SECOND AS last_message FROM chat_30s WHERE $__timeFilter(`window`) GROUP BY channel) AS m ON m.channel = c.login\n' +
-      'LEFT JOIN (SELECT channel, toDateTime(max(ts)) AS last_event FROM ingest_events WHERE $__timeFilter(ts) GROUP BY channel) AS e ON e.channel = c.login\n' +
+      "LEFT JOIN (SELECT channel, toDateTime(max(ts)) AS last_alive FROM ingest_events WHERE event = 'alive' AND $__timeFilter(ts) GROUP BY channel) AS a ON a.channel = c.login\n" +
       'SETTINGS join_use_nulls = 1',
     lookbackS: 24 * 3600,
-    threshold: 30,
-    for: '5m',
+    threshold: STALLED_MINUTES,
+    for: '2m',
     severity: 'critical',
   },
 ];

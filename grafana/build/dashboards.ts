@@ -4,6 +4,7 @@
  */
 import { actionedMessagesSql, RISK_LABEL_WINDOW_S, riskQualitySql } from '../../analytics/risk-quality.ts';
 import { newestTopicVersionSql } from '../../enrich/topics/refresh.ts';
+import { STALLED_MINUTES } from './alerts.ts';
 import { CHANNEL, header, tiered, type DashboardSpec, type PanelSpec, type VariableSpec } from './lib.ts';
 
 const channelVar: VariableSpec = {
@@ -142,14 +143,14 @@ const overview: DashboardSpec = {
         perChannel('Chatters over time', 'Distinct logins per bucket and channel.', 'uniqExactMerge(chatters) AS chatters', 'short'),
         {
           title: 'Ingest events',
-          description: 'Connections, joins, parts and gaps recorded by ingest (and by imports).',
+          description: 'Connections, joins, parts and gaps recorded by ingest (and by imports). Heartbeats (alive) are left out: one per channel every 2 minutes would bury the rest; "Followed channels" shows the last one.',
           type: 'timeseries',
           interval: '1m',
           w: 12,
           h: 8,
           unit: 'short',
           stack: true,
-          sql: `${header(['Lifecycle events are few (a handful per connection): the raw table is cheap to bucket.'])}SELECT $__timeInterval(ts) AS time, toString(event) AS event, count() AS events\nFROM ingest_events\nWHERE $__timeFilter(ts) AND (channel = '' OR ${CHANNEL})\nGROUP BY time, event\nORDER BY time, event`,
+          sql: `${header(['Lifecycle events other than heartbeats are few (a handful per connection): the raw table is cheap to bucket.'])}SELECT $__timeInterval(ts) AS time, toString(event) AS event, count() AS events\nFROM ingest_events\nWHERE $__timeFilter(ts) AND event != 'alive' AND (channel = '' OR ${CHANNEL})\nGROUP BY time, event\nORDER BY time, event`,
         },
       ],
     },
@@ -158,19 +159,25 @@ const overview: DashboardSpec = {
       panels: [
         {
           title: 'Followed channels',
-          description: 'Channels ingest follows, with the last stored message and ingest event. A followed channel quiet for long is either offline or stalled (see the alert "Ingest stalled").',
+          description: `Channels ingest follows: the last stored message, the last heartbeat (an ingestor joined to the channel sends one every 2 minutes while its connection answers, chat or not) and the latest ingest event (alive while the channel is joined; parted, disconnected, gap ... say what went wrong). quiet_minutes counts from the newer of message and heartbeat; over ${STALLED_MINUTES} the ingest of the channel is down (the alert "Ingest stalled"), an offline streamer alone never gets there.`,
           type: 'table',
           w: 12,
           h: 8,
           sql:
-            header(['Not limited by the time picker: the state now.', 'chat_30s max(window) is cheap (sorted by channel, window) where max(ts) on messages would scan.']) +
-            'SELECT c.login AS channel, c.enabled AS enabled, m.last_message AS last_message, e.last_event AS last_event,\n' +
-            "    dateDiff('minute', greatest(m.last_message, e.last_event), now()) AS quiet_minutes\n" +
+            header([
+              'Not limited by the time picker: the state now.',
+              'chat_30s max(window) is cheap (sorted by channel, window) where max(ts) on messages would scan.',
+              "Heartbeats of the last day only (720 rows a channel); the latest event of all history comes from ingest_events' latest_event projection (migration 0046).",
+            ]) +
+            'SELECT c.login AS channel, c.enabled AS enabled, m.last_message AS last_message, a.last_heartbeat AS last_heartbeat,\n' +
+            "    toString(e.event) AS last_event, e.last_event_at AS last_event_at,\n" +
+            "    dateDiff('minute', greatest(m.last_message, a.last_heartbeat), now()) AS quiet_minutes\n" +
             'FROM (SELECT login, enabled FROM channels FINAL WHERE NOT removed) AS c\n' +
             'LEFT JOIN (SELECT channel, max(`window`) + INTERVAL 30 SECOND AS last_message FROM chat_30s GROUP BY channel) AS m ON m.channel = c.login\n' +
-            'LEFT JOIN (SELECT channel, max(ts) AS last_event FROM ingest_events GROUP BY channel) AS e ON e.channel = c.login\n' +
+            "LEFT JOIN (SELECT channel, toDateTime(max(ts)) AS last_heartbeat FROM ingest_events WHERE event = 'alive' AND ts > now() - INTERVAL 1 DAY GROUP BY channel) AS a ON a.channel = c.login\n" +
+            'LEFT JOIN (SELECT channel, argMax(event, ts) AS event, max(ts) AS last_event_at FROM ingest_events GROUP BY channel) AS e ON e.channel = c.login\n' +
             `WHERE $__conditionalAll(c.login IN (\${channel:singlequote}), $channel)\nORDER BY quiet_minutes DESC`,
-          overrides: [{ matcher: { id: 'byName', options: 'quiet_minutes' }, properties: [{ id: 'unit', value: 'm' }, { id: 'custom.cellOptions', value: { type: 'color-background' } }, { id: 'thresholds', value: { mode: 'absolute', steps: [{ color: 'green', value: null }, { color: 'orange', value: 15 }, { color: 'red', value: 60 }] } }] }],
+          overrides: [{ matcher: { id: 'byName', options: 'quiet_minutes' }, properties: [{ id: 'unit', value: 'm' }, { id: 'custom.cellOptions', value: { type: 'color-background' } }, { id: 'thresholds', value: { mode: 'absolute', steps: [{ color: 'green', value: null }, { color: 'orange', value: STALLED_MINUTES / 2 }, { color: 'red', value: STALLED_MINUTES }] } }] }],
         },
         {
           title: 'Gaps',

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { refreshDerived } from '../../analytics/refresh.ts';
 import { buildApp } from '../../api/app.ts';
 import { rows } from '../../api/db.ts';
+import { LATEST_LIFECYCLE_SQL } from '../../api/routes/channels.ts';
 import { refreshTopics } from '../../enrich/topics/refresh.ts';
 import type { IngestState } from '../../api/context.ts';
 import { createLogger } from '../../core/logger.ts';
@@ -96,6 +97,25 @@ describe('channels', { skip }, () => {
     const c2 = (await getJson(app, '/api/v1/channels')).body.items.find((x: { login: string }) => x.login === 'xqc');
     assert.equal(c2.ingest_state, 'joined');
     await app.close();
+  });
+  it("ingest state from ingest_events: a heartbeat ('alive') after a part means joined again; read from the latest_event projection", async () => {
+    const t0 = Date.now() + 60_000;
+    const ev = (id: string, ts: number, event: string) => ({ id, channel: 'heartbeat', ts, received_at: ts, source: 'live', event, ingestor: 'test:1' });
+    const state = async () => {
+      const app = await buildApp({ config: f.db.config, logger: createLogger('silent'), client: f.db.client, rateLimit: false });
+      const c = (await getJson(app, '/api/v1/channels')).body.items.find((x: { login: string }) => x.login === 'heartbeat');
+      await app.close();
+      return c.ingest_state;
+    };
+    await f.app.inject({ method: 'POST', url: '/api/v1/channels', payload: { login: 'heartbeat' }, headers: auth });
+    await f.db.client.insert({ table: 'ingest_events', values: [ev('hb1', t0, 'joined'), ev('hb2', t0 + 1000, 'parted')], format: 'JSONEachRow' });
+    assert.equal(await state(), 'parted');
+    // Separate inserts, so separate parts: the projection's argMax is merged across them.
+    await f.db.client.insert({ table: 'ingest_events', values: [ev('hb3', t0 + 2000, 'joined'), ev('hb4', t0 + 122_000, 'alive')], format: 'JSONEachRow' });
+    await f.db.client.insert({ table: 'ingest_events', values: [ev('hb5', t0 + 242_000, 'alive')], format: 'JSONEachRow' });
+    assert.equal(await state(), 'joined');
+    const latest = async (settings: Record<string, number>) => (await rows<{ channel: string; event: string }>(f.db.client, LATEST_LIFECYCLE_SQL, {}, settings)).sort((a, b) => a.channel.localeCompare(b.channel));
+    assert.deepEqual(await latest({ optimize_use_projections: 1, force_optimize_projection: 1 }), await latest({ optimize_use_projections: 0, force_optimize_projection: 0 }));
   });
 });
 

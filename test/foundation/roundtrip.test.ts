@@ -56,6 +56,7 @@ const events: ChatEvent[] = [
   },
   { ...base, kind: 'roomstate', id: 'r-1', emote_only: false, followers_only: -1, r9k: null, slow: 30, subs_only: true, tags: {} },
   { ...base, kind: 'lifecycle', id: 'l-1', event: 'gap', ingestor: 'host:1', detail: 'reconnected after ECONNRESET', gap_start: T - 5000, gap_end: T, tags: {} },
+  { ...base, kind: 'lifecycle', id: 'l-2', event: 'alive', ingestor: 'host:1', detail: null, gap_start: null, gap_end: null, tags: {} },
 ];
 
 test('one event of each kind is stored and reads back field for field', async () => {
@@ -112,6 +113,11 @@ test('one event of each kind is stored and reads back field for field', async ()
   assert.deepEqual(
     await one(`SELECT ${common}, event, ingestor, detail, toUnixTimestamp64Milli(gap_start) AS gap_start, toUnixTimestamp64Milli(gap_end) AS gap_end FROM ingest_events`, 'l-1'),
     { ...pick(events[7]), event: 'gap', ingestor: 'host:1', detail: 'reconnected after ECONNRESET', gap_start: T - 5000, gap_end: T },
+  );
+  // The ingestor's heartbeat (migration 0046 added it to the column's Enum8; before, ClickHouse refused the row).
+  assert.deepEqual(
+    await one(`SELECT ${common}, event, ingestor, detail, gap_start, gap_end FROM ingest_events`, 'l-2'),
+    { ...pick(events[8]), event: 'alive', ingestor: 'host:1', detail: null, gap_start: null, gap_end: null },
   );
 });
 

@@ -14,9 +14,9 @@ import { burstMessages, planBursts } from '../../analytics/inject.ts';
 import { refreshDerived } from '../../analytics/refresh.ts';
 import { sharedDataMissing } from '../support/paths.ts';
 import { testDatabase } from '../support/clickhouse.ts';
-import { expandDashboardQuery, expandMacros, queryIntervalMs, type TimeRange, type Variable } from './macros.ts';
+import { expandDashboardQuery, queryIntervalMs, type TimeRange, type Variable } from './macros.ts';
 import { fillWithRealChat } from './support/fill.ts';
-import { loadAlertRules, provisionedQueries, runSql } from './support/provisioned.ts';
+import { alertRule, provisionedQueries, runSql } from './support/provisioned.ts';
 
 const skip = sharedDataMissing();
 const MINUTE = 60_000;
@@ -218,33 +218,7 @@ describe('rollup time series against the raw tables, at every resolution', { ski
   }
 });
 
-/** Evaluates an alert rule as Grafana does at `now`: its relative range, a 1 s interval, backend macros only. */
-function rule(title: string) {
-  const r = loadAlertRules().find((x) => x.title === title);
-  assert.ok(r, `no alert rule ${title}`);
-  const a = r.data.find((d) => d.refId === 'A')!;
-  const b = r.data.find((d) => d.refId === 'B')! as unknown as { model: { conditions: Array<{ evaluator: { type: string; params: number[] } }> } };
-  assert.equal(b.model.conditions[0].evaluator.type, 'gt');
-  const threshold = b.model.conditions[0].evaluator.params[0];
-  const lookbackMs = a.relativeTimeRange!.from * 1000;
-  return {
-    /** The series over the threshold at `now`, with their value (the one numeric column). */
-    async firing(now: number): Promise<Array<{ labels: Record<string, string>; value: number }>> {
-      const sql = expandMacros(a.model.rawSql!, { range: { from: new Date(now - lookbackMs), to: new Date(now) }, intervalMs: 1000 });
-      return (await rowsOf(sql))
-        .map((row) => {
-          const labels: Record<string, string> = {};
-          let value = NaN;
-          for (const [k, v] of Object.entries(row)) {
-            if (typeof v === 'string') labels[k] = v;
-            else value = Number(v);
-          }
-          return { labels, value };
-        })
-        .filter((s) => s.value > threshold);
-    },
-  };
-}
+const rule = (title: string) => alertRule(client, title);
 
 interface Burst { channel: string; kind: string; emote: string; start: string; end: string }
 

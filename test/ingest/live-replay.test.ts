@@ -319,6 +319,57 @@ test('outages: a closed connection (with a partial last line), RECONNECT and a d
   }
 });
 
+test('alive heartbeats: every period per joined channel while lines (PONGs, on a quiet channel) arrive; none from a dead connection until the re-join, none after stop', async (t) => {
+  const { nc, reason } = await tryConnectNats();
+  if (nc === null) return t.skip(`skipped: ${reason}`);
+  // A heartbeat every 250 ms; PING after 1 s of silence, the connection dead when no PONG within 2 s.
+  const run = await setup(nc, uniqueNatsConfig({ TWITCH_CHANNELS: 'quiet', INGEST_ALIVE_S: '0.25' }), { ping: { inactivity: 1, timeout: 2 } });
+  const { server, ingestor } = run;
+  try {
+    await server.waitForJoin('quiet');
+    await waitFor(() => ingestor.joinedChannels.includes('quiet'), 10_000, 'the ingestor to join');
+    const joinedAt = Date.now();
+    // No chat at all: only PINGs and PONGs keep the connection's last line fresh.
+    await new Promise((r) => setTimeout(r, 3500));
+
+    // The connection dies (open, but no PONG), and Twitch stays unreachable for a while after it is noticed.
+    const conns = server.connections;
+    server.answerPings = false;
+    server.refuseConnections = true;
+    await new Promise((r) => setTimeout(r, 100)); // a PONG already on its way has arrived
+    const deadFrom = Date.now();
+    await waitFor(() => ingestor.joinedChannels.length === 0, 30_000, 'the dead connection to be noticed');
+    await new Promise((r) => setTimeout(r, 2000));
+    server.refuseConnections = false;
+    server.answerPings = true;
+    await waitFor(() => server.joins.some((j) => j.conn > conns) && ingestor.joinedChannels.includes('quiet'), 30_000, 'the re-join');
+    const rejoinedAt = server.joins.find((j) => j.conn > conns)!.at;
+    await new Promise((r) => setTimeout(r, 1500));
+    const stoppedAt = Date.now();
+    await ingestor.stop();
+
+    const lc = (await events(run)).filter((e) => e.kind === 'lifecycle') as Array<StoredEvent & { ts: number }>;
+    const beats = lc.filter((e) => e.event === 'alive');
+    assert.deepEqual([...new Set(beats.map((e) => e.channel))], ['quiet']);
+    const alive = beats.map((e) => e.ts);
+    assert.ok(alive.every((ts, i) => i === 0 || ts > alive[i - 1]), 'one heartbeat per tick');
+    // 3.5 s of a quiet but healthy connection: ~14 heartbeats, across three PING rounds.
+    const healthy = alive.filter((ts) => ts > joinedAt && ts <= deadFrom);
+    assert.ok(healthy.length >= 10, `${healthy.length} heartbeats while the connection was healthy`);
+    assert.ok(healthy.some((ts) => ts > joinedAt + 2500), 'heartbeats go on after PINGs answered on a channel without chat');
+    // Dead: the last line came before deadFrom, twurple's verdict is 1 + 2 s after it; nothing until the re-join.
+    const disconnected = lc.find((e) => e.event === 'disconnected' && e.ts >= deadFrom)!;
+    assert.ok(disconnected, 'the dead connection was recorded');
+    const whileDead = alive.filter((ts) => ts > deadFrom && ts < rejoinedAt);
+    assert.deepEqual(whileDead.filter((ts) => ts > deadFrom + 3000 || ts >= disconnected.ts), [], 'heartbeats from a dead connection');
+    assert.ok(alive.filter((ts) => ts >= rejoinedAt && ts <= stoppedAt).length >= 3, 'heartbeats resume after the re-join');
+    assert.deepEqual(alive.filter((ts) => ts > stoppedAt), [], 'heartbeats after stop()');
+  } finally {
+    await teardown(run);
+    await nc.close();
+  }
+});
+
 test('refused joins, a PART by Twitch and lines twurple cannot parse are counted and recorded; a join requested twice is recorded once', async (t) => {
   const { nc, reason } = await tryConnectNats();
   if (nc === null) return t.skip(`skipped: ${reason}`);

@@ -82,6 +82,8 @@ export class TwitchIrcServer {
   readonly joins: Array<{ conn: number; channel: string; at: number }> = [];
   /** Answer client PINGs (false: a dead connection that still accepts bytes). */
   answerPings = true;
+  /** Reset new connections at once (Twitch unreachable): the client keeps retrying with its backoff. */
+  refuseConnections = false;
   /** Lines sent instead of the JOIN echo for a channel (e.g. a NOTICE msg_channel_suspended); null joins normally. */
   refuseJoin: ((channel: string) => string[] | null) | null = null;
   /** Time of every JOIN command received (one per channel), to check the client's join rate. */
@@ -102,6 +104,10 @@ export class TwitchIrcServer {
   }
 
   private accept(socket: net.Socket) {
+    if (this.refuseConnections) {
+      socket.resetAndDestroy();
+      return;
+    }
     socket.setNoDelay(true);
     const conn: Conn = { id: this.nextId++, socket, nick: null, channels: new Set(), closed: false };
     this.connections++;

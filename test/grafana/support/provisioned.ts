@@ -5,8 +5,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import assert from 'node:assert/strict';
 import type { ClickHouseClient } from '../../../core/clickhouse.ts';
 import { listMigrations } from '../../../clickhouse/migrate.ts';
+import { expandMacros } from '../macros.ts';
 import { REPO_ROOT } from '../../support/paths.ts';
 
 export const PROVISIONING = path.join(REPO_ROOT, 'grafana', 'provisioning');
@@ -97,6 +99,35 @@ export function provisionedQueries(): ProvisionedQuery[] {
     }
   }
   return out;
+}
+
+/** Evaluates an alert rule as Grafana does at `now`: its relative range, a 1 s interval, backend macros only. */
+export function alertRule(client: ClickHouseClient, title: string) {
+  const r = loadAlertRules().find((x) => x.title === title);
+  assert.ok(r, `no alert rule ${title}`);
+  const a = r.data.find((d) => d.refId === 'A')!;
+  const b = r.data.find((d) => d.refId === 'B')! as unknown as { model: { conditions: Array<{ evaluator: { type: string; params: number[] } }> } };
+  assert.equal(b.model.conditions[0].evaluator.type, 'gt');
+  const threshold = b.model.conditions[0].evaluator.params[0];
+  const lookbackMs = a.relativeTimeRange!.from * 1000;
+  return {
+    threshold,
+    /** The series over the threshold at `now`, with their value (the one numeric column). */
+    async firing(now: number): Promise<Array<{ labels: Record<string, string>; value: number }>> {
+      const sql = expandMacros(a.model.rawSql!, { range: { from: new Date(now - lookbackMs), to: new Date(now) }, intervalMs: 1000 });
+      return ((await runSql(client, sql)).data)
+        .map((row) => {
+          const labels: Record<string, string> = {};
+          let value = NaN;
+          for (const [k, v] of Object.entries(row)) {
+            if (typeof v === 'string') labels[k] = v;
+            else value = Number(v);
+          }
+          return { labels, value };
+        })
+        .filter((s) => s.value > threshold);
+    },
+  };
 }
 
 export interface Result {
