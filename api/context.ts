@@ -6,7 +6,8 @@ import type { FastifyReply } from 'fastify';
 import type { ApiLimits } from './app.ts';
 import type { LiveSource } from './live.ts';
 
-export type IngestState = 'joined' | 'joining' | 'parted' | 'disabled';
+/** `stalled`: a followed channel whose latest lifecycle row says joined, but no heartbeat came for INGEST_STALLED_PERIODS periods. */
+export type IngestState = 'joined' | 'joining' | 'parted' | 'disabled' | 'stalled';
 
 /** The in-process ingestor, when the API runs inside `twichist up`. */
 export interface IngestControl {

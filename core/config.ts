@@ -42,6 +42,12 @@ const channelList = z
 
 /** Default and longest `INGEST_ALIVE_S`; grafana/build/alerts.ts derives the "Ingest stalled" threshold from it. */
 export const INGEST_ALIVE_DEFAULT_S = 120;
+/**
+ * Heartbeat periods without a heartbeat or stored chat after which a followed channel's ingest counts as
+ * stalled (Grafana's "Ingest stalled", the API's `ingest_state: 'stalled'`): one missed beat (a reconnect, an
+ * ingestor restart: twurple's backoff reaches 120 s) is not a stall.
+ */
+export const INGEST_STALLED_PERIODS = 3;
 
 const positiveInt = (def: number) => z.coerce.number().int().positive().default(def);
 

@@ -3,13 +3,14 @@ import type { ClickHouseClient } from '../../core/clickhouse.ts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext, IngestState } from '../context.ts';
+import { INGEST_ALIVE_DEFAULT_S, INGEST_STALLED_PERIODS } from '../../core/config.ts';
 import type { Lifecycle } from '../../core/events.ts';
 import { iso, rows, rowsOrEmpty } from '../db.ts';
 import { ApiError, errorResponses, errorSchema, mutationErrorResponses } from '../errors.ts';
 import { alignedBucket, chatTotals, coveredEnds } from '../rollups.ts';
 import { channelParams, isoTime, loginSchema, rangeQuery } from '../schemas.ts';
 
-const ingestStateSchema = z.enum(['joined', 'joining', 'parted', 'disabled']);
+const ingestStateSchema = z.enum(['joined', 'joining', 'parted', 'disabled', 'stalled']);
 
 const channelSchema = z.object({
   login: z.string(),
@@ -20,7 +21,7 @@ const channelSchema = z.object({
   added_at: isoTime.nullable(),
   messages: z.number(),
   last_message_at: isoTime.nullable(),
-  /** From the in-process ingestor, else the latest `ingest_events` row; null when unknown. */
+  /** From the in-process ingestor, else the latest `ingest_events` row (`stalled`: it says joined but is older than 3 heartbeat periods); null when unknown. */
   ingest_state: ingestStateSchema.nullable(),
 });
 type ChannelOut = z.infer<typeof channelSchema>;
@@ -66,7 +67,10 @@ const LIFECYCLE_STATE: Record<Lifecycle['event'], IngestState> = { connected: 'j
  * Each channel's latest lifecycle event, answered by the `latest_event` projection (migration 0046): the
  * heartbeats (`alive`, 720 rows a day per channel) made it a scan of ~1 s per year of 100 channels.
  */
-export const LATEST_LIFECYCLE_SQL = 'SELECT channel, argMax(event, ts) AS event FROM ingest_events GROUP BY channel';
+export const LATEST_LIFECYCLE_SQL = 'SELECT channel, argMax(event, ts) AS event, toUnixTimestamp64Milli(max(ts)) AS last_ms FROM ingest_events GROUP BY channel';
+
+/** Older than this, a latest row saying joined means a dead ingestor: a joined one sends a heartbeat every period. */
+const STALLED_AFTER_MS = INGEST_STALLED_PERIODS * INGEST_ALIVE_DEFAULT_S * 1000;
 
 export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   const configRows = () =>
@@ -77,10 +81,17 @@ export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       configRows(),
       channelSummaries(ctx.client),
       // optimize_use_projections set on the call: chdb keeps session settings between calls (DEVELOPERS.md).
-      ctx.ingest ? Promise.resolve([]) : rowsOrEmpty<{ channel: string; event: Lifecycle['event'] }>(ctx.client, LATEST_LIFECYCLE_SQL, {}, { optimize_use_projections: 1 }),
+      ctx.ingest ? Promise.resolve([]) : rowsOrEmpty<{ channel: string; event: Lifecycle['event']; last_ms: number }>(ctx.client, LATEST_LIFECYCLE_SQL, {}, { optimize_use_projections: 1 }),
     ]);
     const live = ctx.ingest?.state() ?? {};
+    const now = Date.now();
     const fromEvents = new Map(lifecycle.map((l) => [l.channel, LIFECYCLE_STATE[l.event] ?? null]));
+    const lastEventMs = new Map(lifecycle.map((l) => [l.channel, Number(l.last_ms)]));
+    // Only for followed channels: a channel with imported history only has no ingestor to stall.
+    const followedState = (login: string): IngestState | null => {
+      const state = fromEvents.get(login) ?? null;
+      return state === 'joined' && now - (lastEventMs.get(login) ?? now) > STALLED_AFTER_MS ? 'stalled' : state;
+    };
     const stats = new Map(counts.map((c) => [c.channel, c]));
     const out = new Map<string, ChannelOut>();
     for (const c of configured) {
@@ -94,7 +105,7 @@ export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         added_at: iso(Number(c.added_at_ms)),
         messages: s?.n ?? 0,
         last_message_at: s ? iso(Number(s.last_ms)) : null,
-        ingest_state: !c.enabled ? 'disabled' : (live[c.login] ?? fromEvents.get(c.login) ?? null),
+        ingest_state: !c.enabled ? 'disabled' : (live[c.login] ?? followedState(c.login)),
       });
     }
     for (const s of counts) {

@@ -117,6 +117,27 @@ describe('channels', { skip }, () => {
     const latest = async (settings: Record<string, number>) => (await rows<{ channel: string; event: string }>(f.db.client, LATEST_LIFECYCLE_SQL, {}, settings)).sort((a, b) => a.channel.localeCompare(b.channel));
     assert.deepEqual(await latest({ optimize_use_projections: 1, force_optimize_projection: 1 }), await latest({ optimize_use_projections: 0, force_optimize_projection: 0 }));
   });
+  it("a followed channel whose last heartbeat is older than 3 periods is 'stalled' (a dead ingestor), a fresh one 'joined', history-only channels never", async () => {
+    const now = Date.now();
+    const ev = (channel: string, id: string, ts: number, event: string) => ({ id, channel, ts, received_at: ts, source: 'live', event, ingestor: 'test:1' });
+    for (const login of ['stale_hb', 'fresh_hb']) await f.app.inject({ method: 'POST', url: '/api/v1/channels', payload: { login }, headers: auth });
+    await f.db.client.insert({
+      table: 'ingest_events',
+      values: [
+        ev('stale_hb', 's1', now - 10 * 60_000, 'joined'), ev('stale_hb', 's2', now - 7 * 60_000, 'alive'),
+        ev('fresh_hb', 'f1', now - 10 * 60_000, 'joined'), ev('fresh_hb', 'f2', now - 60_000, 'alive'),
+        // an imported channel (not followed) whose only lifecycle row is old
+        ev('old_import', 'o1', now - 86_400_000, 'joined'),
+      ],
+      format: 'JSONEachRow',
+    });
+    await f.db.client.insert({ table: 'messages', values: [{ id: 'old-import-1', channel: 'old_import', ts: now - 86_400_000, received_at: now - 86_400_000, source: 'import', login: 'x', text: 'hi' }], format: 'JSONEachRow' });
+    const app = await buildApp({ config: f.db.config, logger: createLogger('silent'), client: f.db.client, rateLimit: false });
+    const items = (await getJson(app, '/api/v1/channels')).body.items as Array<{ login: string; ingest_state: string | null }>;
+    await app.close();
+    const state = Object.fromEntries(items.filter((c) => ['stale_hb', 'fresh_hb', 'old_import'].includes(c.login)).map((c) => [c.login, c.ingest_state]));
+    assert.deepEqual(state, { fresh_hb: 'joined', old_import: 'joined', stale_hb: 'stalled' });
+  });
 });
 
 describe('opt-out', { skip }, () => {
