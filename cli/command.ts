@@ -44,12 +44,14 @@ export function parseArgs(args: string[], spec: Record<string, 'string' | 'boole
       positional.push(...args.slice(i + 1));
       break;
     }
-    if (!a.startsWith('--') || a === '--') {
+    const eq = a.indexOf('=');
+    const name = a.slice(2, eq === -1 ? undefined : eq);
+    // `-- what it does\nSELECT ...` (an example pasted from clickhouse/README.md into `twichist sql`) is
+    // SQL, not an option: an option name is one word right after the dashes.
+    if (!a.startsWith('--') || !/^[A-Za-z][A-Za-z0-9-]*$/.test(name)) {
       positional.push(a);
       continue;
     }
-    const eq = a.indexOf('=');
-    const name = a.slice(2, eq === -1 ? undefined : eq);
     const kind = spec[name];
     if (!kind) throw new UsageError(`unknown option --${name}`);
     if (kind === 'boolean') {

@@ -49,7 +49,19 @@ export const INGEST_ALIVE_DEFAULT_S = 120;
  */
 export const INGEST_STALLED_PERIODS = 3;
 
-const positiveInt = (def: number) => z.coerce.number().int().positive().default(def);
+/**
+ * A number variable that is set. z.coerce.number() alone reads a blank value as 0, so `API_PORT=` bound
+ * a random port and `API_QUERY_TIMEOUT_S=` lifted the query limit, where every other blank variable
+ * stops start-up.
+ */
+const envNumber = <T extends z.ZodType<number>>(inner: T) =>
+  z.preprocess((v, ctx) => {
+    if (typeof v !== 'string' || v.trim() !== '') return v;
+    ctx.issues.push({ code: 'custom', message: 'is empty: set a number', input: v });
+    return z.NEVER;
+  }, inner);
+
+const positiveInt = (def: number) => envNumber(z.coerce.number().int().positive()).default(def);
 
 /** Every setting, with the environment variable it comes from. */
 export const envSchema = z.object({
@@ -59,7 +71,7 @@ export const envSchema = z.object({
   CLICKHOUSE_PASSWORD: z.string().default(''),
   CLICKHOUSE_DATABASE: identifier.default('twichist'),
   /** Optional retention for raw chat tables, in days; 0 keeps everything. */
-  TWICHIST_RETENTION_DAYS: z.coerce.number().int().min(0).default(0),
+  TWICHIST_RETENTION_DAYS: envNumber(z.coerce.number().int().min(0)).default(0),
   NATS_URL: optionalUrl(['nats:', 'tls:', 'ws:', 'wss:']),
   NATS_STREAM: identifier.default('TWICHIST_CHAT'),
   NATS_SUBJECT_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be dot-separated NATS tokens').default('twichist'),
@@ -81,11 +93,11 @@ export const envSchema = z.object({
    * nor a stored message for 3 default periods, so a longer period is refused rather than paging for
    * every quiet channel; a shorter one (tests) costs rows. Cost: 720 rows a day per channel at 120 s.
    */
-  INGEST_ALIVE_S: z.coerce.number().positive().max(INGEST_ALIVE_DEFAULT_S, `at most ${INGEST_ALIVE_DEFAULT_S}: the "Ingest stalled" alert expects a heartbeat at least that often`).default(INGEST_ALIVE_DEFAULT_S),
+  INGEST_ALIVE_S: envNumber(z.coerce.number().positive().max(INGEST_ALIVE_DEFAULT_S, `at most ${INGEST_ALIVE_DEFAULT_S}: the "Ingest stalled" alert expects a heartbeat at least that often`)).default(INGEST_ALIVE_DEFAULT_S),
   API_HOST: z.string().default('127.0.0.1'),
-  API_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  API_PORT: envNumber(z.coerce.number().int().min(0).max(65535)).default(3000),
   /** Longest one API read may run in ClickHouse (max_execution_time), seconds; 0 = no limit. */
-  API_QUERY_TIMEOUT_S: z.coerce.number().min(0).max(3600).default(30),
+  API_QUERY_TIMEOUT_S: envNumber(z.coerce.number().min(0).max(3600)).default(30),
   TWICHIST_API_TOKEN: z.string().optional().transform((v) => v || null),
   TWICHIST_MODELS_DIR: z.string().optional().transform((v) => v || null),
   /** Allow `twichist models pull` and emote set refreshes to reach the internet. */
@@ -114,14 +126,14 @@ export const envSchema = z.object({
    * messages in since the last one (with 30 minutes before them as the keywords' contrast) and writes
    * `topics`, `message_topics` and `messages.topic_id` (one mutation per channel). 0 turns it off.
    */
-  TOPICS_INTERVAL_S: z.coerce.number().int().min(0).default(300),
+  TOPICS_INTERVAL_S: envNumber(z.coerce.number().int().min(0)).default(300),
   /**
    * `twichist enrich` (the stage alone, as compose runs it) serves its Prometheus metrics at
    * `http://ENRICH_METRICS_HOST:ENRICH_METRICS_PORT/metrics`; 0 = off. In `twichist up` they are on the
    * API's /metrics.
    */
   ENRICH_METRICS_HOST: z.string().default('127.0.0.1'),
-  ENRICH_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  ENRICH_METRICS_PORT: envNumber(z.coerce.number().int().min(0).max(65535)).default(9464),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

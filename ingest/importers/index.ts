@@ -85,7 +85,10 @@ export async function importFile(file: string, sink: EventSink, opts: ImportOpti
  * with the reason; the import reports them and exits non-zero instead of calling them "not a chat format".
  */
 export async function listImportFiles(target: string): Promise<{ files: Array<{ file: string; format: ImportFormat }>; skipped: string[]; failed: Array<{ file: string; error: string }> }> {
-  const st = await fs.promises.stat(target);
+  // Node's own wording ("ENOENT: no such file or directory, stat '...'") was all `twichist import` printed.
+  const st = await fs.promises.stat(target).catch((err: NodeJS.ErrnoException) => {
+    throw new Error(err.code === 'ENOENT' ? `${target}: no such file or folder` : `${target}: cannot read it (${err.message})`);
+  });
   const all: string[] = [];
   const failed: Array<{ file: string; error: string }> = [];
   if (st.isDirectory()) {

@@ -40,3 +40,12 @@ test('import of a folder with a broken link, a truncated export and a 1970 time:
   assert.equal(q.code, 0, q.stderr);
   assert.deepEqual(JSON.parse(q.stdout), { n: 3, ids: 3, dead: 1 });
 });
+
+test('import of a path that does not exist says so in words, before opening anything', async () => {
+  const missing = path.join(base, 'no-such-export.json');
+  const r = await runCli(['import', missing], { TWICHIST_DATA_DIR: path.join(base, 'data-missing') }, 60_000);
+  assert.equal(r.code, 1, r.stderr);
+  assert.doesNotMatch(r.stderr, STACK_LINE);
+  assert.equal(r.stderr, `twichist: ${missing}: no such file or folder\n`);
+  assert.ok(!fs.existsSync(path.join(base, 'data-missing')), 'no data folder made for nothing');
+});

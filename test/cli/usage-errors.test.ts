@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { singleStatement } from '../../cli/commands/sql.ts';
+import { parseArgs } from '../../cli/command.ts';
+import { firstKeyword, singleStatement } from '../../cli/commands/sql.ts';
 import { runCli, STACK_LINE, tempDir } from './harness.ts';
 
 const base = tempDir('usage-errors');
@@ -29,6 +30,29 @@ test('sql: one statement per call; a trailing ; and ; inside quotes or comments 
   const ok = await runCli(['sql', 'SELECT 41 + 1 AS answer;', '--format', 'json'], env, 60_000);
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(ok.stdout, '{"answer":42}\n');
+});
+
+test('sql: a query pasted with its comment, as clickhouse/README.md writes them, prints its rows', async () => {
+  // Was "unknown option -- what it asks ..." (the argument starts with --), and behind a /* */ comment the
+  // SELECT ran as a command and printed OK.
+  assert.deepEqual(parseArgs(['-- the answer\nSELECT 42', '--format', 'csv'], { format: 'string' }), { flags: { format: 'csv' }, positional: ['-- the answer\nSELECT 42'] });
+  assert.throws(() => parseArgs(['--formt', 'csv'], { format: 'string' }), /unknown option --formt/);
+  assert.equal(firstKeyword('-- a\n  /* b */\n-- c\nSELECT 1'), 'SELECT 1');
+  assert.equal(firstKeyword('-- only a comment'), '');
+  for (const sql of ['-- the answer\nSELECT 41 + 1 AS answer', '/* the answer */ SELECT 41 + 1 AS answer', 'FROM system.one SELECT 41 + 1 AS answer']) {
+    const r = await runCli(['sql', sql, '--format', 'json'], env, 60_000);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '{"answer":42}\n', sql);
+  }
+  await expectUsageError(['sql', '-- nothing but a comment'], /give the SQL to run/);
+});
+
+test('sql: a database nothing was stored in says so and where, not only "Maybe you meant system.merges?"', async () => {
+  // What `twichist sql` from another folder than `npm start` meets: the default ./data is another folder.
+  const r = await runCli(['sql', 'SELECT count() FROM messages'], env, 60_000);
+  assert.equal(r.code, 1, r.stderr);
+  assert.doesNotMatch(r.stderr, STACK_LINE);
+  assert.match(r.stderr, /UNKNOWN_TABLE.*No Twichist tables in the embedded database in .*data[/\\]clickhouse: .*twichist up.*TWICHIST_DATA_DIR/);
 });
 
 test('up: --speed takes 500x as well as 500, as replay does; anything else is a usage error', async () => {

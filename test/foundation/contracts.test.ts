@@ -69,6 +69,16 @@ describe('config', () => {
     }
   });
 
+  test('a blank number is an error like every other blank variable, not 0 (API_PORT= bound a random port, API_QUERY_TIMEOUT_S= lifted the limit)', () => {
+    for (const setting of ['API_PORT', 'API_QUERY_TIMEOUT_S', 'ENRICH_METRICS_PORT', 'TOPICS_INTERVAL_S', 'TWICHIST_RETENTION_DAYS', 'ENRICH_BATCH_SIZE']) {
+      for (const blank of ['', ' ']) {
+        assert.throws(() => loadConfig({ [setting]: blank }), (e: unknown) => e instanceof ConfigError && e.issues[0].setting === setting && /is empty/.test(e.message), `${setting}=${JSON.stringify(blank)}`);
+      }
+    }
+    assert.equal(loadConfig({ API_PORT: ' 8080 ' }).api.port, 8080);
+    assert.equal(loadConfig({ API_PORT: '0' }).api.port, 0);
+  });
+
   const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
   test("README's Configuration table lists exactly the variables config.ts reads, with their defaults", () => {
