@@ -141,7 +141,8 @@ function printWelcome(out: (l: string) => void, rt: Runtime, speed: number, data
   }
   lines.push('', '  Query from another terminal (same TWICHIST_DATA_DIR):');
   lines.push(`    npx twichist sql "SELECT channel, count() FROM messages GROUP BY channel"`);
-  lines.push(`    npx twichist sql "SELECT toStartOfMinute(window) AS m, sum(messages) FROM chat_1m GROUP BY m ORDER BY m" --format csv`);
+  // per channel: summed over the minute alone, two channels' chat read as one
+  lines.push(`    npx twichist sql "SELECT window, channel, sum(messages) AS messages FROM chat_1m GROUP BY window, channel ORDER BY window, channel" --format csv`);
   lines.push(`    npx twichist sql "SELECT login, text FROM messages ORDER BY ts DESC LIMIT 10"`);
   if (rt.source === 'replay') lines.push('', `  No channel followed: replaying a real 2016 chat sample at ${speed}x. Set TWITCH_CHANNELS=<login,...> (or POST /api/v1/channels) to archive live chat.`);
   if (rt.source === 'live') lines.push('', '  Archiving live; Ctrl-C stops after storing everything received.');

@@ -35,7 +35,8 @@ function sqlBlockStatements(markdown: string): string[] {
 function docExamples(): Array<{ where: string; sql: string }> {
   const out: Array<{ where: string; sql: string }> = [];
   for (const sql of sqlBlockStatements(fs.readFileSync(path.join(REPO_ROOT, 'clickhouse', 'README.md'), 'utf8'))) out.push({ where: 'clickhouse/README.md', sql });
-  const docs = ['README.md', ...fs.readdirSync(path.join(REPO_ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => path.join('docs', f))];
+  // up.ts: the queries `twichist up` suggests at start-up
+  const docs = ['README.md', path.join('cli', 'commands', 'up.ts'), ...fs.readdirSync(path.join(REPO_ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => path.join('docs', f))];
   for (const file of docs) {
     for (const m of fs.readFileSync(path.join(REPO_ROOT, file), 'utf8').matchAll(/twichist sql "([^"]+)"/g)) {
       if (!/^\s*(\.\.\.|<query>)\s*$/.test(m[1])) out.push({ where: file, sql: m[1] });
@@ -56,6 +57,7 @@ test('the docs have SQL examples to check (the extraction found them)', () => {
   const examples = docExamples();
   assert.ok(examples.filter((e) => e.where === 'clickhouse/README.md').length >= 20, `clickhouse/README.md: ${examples.length}`);
   assert.ok(examples.some((e) => e.where === 'README.md'));
+  assert.ok(examples.filter((e) => e.where.endsWith('up.ts')).length >= 3);
   // A block's comment stays with the statement below it, as a reader copies it.
   assert.deepEqual(sqlBlockStatements('```sql\n-- a\nSELECT 1\n-- b\nSELECT 2\n\nSELECT 3\n```'), ['-- a\nSELECT 1', '-- b\nSELECT 2', 'SELECT 3']);
 });
