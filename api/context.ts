@@ -6,7 +6,7 @@ import type { FastifyReply } from 'fastify';
 import type { ApiLimits } from './app.ts';
 import type { LiveSource } from './live.ts';
 
-/** `stalled`: a followed channel whose latest lifecycle row says joined, but no heartbeat came for INGEST_STALLED_PERIODS periods. */
+/** `stalled`: a followed channel whose latest lifecycle row says joined or joining, but no heartbeat came for INGEST_STALLED_PERIODS periods. */
 export type IngestState = 'joined' | 'joining' | 'parted' | 'disabled' | 'stalled';
 
 /** The in-process ingestor, when the API runs inside `twichist up`. */

@@ -289,9 +289,12 @@ async function optOutNow(client: ClickHouseClient, login: string, log: FastifyBa
   await client.command({ query: `ALTER TABLE messages DELETE WHERE ${byUser}`, query_params: params, clickhouse_settings: SYNC });
   // A reply repeats its parent message (reply-parent-msg-body, served in the justlog endpoints' raw lines
   // and tags): keep the other users' replies, drop the user's words. Cost: one more mutation of messages,
-  // rewriting only that column of the parts holding replies to the user.
+  // rewriting those two columns of the parts holding replies to the user.
   await client.command({
-    query: 'ALTER TABLE messages UPDATE reply_parent_text = NULL WHERE reply_parent_text IS NOT NULL AND (reply_parent_login = {login:String} OR reply_parent_user_id IN {ids:Array(String)})',
+    // tags: a reply whose parent id was empty keeps Twitch's reply-parent-* tags as they came (irc-parser.ts)
+    query: `ALTER TABLE messages UPDATE reply_parent_text = NULL, tags = mapFilter((k, v) -> k != 'reply-parent-msg-body', tags)
+            WHERE (reply_parent_text IS NOT NULL AND (reply_parent_login = {login:String} OR reply_parent_user_id IN {ids:Array(String)}))
+               OR (mapContains(tags, 'reply-parent-msg-body') AND tags['reply-parent-user-login'] = {login:String})`,
     query_params: params,
     clickhouse_settings: SYNC,
   });

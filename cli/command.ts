@@ -46,9 +46,10 @@ export function parseArgs(args: string[], spec: Record<string, 'string' | 'boole
     }
     const eq = a.indexOf('=');
     const name = a.slice(2, eq === -1 ? undefined : eq);
-    // `-- what it does\nSELECT ...` (an example pasted from clickhouse/README.md into `twichist sql`) is
-    // SQL, not an option: an option name is one word right after the dashes.
-    if (!a.startsWith('--') || !/^[A-Za-z][A-Za-z0-9-]*$/.test(name)) {
+    // `-- what it does\nSELECT ...` (an example pasted from clickhouse/README.md into `twichist sql`) is SQL,
+    // not an option: a space or a line after the dashes. Anything else is an option, so a typo such as
+    // `--dry_run` is still an unknown option rather than a file or a query.
+    if (!a.startsWith('--') || /^--\s/.test(a) || a.includes('\n')) {
       positional.push(a);
       continue;
     }

@@ -1706,7 +1706,7 @@ CREATE TABLE ingest_events
     (
         SELECT
             channel,
-            argMax(event, ts),
+            argMax(toInt8(event), ts),
             max(ts)
         GROUP BY channel
     )

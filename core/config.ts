@@ -93,7 +93,7 @@ export const envSchema = z.object({
    * nor a stored message for 3 default periods, so a longer period is refused rather than paging for
    * every quiet channel; a shorter one (tests) costs rows. Cost: 720 rows a day per channel at 120 s.
    */
-  INGEST_ALIVE_S: envNumber(z.coerce.number().positive().max(INGEST_ALIVE_DEFAULT_S, `at most ${INGEST_ALIVE_DEFAULT_S}: the "Ingest stalled" alert expects a heartbeat at least that often`)).default(INGEST_ALIVE_DEFAULT_S),
+  INGEST_ALIVE_S: envNumber(z.coerce.number().min(0.1, 'at least 0.1: every period writes a row per joined channel').max(INGEST_ALIVE_DEFAULT_S, `at most ${INGEST_ALIVE_DEFAULT_S}: the "Ingest stalled" alert expects a heartbeat at least that often`)).default(INGEST_ALIVE_DEFAULT_S),
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: envNumber(z.coerce.number().int().min(0).max(65535)).default(3000),
   /** Longest one API read may run in ClickHouse (max_execution_time), seconds; 0 = no limit. */

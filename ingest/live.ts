@@ -356,8 +356,10 @@ export class LiveIngestor {
       // Recorded once per run of refusals; the retries every REFUSED_RETRY_MS are only counted.
       if (again) return;
       this.logger.warn({ channel, reason }, 'Twitch refused to join the channel (suspended, banned or no answer); its chat is not received; retrying every 10 minutes');
+      // The gap closes 1 ms before the part, so the latest row (the API's ingest_state, argMax over ts) is
+      // the part: at the same ts either could win.
+      this.closeGap(channel, now - 1, `; re-join failed: ${reason}`);
       this.lifecycle('parted', channel, `join failed: ${reason}`, null, null, now);
-      this.closeGap(channel, now, `; re-join failed: ${reason}`);
     });
     client.onPart((channel, user) => {
       if (user !== client.irc.currentNick) return;

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext, IngestState } from '../context.ts';
 import { INGEST_ALIVE_DEFAULT_S, INGEST_STALLED_PERIODS } from '../../core/config.ts';
-import type { Lifecycle } from '../../core/events.ts';
+import { lifecycleTypes, type Lifecycle } from '../../core/events.ts';
 import { iso, rows, rowsOrEmpty } from '../db.ts';
 import { ApiError, errorResponses, errorSchema, mutationErrorResponses } from '../errors.ts';
 import { alignedBucket, chatTotals, coveredEnds } from '../rollups.ts';
@@ -21,7 +21,7 @@ const channelSchema = z.object({
   added_at: isoTime.nullable(),
   messages: z.number(),
   last_message_at: isoTime.nullable(),
-  /** From the in-process ingestor, else the latest `ingest_events` row (`stalled`: it says joined but is older than 3 heartbeat periods); null when unknown. */
+  /** From the in-process ingestor, else the latest `ingest_events` row (`stalled`: it says joined or joining but is older than 3 heartbeat periods); null when unknown. */
   ingest_state: ingestStateSchema.nullable(),
 });
 type ChannelOut = z.infer<typeof channelSchema>;
@@ -64,10 +64,14 @@ export async function channelSummaries(client: ClickHouseClient): Promise<Channe
 const LIFECYCLE_STATE: Record<Lifecycle['event'], IngestState> = { connected: 'joining', joined: 'joined', reconnected: 'joining', parted: 'parted', disconnected: 'joining', gap: 'joined', alive: 'joined' };
 
 /**
- * Each channel's latest lifecycle event, answered by the `latest_event` projection (migration 0046): the
- * heartbeats (`alive`, 720 rows a day per channel) made it a scan of ~1 s per year of 100 channels.
+ * Each channel's latest lifecycle event (`event`, a name of {@link lifecycleTypes}) and its time (`last_ms`),
+ * answered by the `latest_event` projection (migration 0046): the heartbeats (`alive`, 720 rows a day per
+ * channel) made it a scan of ~1 s per year of 100 channels. The projection keeps the Enum8's code
+ * (`toInt8(event)`, so later migrations can add lifecycle types); the code is the type's position in
+ * `lifecycleTypes` + 1, as the column's Enum8 numbers them (test/api/mutations.test.ts checks every one).
  */
-export const LATEST_LIFECYCLE_SQL = 'SELECT channel, argMax(event, ts) AS event, toUnixTimestamp64Milli(max(ts)) AS last_ms FROM ingest_events GROUP BY channel';
+export const LATEST_LIFECYCLE_SQL =
+  `SELECT channel, [${lifecycleTypes.map((t) => `'${t}'`).join(', ')}][argMax(toInt8(event), ts)] AS event, toUnixTimestamp64Milli(max(ts)) AS last_ms FROM ingest_events GROUP BY channel`;
 
 /** Older than this, a latest row saying joined means a dead ingestor: a joined one sends a heartbeat every period. */
 const STALLED_AFTER_MS = INGEST_STALLED_PERIODS * INGEST_ALIVE_DEFAULT_S * 1000;
@@ -90,7 +94,8 @@ export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
     // Only for followed channels: a channel with imported history only has no ingestor to stall.
     const followedState = (login: string): IngestState | null => {
       const state = fromEvents.get(login) ?? null;
-      return state === 'joined' && now - (lastEventMs.get(login) ?? now) > STALLED_AFTER_MS ? 'stalled' : state;
+      // joining too: an ingestor stopped (its last rows say disconnected) or stuck reconnecting sends no heartbeat
+      return (state === 'joined' || state === 'joining') && now - (lastEventMs.get(login) ?? now) > STALLED_AFTER_MS ? 'stalled' : state;
     };
     const stats = new Map(counts.map((c) => [c.channel, c]));
     const out = new Map<string, ChannelOut>();

@@ -15,5 +15,8 @@
 -- also answers the Overview's "Followed channels" latest event. ingest_events is a plain MergeTree that no
 -- opt-out deletes from; retention (TTL) merges rebuild the projection of the parts they rewrite.
 ALTER TABLE ingest_events MODIFY COLUMN event Enum8('connected' = 1, 'joined' = 2, 'parted' = 3, 'disconnected' = 4, 'reconnected' = 5, 'gap' = 6, 'alive' = 7);
-ALTER TABLE ingest_events ADD PROJECTION IF NOT EXISTS latest_event (SELECT channel, argMax(event, ts), max(ts) GROUP BY channel);
+-- toInt8(event), not event: the projection's state type then holds no Enum, so a later migration can add a
+-- lifecycle type with MODIFY COLUMN (with argMax(event, ts) ClickHouse refuses it: "Cannot apply ALTER because it
+-- breaks projection latest_event"). Readers map the code back with latestLifecycleSql (api/routes/channels.ts).
+ALTER TABLE ingest_events ADD PROJECTION IF NOT EXISTS latest_event (SELECT channel, argMax(toInt8(event), ts), max(ts) GROUP BY channel);
 ALTER TABLE ingest_events MATERIALIZE PROJECTION latest_event SETTINGS mutations_sync = 2;

@@ -5,6 +5,7 @@
 import { actionedMessagesSql, RISK_LABEL_WINDOW_S, riskQualitySql } from '../../analytics/risk-quality.ts';
 import { newestTopicVersionSql } from '../../enrich/topics/refresh.ts';
 import { STALLED_MINUTES } from './alerts.ts';
+import { LATEST_LIFECYCLE_SQL } from '../../api/routes/channels.ts';
 import { CHANNEL, header, tiered, type DashboardSpec, type PanelSpec, type VariableSpec } from './lib.ts';
 
 const channelVar: VariableSpec = {
@@ -169,13 +170,15 @@ const overview: DashboardSpec = {
               'chat_30s max(window) is cheap (sorted by channel, window) where max(ts) on messages would scan.',
               "Heartbeats of the last day only (720 rows a channel); the latest event of all history comes from ingest_events' latest_event projection (migration 0046).",
             ]) +
-            'SELECT c.login AS channel, c.enabled AS enabled, m.last_message AS last_message, a.last_heartbeat AS last_heartbeat,\n' +
-            "    toString(e.event) AS last_event, e.last_event_at AS last_event_at,\n" +
+            // A channel missing from a joined side gets that side's defaults ('' / 1970 / the Enum's first
+            // value 'connected'): shown as NULL, never as a state it never had; quiet_minutes keeps 1970 (never).
+            "SELECT c.login AS channel, c.enabled AS enabled, if(m.channel = '', NULL, m.last_message) AS last_message, if(a.channel = '', NULL, a.last_heartbeat) AS last_heartbeat,\n" +
+            "    if(e.channel = '', NULL, e.event) AS last_event, if(e.channel = '', NULL, fromUnixTimestamp64Milli(e.last_ms)) AS last_event_at,\n" +
             "    dateDiff('minute', greatest(m.last_message, a.last_heartbeat), now()) AS quiet_minutes\n" +
             'FROM (SELECT login, enabled FROM channels FINAL WHERE NOT removed) AS c\n' +
             'LEFT JOIN (SELECT channel, max(`window`) + INTERVAL 30 SECOND AS last_message FROM chat_30s GROUP BY channel) AS m ON m.channel = c.login\n' +
             "LEFT JOIN (SELECT channel, toDateTime(max(ts)) AS last_heartbeat FROM ingest_events WHERE event = 'alive' AND ts > now() - INTERVAL 1 DAY GROUP BY channel) AS a ON a.channel = c.login\n" +
-            'LEFT JOIN (SELECT channel, argMax(event, ts) AS event, max(ts) AS last_event_at FROM ingest_events GROUP BY channel) AS e ON e.channel = c.login\n' +
+            `LEFT JOIN (${LATEST_LIFECYCLE_SQL}) AS e ON e.channel = c.login\n` +
             `WHERE $__conditionalAll(c.login IN (\${channel:singlequote}), $channel)\nORDER BY quiet_minutes DESC`,
           overrides: [{ matcher: { id: 'byName', options: 'quiet_minutes' }, properties: [{ id: 'unit', value: 'm' }, { id: 'custom.cellOptions', value: { type: 'color-background' } }, { id: 'thresholds', value: { mode: 'absolute', steps: [{ color: 'green', value: null }, { color: 'orange', value: STALLED_MINUTES / 2 }, { color: 'red', value: STALLED_MINUTES }] } }] }],
         },

@@ -8,6 +8,7 @@ import { refreshDerived } from '../../analytics/refresh.ts';
 import { buildApp } from '../../api/app.ts';
 import { rows } from '../../api/db.ts';
 import { LATEST_LIFECYCLE_SQL } from '../../api/routes/channels.ts';
+import { lifecycleTypes } from '../../core/events.ts';
 import { refreshTopics } from '../../enrich/topics/refresh.ts';
 import type { IngestState } from '../../api/context.ts';
 import { createLogger } from '../../core/logger.ts';
@@ -114,18 +115,24 @@ describe('channels', { skip }, () => {
     await f.db.client.insert({ table: 'ingest_events', values: [ev('hb3', t0 + 2000, 'joined'), ev('hb4', t0 + 122_000, 'alive')], format: 'JSONEachRow' });
     await f.db.client.insert({ table: 'ingest_events', values: [ev('hb5', t0 + 242_000, 'alive')], format: 'JSONEachRow' });
     assert.equal(await state(), 'joined');
-    const latest = async (settings: Record<string, number>) => (await rows<{ channel: string; event: string }>(f.db.client, LATEST_LIFECYCLE_SQL, {}, settings)).sort((a, b) => a.channel.localeCompare(b.channel));
-    assert.deepEqual(await latest({ optimize_use_projections: 1, force_optimize_projection: 1 }), await latest({ optimize_use_projections: 0, force_optimize_projection: 0 }));
+    // One channel per lifecycle type: the projection's Enum code maps back to the very name the column holds.
+    await f.db.client.insert({ table: 'ingest_events', values: lifecycleTypes.map((t, i) => ({ ...ev(`code-${t}`, t0 + i, t), channel: `code_${t}` })), format: 'JSONEachRow' });
+    const latest = async (settings: Record<string, number>) => (await rows<{ channel: string; event: string; last_ms: number }>(f.db.client, LATEST_LIFECYCLE_SQL, {}, settings)).sort((a, b) => a.channel.localeCompare(b.channel));
+    const scan = (await rows<{ channel: string; event: string; last_ms: number }>(f.db.client, 'SELECT channel, toString(argMax(event, ts)) AS event, toUnixTimestamp64Milli(max(ts)) AS last_ms FROM ingest_events GROUP BY channel', {}, { optimize_use_projections: 0, force_optimize_projection: 0 })).sort((a, b) => a.channel.localeCompare(b.channel));
+    assert.deepEqual(await latest({ optimize_use_projections: 1, force_optimize_projection: 1 }), scan);
+    for (const t of lifecycleTypes) assert.equal(scan.find((r) => r.channel === `code_${t}`)?.event, t);
   });
   it("a followed channel whose last heartbeat is older than 3 periods is 'stalled' (a dead ingestor), a fresh one 'joined', history-only channels never", async () => {
     const now = Date.now();
     const ev = (channel: string, id: string, ts: number, event: string) => ({ id, channel, ts, received_at: ts, source: 'live', event, ingestor: 'test:1' });
-    for (const login of ['stale_hb', 'fresh_hb']) await f.app.inject({ method: 'POST', url: '/api/v1/channels', payload: { login }, headers: auth });
+    for (const login of ['stale_hb', 'fresh_hb', 'stopped_hb']) await f.app.inject({ method: 'POST', url: '/api/v1/channels', payload: { login }, headers: auth });
     await f.db.client.insert({
       table: 'ingest_events',
       values: [
         ev('stale_hb', 's1', now - 10 * 60_000, 'joined'), ev('stale_hb', 's2', now - 7 * 60_000, 'alive'),
         ev('fresh_hb', 'f1', now - 10 * 60_000, 'joined'), ev('fresh_hb', 'f2', now - 60_000, 'alive'),
+        // an ingestor stopped 10 minutes ago: its last row for the channel says disconnected (joining)
+        ev('stopped_hb', 'd1', now - 20 * 60_000, 'alive'), ev('stopped_hb', 'd2', now - 10 * 60_000, 'disconnected'),
         // an imported channel (not followed) whose only lifecycle row is old
         ev('old_import', 'o1', now - 86_400_000, 'joined'),
       ],
@@ -135,8 +142,8 @@ describe('channels', { skip }, () => {
     const app = await buildApp({ config: f.db.config, logger: createLogger('silent'), client: f.db.client, rateLimit: false });
     const items = (await getJson(app, '/api/v1/channels')).body.items as Array<{ login: string; ingest_state: string | null }>;
     await app.close();
-    const state = Object.fromEntries(items.filter((c) => ['stale_hb', 'fresh_hb', 'old_import'].includes(c.login)).map((c) => [c.login, c.ingest_state]));
-    assert.deepEqual(state, { fresh_hb: 'joined', old_import: 'joined', stale_hb: 'stalled' });
+    const state = Object.fromEntries(items.filter((c) => ['stale_hb', 'fresh_hb', 'stopped_hb', 'old_import'].includes(c.login)).map((c) => [c.login, c.ingest_state]));
+    assert.deepEqual(state, { fresh_hb: 'joined', old_import: 'joined', stale_hb: 'stalled', stopped_hb: 'stalled' });
   });
 });
 

@@ -293,6 +293,23 @@ describe('opt-out of a renamed user', () => {
       assert.deepEqual(items.map((a) => [a.target_msg_id, a.text]).sort(), [['rename-1', null], ['rename-2', null]]);
     });
   });
+  it("blanks the user's words quoted in a reply's tags when Twitch left the parent id empty (the tags are kept as they came)", async () => {
+    const quoted = { ...msg(42, 'quotedone', '6161'), id: 'quote-parent', channel: 'quotechan', text: 'my private words' };
+    const reply = {
+      ...msg(43, 'replier', '7171'), id: 'quote-reply', channel: 'quotechan', text: '@quotedone what',
+      tags: { 'reply-parent-msg-id': '', 'reply-parent-user-login': 'quotedone', 'reply-parent-msg-body': 'my private words' },
+    };
+    await storeEvents(db.config, db.client, [quoted, reply]);
+    const tagsOf = async () => ((await (await db.client.query({ query: "SELECT tags FROM messages WHERE id = 'quote-reply'", format: 'JSONEachRow' })).json<{ tags: Record<string, string> }>())[0]?.tags);
+    assert.equal((await tagsOf())?.['reply-parent-msg-body'], 'my private words', 'the parser kept the tag (the case under test)');
+    await withApp(async (app) => {
+      const o = await app.inject({ method: 'POST', url: '/api/v1/users/quotedone/opt-out', headers: { authorization: `Bearer ${TOKEN}` } });
+      assert.equal(o.statusCode, 200, o.body);
+    });
+    const after = await tagsOf();
+    assert.ok(after, 'the reply itself stays');
+    assert.equal(after['reply-parent-msg-body'], undefined);
+  });
 });
 
 // Last: refreshes the derived tables.

@@ -37,6 +37,7 @@ test('sql: a query pasted with its comment, as clickhouse/README.md writes them,
   // SELECT ran as a command and printed OK.
   assert.deepEqual(parseArgs(['-- the answer\nSELECT 42', '--format', 'csv'], { format: 'string' }), { flags: { format: 'csv' }, positional: ['-- the answer\nSELECT 42'] });
   assert.throws(() => parseArgs(['--formt', 'csv'], { format: 'string' }), /unknown option --formt/);
+  assert.throws(() => parseArgs(['--dry_run'], { format: 'string' }), /unknown option --dry_run/);
   assert.equal(firstKeyword('-- a\n  /* b */\n-- c\nSELECT 1'), 'SELECT 1');
   assert.equal(firstKeyword('-- only a comment'), '');
   for (const sql of ['-- the answer\nSELECT 41 + 1 AS answer', '/* the answer */ SELECT 41 + 1 AS answer', 'FROM system.one SELECT 41 + 1 AS answer']) {

@@ -28,6 +28,16 @@ describe('migrations', () => {
     assert.equal(await dumpSchema(client), committed, 'clickhouse/schema.sql is stale: run `node clickhouse/dump-schema.ts`');
   });
 
+  test('a later migration can add a lifecycle type: the latest_event projection holds no Enum (it blocked MODIFY COLUMN)', async () => {
+    const { client } = await testDatabase();
+    const ts = Date.now();
+    await client.insert({ table: 'ingest_events', values: [{ id: 'e1', channel: 'c', ts, received_at: ts, source: 'live', event: 'alive', ingestor: 'x' }], format: 'JSONEachRow' });
+    const rs = await client.query({ query: "SELECT type FROM system.columns WHERE database = currentDatabase() AND table = 'ingest_events' AND name = 'event'", format: 'JSONEachRow' });
+    const type = (await rs.json<{ type: string }>())[0].type;
+    await client.command({ query: `ALTER TABLE ingest_events MODIFY COLUMN event ${type.replace(/\)$/, ", 'future' = 99)")}` });
+    await client.close();
+  });
+
   test('down then up restores the schema, and down leaves no table behind', async () => {
     const { client } = await testDatabase();
     const before = await dumpSchema(client);

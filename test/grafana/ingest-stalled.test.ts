@@ -10,7 +10,8 @@ import type { ClickHouseClient } from '../../core/clickhouse.ts';
 import { INGEST_ALIVE_DEFAULT_S } from '../../core/config.ts';
 import { chTime, insertRows } from '../../analytics/chatty.ts';
 import { testDatabase } from '../support/clickhouse.ts';
-import { alertRule } from './support/provisioned.ts';
+import { expandDashboardQuery } from './macros.ts';
+import { alertRule, provisionedQueries, runSql } from './support/provisioned.ts';
 
 const MINUTE = 60_000;
 const PERIOD = INGEST_ALIVE_DEFAULT_S * 1000;
@@ -93,4 +94,17 @@ test('fires after 3 missed heartbeat periods, not after one or two; a channel ne
   assert.equal((await firing(T + 5 * MINUTE)).get('added'), 7);
   // The quiet channel never fires, at any minute of the hour.
   for (let now = T; now <= T + 60 * MINUTE; now += MINUTE) assert.ok(!(await firing(now)).has('quiet'), new Date(now).toISOString());
+});
+
+test("the Overview's Followed channels panel shows no state a channel never had (a missing join side read as 'connected' at 1970)", async () => {
+  const q = provisionedQueries().find((x) => x.where === 'overview.json / Followed channels');
+  assert.ok(q);
+  const sql = expandDashboardQuery(q.sql, [{ name: 'channel', value: ['$__all'], options: [] }], { range: { from: new Date(T - 60 * MINUTE), to: new Date(T) }, intervalMs: MINUTE });
+  const rows = (await runSql(client, sql)).data as Array<{ channel: string; last_event: string | null; last_event_at: string | null; last_heartbeat: string | null; last_message: string | null }>;
+  const by = new Map(rows.map((r) => [r.channel, r]));
+  assert.deepEqual([by.get('added')?.last_event, by.get('added')?.last_event_at, by.get('added')?.last_heartbeat, by.get('added')?.last_message], [null, null, null, null]);
+  assert.equal(by.get('chatty')?.last_event, null);
+  assert.ok(by.get('chatty')?.last_message);
+  assert.equal(by.get('quiet')?.last_event, 'alive');
+  assert.equal(by.get('rejoined')?.last_event, 'joined');
 });
