@@ -246,7 +246,8 @@ export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const { from, to } = req.query;
         if (from !== undefined && to !== undefined && from >= to) throw new ApiError(400, 'from must be before to');
         const range = from === undefined && to === undefined ? null : { from: from ?? 0, to: to ?? 8_000_000_000_000 };
-        const bucket = alignedBucket(range);
+        // an open end is on every boundary (8e12 is on none: `from` alone read the 30 s rollup)
+        const bucket = alignedBucket(range && { from: from ?? 0, to: to ?? 0 });
         const t = await chatTotals(ctx.client, req.params.channel, bucket, range);
         return {
           channel: req.params.channel,

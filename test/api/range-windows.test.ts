@@ -57,6 +57,10 @@ describe('ranges not on bucket boundaries', () => {
       assert.deepEqual([s.messages, s.chatters, s.moderation.timeouts], [3, 3, 1]);
       // and says which range that is: 02:00:00 to 02:01:30, not the asked ends
       assert.deepEqual([s.from, s.to], [new Date(T0).toISOString(), new Date(T0 + 90_000).toISOString()]);
+      // an open end does not force the finest rollup: a day-aligned `from` alone reads the daily one
+      const day = Math.floor(T0 / 86_400_000) * 86_400_000;
+      const open = JSON.parse((await app.inject({ method: 'GET', url: `/api/v1/channels/rangechan/stats?from=${new Date(day).toISOString()}` })).body);
+      assert.deepEqual([open.bucket, open.messages, open.from, open.to], ['1d', 4, new Date(day).toISOString(), null]);
       const tl = JSON.parse((await app.inject({ method: 'GET', url: `/api/v1/analytics/rangechan/timeline?bucket=1m&from=${from}&to=${to}` })).body);
       assert.deepEqual(tl.points.map((p: { window: string; messages: number }) => [p.window, p.messages]), [
         [new Date(T0).toISOString(), 2],
