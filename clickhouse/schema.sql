@@ -351,24 +351,46 @@ REFRESH EVERY 5 MINUTE TO channel_signatures
 )
 DEFINER = default SQL SECURITY DEFINER
 AS WITH
-    chat AS
+    days AS
     (
         SELECT
             channel,
             toDate(ts) AS day,
             count() AS messages,
-            uniqExact(login) AS chatters,
+            uniqExactState(login) AS chatters,
             sum(length(emote_names)) AS emote_uses,
-            countIf(length(emote_names) > 0) / count() AS emote_message_share,
-            avg(sentiment) AS sentiment_mean,
-            countIf(sentiment_label < 0) / count() AS sentiment_neg_share,
-            countIf(sentiment_label = 0) / count() AS sentiment_neu_share,
-            countIf(sentiment_label > 0) / count() AS sentiment_pos_share,
-            avg(toxicity) AS toxicity_mean,
-            avg(lengthUTF8(text)) AS length_mean,
+            countIf(length(emote_names) > 0) AS emote_messages,
+            avgState(sentiment) AS sentiment,
+            countIf(sentiment_label < 0) AS neg,
+            countIf(sentiment_label = 0) AS neu,
+            countIf(sentiment_label > 0) AS pos,
+            avgState(toxicity) AS toxicity,
+            avgState(lengthUTF8(text)) AS length,
             min(ts) AS first_seen,
             max(ts) AS last_seen
         FROM messages
+        GROUP BY
+            channel,
+            day
+    ),
+    chat AS
+    (
+        SELECT
+            channel,
+            day,
+            sum(messages) AS messages,
+            uniqExactMerge(chatters) AS chatters,
+            sum(emote_uses) AS emote_uses,
+            sum(emote_messages) / messages AS emote_message_share,
+            avgMerge(sentiment) AS sentiment_mean,
+            sum(neg) / messages AS sentiment_neg_share,
+            sum(neu) / messages AS sentiment_neu_share,
+            sum(pos) / messages AS sentiment_pos_share,
+            avgMerge(toxicity) AS toxicity_mean,
+            avgMerge(length) AS length_mean,
+            min(first_seen) AS first_seen,
+            max(last_seen) AS last_seen
+        FROM days
         GROUP BY
             GROUPING SETS (
                 (channel, day),
@@ -506,8 +528,7 @@ AS WITH
         SELECT
             channel,
             window,
-            sum(messages) AS messages,
-            uniqExactMergeState(chatters) AS chatters
+            sum(messages) AS messages
         FROM chat_30s
         GROUP BY
             channel,
@@ -527,18 +548,41 @@ AS WITH
             *,
             sum(toUInt32(opens)) OVER (PARTITION BY channel ORDER BY window ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS stream_no
         FROM marked
+    ),
+    streams AS
+    (
+        SELECT
+            channel,
+            toUInt32(stream_no) AS stream_no,
+            min(window) AS start,
+            max(window) + 30 AS end,
+            sum(messages) AS messages
+        FROM numbered
+        GROUP BY
+            channel,
+            stream_no
+    ),
+    stream_logins AS
+    (
+        SELECT
+            c.channel AS channel,
+            s.stream_no AS stream_no,
+            uniqExactMerge(c.chatters) AS chatters
+        FROM chat_30s AS c
+        ASOF INNER JOIN streams AS s ON (c.channel = s.channel) AND (c.window >= s.start)
+        GROUP BY
+            channel,
+            stream_no
     )
 SELECT
-    channel,
-    toUInt32(stream_no) AS stream_no,
-    min(window) AS start,
-    max(window) + 30 AS end,
-    sum(messages) AS messages,
-    uniqExactMerge(chatters) AS chatters
-FROM numbered
-GROUP BY
-    channel,
-    stream_no;
+    s.channel AS channel,
+    s.stream_no AS stream_no,
+    s.start AS start,
+    s.end AS end,
+    s.messages AS messages,
+    l.chatters AS chatters
+FROM streams AS s
+LEFT JOIN stream_logins AS l ON (l.channel = s.channel) AND (l.stream_no = s.stream_no);
 
 CREATE TABLE channels
 (

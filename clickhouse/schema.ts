@@ -6,12 +6,13 @@ import type { ClickHouseClient } from '../core/clickhouse.ts';
 
 /**
  * `SHOW CREATE` of every table and view of the current database, in name order, database name stripped.
- * `.tmp.inner_id.*` are the scratch tables a refreshable view fills before swapping them in: state, not schema.
+ * `.tmp.inner_id.*` and `_tmp_replace_*` are the scratch tables a refreshable view fills before swapping them in
+ * (the second for `TO` targets): state, not schema. A dump taken while a refresh ran captured one.
  */
 export async function dumpSchema(client: ClickHouseClient): Promise<string> {
   const rs = await client.query({
     query: `SELECT name, formatQuery(create_table_query) AS create_table_query FROM system.tables
-            WHERE database = currentDatabase() AND name != 'schema_migrations' AND NOT is_temporary AND name NOT LIKE '.inner%' AND name NOT LIKE '.tmp%'
+            WHERE database = currentDatabase() AND name != 'schema_migrations' AND NOT is_temporary AND name NOT LIKE '.inner%' AND name NOT LIKE '.tmp%' AND NOT startsWith(name, '_tmp_replace_')
             ORDER BY name`,
     format: 'JSONEachRow',
   });
