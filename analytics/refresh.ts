@@ -7,7 +7,8 @@
  * Order: a view runs after the views it names in `DEPENDS ON` and after any refreshable view whose
  * target table its query reads (found in `system.tables`, so other stages' views are covered too).
  * Cost: one `SYSTEM REFRESH VIEW` + `SYSTEM WAIT VIEW` per view, i.e. the sum of their refresh times
- * (each recomputes its full history; see the migrations for each view's cost).
+ * (most recompute their full history; burst_windows_mv and bursts_mv only the hours whose chat changed,
+ * migration 0053; see the migrations for each view's cost).
  */
 import type { ClickHouseClient } from '../core/clickhouse.ts';
 import { loadHypeModel } from './hype-model.ts';

@@ -42,7 +42,8 @@
  *
  * `chatter_counts` (migration 0040) rows of the rebuilt days are deleted at the end: a count is
  * trusted while its `messages` equals the rollup's, and after an opt-out a window whose lost messages
- * were made up by new ones would match again with the opted-out user still counted.
+ * were made up by new ones would match again with the opted-out user still counted. The burst views'
+ * hour markers of those days (`burst_window_rows`, 0053) are poisoned for the same reason.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { z } from 'zod';
@@ -138,6 +139,8 @@ async function tryCommand(client: ClickHouseClient, query: string, params: Param
 }
 
 const PAIRS = 'arrayZip({pc:Array(String)}, {pd:Array(Date)})';
+/** A marker `uses` no hour of chat reaches (UInt64 max): the hour never matches chat_1h again until recomputed. */
+const POISONED_MARKER = '18446744073709551615';
 const CHAT_COLUMNS = ['messages', 'bans', 'timeouts', 'deletions', 'clears'] as const;
 const COUNT_COLUMNS = [...CHAT_COLUMNS, 'uses'] as const;
 type Counts = Record<(typeof COUNT_COLUMNS)[number], number>;
@@ -320,6 +323,9 @@ async function optOutNow(client: ClickHouseClient, login: string, log: FastifyBa
     }
     if (mismatches.length > 0) log.error({ login, rounds, mismatches }, 'opt-out: rollups still disagree with the raw rows; reported in rollup_mismatches');
     await tryCommand(client, `ALTER TABLE chatter_counts DELETE WHERE has(${PAIRS}, (channel, toDate(window)))`, pairParams(days), log);
+    // Same reason for the burst views' (channel, hour) markers (0053): an impossible emote count makes
+    // those hours stale, so the next refresh rescores them and re-picks sample messages without the user.
+    await tryCommand(client, `ALTER TABLE burst_window_rows UPDATE uses = ${POISONED_MARKER} WHERE kind = '' AND has(${PAIRS}, (channel, toDate(window)))`, pairParams(days), log);
   }
   const perUser: string[] = [];
   for (const table of PER_USER_TABLES) if (await tryCommand(client, `ALTER TABLE ${table} DELETE WHERE login = {login:String}`, params, log)) perUser.push(table);

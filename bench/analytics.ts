@@ -9,10 +9,19 @@
  *    use, in the unmodified log: BibleThump (~2 uses / 30 s), Kreygasm (~5), PogChamp (~20); recall
  *    and precision counted as in test/analytics/bursts.test.ts.
  *
+ * 3. --incremental: the 30-s burst views (burst_windows_mv, bursts_mv, hype_predictions_mv) in steady
+ *    state at a history size where history dominates: `copies` copies as in 1 (default 100, 4.33M
+ *    messages), one refresh of everything, then `rounds` rounds that each append a small batch and
+ *    refresh the three views, timing each: live rounds append the next 500 messages of the log as a
+ *    new channel's chat after all copies (a live stream), late rounds add 500 messages into an hour of
+ *    riotgames_0 computed long ago (an import of old chat). Before 0053 every refresh recomputed all
+ *    history; since, a refresh costs about the hours the batch touched.
+ *
  *   node bench/analytics.ts            10 copies (433k messages) + 3 emotes
  *   node bench/analytics.ts --quick    1 copy + BibleThump only
  *   node bench/analytics.ts --copies 100 --refresh-only   4.33M messages, refresh cost only (the scale
  *                                      the 5-minute views were measured at in migrations 0051-0052)
+ *   node bench/analytics.ts --incremental [--copies 100] [--rounds 5]
  *
  * Prints one JSON document on stdout.
  */
@@ -76,20 +85,57 @@ async function detection(dir: string, emote: string, sizeMin: number, sizeMax: n
   };
 }
 
+const BURST_VIEWS = ['burst_windows_mv', 'bursts_mv', 'hype_predictions_mv'];
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function incrementalCost(dir: string, copies: number, rounds: number) {
+  const client = await open(dir, 'bench_incremental');
+  const log = readChattyLog(RIOT_LOG);
+  const t0 = toMs(log.messages[0].ts);
+  const shifted = (m: { id: string; ts: string }, id: string, channel: string, ms: number) => ({ ...m, id, channel, ts: chTime(toMs(m.ts) + ms), received_at: chTime(toMs(m.ts) + ms) });
+  for (let c = 0; c < copies; c++) {
+    await insertRows(client, log.messages.map((m) => shifted(m, `${m.id}-${c}`, `riotgames_${c}`, c * DAY)), log.mods.map((m) => shifted(m, `${m.id}-${c}`, `riotgames_${c}`, c * DAY)));
+  }
+  const initial: Record<string, number> = {};
+  await refreshDerived(client, { onRefreshed: (v, ms) => { if (BURST_VIEWS.includes(v)) initial[v] = ms; } });
+  const batch = 500;
+  const runs: Array<{ kind: string; views_ms: Record<string, number> }> = [];
+  for (let r = 0; r < rounds * 2; r++) {
+    const late = r % 2 === 1;
+    const i = Math.floor(r / 2);
+    const part = log.messages.slice(i * batch, (i + 1) * batch);
+    // live: a new channel streaming after every copy; late: more chat in riotgames_0's hour of minutes 40-50, long computed.
+    const rows = late
+      ? part.map((m, k) => shifted({ ...m, ts: chTime(t0 + 40 * 60_000 + ((k * 1_200) % 600_000)) }, `late-${r}-${k}`, 'riotgames_0', 0))
+      : part.map((m) => shifted(m, `${m.id}-live`, 'riotgames_live', copies * DAY));
+    await insertRows(client, rows);
+    const views_ms: Record<string, number> = {};
+    await refreshDerived(client, { skipHypeModel: true, views: BURST_VIEWS, onRefreshed: (v, ms) => (views_ms[v] = ms) });
+    runs.push({ kind: late ? 'late' : 'live', views_ms });
+  }
+  const summary = (kind: string) => Object.fromEntries(BURST_VIEWS.map((v) => [v, median(runs.filter((x) => x.kind === kind).map((x) => x.views_ms[v]))]));
+  return { messages: log.messages.length * copies, copies, batch, initial_ms: initial, median_live_ms: summary('live'), median_late_ms: summary('late'), runs };
+}
+
 if (!fs.existsSync(RIOT_LOG)) {
   console.log(JSON.stringify({ skipped: `no ${RIOT_LOG}: the real chat logs are not on this machine` }));
 } else {
   const quick = process.argv.includes('--quick');
+  const arg = (name: string, dflt: number) => { const i = process.argv.indexOf(name); return i < 0 ? dflt : Number(process.argv[i + 1]); };
   const copiesArg = process.argv.indexOf('--copies');
   const copies = copiesArg >= 0 ? Number(process.argv[copiesArg + 1]) : quick ? 1 : 10;
   if (!Number.isInteger(copies) || copies < 1) throw new Error('--copies takes a positive integer');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-bench-analytics-'));
   try {
-    const refresh = await refreshCost(dir, copies);
-    const configs: Array<[string, number, number]> = process.argv.includes('--refresh-only') ? [] : quick ? [['BibleThump', 10, 40]] : [['BibleThump', 10, 40], ['Kreygasm', 10, 40], ['PogChamp', 40, 80]];
-    const detect = [];
-    for (const [e, lo, hi] of configs) detect.push(await detection(dir, e, lo, hi));
-    console.log(JSON.stringify(configs.length > 0 ? { refresh, detection: detect } : { refresh }, null, 2));
+    if (process.argv.includes('--incremental')) {
+      console.log(JSON.stringify({ incremental: await incrementalCost(dir, arg('--copies', 100), arg('--rounds', 5)) }, null, 2));
+    } else {
+      const refresh = await refreshCost(dir, copies);
+      const configs: Array<[string, number, number]> = process.argv.includes('--refresh-only') ? [] : quick ? [['BibleThump', 10, 40]] : [['BibleThump', 10, 40], ['Kreygasm', 10, 40], ['PogChamp', 40, 80]];
+      const detect = [];
+      for (const [e, lo, hi] of configs) detect.push(await detection(dir, e, lo, hi));
+      console.log(JSON.stringify(configs.length > 0 ? { refresh, detection: detect } : { refresh }, null, 2));
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -316,12 +316,13 @@ describe('opt-out of a renamed user', () => {
 describe('analytics derived rows', () => {
   it('bursts, topics, hype and compare signatures give times as ISO 8601 UTC with milliseconds', async () => {
     await refreshDerived(db.client);
-    // bursts_mv refreshes every 30 s and would replace the inserted row.
+    // bursts_mv refreshes every 30 s and could tombstone the inserted row. `bursts` is a view over
+    // burst_rows (migration 0053); a version above any refresh's wins.
     await db.client.command({ query: 'SYSTEM STOP VIEW bursts_mv' });
     await db.client.insert({
-      table: 'bursts',
+      table: 'burst_rows',
       format: 'JSONEachRow',
-      values: [{ channel: 'somechan', kind: 'volume', emote: '', start: '2016-09-30 02:00:00', end: '2016-09-30 02:00:30', peak_window: '2016-09-30 02:00:00', peak_count: 5, baseline: 1, score: 3, top_emotes: [], sample_messages: [], detected_at: '2016-09-30 03:02:30' }],
+      values: [{ channel: 'somechan', kind: 'volume', emote: '', start: '2016-09-30 02:00:00', end: '2016-09-30 02:00:30', peak_window: '2016-09-30 02:00:00', peak_count: 5, baseline: 1, score: 3, top_emotes: [], sample_messages: [], detected_at: '2016-09-30 03:02:30', version: 1_000_000_000, deleted: 0 }],
     });
     // A channel without messages: the refresh above recomputed somechan's topics (computed_at = now).
     await db.client.insert({
