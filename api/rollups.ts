@@ -149,19 +149,19 @@ export async function chatTotals(client: ClickHouseClient, channel: string | nul
 }
 
 /**
- * The coarsest rollup whose bucket both range ends fall on, so totals are exact for the range asked;
- * 30s (the range widened to 30 s boundaries) when none does.
+ * The coarsest rollup whose bucket both asked range ends fall on, so totals are exact for the range asked;
+ * 30s (the range widened to 30 s boundaries) when none does. An open end (undefined) is on every boundary:
+ * `from` alone on a day reads the daily rollup (its stand-in end, 8e12, is on none).
  */
+export function alignedBucket(from: number | undefined, to: number | undefined): Bucket {
+  for (const b of ['1d', '1h', '1m'] as const) if ((from ?? 0) % BUCKET_MS[b] === 0 && (to ?? 0) % BUCKET_MS[b] === 0) return b;
+  return '30s';
+}
+
 /** The asked ends widened to whole `bucket`s, as ISO (`null`: that end was open): what the figures of a total cover. */
 export function coveredEnds(from: number | undefined, to: number | undefined, bucket: Bucket): { from: string | null; to: string | null } {
   const step = BUCKET_MS[bucket];
   return { from: from === undefined ? null : iso(Math.floor(from / step) * step), to: to === undefined ? null : iso(Math.ceil(to / step) * step) };
-}
-
-export function alignedBucket(range: ResolvedRange | null): Bucket {
-  if (range === null) return '1d';
-  for (const b of ['1d', '1h', '1m'] as const) if (range.from % BUCKET_MS[b] === 0 && range.to % BUCKET_MS[b] === 0) return b;
-  return '30s';
 }
 
 export interface EmoteRow {

@@ -121,14 +121,18 @@ if (!fs.existsSync(RIOT_LOG)) {
   console.log(JSON.stringify({ skipped: `no ${RIOT_LOG}: the real chat logs are not on this machine` }));
 } else {
   const quick = process.argv.includes('--quick');
-  const arg = (name: string, dflt: number) => { const i = process.argv.indexOf(name); return i < 0 ? dflt : Number(process.argv[i + 1]); };
-  const copiesArg = process.argv.indexOf('--copies');
-  const copies = copiesArg >= 0 ? Number(process.argv[copiesArg + 1]) : quick ? 1 : 10;
-  if (!Number.isInteger(copies) || copies < 1) throw new Error('--copies takes a positive integer');
+  const incremental = process.argv.includes('--incremental');
+  const arg = (name: string, dflt: number) => {
+    const i = process.argv.indexOf(name);
+    const v = i < 0 ? dflt : Number(process.argv[i + 1]);
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${name} takes a positive integer`);
+    return v;
+  };
+  const copies = arg('--copies', incremental ? 100 : quick ? 1 : 10);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-bench-analytics-'));
   try {
-    if (process.argv.includes('--incremental')) {
-      console.log(JSON.stringify({ incremental: await incrementalCost(dir, arg('--copies', 100), arg('--rounds', 5)) }, null, 2));
+    if (incremental) {
+      console.log(JSON.stringify({ incremental: await incrementalCost(dir, copies, arg('--rounds', 5)) }, null, 2));
     } else {
       const refresh = await refreshCost(dir, copies);
       const configs: Array<[string, number, number]> = process.argv.includes('--refresh-only') ? [] : quick ? [['BibleThump', 10, 40]] : [['BibleThump', 10, 40], ['Kreygasm', 10, 40], ['PogChamp', 40, 80]];

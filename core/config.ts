@@ -48,6 +48,8 @@ export const INGEST_ALIVE_DEFAULT_S = 120;
  * ingestor restart: twurple's backoff reaches 120 s) is not a stall.
  */
 export const INGEST_STALLED_PERIODS = 3;
+/** The stall threshold itself, seconds: read by the alert (minutes) and the API (ms), so they cannot disagree. */
+export const INGEST_STALLED_S = INGEST_STALLED_PERIODS * INGEST_ALIVE_DEFAULT_S;
 
 /**
  * A number variable that is set. z.coerce.number() alone reads a blank value as 0, so `API_PORT=` bound

@@ -112,8 +112,8 @@ export function analyticsRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         if (from !== undefined && to !== undefined && from >= to) throw new ApiError(400, 'from must be before to');
         const range = from === undefined && to === undefined ? null : { from: from ?? 0, to: to ?? 8_000_000_000_000 };
         // The default was 1h: a 10-minute range of riotgames1 counted its hour, LUL 4,569 uses where the
-        // range holds 664. An open end needs no alignment (0 is on every boundary).
-        const bucket = req.query.bucket ?? alignedBucket(range && { from: from ?? 0, to: to ?? 0 });
+        // range holds 664.
+        const bucket = req.query.bucket ?? alignedBucket(from, to);
         return {
           channel: req.params.channel,
           bucket,

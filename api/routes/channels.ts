@@ -3,7 +3,7 @@ import type { ClickHouseClient } from '../../core/clickhouse.ts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext, IngestState } from '../context.ts';
-import { INGEST_ALIVE_DEFAULT_S, INGEST_STALLED_PERIODS } from '../../core/config.ts';
+import { INGEST_STALLED_S } from '../../core/config.ts';
 import { lifecycleTypes, type Lifecycle } from '../../core/events.ts';
 import { iso, rows, rowsOrEmpty } from '../db.ts';
 import { ApiError, errorResponses, errorSchema, mutationErrorResponses } from '../errors.ts';
@@ -55,9 +55,8 @@ export const CHANNEL_SUMMARY_SQL = 'SELECT channel, any(channel_id) AS channel_i
  * parts without it yet are read row by row. `optimize_use_projections` is set on the call because chdb
  * keeps session settings between calls (DEVELOPERS.md).
  */
-export async function channelSummaries(client: ClickHouseClient): Promise<ChannelSummary[]> {
-  const rs = await client.query({ query: CHANNEL_SUMMARY_SQL, format: 'JSONEachRow', clickhouse_settings: { optimize_use_projections: 1 } });
-  return rs.json<ChannelSummary>();
+export function channelSummaries(client: ClickHouseClient): Promise<ChannelSummary[]> {
+  return rows<ChannelSummary>(client, CHANNEL_SUMMARY_SQL, {}, { optimize_use_projections: 1 });
 }
 
 /** `alive` is the ingestor's heartbeat, sent only for a channel it is joined to. */
@@ -74,7 +73,7 @@ export const LATEST_LIFECYCLE_SQL =
   `SELECT channel, [${lifecycleTypes.map((t) => `'${t}'`).join(', ')}][argMax(toInt8(event), ts)] AS event, toUnixTimestamp64Milli(max(ts)) AS last_ms FROM ingest_events GROUP BY channel`;
 
 /** Older than this, a latest row saying joined means a dead ingestor: a joined one sends a heartbeat every period. */
-const STALLED_AFTER_MS = INGEST_STALLED_PERIODS * INGEST_ALIVE_DEFAULT_S * 1000;
+const STALLED_AFTER_MS = INGEST_STALLED_S * 1000;
 
 export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   const configRows = () =>
@@ -89,13 +88,16 @@ export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
     ]);
     const live = ctx.ingest?.state() ?? {};
     const now = Date.now();
-    const fromEvents = new Map(lifecycle.map((l) => [l.channel, LIFECYCLE_STATE[l.event] ?? null]));
-    const lastEventMs = new Map(lifecycle.map((l) => [l.channel, Number(l.last_ms)]));
+    const latest = new Map(lifecycle.map((l) => [l.channel, l]));
+    const eventState = (login: string): IngestState | null => {
+      const l = latest.get(login);
+      return l === undefined ? null : (LIFECYCLE_STATE[l.event] ?? null);
+    };
     // Only for followed channels: a channel with imported history only has no ingestor to stall.
     const followedState = (login: string): IngestState | null => {
-      const state = fromEvents.get(login) ?? null;
+      const state = eventState(login);
       // joining too: an ingestor stopped (its last rows say disconnected) or stuck reconnecting sends no heartbeat
-      return (state === 'joined' || state === 'joining') && now - (lastEventMs.get(login) ?? now) > STALLED_AFTER_MS ? 'stalled' : state;
+      return (state === 'joined' || state === 'joining') && now - Number(latest.get(login)!.last_ms) > STALLED_AFTER_MS ? 'stalled' : state;
     };
     const stats = new Map(counts.map((c) => [c.channel, c]));
     const out = new Map<string, ChannelOut>();
@@ -115,7 +117,7 @@ export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
     }
     for (const s of counts) {
       if (out.has(s.channel)) continue;
-      out.set(s.channel, { login: s.channel, channel_id: s.channel_id, configured: false, enabled: false, added_at: null, messages: s.n, last_message_at: iso(Number(s.last_ms)), ingest_state: live[s.channel] ?? fromEvents.get(s.channel) ?? null });
+      out.set(s.channel, { login: s.channel, channel_id: s.channel_id, configured: false, enabled: false, added_at: null, messages: s.n, last_message_at: iso(Number(s.last_ms)), ingest_state: live[s.channel] ?? eventState(s.channel) });
     }
     return [...out.values()].sort((a, b) => a.login.localeCompare(b.login));
   };
@@ -246,8 +248,7 @@ export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const { from, to } = req.query;
         if (from !== undefined && to !== undefined && from >= to) throw new ApiError(400, 'from must be before to');
         const range = from === undefined && to === undefined ? null : { from: from ?? 0, to: to ?? 8_000_000_000_000 };
-        // an open end is on every boundary (8e12 is on none: `from` alone read the 30 s rollup)
-        const bucket = alignedBucket(range && { from: from ?? 0, to: to ?? 0 });
+        const bucket = alignedBucket(from, to);
         const t = await chatTotals(ctx.client, req.params.channel, bucket, range);
         return {
           channel: req.params.channel,

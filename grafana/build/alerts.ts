@@ -4,7 +4,7 @@
  * (the plugin expands those in the browser); every channel/emote is its own series via the string
  * columns, which Grafana turns into labels.
  */
-import { INGEST_ALIVE_DEFAULT_S, INGEST_STALLED_PERIODS as STALLED_PERIODS } from '../../core/config.ts';
+import { INGEST_ALIVE_DEFAULT_S, INGEST_STALLED_PERIODS as STALLED_PERIODS, INGEST_STALLED_S } from '../../core/config.ts';
 import { DATASOURCE, PLUGIN_VERSION, header, target } from './lib.ts';
 
 export interface AlertSpec {
@@ -54,7 +54,7 @@ const hotWindows = (kind: 'emote' | 'volume', keys: string) =>
  * outage pages 8 to 9 minutes after its last heartbeat. Before the heartbeats it read any stored message or
  * lifecycle row for 30 minutes, and so paged for every followed channel whose streamer was offline.
  */
-export const STALLED_MINUTES = (STALLED_PERIODS * INGEST_ALIVE_DEFAULT_S) / 60;
+export const STALLED_MINUTES = INGEST_STALLED_S / 60;
 
 export const ALERTS: AlertSpec[] = [
   {
