@@ -1,12 +1,12 @@
 /** Shared request/response pieces. Every route declares zod schemas; OpenAPI is generated from them. */
 import { z } from 'zod';
+import { CHANNEL_LOGIN, normalizeChannel, splitChannels } from '../core/channels.ts';
 
 /** A Twitch login (channel or user); a leading `#` is accepted and case is folded, as Twitch does. */
 export const loginSchema = z
   .string()
-  .trim()
-  .transform((s) => s.replace(/^#/, '').toLowerCase())
-  .pipe(z.string().regex(/^[a-z0-9_]{1,25}$/, 'must be a Twitch login: 1-25 of a-z, 0-9, _'));
+  .transform(normalizeChannel)
+  .pipe(z.string().regex(CHANNEL_LOGIN, 'must be a Twitch login: 1-25 of a-z, 0-9, _'));
 
 /**
  * A user's login as stored: a Twitch login, or for users of recordings that show only display names (Chatty
@@ -19,13 +19,13 @@ export const userLoginSchema = z
   .transform((s) => s.replace(/^[#@]/, '').toLowerCase())
   .pipe(z.string().regex(/^[\p{L}\p{N}_]{1,64}$/u, 'must be a login: 1-64 letters (any script), digits or _'));
 
-/** `a,b,c` -> logins, 1..max of them. */
+/** `a,b,c` (commas or spaces, as TWITCH_CHANNELS) -> logins, 1..max of them. */
 export const loginListSchema = (max: number) =>
   z
     .string()
     .max(2000)
-    .transform((s) => [...new Set(s.split(',').map((c) => c.trim().replace(/^#/, '').toLowerCase()).filter((c) => c.length > 0))])
-    .pipe(z.array(z.string().regex(/^[a-z0-9_]{1,25}$/, 'must be Twitch logins (a-z, 0-9, _), comma separated')).min(1).max(max));
+    .transform(splitChannels)
+    .pipe(z.array(z.string().regex(CHANNEL_LOGIN, 'must be Twitch logins (a-z, 0-9, _), comma separated')).min(1).max(max));
 
 /** Time as epoch milliseconds or an ISO 8601 date/time; becomes epoch ms. */
 export const timeSchema = z
@@ -110,7 +110,12 @@ export function decodeCursor(s: string): Cursor | null {
 
 export const bucketSchema = z.enum(['30s', '1m', '1h', '1d']);
 
-export const channelParams = z.object({ channel: loginSchema });
+/**
+ * A channel a read is about (path or `?channel=`): a route answers 404 naming it when Twichist does not
+ * know it (api/known-channels.ts), so a typo is not read as a quiet channel.
+ */
+export const knownChannelSchema = loginSchema.meta({ description: 'channel login (a leading # and case are folded); 404 `not_found` naming it when Twichist has never seen it (not followed and nothing stored)' });
+export const channelParams = z.object({ channel: knownChannelSchema });
 export const loginParams = z.object({ login: userLoginSchema });
 
 /** ISO 8601 timestamp in responses. */

@@ -1,6 +1,7 @@
 /** The shape every `cli/commands/*.ts` module exports as `command`. */
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/logger.ts';
+import { CHANNEL_LOGIN, CHANNEL_LOGIN_RULE, normalizeChannel, splitChannels } from '../core/channels.ts';
 
 export interface CommandContext {
   /** Parsed lazily: `--help` must work even when the environment is broken. */
@@ -65,6 +66,27 @@ export function parseArgs(args: string[], spec: Record<string, 'string' | 'boole
     }
   }
   return { flags, positional };
+}
+
+/**
+ * A channel flag's value (`--channel '#XQC'` -> `xqc`) read as TWITCH_CHANNELS and the API read it
+ * (core/channels.ts); null when the flag is absent. A value that is not a login is a usage error.
+ */
+export function channelFlag(flags: Record<string, string | boolean>, name: string): string | null {
+  const v = flags[name];
+  if (typeof v !== 'string') return null;
+  const c = normalizeChannel(v);
+  if (!CHANNEL_LOGIN.test(c)) throw new UsageError(`--${name} must be ${CHANNEL_LOGIN_RULE}, not '${v}'`);
+  return c;
+}
+
+/** A channel list flag (`--channels 'a, #B c'` -> `['a', 'b', 'c']`), as {@link channelFlag}; `[]` when absent. */
+export function channelListFlag(flags: Record<string, string | boolean>, name: string): string[] {
+  const v = flags[name];
+  if (typeof v !== 'string') return [];
+  const list = splitChannels(v);
+  for (const c of list) if (!CHANNEL_LOGIN.test(c)) throw new UsageError(`--${name}: '${c}' is not ${CHANNEL_LOGIN_RULE}`);
+  return list;
 }
 
 export function formatHelp(c: Command): string {

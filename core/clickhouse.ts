@@ -3,11 +3,11 @@
  * same client over chdb's in-process connection, data in `$TWICHIST_DATA_DIR/clickhouse`.
  * Everything else takes the {@link ClickHouseClient} this returns and never knows which it got.
  */
-import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import type { Connection } from '@clickhouse/client/dist/common/connection.js';
 import type { Config } from './config.ts';
+import { makeDirs } from './dirs.ts';
 
 export type { ClickHouseClient };
 
@@ -197,7 +197,8 @@ async function openEmbedded(dir: string): Promise<ChConnection> {
     if (embedded.path !== dir) throw new Error(`embedded ClickHouse is already open at ${embedded.path}; one data folder per process`);
     return embedded.connection;
   }
-  fs.mkdirSync(dir, { recursive: true });
+  // Every command that opens the embedded database comes here; only `up` runs the preflight's data folder check.
+  makeDirs(dir, 'TWICHIST_DATA_DIR');
   // Imported lazily: the server path must not load the engine library.
   const { createChdbConnection } = await import('chdb/connection');
   const chdbConnection = createChdbConnection({ path: dir });

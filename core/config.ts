@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { CHANNEL_LOGIN, splitChannels } from './channels.ts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -32,13 +33,8 @@ const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a 
 const channelList = z
   .string()
   .optional()
-  .transform((v) =>
-    (v ?? '')
-      .split(/[\s,]+/)
-      .map((c) => c.replace(/^#/, '').toLowerCase())
-      .filter((c) => c.length > 0),
-  )
-  .refine((list) => list.every((c) => /^[a-z0-9_]{1,25}$/.test(c)), { message: 'must be Twitch logins (a-z, 0-9, _), comma separated' });
+  .transform((v) => splitChannels(v ?? ''))
+  .refine((list) => list.every((c) => CHANNEL_LOGIN.test(c)), { message: 'must be Twitch logins (a-z, 0-9, _), comma separated' });
 
 /** Default and longest `INGEST_ALIVE_S`; grafana/build/alerts.ts derives the "Ingest stalled" threshold from it. */
 export const INGEST_ALIVE_DEFAULT_S = 120;

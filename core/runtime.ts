@@ -20,6 +20,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { EnrichStage } from '../enrich/index.ts';
 import type { IngestControl, NatsHealth } from '../api/context.ts';
 import { apiRequestTimeoutMs } from '../api/db.ts';
+import { makeDirs } from './dirs.ts';
 import type { LiveSource } from '../api/live.ts';
 import type { ChatEvent } from './events.ts';
 
@@ -94,7 +95,7 @@ function checkDataDir(config: Config): void {
   for (const dir of dirs) {
     const probe = path.join(dir, `.twichist-write-test-${process.pid}`);
     try {
-      fs.mkdirSync(dir, { recursive: true });
+      makeDirs(dir);
       fs.writeFileSync(probe, '');
       fs.unlinkSync(probe);
     } catch (err) {

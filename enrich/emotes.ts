@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { EmotePosition } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
 // The parser's code-point counter (Twitch emote offsets are code points there too).
+import { makeDirs } from '../core/dirs.ts';
 import { codePointLength } from '../ingest/irc-parser.ts';
 
 export type EmoteProvider = 'twitch' | '7tv' | 'bttv' | 'ffz';
@@ -281,7 +282,7 @@ export function createEmoteSource(opts: EmoteSourceOptions): EmoteSource {
       const set = parseEmoteJson(body, channel);
       if (!set || closed) return;
       index.addSet({ ...set, channel, provider });
-      fs.mkdirSync(opts.cacheDir, { recursive: true });
+      makeDirs(opts.cacheDir);
       const file = path.join(opts.cacheDir, `${provider}-${channel ?? 'global'}.json`);
       fs.writeFileSync(`${file}.tmp`, JSON.stringify({ channel, provider, fetchedAt: Date.now(), body } satisfies CacheFile));
       fs.renameSync(`${file}.tmp`, file);

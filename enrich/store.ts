@@ -27,6 +27,7 @@ import path from 'node:path';
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
 import { utf8Lines } from '../core/bus.ts';
 import { acceptsPreEncoded, isTransientClickHouseError, PreEncodedRows, rawInserter } from '../core/clickhouse.ts';
+import { makeDirs } from '../core/dirs.ts';
 import { deterministicId } from '../core/ids.ts';
 import type { EventKind } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
@@ -171,7 +172,7 @@ export class ExactlyOnceStore {
 
   constructor(opts: StoreOptions) {
     this.journalDir = opts.journalDir ?? null;
-    if (this.journalDir) fs.mkdirSync(this.journalDir, { recursive: true });
+    if (this.journalDir) makeDirs(this.journalDir, 'TWICHIST_DATA_DIR');
     this.client = opts.client;
     this.logger = opts.logger;
     this.timeoutMs = opts.insertTimeoutMs ?? 30_000;

@@ -21,6 +21,7 @@ import { ChatClient } from '@twurple/chat';
 import { RefreshingAuthProvider, type AccessToken } from '@twurple/auth';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { BusPublisher } from '../core/bus.ts';
+import { normalizeChannel } from '../core/channels.ts';
 import type { ClickHouseClient } from '../core/clickhouse.ts';
 import type { Config } from '../core/config.ts';
 import type { ChatEvent, Lifecycle } from '../core/events.ts';
@@ -269,6 +270,8 @@ export class LiveIngestor {
    */
   private openGaps = new Map<string, { start: number; detail: string }>();
   private everConnected = false;
+  /** `client.connect()` was called: it is called once, when the first channel is wanted (twurple reconnects on its own after). */
+  private connectCalled = false;
   private pollTimer: NodeJS.Timeout | null = null;
   private sub: Subscription | null = null;
   private overflow: ChatEvent[] = [];
@@ -386,7 +389,18 @@ export class LiveIngestor {
         callback: () => void this.refreshChannels(),
       });
     }
-    client.connect();
+    this.connectWhenWanted();
+  }
+
+  /**
+   * Connects once there is a channel to follow. With none (no TWITCH_CHANNELS, nothing added through the
+   * API yet) a connection would only be held, or retried with backoff whenever it drops, for nothing; the
+   * first channel added (poll, control subject, setChannels) connects, and its JOIN goes out on registration.
+   */
+  private connectWhenWanted(): void {
+    if (this.client === null || this.connectCalled || this.stopped || this.desired.size === 0) return;
+    this.connectCalled = true;
+    this.client.connect();
   }
 
   /** Re-reads the channel source and joins/parts the difference. */
@@ -403,7 +417,7 @@ export class LiveIngestor {
 
   /** Replaces the wanted channel set (config channels are not implied); joins and parts the difference. */
   setChannels(list: string[]): void {
-    this.apply(new Set(list.map((c) => c.replace(/^#/, '').toLowerCase()).filter(Boolean)));
+    this.apply(new Set(list.map(normalizeChannel).filter(Boolean)));
   }
 
   private apply(next: Set<string>): void {
@@ -416,6 +430,7 @@ export class LiveIngestor {
       // Not wanted any more: what is missing ends now, not at a re-join that will not come.
       this.closeGap(ch, now, '; channel removed');
     }
+    this.connectWhenWanted();
     const client = this.client;
     if (client === null || !client.isConnected) return; // the next registration resolves `desired`
     for (const ch of next) {

@@ -6,6 +6,7 @@ import { newestTopicVersionSql } from '../../enrich/topics/refresh.ts';
 import type { ApiContext } from '../context.ts';
 import { iso, msParam, recordsOrEmpty, rollupTable, rows, rowsOrEmpty, type Params } from '../db.ts';
 import { ApiError, errorResponses } from '../errors.ts';
+import { assertKnownChannels } from '../known-channels.ts';
 import { alignedBucket, chatTimeline, coveredEnds, emoteTimeline, resolveRange, topEmotes } from '../rollups.ts';
 import { bucketSchema, channelParams, isoTime, limitSchema, loginListSchema, rangeQuery } from '../schemas.ts';
 
@@ -61,6 +62,7 @@ export function analyticsRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       async (req) => {
         const { channel } = req.params;
         const { bucket, from, to } = req.query;
+        await assertKnownChannels(ctx, [channel]);
         const range = await resolveRange(ctx.client, rollupTable('chat', bucket), channel, bucket, from, to);
         const points = range ? await chatTimeline(ctx.client, channel, bucket, range) : [];
         return {
@@ -110,6 +112,7 @@ export function analyticsRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       async (req) => {
         const { from, to, limit } = req.query;
         if (from !== undefined && to !== undefined && from >= to) throw new ApiError(400, 'from must be before to');
+        await assertKnownChannels(ctx, [req.params.channel]);
         const range = from === undefined && to === undefined ? null : { from: from ?? 0, to: to ?? 8_000_000_000_000 };
         // The default was 1h: a 10-minute range of riotgames1 counted its hour, LUL 4,569 uses where the
         // range holds 664.
@@ -145,6 +148,7 @@ export function analyticsRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       async (req) => {
         const { channel } = req.params;
         const { emotes, bucket, from, to } = req.query;
+        await assertKnownChannels(ctx, [channel]);
         const range = await resolveRange(ctx.client, rollupTable('emotes', bucket), channel, bucket, from, to);
         const points = range ? await emoteTimeline(ctx.client, channel, emotes, bucket, range) : [];
         return { channel, bucket, range: range ? { from: iso(range.from), to: iso(range.to) } : null, points: points.map((p) => ({ window: iso(Number(p.w)), emote: p.emote, uses: p.uses, users: p.users })) };
@@ -170,7 +174,10 @@ export function analyticsRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
             response: { 200: recordList, ...errorResponses },
           },
         },
-        async (req) => ({ items: await derivedRows(ctx.client, table, req.params.channel, req.query.limit) }),
+        async (req) => {
+          await assertKnownChannels(ctx, [req.params.channel]);
+          return { items: await derivedRows(ctx.client, table, req.params.channel, req.query.limit) };
+        },
       );
     }
 
@@ -182,7 +189,7 @@ export function analyticsRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           description:
             'From `channel_signatures`, `channel_similarity` and `chatter_overlap` when present. Without them (or with a time range) the overlap (Jaccard of chatter sets) and the emote similarity are computed from the raw tables, with the same definitions: over all history both sources give the same figures.',
           tags: ['analytics'],
-          querystring: z.object({ channels: loginListSchema(10), ...rangeQuery }),
+          querystring: z.object({ channels: loginListSchema(10).meta({ description: '2-10 channel logins, comma separated; 404 `not_found` naming those Twichist has never seen (not followed and nothing stored)' }), ...rangeQuery }),
           response: {
             200: z.object({
               channels: z.array(z.string()),
@@ -207,6 +214,7 @@ export function analyticsRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const { channels, from, to } = req.query;
         if (channels.length < 2) throw new ApiError(400, 'compare needs at least two channels');
         if (from !== undefined && to !== undefined && from >= to) throw new ApiError(400, 'from must be before to');
+        await assertKnownChannels(ctx, channels);
         return ctx.heavy(reply, () => compareChannels(ctx.client, channels, from ?? null, to ?? null));
       },
     );

@@ -7,6 +7,7 @@ import { INGEST_STALLED_S } from '../../core/config.ts';
 import { lifecycleTypes, type Lifecycle } from '../../core/events.ts';
 import { iso, rows, rowsOrEmpty } from '../db.ts';
 import { ApiError, errorResponses, errorSchema, mutationErrorResponses } from '../errors.ts';
+import { assertKnownChannels } from '../known-channels.ts';
 import { alignedBucket, chatTotals, coveredEnds } from '../rollups.ts';
 import { channelParams, isoTime, loginSchema, rangeQuery } from '../schemas.ts';
 
@@ -248,6 +249,7 @@ export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const { from, to } = req.query;
         if (from !== undefined && to !== undefined && from >= to) throw new ApiError(400, 'from must be before to');
         const range = from === undefined && to === undefined ? null : { from: from ?? 0, to: to ?? 8_000_000_000_000 };
+        await assertKnownChannels(ctx, [req.params.channel]);
         const bucket = alignedBucket(from, to);
         const t = await chatTotals(ctx.client, req.params.channel, bucket, range);
         return {

@@ -4,12 +4,13 @@ import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
 import { rows } from '../db.ts';
 import { ApiError, errorResponses } from '../errors.ts';
+import { assertKnownChannels } from '../known-channels.ts';
 import { listMessages, MESSAGE_COLUMNS, messagePageSchema, messageSchema, assertSearchable, toMessage, type MessageRow } from '../messages-query.ts';
 import { modActionSchema, MOD_COLUMNS, toModAction, type ModRow } from '../moderation-query.ts';
-import { boolQuery, cursorSchema, limitSchema, loginSchema, rangeQuery, userLoginSchema } from '../schemas.ts';
+import { boolQuery, cursorSchema, limitSchema, knownChannelSchema, rangeQuery, userLoginSchema } from '../schemas.ts';
 
 export const messageListQuery = z.object({
-  channel: loginSchema.optional(),
+  channel: knownChannelSchema.optional(),
   user: userLoginSchema.optional(),
   /** Full-text: whole tokens, case-insensitive, all must occur. */
   q: z.string().trim().min(1).max(500).optional(),
@@ -38,6 +39,7 @@ export function messageRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const q = req.query;
         assertSearchable(q.q);
         if (q.from !== undefined && q.to !== undefined && q.from >= q.to) throw new ApiError(400, 'from must be before to');
+        if (q.channel !== undefined) await assertKnownChannels(ctx, [q.channel]);
         return listMessages(ctx.client, { channel: q.channel, login: q.user, q: q.q, from: q.from, to: q.to, includeDeleted: q.include_deleted ?? false, cursor: q.cursor, limit: q.limit });
       },
     );

@@ -8,13 +8,14 @@ import { actionedMessagesSql, RISK_LABEL_WINDOW_S, riskQualitySql } from '../../
 import type { ApiContext } from '../context.ts';
 import { iso, msParam, rollupTable, rows, rowsOrEmpty } from '../db.ts';
 import { ApiError, errorResponses } from '../errors.ts';
+import { assertKnownChannels } from '../known-channels.ts';
 import { MESSAGE_COLUMNS, messageSchema, messageWhere, toMessage, type MessageRow } from '../messages-query.ts';
 import { listModActions, MOD_TYPES, modPageSchema } from '../moderation-query.ts';
 import { chatSums, resolveRange } from '../rollups.ts';
-import { boolQuery, bucketSchema, cursorSchema, isoTime, limitSchema, loginSchema, rangeQuery, userLoginSchema } from '../schemas.ts';
+import { boolQuery, bucketSchema, cursorSchema, isoTime, limitSchema, knownChannelSchema, rangeQuery, userLoginSchema } from '../schemas.ts';
 
 export const modListQuery = z.object({
-  channel: loginSchema.optional(),
+  channel: knownChannelSchema.optional(),
   type: z.enum(MOD_TYPES).optional(),
   target: userLoginSchema.optional(),
   ...rangeQuery,
@@ -71,6 +72,7 @@ export function moderationRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       async (req) => {
         const q = req.query;
         if (q.from !== undefined && q.to !== undefined && q.from >= q.to) throw new ApiError(400, 'from must be before to');
+        if (q.channel !== undefined) await assertKnownChannels(ctx, [q.channel]);
         return listModActions(ctx.client, { channel: q.channel, type: q.type, target: q.target, from: q.from, to: q.to, cursor: q.cursor, limit: q.limit });
       },
     );
@@ -85,7 +87,7 @@ export function moderationRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
             '(docs/sentiment.md). `quality` is over all of them; `items` are the highest-risk messages first, optionally only those moderators did (`actioned=true`) or did not (`actioned=false`) act on. ' +
             "Range defaults to the last 24 hours of the channel's stored chat.",
           tags: ['moderation'],
-          querystring: z.object({ channel: loginSchema, ...rangeQuery, actioned: boolQuery, limit: limitSchema(50, 500) }),
+          querystring: z.object({ channel: knownChannelSchema, ...rangeQuery, actioned: boolQuery, limit: limitSchema(50, 500) }),
           response: { 200: riskResponse, ...errorResponses },
         },
       },
@@ -93,6 +95,7 @@ export function moderationRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const { channel, actioned, limit } = req.query;
         let { from, to } = req.query;
         if (from !== undefined && to !== undefined && from >= to) throw new ApiError(400, 'from must be before to');
+        await assertKnownChannels(ctx, [channel]);
         if (to === undefined) {
           const [r] = await rowsOrEmpty<{ last: number | null }>(ctx.client, 'SELECT if(count() = 0, NULL, toUnixTimestamp(max(window))) AS last FROM chat_1h WHERE channel = {channel:String}', { channel });
           if (!r || r.last === null) {
@@ -170,12 +173,13 @@ export function moderationRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           summary: 'Moderation counts per window and per type',
           description: 'From the chat rollup matching `bucket`; range defaults as for the timeline. Without `channel`: all channels together.',
           tags: ['moderation'],
-          querystring: z.object({ channel: loginSchema.optional(), bucket: bucketSchema.default('1m'), ...rangeQuery }),
+          querystring: z.object({ channel: knownChannelSchema.optional(), bucket: bucketSchema.default('1m'), ...rangeQuery }),
           response: { 200: z.object({ channel: z.string().nullable(), bucket: bucketSchema, range: z.object({ from: isoTime, to: isoTime }).nullable(), totals: counts, windows: z.array(counts.extend({ window: isoTime })) }), ...errorResponses },
         },
       },
       async (req) => {
         const { channel, bucket, from, to } = req.query;
+        if (channel !== undefined) await assertKnownChannels(ctx, [channel]);
         const range = await resolveRange(ctx.client, rollupTable('chat', bucket), channel ?? null, bucket, from, to);
         const points = range ? await chatSums(ctx.client, channel ?? null, bucket, range) : [];
         const windows = points.filter((p) => p.bans + p.timeouts + p.deletions + p.clears > 0).map((p) => ({ window: iso(Number(p.w)), bans: p.bans, timeouts: p.timeouts, deletions: p.deletions, clears: p.clears }));

@@ -4,10 +4,11 @@ import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
 import { clearCache, iso, recordsOrEmpty, rows } from '../db.ts';
 import { ApiError, errorResponses, mutationErrorResponses } from '../errors.ts';
+import { assertKnownChannels } from '../known-channels.ts';
 import { listMessages, messagePageSchema, assertSearchable } from '../messages-query.ts';
 import { listModActions, MOD_TYPES, modPageSchema } from '../moderation-query.ts';
 import { optOut, optOutResultSchema } from '../privacy.ts';
-import { boolQuery, cursorSchema, isoTime, limitSchema, loginParams, loginSchema, rangeQuery, userLoginSchema } from '../schemas.ts';
+import { boolQuery, cursorSchema, isoTime, knownChannelSchema, limitSchema, loginParams, rangeQuery, userLoginSchema } from '../schemas.ts';
 
 const profileSchema = z.object({
   login: z.string(),
@@ -94,7 +95,7 @@ export function userRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           summary: "A user's messages, newest first (same filters and cursor as /api/v1/messages)",
           tags: ['users'],
           params: loginParams,
-          querystring: z.object({ channel: loginSchema.optional(), q: z.string().trim().min(1).max(500).optional(), ...rangeQuery, include_deleted: boolQuery, cursor: cursorSchema.optional(), limit: limitSchema(100, 1000) }),
+          querystring: z.object({ channel: knownChannelSchema.optional(), q: z.string().trim().min(1).max(500).optional(), ...rangeQuery, include_deleted: boolQuery, cursor: cursorSchema.optional(), limit: limitSchema(100, 1000) }),
           response: { 200: messagePageSchema, ...errorResponses },
         },
       },
@@ -102,6 +103,7 @@ export function userRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const q = req.query;
         assertSearchable(q.q);
         if (q.from !== undefined && q.to !== undefined && q.from >= q.to) throw new ApiError(400, 'from must be before to');
+        if (q.channel !== undefined) await assertKnownChannels(ctx, [q.channel]);
         return listMessages(ctx.client, { login: req.params.login, channel: q.channel, q: q.q, from: q.from, to: q.to, includeDeleted: q.include_deleted ?? false, cursor: q.cursor, limit: q.limit });
       },
     );
@@ -113,13 +115,14 @@ export function userRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           summary: 'Moderation actions against a user, newest first',
           tags: ['users'],
           params: loginParams,
-          querystring: z.object({ channel: loginSchema.optional(), type: z.enum(MOD_TYPES).optional(), ...rangeQuery, cursor: cursorSchema.optional(), limit: limitSchema(100, 1000) }),
+          querystring: z.object({ channel: knownChannelSchema.optional(), type: z.enum(MOD_TYPES).optional(), ...rangeQuery, cursor: cursorSchema.optional(), limit: limitSchema(100, 1000) }),
           response: { 200: modPageSchema, ...errorResponses },
         },
       },
       async (req) => {
         const q = req.query;
         if (q.from !== undefined && q.to !== undefined && q.from >= q.to) throw new ApiError(400, 'from must be before to');
+        if (q.channel !== undefined) await assertKnownChannels(ctx, [q.channel]);
         return listModActions(ctx.client, { target: req.params.login, channel: q.channel, type: q.type, from: q.from, to: q.to, cursor: q.cursor, limit: q.limit });
       },
     );

@@ -4,7 +4,7 @@ import { evaluateHype, fetchHypeRows, saveWeights } from '../../analytics/hype.t
 import { refreshDerived, refreshableViews } from '../../analytics/refresh.ts';
 import { openModelRuntime } from '../../enrich/models/index.ts';
 import { refreshTopics, TOPIC_RANGE_MAX_MS } from '../../enrich/topics/refresh.ts';
-import { parseArgs, UsageError, type Command } from '../command.ts';
+import { channelFlag, parseArgs, UsageError, type Command } from '../command.ts';
 
 export const command: Command = {
   name: 'analytics',
@@ -33,6 +33,7 @@ export const command: Command = {
       return d;
     };
     const since = time('since'), until = time('until');
+    const channel = channelFlag(flags, 'channel');
     if (since !== null && since.getTime() >= (until ?? new Date()).getTime()) throw new UsageError(`--since must be before ${until === null ? 'now (no --until)' : '--until'}`);
     const share = flags['train-share'] === undefined ? 0.7 : Number(flags['train-share']);
     if (!(share > 0 && share < 1)) throw new UsageError(`--train-share must be between 0 and 1, not '${flags['train-share']}'`);
@@ -51,7 +52,7 @@ export const command: Command = {
           const STEP = TOPIC_RANGE_MAX_MS;
           const total = { topics: 0, windows: 0, messages: 0, channels: new Set<string>(), method: null as string | null };
           for (let from = since?.getTime() ?? end - STEP; from < end; from += STEP) {
-            const r = await refreshTopics(client, { database: config.clickhouse.database, channel: flags.channel === undefined ? null : String(flags.channel), since: new Date(from), until: new Date(Math.min(end, from + STEP)), embedder: models, contextMs: 0 });
+            const r = await refreshTopics(client, { database: config.clickhouse.database, channel, since: new Date(from), until: new Date(Math.min(end, from + STEP)), embedder: models, contextMs: 0 });
             total.topics += r.topics;
             total.windows += r.windows;
             total.messages += r.messages;

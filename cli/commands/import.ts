@@ -10,7 +10,7 @@
  */
 import { runImport } from '../../ingest/import-run.ts';
 import { settleDerived } from '../derived.ts';
-import { parseArgs, UsageError, type Command } from '../command.ts';
+import { channelFlag, parseArgs, UsageError, type Command } from '../command.ts';
 
 export const command: Command = {
   name: 'import',
@@ -21,8 +21,7 @@ export const command: Command = {
   async run(args, ctx) {
     const { flags, positional } = parseArgs(args, { channel: 'string' });
     if (positional.length !== 1) throw new UsageError('give exactly one file or directory to import');
-    const channel = typeof flags.channel === 'string' ? flags.channel.replace(/^#/, '').toLowerCase() : null;
-    if (channel !== null && !/^[a-z0-9_]{1,25}$/.test(channel)) throw new UsageError(`--channel must be a Twitch login, not '${flags.channel}'`);
+    const channel = channelFlag(flags, 'channel');
     const result = await runImport({ target: positional[0], channel, speed: null, config: ctx.config(), logger: ctx.logger().child({ cmd: 'import' }), stdout: ctx.stdout, stderr: ctx.stderr, isTTY: ctx.isTTY });
     if (result.total > 0) await settleDerived({ config: ctx.config(), say: (line) => ctx.stderr.write(line + '\n') });
     return result.failedFiles.length > 0 ? 1 : 0;

@@ -8,7 +8,7 @@ import { channelsFromClickHouse, createOptOutFilter, LiveIngestor } from '../../
 import { openPublishPipeline } from '../../ingest/pipeline.ts';
 import { serveHeldFolder } from '../../core/control.ts';
 import { checkTokenFile } from '../../core/runtime.ts';
-import { parseArgs, UsageError, type Command } from '../command.ts';
+import { channelListFlag, parseArgs, type Command } from '../command.ts';
 
 export const command: Command = {
   name: 'ingest',
@@ -19,8 +19,7 @@ export const command: Command = {
   async run(args, ctx) {
     const { flags } = parseArgs(args, { channels: 'string' });
     const base = ctx.config();
-    const extra = typeof flags.channels === 'string' ? flags.channels.split(',').map((c) => c.trim().replace(/^#/, '').toLowerCase()).filter(Boolean) : [];
-    for (const c of extra) if (!/^[a-z0-9_]{1,25}$/.test(c)) throw new UsageError(`--channels: '${c}' is not a Twitch login`);
+    const extra = channelListFlag(flags, 'channels');
     const config = { ...base, twitch: { ...base.twitch, channels: [...new Set([...base.twitch.channels, ...extra])] } };
     checkTokenFile(config);
     const logger = ctx.logger().child({ cmd: 'ingest' });

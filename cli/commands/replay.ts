@@ -4,7 +4,7 @@
  * chat that is already stored adds nothing; `--new-ids` derives fresh ids per run for load tests.
  */
 import { runImport } from '../../ingest/import-run.ts';
-import { parseArgs, UsageError, type Command } from '../command.ts';
+import { channelFlag, parseArgs, UsageError, type Command } from '../command.ts';
 
 export function parseSpeed(v: string): number | 'max' {
   if (v === 'max') return 'max';
@@ -27,8 +27,7 @@ export const command: Command = {
     const { flags, positional } = parseArgs(args, { speed: 'string', channel: 'string', 'new-ids': 'boolean' });
     if (positional.length !== 1) throw new UsageError('give exactly one file or directory to replay');
     const speed = parseSpeed(typeof flags.speed === 'string' ? flags.speed : '1x');
-    const channel = typeof flags.channel === 'string' ? flags.channel.replace(/^#/, '').toLowerCase() : null;
-    if (channel !== null && !/^[a-z0-9_]{1,25}$/.test(channel)) throw new UsageError(`--channel must be a Twitch login, not '${flags.channel}'`);
+    const channel = channelFlag(flags, 'channel');
     const result = await runImport({ target: positional[0], channel, speed, newIds: flags['new-ids'] === true, config: ctx.config(), logger: ctx.logger().child({ cmd: 'replay' }), stdout: ctx.stdout, stderr: ctx.stderr, isTTY: ctx.isTTY });
     return result.failedFiles.length > 0 ? 1 : 0;
   },

@@ -81,6 +81,9 @@ function lengthSortedBatches(texts: string[], size: number): number[][] {
   return batches;
 }
 
+/** The start-up lines {@link openModelRuntime} has logged at info in this process. */
+const saidModels = new Set<string>();
+
 /**
  * Opens the runtime. Never throws for missing or broken models: it logs one line saying which
  * models were found and which were not, and marks the missing ones unavailable.
@@ -90,6 +93,8 @@ export async function openModelRuntime(opts: ModelRuntimeOptions): Promise<Model
   const log = opts.logger;
   const wanted: Partial<Record<ModelTask, string>> = {};
   const missing: Partial<Record<ModelTask, string>> = {};
+  /** Tasks whose files are simply absent: the usual case, named without the paths (see the log below). */
+  const notInstalled = new Set<ModelTask>();
   for (const task of TASKS) {
     const id = opts.models?.[task] === undefined ? DEFAULT_MODELS.find((m) => m.task === task)!.id : opts.models[task];
     if (id === null) {
@@ -98,7 +103,10 @@ export async function openModelRuntime(opts: ModelRuntimeOptions): Promise<Model
     }
     const gone = missingFiles(opts.modelsDir, id, dtype);
     if (gone.length === 0) wanted[task] = id;
-    else missing[task] = `${id} not found in ${modelFolder(opts.modelsDir, id)}` + (gone.length < 4 ? ` (missing ${gone.join(', ')})` : '');
+    else {
+      missing[task] = `${id} not found in ${modelFolder(opts.modelsDir, id)}` + (gone.length < 4 ? ` (missing ${gone.join(', ')})` : '');
+      notInstalled.add(task);
+    }
   }
 
   const available: ModelRuntime['available'] = { sentiment: null, toxicity: null, embeddings: null };
@@ -127,12 +135,16 @@ export async function openModelRuntime(opts: ModelRuntimeOptions): Promise<Model
   }
 
   const found = TASKS.filter((t) => available[t] !== null).map((t) => `${t}=${available[t]}`);
-  const absent = TASKS.filter((t) => available[t] === null).map((t) => `${t}: ${missing[t]}`);
-  log?.info(
-    { modelsDir: opts.modelsDir, dtype, available, missing },
-    `models (${dtype}) found: ${found.length ? found.join(', ') : 'none'}; not found: ${absent.length ? absent.join('; ') : 'none'}` +
-      (absent.length ? ' -- those stages use the lexicon/learned scorers (run `twichist models pull` to add models)' : ''),
-  );
+  // A model that is not installed is named, not its id, folder and files: that detail made every
+  // `twichist import` on a machine without models print a JSON line of 1,082 characters (data in /tmp). It is at debug.
+  const absent = TASKS.filter((t) => available[t] === null).map((t) => (notInstalled.has(t) ? t : `${t}: ${missing[t]}`));
+  const line =
+    `models (${dtype}) found: ${found.length ? found.join(', ') : 'none'}; not found: ${absent.length ? absent.join(absent.some((a) => a.includes(':')) ? '; ' : ', ') : 'none'}` +
+    (absent.length ? ' -- those stages use the lexicon/learned scorers (run `twichist models pull` to add models)' : '');
+  // Once per process at info (a process that opens the runtime again with the same outcome says it at debug).
+  log?.[saidModels.has(line) ? 'debug' : 'info']({ modelsDir: opts.modelsDir }, line);
+  saidModels.add(line);
+  if (absent.length) log?.debug({ modelsDir: opts.modelsDir, dtype, available, missing }, 'models not found, per task');
 
   const batchSize = opts.batchSize ?? 32;
   async function run<T>(task: ModelTask, texts: string[], signal?: AbortSignal): Promise<T[]> {

@@ -4,11 +4,12 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DEFAULT_MODELS, manifestFor, type ManifestFile, type ManifestModel } from './manifest.ts';
+import { makeDirs } from '../../core/dirs.ts';
 import { modelFolder, requiredFiles } from './load.ts';
 
 /** Written into each pulled model folder: what was fetched and its hashes, for `list` to re-verify. */
@@ -115,7 +116,7 @@ async function download(o: PullOptions, model: ManifestModel, file: ManifestFile
     const rate = received / secs;
     o.onProgress?.({ model: model.id, file: file.path, received, total, bytesPerSecond: rate, etaSeconds: total === null || rate === 0 ? null : Math.max(0, (total - received) / rate), done });
   };
-  await mkdir(path.dirname(dest), { recursive: true });
+  makeDirs(path.dirname(dest));
   const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
   await pipeline(
     body,
@@ -173,7 +174,7 @@ export async function pullModels(o: PullOptions): Promise<PullResult[]> {
         files.push({ path: file.path, bytes: got.size, sha256: got.sha256, checkedAgainst: got.checkedAgainst, skipped: false });
       }
       for (const f of files.filter((x) => !x.skipped)) {
-        await mkdir(path.dirname(path.join(folder, f.path)), { recursive: true });
+        makeDirs(path.dirname(path.join(folder, f.path)));
         await rename(path.join(staging, f.path), path.join(folder, f.path));
       }
       const record: PullRecord = { id: model.id, baseUrl: o.baseUrl, pulledAt: new Date().toISOString(), files: files.map(({ path: p, bytes, sha256, checkedAgainst }) => ({ path: p, size: bytes, sha256, checkedAgainst })) };

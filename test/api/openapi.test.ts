@@ -43,4 +43,19 @@ describe('OpenAPI document', () => {
     const wrong = await app.inject({ method: 'DELETE', url: '/api/v1/channels/somechan', headers: { authorization: 'Bearer not-the-token-at-all-xx' } });
     assert.equal(wrong.statusCode, 403);
   });
+
+  it('documents the 404 for an unknown channel on every read that takes one (api/known-channels.ts)', async () => {
+    const doc = JSON.parse((await app.inject({ method: 'GET', url: '/docs/json' })).body) as { paths: Record<string, Record<string, { parameters?: Array<{ name: string; in: string; description?: string }>; responses: Record<string, unknown> }>> };
+    let reads = 0;
+    for (const [p, ops] of Object.entries(doc.paths)) {
+      if (!p.startsWith('/api/v1/') || p.startsWith('/api/v1/live')) continue;
+      const op = ops.get;
+      const param = op?.parameters?.find((x) => x.name === 'channel' || x.name === 'channels');
+      if (!op || !param) continue;
+      reads++;
+      assert.ok(op.responses['404'], `GET ${p} lists 404`);
+      assert.match(param.description ?? '', /404 `not_found` naming/, `GET ${p} ${param.in} ${param.name} says when it is a 404`);
+    }
+    assert.equal(reads, 16, `${reads}: stats, 8 analytics reads, compare, 3 moderation reads, messages, 2 user reads`);
+  });
 });

@@ -63,10 +63,10 @@ describe('channels', { skip }, () => {
     assert.equal(s.body.messages, inMinute.length);
     assert.equal(s.body.chatters, new Set(inMinute.map((m) => m.login)).size);
   });
-  it('unknown channel stats are zeros, bad names are 400', async () => {
+  it('a channel never seen is a 404 naming it (test/api/unknown-channels.test.ts), bad names are 400', async () => {
     const r = await getJson(f.app, '/api/v1/channels/nobody_here/stats');
-    assert.equal(r.status, 200);
-    assert.equal(r.body.messages, 0);
+    assert.equal(r.status, 404);
+    assert.deepEqual(r.body.details, { unknown_channels: ['nobody_here'] });
     assert.equal((await getJson(f.app, '/api/v1/channels/no-dash/stats')).status, 400);
   });
 });
@@ -286,14 +286,14 @@ describe('moderation risk', { skip }, () => {
     assert.ok(late > 0, 'no listed author was actioned after the range: the case went unchecked');
   });
 
-  it('a range without chat has no AUC; a bad range or a missing channel is a 400 with the reason', async () => {
+  it('a range without chat has no AUC; a bad range or a missing channel is a 400 with the reason, an unknown one a 404', async () => {
     const empty = await getJson(f.app, '/api/v1/moderation/risk?channel=xqc&from=2001-01-01T00:00:00Z&to=2001-01-02T00:00:00Z');
     assert.equal(empty.status, 200);
     assert.deepEqual(empty.body.quality, { messages: 0, actioned: 0, expected_actioned: 0, auc: null });
     assert.deepEqual(empty.body.items, []);
     const unknown = await getJson(f.app, '/api/v1/moderation/risk?channel=nobodyhere');
-    assert.equal(unknown.status, 200);
-    assert.equal(unknown.body.range, null);
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.body.message, /unknown channel nobodyhere/);
     const backwards = await getJson(f.app, '/api/v1/moderation/risk?channel=xqc&from=2023-04-02T00:00:00Z&to=2023-04-01T00:00:00Z');
     assert.equal(backwards.status, 400);
     assert.match(backwards.text, /from must be before to/);
@@ -377,6 +377,8 @@ describe('analytics', { skip }, () => {
       channel: 'topicsver', window_start, window_seconds: 300, topic_id, label, terms: [label], weights: [1], messages: 5, method: 'keywords', model: '', computed_at,
     });
     const [w1, w2, v1, v2] = ['2023-04-01 12:00:00', '2023-04-01 12:05:00', '2023-04-01 12:16:00.000', '2023-04-01 12:21:00.000'];
+    // a followed channel, or it would be unknown: it has no chat here, only these topic rows
+    await f.db.client.insert({ table: 'channels', format: 'JSONEachRow', values: [{ login: 'topicsver', channel_id: null, enabled: true, removed: false, added_at: Date.now(), updated_at: Date.now() }], clickhouse_settings: { insert_deduplication_token: '' } });
     await f.db.client.insert({
       table: 'topics',
       format: 'JSONEachRow',

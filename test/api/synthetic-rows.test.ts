@@ -331,6 +331,8 @@ describe('analytics derived rows', () => {
       values: [{ channel: 'quietchan', window_start: '2016-09-30 02:00:00', window_seconds: 300, topic_id: 0, label: 'hello', terms: ['hello'], weights: [1], messages: 5, method: 'keywords', model: '', computed_at: '2016-09-30 02:10:00.250' }],
     });
     await db.client.insert({ table: 'topic_window_state', format: 'JSONEachRow', values: [{ channel: 'quietchan', window_start: '2016-09-30 02:00:00', changed_at: '2016-09-30 02:09:00.000', computed_at: '2016-09-30 02:10:00.250' }] });
+    // followed, else unknown (a 404): neither has chat here
+    await db.client.insert({ table: 'channels', format: 'JSONEachRow', values: ['quietchan', 'other'].map((login) => ({ login, channel_id: null, enabled: true, removed: false, added_at: Date.now(), updated_at: Date.now() })), clickhouse_settings: { insert_deduplication_token: '' } });
     const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
     await withApp(async (app) => {
       const get = async (url: string) => {

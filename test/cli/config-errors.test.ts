@@ -65,6 +65,18 @@ test('TWICHIST_DATA_DIR that cannot be written', async () => {
   await expectConfigError({ TWICHIST_DATA_DIR: path.join(file, 'data') }, 'TWICHIST_DATA_DIR', /cannot write to .*set TWICHIST_DATA_DIR to a folder/, ['up']);
 });
 
+test('TWICHIST_DATA_DIR that cannot hold folders (/proc, a dangling link) fails at once, also for commands without the preflight', { skip: fs.existsSync('/proc/self') ? false : 'no /proc here' }, async () => {
+  // Node's recursive mkdir never returns there (ENOENT under a parent that exists): every command hung.
+  const fix = /cannot (write to|create) \/proc\/twichist.*set TWICHIST_DATA_DIR to a folder/;
+  for (const args of [['up'], ['api'], ['migrate'], ['import', 'samples/northernlion-98355852.v5-rechat.json.gz']]) {
+    await expectConfigError({ TWICHIST_DATA_DIR: '/proc/twichist' }, 'TWICHIST_DATA_DIR', fix, args);
+  }
+  const link = path.join(base, 'dangling');
+  fs.symlinkSync(path.join(base, 'nowhere'), link);
+  await expectConfigError({ TWICHIST_DATA_DIR: path.join(link, 'data') }, 'TWICHIST_DATA_DIR', /cannot write to .*dangling.*set TWICHIST_DATA_DIR/, ['up']);
+  await expectConfigError({ TWICHIST_DATA_DIR: path.join(link, 'data') }, 'TWICHIST_DATA_DIR', /cannot create .*dangling.*set TWICHIST_DATA_DIR/, ['migrate']);
+});
+
 test('TWICHIST_API_TOKEN too short', async () => {
   await expectConfigError({ TWICHIST_API_TOKEN: 'hunter2' }, 'TWICHIST_API_TOKEN', /too short.*at least 16/);
 });

@@ -49,3 +49,20 @@ test('derived tables reflect an import when the command returns', { skip: shared
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('without models, an import says so once, in one short info line naming `twichist models pull`', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-import-models-'));
+  try {
+    const imp = await runCli(['import', 'samples'], { TWICHIST_DATA_DIR: dir, TWICHIST_ONLINE: 'false', LOG_LEVEL: 'info' }, 300_000);
+    assert.equal(imp.code, 0, imp.stderr);
+    const lines = imp.stderr.split('\n').filter((l) => /model/i.test(l));
+    assert.equal(lines.length, 1, lines.join('\n'));
+    const rec = JSON.parse(lines[0]) as { level: number; msg: string };
+    assert.equal(rec.level, 30, 'info');
+    assert.match(rec.msg, /found: none; not found: sentiment, toxicity, embeddings -- .*`twichist models pull`/);
+    // was 1,082 characters (with a short temporary folder): each model's id, folder and missing files, twice (message and fields)
+    assert.ok(lines[0].length < 400, `${lines[0].length} characters: ${lines[0]}`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -66,3 +66,8 @@ test('analytics topics: --since after --until (or after now) is a usage error, n
   await expectUsageError(['analytics', 'topics', '--since', '2016-09-30T03:00:00Z', '--until', '2016-09-30T01:00:00Z'], /--since must be before --until/);
   await expectUsageError(['analytics', 'topics', '--since', '2999-01-01T00:00:00Z'], /--since must be before now/);
 });
+
+test('analytics topics: a --channel that is not a login is a usage error, as for import, replay and ingest', async () => {
+  // It was passed on as typed (so `#RiotGames` matched no stored channel either: test/foundation/channel-names.test.ts).
+  await expectUsageError(['analytics', 'topics', '--channel', 'not a login!'], /--channel must be a Twitch login.*not 'not a login!'/);
+});

@@ -218,6 +218,26 @@ test('connection dropped mid-replay: every line written after the re-join is sto
   }
 });
 
+test('nothing followed: no connection to IRC at all until the first channel is added (the channel poll), which connects and joins it', async (t) => {
+  const { nc, reason } = await tryConnectNats();
+  if (nc === null) return t.skip(`skipped: ${reason}`);
+  let table: string[] = [];
+  const run = await setup(nc, uniqueNatsConfig({}), { loadChannels: async () => table, pollMs: 100 });
+  try {
+    // It connected at start and held (or, dropped, retried with backoff) a connection for no channel.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(run.server.connections, 0, 'no connection while nothing is followed');
+    assert.deepEqual(run.ingestor.channels, []);
+    table = ['first']; // POST /api/v1/channels, as the ingestor's table poll sees it
+    await run.server.waitForJoin('first');
+    await waitFor(() => run.ingestor.joinedChannels.includes('first'), 10_000, 'the ingestor to join');
+    assert.equal(run.server.connections, 1);
+  } finally {
+    await teardown(run);
+    await nc.close();
+  }
+});
+
 test('line framing: a line split inside its CRLF or inside a UTF-8 character across TCP reads arrives intact', async (t) => {
   const { nc, reason } = await tryConnectNats();
   if (nc === null) return t.skip(`skipped: ${reason}`);
