@@ -55,6 +55,12 @@ export interface BuildAppOptions {
   liveLimits?: Partial<LiveLimits>;
   /** Bounds on one request's cost (see {@link ApiLimits}). */
   limits?: Partial<ApiLimits>;
+  /**
+   * How long an opt-out waits after writing `opt_outs` before deleting, for what enrich consumed before
+   * re-reading the list (api/privacy.ts `OptOutOptions.settleMs`). Default OPT_OUT_SETTLE_MS (6 s); 0
+   * only where no enrich stores chat alongside (tests over a stored fixture).
+   */
+  optOutSettleMs?: number;
 }
 
 /** What one request may cost; a public API must not let one request hold the server or the database. */
@@ -112,6 +118,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     metrics: opts.metrics ?? null,
     nats: opts.nats ?? null,
     notifier: opts.notifier ?? null,
+    optOutSettleMs: opts.optOutSettleMs ?? null,
   };
   configureCache(client, opts.cacheTtlMs ?? 2000);
   const httpMetrics = new HttpMetrics();

@@ -49,6 +49,8 @@ export interface ApiContext {
   nats: NatsHealth | null;
   notifier: ChannelNotifier | null;
   limits: ApiLimits;
+  /** The opt-out's wait before deleting (BuildAppOptions.optOutSettleMs); null: the default. */
+  optOutSettleMs: number | null;
   /** Runs the work of a heavy route within {@link ApiLimits.maxHeavyRequests}, or throws a 503. */
   heavy<T>(reply: FastifyReply, work: () => Promise<T>): Promise<T>;
 }

@@ -9,6 +9,7 @@ import { splitEventLines, type BusConsumer, type Delivery } from '../core/bus.ts
 import type { Config } from '../core/config.ts';
 import { validateEvent, type ChatEvent } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
+import { blankOptedOut } from '../core/privacy.ts';
 import { openModelRuntime, type ModelRuntime } from './models/index.ts';
 import { loadAnalyzer, type Analyzer } from './analyzer.ts';
 import { createEmoteSource, type EmoteSource } from './emotes.ts';
@@ -55,7 +56,7 @@ export interface StartEnrichOptions {
   retryBaseMs?: number;
   /** Cap of the retry delay. Default 5 s. */
   retryMaxMs?: number;
-  /** How often the opt-out list is re-read. Default 5 s. */
+  /** How often the opt-out list is re-read. Default OPT_OUT_REFRESH_MS (5 s), which the API's opt-out waits for. */
   optOutRefreshMs?: number;
   /**
    * Insert journal folder (see enrich/store.ts): must survive restarts and belong to this instance.
@@ -166,12 +167,17 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
       deadLetters.push(deadLetter(line ?? payloadOf(input), `invalid event: ${v.reason}`, d.publishedAt, source));
       return;
     }
-    const e = v.event;
-    metrics.eventsIn[e.kind]++;
-    if ((e.kind === 'message' || (e.kind === 'usernotice' && e.login !== null)) && optOuts.has(e.login!)) {
+    const given = v.event;
+    metrics.eventsIn[given.kind]++;
+    if ((given.kind === 'message' || given.kind === 'usernotice') && optOuts.has(given.login, given.user_id)) {
       metrics.optedOutDropped++;
       return;
     }
+    // Other users' events naming an opted-out user (a reply to them, a gift to them, a deletion of
+    // their message) are stored without the user's name and words; the bus line is not kept then, so a
+    // rejected row's dead letter is the blanked event too.
+    const e = blankOptedOut(given, optOuts.has);
+    if (e !== given) line = null;
     try {
       let row: Record<string, unknown>;
       let modRiskWith: PendingRow['modRiskWith'];
@@ -186,6 +192,8 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
       } else {
         if (e.kind === 'ban' || e.kind === 'timeout') analyzer!.recordBan(e.channel, e.target_login, e.ts);
         row = plainRow(e);
+        // stored as the opt-out leaves deletions of the user's messages: the action without the words
+        if (e !== given && e.kind === 'delete') row.text = null;
       }
       rows.push({ table: tableOf(e.kind), kind: e.kind, id: e.id, channel: e.channel, ts: e.ts, receivedAt: e.received_at, raw: line, event: e, row, modRiskWith });
     } catch (err) {

@@ -27,6 +27,7 @@ import type { Config } from '../core/config.ts';
 import type { ChatEvent, Lifecycle } from '../core/events.ts';
 import { deterministicId } from '../core/ids.ts';
 import type { Logger } from '../core/logger.ts';
+import { OPT_OUT_REFRESH_MS } from '../core/privacy.ts';
 import { channelControlSubject } from '../core/subjects.ts';
 import { IrcLineSplitter } from './irc-lines.ts';
 import { parseIrcLine } from './irc-parser.ts';
@@ -218,7 +219,7 @@ export function channelsFromClickHouse(client: ClickHouseClient): () => Promise<
  * Opt-out set from ClickHouse `opt_outs`, refreshed every `refreshMs`. Lookups are two Set probes;
  * a failed refresh keeps the previous set (logged), so a ClickHouse hiccup does not re-admit users.
  */
-export function createOptOutFilter(client: ClickHouseClient, logger: Logger, refreshMs = 5000): { isOptedOut: OptOutCheck; refresh(): Promise<void>; stop(): void } {
+export function createOptOutFilter(client: ClickHouseClient, logger: Logger, refreshMs = OPT_OUT_REFRESH_MS): { isOptedOut: OptOutCheck; refresh(): Promise<void>; stop(): void } {
   let logins = new Set<string>();
   let ids = new Set<string>();
   const refresh = async () => {

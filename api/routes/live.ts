@@ -7,6 +7,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ChatEvent } from '../../core/events.ts';
+import { blankOptedOut } from '../../core/privacy.ts';
+import { watchOptOuts, type OptOuts } from '../../enrich/opt-outs.ts';
 import type { ApiContext } from '../context.ts';
 import { ApiError, errorBody, errorSchema } from '../errors.ts';
 import { DEFAULT_LIVE_LIMITS, type LiveLimits } from '../live.ts';
@@ -22,8 +24,18 @@ interface Sink {
   close(reason: string): void;
 }
 
+/**
+ * What the feed may show of an event: nothing of an opted-out user's own chat, and other users' events
+ * without them (core/privacy.ts). The feed carries events as published, before enrich drops and blanks
+ * them for storage: an import or replay of an opted-out user's chat, a reply quoting them.
+ */
+function visible(optOuts: OptOuts, e: ChatEvent): ChatEvent | null {
+  if (e.kind === 'message' && optOuts.has(e.login, e.user_id)) return null;
+  return blankOptedOut(e, optOuts.has);
+}
+
 /** Queue + batching + drop policy around one client connection. */
-function attach(ctx: ApiContext, http: HttpMetrics, limits: LiveLimits, channels: string[], sink: Sink): () => void {
+function attach(ctx: ApiContext, http: HttpMetrics, limits: LiveLimits, channels: string[], optOuts: OptOuts, sink: Sink): () => void {
   let queue: ChatEvent[] = [];
   let scheduled = false;
   let closed = false;
@@ -42,8 +54,10 @@ function attach(ctx: ApiContext, http: HttpMetrics, limits: LiveLimits, channels
     queue = [];
     sink.write(batch);
   };
-  const unsubscribe = ctx.live!.subscribe(channels, (e) => {
-    if (closed || !LIVE_KINDS.has(e.kind)) return;
+  const unsubscribe = ctx.live!.subscribe(channels, (given) => {
+    if (closed || !LIVE_KINDS.has(given.kind)) return;
+    const e = visible(optOuts, given);
+    if (e === null) return;
     queue.push(e);
     if (queue.length > limits.maxQueuedEvents) return drop('too slow: event queue overflowed');
     if (!scheduled) {
@@ -64,10 +78,16 @@ function attach(ctx: ApiContext, http: HttpMetrics, limits: LiveLimits, channels
 export function liveRoutes(ctx: ApiContext, http: HttpMetrics, partial: Partial<LiveLimits>): FastifyPluginAsyncZod {
   const limits: LiveLimits = { ...DEFAULT_LIVE_LIMITS, ...partial };
   const query = z.object({ channels: loginListSchema(limits.maxChannels) });
+  // Started with the first client and re-read every OPT_OUT_REFRESH_MS, as ingest and enrich do.
+  let optOuts: OptOuts | null = null;
   const needLive = async () => {
     if (!ctx.live) throw new ApiError(503, 'no live source: run the API inside `twichist up`, or set NATS_URL');
+    optOuts ??= watchOptOuts(ctx.client, ctx.logger);
+    // A new client gets the list as of its connection (one small read; a failed one keeps the last list).
+    await optOuts.refresh();
   };
   return async (app) => {
+    app.addHook('onClose', async () => optOuts?.close());
     app.route({
       method: 'GET',
       url: '/ws',
@@ -86,7 +106,7 @@ export function liveRoutes(ctx: ApiContext, http: HttpMetrics, partial: Partial<
         reply.code(426).header('upgrade', 'websocket').send(errorBody(426, 'this endpoint is a WebSocket: connect with "Upgrade: websocket" (or use /api/v1/live/sse for Server-Sent Events)')),
       wsHandler: (socket, req) => {
         const { channels } = req.query as z.infer<typeof query>;
-        const stop = attach(ctx, http, limits, channels, {
+        const stop = attach(ctx, http, limits, channels, optOuts!, {
           buffered: () => socket.bufferedAmount,
           write: (events) => {
             for (const e of events) socket.send(JSON.stringify(e));
@@ -133,7 +153,7 @@ export function liveRoutes(ctx: ApiContext, http: HttpMetrics, partial: Partial<
         res.write(`event: subscribed\ndata: ${JSON.stringify({ channels })}\n\n`);
         const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
         heartbeat.unref();
-        const stop = attach(ctx, http, limits, channels, {
+        const stop = attach(ctx, http, limits, channels, optOuts!, {
           buffered: () => res.writableLength,
           write: (events) => {
             let out = '';

@@ -133,9 +133,11 @@ export function userRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         schema: {
           summary: "Delete a user's stored chat and keep future chat out",
           description:
-            'Writes `opt_outs` (ingest and enrich drop the user from then on), deletes the user\'s messages, user notices and name history with synchronous mutations, ' +
+            'Writes `opt_outs` (ingest and enrich drop the user from then on, and store other users\' events without them), waits 6 s for what enrich consumed before it re-read the list, ' +
+            'deletes the user\'s messages, user notices, name history and the dead letters naming them with synchronous mutations, ' +
             'rebuilds the chat/emote rollup days that held their messages and checks them against the raw rows (days a concurrent insert made wrong are redone, up to 5 rounds; ' +
-            'any still wrong are listed in `rollup_mismatches`), deletes per-user analytics rows, blanks the text of deletions of their messages and their words quoted in replies to them (`reply_parent_text`). Idempotent.',
+            'any still wrong are listed in `rollup_mismatches`), deletes per-user analytics rows under every login they had, blanks the text of deletions of their messages, ' +
+            'and blanks them in other users\' rows: the parent of replies to them (`reply_parent_*`), the root of threads they started, gift subs to them and gifts they passed on (the party\'s `msg-param-*` and `system_msg`). Idempotent.',
           tags: ['users'],
           security: [{ bearer: [] }],
           params: loginParams,
@@ -143,7 +145,7 @@ export function userRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         },
       },
       async (req) => {
-        const result = await optOut(ctx.unboundedClient, req.params.login, req.log);
+        const result = await optOut(ctx.unboundedClient, req.params.login, req.log, ctx.optOutSettleMs === null ? {} : { settleMs: ctx.optOutSettleMs });
         clearCache(ctx.client);
         return result;
       },

@@ -13,6 +13,7 @@ import type { ChatEvent, ChatMessage } from '../../core/events.ts';
 import { createLogger } from '../../core/logger.ts';
 import { testDatabase, type TestDatabase } from '../support/clickhouse.ts';
 import { deleteStream, tryConnectNats, uniqueNatsConfig } from '../support/nats.ts';
+import { fixtureLines } from '../support/irc-fixtures.ts';
 import { readXqc, xqcMissing } from './support/load.ts';
 
 const skip = xqcMissing();
@@ -96,6 +97,24 @@ describe('live feed', { skip }, () => {
     assert.ok(code === 4008 || code === 1006, `slow client closed with ${code}`);
     assert.ok(slow.got.length < sent);
     fast.ws.close();
+  });
+
+  it("shows nothing of an opted-out user's own chat (an import of it) and other users' events without them", async () => {
+    // Real line (Chatterino; MIT): nerixyz replies to `blocked`, who opted out; the capture's first chatter writes as `blocked` too.
+    const [reply] = fixtureLines(['reply-blocked-user.json']) as ChatMessage[];
+    await db.client.insert({ table: 'opt_outs', values: [{ login: 'blocked', user_id: '12345', active: true, updated_at: Date.now() }], format: 'JSONEachRow', clickhouse_settings: { insert_deduplication_token: '' } });
+    const c = await client('xqc');
+    const own: ChatMessage = { ...messages[2], id: 'live-own', login: 'blocked', user_id: '12345' };
+    const answer: ChatMessage = { ...reply, channel: 'xqc' };
+    const deletion: ChatEvent = { ...timeouts[0], kind: 'delete', id: 'live-del', target_msg_id: 'live-own', target_login: 'blocked', text: own.text } as ChatEvent;
+    live.emit([own, answer, deletion, messages[3]]);
+    assert.ok(await until(() => c.got.length >= 3, 1000));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(c.got.map((g) => g.e.id), [answer.id, 'live-del', messages[3].id]);
+    assert.ok(!/blocked|12345/.test(JSON.stringify(c.got[0].e)), JSON.stringify(c.got[0].e));
+    assert.equal((c.got[0].e as ChatMessage).reply!.parent_msg_id, reply.reply!.parent_msg_id);
+    assert.equal((c.got[1].e as { text: string }).text, '');
+    c.ws.close();
   });
 
   it('serves Server-Sent Events with the same events', async () => {

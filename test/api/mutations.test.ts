@@ -1,6 +1,7 @@
 /**
  * Endpoints that change data: the bearer token, channel management (with an in-process ingestor)
- * and the privacy opt-out, checked against the real #xqc capture.
+ * and the privacy opt-out, checked against the real #xqc capture; for what other users' rows say
+ * about an opted-out user, also against real gift sub and reply lines of the MIT fixture sets.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -8,11 +9,13 @@ import { refreshDerived } from '../../analytics/refresh.ts';
 import { buildApp } from '../../api/app.ts';
 import { rows } from '../../api/db.ts';
 import { LATEST_LIFECYCLE_SQL } from '../../api/routes/channels.ts';
-import { lifecycleTypes } from '../../core/events.ts';
+import { lifecycleTypes, type ChatEvent, type ChatMessage, type UserNotice } from '../../core/events.ts';
 import { refreshTopics } from '../../enrich/topics/refresh.ts';
 import type { IngestState } from '../../api/context.ts';
 import { createLogger } from '../../core/logger.ts';
-import { xqcMissing } from './support/load.ts';
+import { DeadLetterWriter } from '../../ingest/pipeline.ts';
+import { fixtureLines, imported } from '../support/irc-fixtures.ts';
+import { storeEvents, xqcMissing } from './support/load.ts';
 import { apiFixture, getJson, TOKEN, tokensOf, type ApiFixture } from './support/setup.ts';
 
 const skip = xqcMissing();
@@ -30,6 +33,31 @@ after(async () => {
 });
 
 const auth = { authorization: `Bearer ${TOKEN}` };
+
+/** Real lines of the MIT fixture sets (Chatterino, tmi-rs). */
+const fixtureNotices = (files: string[]) => fixtureLines(files) as UserNotice[];
+
+/**
+ * Tables holding a row in which one of `words` is a whole word (any case), by row count: every column
+ * of every table but hash states (`uniqExact` chatters) and `opt_outs` (which keeps the login on purpose).
+ */
+async function tablesNaming(words: string[]): Promise<Record<string, number>> {
+  const cols = await rows<{ table: string; cols: string[] }>(
+    f.db.client,
+    `SELECT table, groupArray(name) AS cols FROM system.columns WHERE database = currentDatabase() AND table != 'opt_outs' AND type NOT LIKE 'AggregateFunction%'
+       AND table IN (SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree') GROUP BY table`,
+  );
+  const out: Record<string, number> = {};
+  for (const { table, cols: c } of cols) {
+    const [{ n }] = await rows<{ n: number }>(
+      f.db.client,
+      `SELECT count() AS n FROM \`${table}\` WHERE hasAny(arrayMap(w -> lower(w), extractAll(formatRow('TabSeparated', ${c.map((x) => `\`${x}\``).join(', ')}), {re:String})), {words:Array(String)})`,
+      { words, re: '[\\p{L}\\p{N}_]+' },
+    );
+    if (Number(n) > 0) out[table] = Number(n);
+  }
+  return out;
+}
 
 describe('token', { skip }, () => {
   it('mutating endpoints answer 401 without a token and 403 with a wrong one', async () => {
@@ -252,6 +280,81 @@ describe('opt-out', { skip }, () => {
     assert.equal(after.tags['reply-parent-msg-id'], reply.reply!.parent_msg_id);
     const [left] = await rows<{ n: number }>(f.db.client, 'SELECT count() AS n FROM messages WHERE reply_parent_login = {l:String} AND reply_parent_text IS NOT NULL', { l: parent });
     assert.equal(left.n, 0);
+  });
+  it("blanks the user in other users' notices: a gift sub's recipient, a continued gift's gifter, a text log's gift sentence; the notices stay", async () => {
+    // Real lines (Chatterino, tmi-rs; MIT): hyperbolicxd -> quote_if_nam, tww2 -> mr_woodchuck, an anonymous
+    // gift to qatarking24xd, and crazycrackanimal continuing the gift sub they got from stridezgum.
+    const irc = fixtureNotices(['sub-first-gift.json', 'sub-gift.json', 'tmi__msg__user_notice__tests__parse_anonsubgift.snap', 'tmi__msg__user_notice__tests__parse_anonsubmysterygift.snap']);
+    const [toQuote, toWoodchuck, , upgrade] = irc;
+    assert.deepEqual([toQuote.params['recipient-user-name'], toWoodchuck.params['recipient-name'], upgrade.params['sender-login']], ['quote_if_nam', 'mr_woodchuck', 'stridezgum']);
+    // quote_if_nam chatted once (so the opt-out knows their id), and a justlog text log of the channel has the same gift as its sentence only
+    const own: ChatMessage = { ...f.messages[0], id: 'privacy-quote-msg', channel: toQuote.channel, channel_id: toQuote.channel_id, ts: toQuote.ts + 1000, received_at: toQuote.ts + 1000, login: 'quote_if_nam', user_id: '217259245', display_name: 'quote_if_nam', reply: null, tags: {} };
+    const text = await imported('pajlada.log', `[2018-06-05 09:28:59] #pajlada ${toQuote.system_msg}\n`);
+    assert.deepEqual(text.map((e) => [e.kind, (e as UserNotice).notice_type, (e as UserNotice).login]), [['usernotice', 'subgift', 'hyperbolicxd']]);
+    await storeEvents(f.db.config, f.db.client, [...irc, own, ...text]);
+    const users = ['quote_if_nam', '217259245', 'qatarking24xd', '236653628', 'stridezgum'];
+    assert.deepEqual(Object.keys(await tablesNaming(users)).sort(), ['messages', 'user_names', 'user_notices']);
+
+    for (const login of ['quote_if_nam', 'qatarking24xd', 'stridezgum']) {
+      const r = await f.app.inject({ method: 'POST', url: `/api/v1/users/${login}/opt-out`, headers: auth });
+      assert.equal(r.statusCode, 200, r.body);
+    }
+    assert.deepEqual(await tablesNaming(users), {});
+    const ids = [...irc, ...text].map((e) => e.id);
+    const kept = new Map((await rows<{ id: string; login: string; params: Record<string, string>; system_msg: string | null }>(f.db.client, 'SELECT id, login, params, system_msg FROM user_notices WHERE id IN {ids:Array(String)}', { ids })).map((r) => [r.id, r]));
+    assert.equal(kept.size, ids.length, 'the gifters\' notices stay');
+    assert.deepEqual(kept.get(toQuote.id), { id: toQuote.id, login: 'hyperbolicxd', params: { months: '1', 'sender-count': '1', 'sub-plan-name': 'Channel Subscription (nymn_hs)', 'sub-plan': '1000' }, system_msg: null });
+    assert.deepEqual(kept.get(upgrade.id)!.params, {});
+    assert.equal(kept.get(text[0].id)!.system_msg, null);
+    // another recipient's gift is untouched
+    assert.deepEqual(kept.get(toWoodchuck.id), { id: toWoodchuck.id, login: 'tww2', params: toWoodchuck.params, system_msg: toWoodchuck.system_msg });
+    // what the justlog endpoints serve: raw lines, tags and text
+    const day = await getJson(f.app, '/channel/pajlada/2018/6/5?json');
+    assert.equal(day.body.messages.length, 2);
+    assert.ok(!/quote_if_nam|217259245/i.test(day.text), day.text);
+    assert.equal(day.body.messages[0].tags['msg-param-sub-plan'], '1000');
+  });
+  it("blanks the user as the parent of other users' replies and as the root of their threads: login, display name, id and words; the replies stay", async () => {
+    // Real line (Chatterino; MIT): nerixyz replies to a message of `blocked` (id 12345), who also started the thread.
+    const [reply] = fixtureLines(['reply-blocked-user.json']) as ChatMessage[];
+    assert.deepEqual([reply.login, reply.reply!.parent_login, reply.reply!.thread_parent_login, reply.tags['reply-thread-parent-user-id']], ['nerixyz', 'blocked', 'blocked', '12345']);
+    const parent: ChatMessage = { ...reply, id: reply.reply!.parent_msg_id, ts: reply.ts - 5000, received_at: reply.ts - 5000, login: 'blocked', user_id: '12345', display_name: 'blocked', text: reply.reply!.parent_text!, reply: null, tags: {} };
+    await storeEvents(f.db.config, f.db.client, [parent, reply]);
+    const r = await f.app.inject({ method: 'POST', url: '/api/v1/users/blocked/opt-out', headers: auth });
+    assert.equal(r.statusCode, 200, r.body);
+    assert.deepEqual(await tablesNaming(['blocked', '12345']), {});
+    const [row] = await rows<Record<string, unknown>>(f.db.client, 'SELECT login, text, reply_parent_msg_id, reply_parent_login, reply_parent_display_name, reply_parent_user_id, reply_parent_text, reply_thread_parent_msg_id, reply_thread_parent_login FROM messages WHERE id = {id:String}', { id: reply.id });
+    assert.deepEqual(row, { login: 'nerixyz', text: reply.text, reply_parent_msg_id: reply.reply!.parent_msg_id, reply_parent_login: null, reply_parent_display_name: null, reply_parent_user_id: null, reply_parent_text: null, reply_thread_parent_msg_id: reply.reply!.thread_parent_msg_id, reply_thread_parent_login: null });
+    const day = await getJson(f.app, '/channel/pajlada/2024/9/18?json');
+    const served = day.body.messages.find((m: { id: string }) => m.id === reply.id);
+    assert.equal(served.tags['reply-parent-msg-id'], reply.reply!.parent_msg_id);
+    assert.ok(!/blocked|12345/.test(day.text), served.raw);
+  });
+  it("deletes the user's dead letters and writes [opted-out] for their names in others', and the per-user rows of the logins they had before a rename", async () => {
+    // A renamed user (one id, two logins) in the capture's stream, and a chatter who stays.
+    const t = f.messages[100];
+    const as = (id: string, login: string, dt: number, patch: Partial<ChatMessage> = {}): ChatMessage => ({ ...t, id, login, display_name: login.toUpperCase(), user_id: login === 'privacy_stays' ? '990000002' : '990000001', ts: t.ts + dt, received_at: t.ts + dt, reply: null, tags: {}, ...patch });
+    const long = 'x'.repeat(20_001);
+    // the last two are over the event contract's 20,000 characters: enrich stores them as dead letters
+    await storeEvents(f.db.config, f.db.client, [as('privacy-old-1', 'privacy_old_name', 10), as('privacy-new-1', 'privacy_new_name', 20), as('privacy-new-2', 'privacy_new_name', 30, { text: long }), as('privacy-stays-1', 'privacy_stays', 40, { text: `@Privacy_New_Name @privacy_old_name ${long}` })]);
+    // and a raw line `twichist import` rejected (ingest's dead letters)
+    const writer = new DeadLetterWriter({ clickhouse: async () => f.db.client, logger: createLogger('silent') });
+    await imported('rejected.irc', `@badges=;display-name=Privacy_New_Name;id=privacy-raw-1;room-id=71092938;tmi-sent-ts=${t.ts + 50};user-id=990000001 :privacy_new_name!privacy_new_name@privacy_new_name.tmi.twitch.tv PRIVMSG #xqc :${long}\n`, (rej) => writer.add(rej));
+    await writer.flush();
+    assert.equal(writer.written, 1);
+    await refreshDerived(f.db.client, { views: ['channel_streams_mv', 'stream_chatters_mv', 'chatter_features_mv'], skipHypeModel: true });
+    const names = ['privacy_old_name', 'privacy_new_name', '990000001'];
+    assert.deepEqual(Object.keys(await tablesNaming(names)).sort(), ['chatter_features', 'dead_letters', 'messages', 'stream_chatters', 'user_names']);
+
+    const r = await f.app.inject({ method: 'POST', url: '/api/v1/users/privacy_new_name/opt-out', headers: auth });
+    assert.equal(r.statusCode, 200, r.body);
+    assert.equal(JSON.parse(r.body).deleted.messages, 2);
+    assert.deepEqual(await tablesNaming(names), {});
+    assert.equal((await getJson(f.app, '/api/v1/users/privacy_old_name')).status, 404);
+    // the other chatter's dead letter stays (a parked event of theirs), without the user's names
+    assert.deepEqual(await tablesNaming(['privacy_stays']), { dead_letters: 1 });
+    const [kept] = await rows<{ payload: string }>(f.db.client, "SELECT payload FROM dead_letters WHERE payload LIKE '%privacy-stays-1%'");
+    assert.equal(JSON.parse(kept.payload).text, `@[opted-out] @[opted-out] ${long}`);
   });
   it('rejects a bad login', async () => {
     const r = await f.app.inject({ method: 'POST', url: "/api/v1/users/a'b/opt-out", headers: auth });

@@ -9,8 +9,10 @@ import { after, before, describe, it } from 'node:test';
 import { refreshDerived } from '../../analytics/refresh.ts';
 import { rows } from '../../api/db.ts';
 import { optOut, optOutResultSchema } from '../../api/privacy.ts';
+import { InProcessBus } from '../../core/bus.ts';
 import type { ChatMessage, Timeout } from '../../core/events.ts';
 import { createLogger } from '../../core/logger.ts';
+import { startEnrich } from '../../enrich/index.ts';
 import { storeEvents, xqcMissing } from './support/load.ts';
 import { apiFixture, getJson, type ApiFixture } from './support/setup.ts';
 
@@ -95,7 +97,9 @@ describe('opt-out under concurrent inserts', { skip }, () => {
     const [{ n: before }] = await rows<{ n: number }>(f.db.client, "SELECT count() AS n FROM messages WHERE channel = 'xqc'");
     const hooked: number[] = [];
 
+    // settleMs 0: the race is the rebuild's; the hook's writer is a new enrich that reads the list first
     const result = await optOut(f.db.client, login, log, {
+      settleMs: 0,
       onRollupsDeleted: async (round) => {
         hooked.push(round);
         if (round === 0) await storeEvents(f.db.config, f.db.client, [extra, extraTimeout]);
@@ -141,6 +145,7 @@ describe('opt-out under concurrent inserts', { skip }, () => {
     const timeout = f.events.find((e): e is Timeout => e.kind === 'timeout')!;
     // A writer that hits the window of every round.
     const result = await optOut(f.db.client, login, log, {
+      settleMs: 0,
       onRollupsDeleted: async (round) => void (await storeEvents(f.db.config, f.db.client, raceEvents(witness, `every-${round}`, f.messages, timeout))),
     });
     optOutResultSchema.parse(result);
@@ -155,5 +160,34 @@ describe('opt-out under concurrent inserts', { skip }, () => {
       }
     }
     assert.ok(over.some((m) => m.table === 'emotes_30s' && m.column === 'uses'));
+  });
+
+  it('a message of the user that enrich stores before it re-reads the opt-outs is deleted too', async () => {
+    // An enrich stage beside the opt-out that read the list before the opt-out was written (here it
+    // re-reads it after 60 s; in production every 5 s, which the opt-out waits for by default).
+    const bus = new InProcessBus();
+    const stage = startEnrich({ config: f.db.config, logger: log, client: f.db.client, consumer: bus.consumer(), optOutRefreshMs: 60_000 });
+    const settled = async () => {
+      await bus.idle();
+      await stage.stored();
+    };
+    try {
+      // a message stored already: consumed (and skipped) only once the stage has read the list
+      await bus.publisher().publish('xqc', [f.messages[0]]);
+      await settled();
+      const { login } = pickVictim(f.messages, new Set(['race_timed_out', ...(await rows<{ login: string }>(f.db.client, 'SELECT login FROM opt_outs FINAL')).map((r) => r.login)]));
+      const mine = f.messages.filter((m) => m.login === login);
+      const late: ChatMessage = { ...mine[0], id: 'race-late-message', ts: mine[0].ts + 1, received_at: mine[0].ts + 1 };
+      // sent 1.5 s into the opt-out: after its deletes when they ran at once, within the wait now
+      const sent = new Promise<void>((resolve, reject) => setTimeout(() => bus.publisher().publish('xqc', [late]).then(settled).then(resolve, reject), 1500));
+      const result = await optOut(f.db.client, login, log, { settleMs: 3000 });
+      await sent;
+      assert.equal(result.deleted.messages, mine.length + 1);
+      const [{ n }] = await rows<{ n: number }>(f.db.client, 'SELECT count() AS n FROM messages WHERE login = {login:String}', { login });
+      assert.equal(Number(n), 0, 'the message stored after the opt-out was written is gone');
+    } finally {
+      await stage.stop();
+      bus.close();
+    }
   });
 });

@@ -11,13 +11,15 @@ import path from 'node:path';
 import { test } from 'node:test';
 import type { BusConsumer, Delivery } from '../../core/bus.ts';
 import { encodeEvents, InProcessBus } from '../../core/bus.ts';
-import type { ChatEvent } from '../../core/events.ts';
+import type { ChatEvent, ChatMessage, UserNotice } from '../../core/events.ts';
+import { THREAD_PARENT_TAGS } from '../../core/privacy.ts';
 import { createLogger } from '../../core/logger.ts';
 import { neutralAnalyzer } from '../../enrich/analyzer.ts';
 import { EmoteIndex, type EmoteSource } from '../../enrich/emotes.ts';
 import { startEnrich } from '../../enrich/index.ts';
 import { dedupToken, dt64Param, writeJournalEntry } from '../../enrich/store.ts';
 import { testDatabase } from '../support/clickhouse.ts';
+import { fixtureLines, imported, ircFixturesMissing } from '../support/irc-fixtures.ts';
 import { ban, chatMessage, T0 } from './support/events.ts';
 import { faultyClient } from './support/faults.ts';
 import { counts, waitFor } from './support/harness.ts';
@@ -56,6 +58,8 @@ function scriptedConsumer(messages: string[], opts: { loseAcks?: boolean; delive
   };
   return { consumer, acked };
 }
+
+const withoutThreadTags = (tags: Record<string, string>) => Object.fromEntries(Object.entries(tags).filter(([k]) => !(THREAD_PARENT_TAGS as readonly string[]).includes(k)));
 
 const batch1: ChatEvent[] = [...Array.from({ length: 50 }, (_, i) => chatMessage(i)), ban(3), ban(4)];
 
@@ -229,6 +233,36 @@ test('opted-out users are dropped and counted', async () => {
   const c = await counts(db.client);
   assert.equal(c.messages, 60);
   assert.equal(stage.metrics.optedOutDropped, 10);
+});
+
+test("events naming an opted-out user are stored without them: a reply's parent, a thread's root, a gift's recipient, a deletion's text; their chat under a new login is dropped by id", { skip: ircFixturesMissing() }, async () => {
+  const db = await testDatabase({ env: { ENRICH_FLUSH_MS: '20' } });
+  const optOut = (login: string, userId: string) => ({ login, user_id: userId, active: true, updated_at: Date.now() });
+  await db.client.insert({ table: 'opt_outs', values: [optOut('blocked', '12345'), optOut('quote_if_nam', '217259245'), optOut('user3', 'u3')], format: 'JSONEachRow', clickhouse_settings: { insert_deduplication_token: '' } });
+  // Real lines (Chatterino; MIT): nerixyz replies to `blocked`, hyperbolicxd gifts quote_if_nam a sub, tww2 gifts mr_woodchuck one.
+  const [reply, gift, otherGift] = fixtureLines(['reply-blocked-user.json', 'sub-first-gift.json', 'sub-gift.json']) as [ChatMessage, UserNotice, UserNotice];
+  // the same gift from a justlog text log: the sentence is all it has
+  const [textGift] = await imported('pajlada.log', `[2018-06-05 09:28:59] #pajlada ${gift.system_msg}\n`);
+  const { target_user_id: _, reason: __, ...common } = ban(9);
+  const deletion: ChatEvent = { ...common, kind: 'delete', id: 'del-user3', target_msg_id: 'msg-3', target_login: 'user3', text: 'what user3 said' };
+  const renamed = chatMessage(10, { login: 'user3_renamed', user_id: 'u3' });
+  const bus = new InProcessBus();
+  const stage = startEnrich({ config: db.config, logger, client: db.client, consumer: bus.consumer(), analyzer: neutralAnalyzer(), emotes: emotes() });
+  await bus.publisher().publish('testchan', [reply, gift, otherGift, textGift, deletion, renamed, chatMessage(1)]);
+  await bus.idle();
+  await stage.stop();
+  assert.equal(stage.metrics.optedOutDropped, 1);
+  const one = async (query: string, id: string) => (await (await db.client.query({ query, query_params: { id }, format: 'JSONEachRow' })).json<Record<string, unknown>>())[0];
+  assert.deepEqual(
+    await one('SELECT login, text, reply_parent_msg_id, reply_parent_login, reply_parent_display_name, reply_parent_user_id, reply_parent_text, reply_thread_parent_login, tags FROM messages WHERE id = {id:String}', reply.id),
+    { login: 'nerixyz', text: reply.text, reply_parent_msg_id: reply.reply!.parent_msg_id, reply_parent_login: null, reply_parent_display_name: null, reply_parent_user_id: null, reply_parent_text: null, reply_thread_parent_login: null, tags: withoutThreadTags(reply.tags) },
+  );
+  assert.deepEqual(await one('SELECT login, params, system_msg FROM user_notices WHERE id = {id:String}', gift.id), { login: 'hyperbolicxd', params: { months: '1', 'sender-count': '1', 'sub-plan-name': 'Channel Subscription (nymn_hs)', 'sub-plan': '1000' }, system_msg: null });
+  assert.deepEqual(await one('SELECT login, system_msg FROM user_notices WHERE id = {id:String}', textGift.id), { login: 'hyperbolicxd', system_msg: null });
+  assert.deepEqual(await one('SELECT params, system_msg FROM user_notices WHERE id = {id:String}', otherGift.id), { params: otherGift.params, system_msg: otherGift.system_msg });
+  assert.deepEqual(await one("SELECT toString(action) AS action, target_login, text FROM mod_actions WHERE id = {id:String}", 'del-user3'), { action: 'delete', target_login: 'user3', text: null });
+  assert.equal((await one('SELECT count() AS n FROM messages WHERE user_id = {id:String}', 'u3')).n, 0);
+  assert.equal((await one('SELECT count() AS n FROM messages WHERE id = {id:String}', 'msg-1')).n, 1);
 });
 
 test('ClickHouse unreachable: batches are handed back with growing delay and stored once it returns', async () => {

@@ -31,7 +31,8 @@ export async function apiFixture(opts: { token?: string | null; app?: Partial<Bu
   if (opts.events) events = opts.events(events);
   await storeEvents(db.config, db.client, events);
   const rec = recordingClient(db.client);
-  const app = await buildApp({ config: db.config, logger: createLogger('silent'), client: rec.client, rateLimit: false, ...opts.app });
+  // No enrich stores chat while these apps run (storeEvents stopped its stage): opt-outs need not wait for one.
+  const app = await buildApp({ config: db.config, logger: createLogger('silent'), client: rec.client, rateLimit: false, optOutSettleMs: 0, ...opts.app });
   await app.ready();
   return { db, app, events, messages: events.filter((e): e is ChatMessage => e.kind === 'message'), deleted, queries: rec.queries };
 }
