@@ -84,8 +84,13 @@ export interface AppliedMigration {
   checksum: string;
 }
 
-export async function appliedMigrations(client: ClickHouseClient): Promise<AppliedMigration[]> {
-  await client.command({ query: LEDGER });
+/**
+ * The migrations recorded as applied, oldest first.
+ * @param opts.readOnly do not create the ledger when missing (then the read fails with UNKNOWN_TABLE): what
+ * `twichist status` uses, which must change nothing, not even on a database no twichist has migrated.
+ */
+export async function appliedMigrations(client: ClickHouseClient, opts: { readOnly?: boolean } = {}): Promise<AppliedMigration[]> {
+  if (!opts.readOnly) await client.command({ query: LEDGER });
   const rs = await client.query({
     query: `SELECT version, argMax(name, at) AS name, argMax(checksum, at) AS checksum
             FROM schema_migrations GROUP BY version HAVING argMax(applied, at) ORDER BY version`,

@@ -25,7 +25,21 @@ interface ControlFile {
   secret: string;
 }
 
-type Op = 'query' | 'exec' | 'command' | 'insert' | 'ping';
+type Op = 'query' | 'exec' | 'command' | 'insert' | 'ping' | 'status';
+
+/** What a running process says about itself to `twichist status` (JSON); see {@link ControlServerOptions.status}. */
+export type ProcessReport = Record<string, unknown>;
+
+/** Options of {@link startControlServer}. */
+export interface ControlServerOptions {
+  dataDir: string;
+  logger: Logger;
+  /**
+   * Answers `twichist status` (the `status` operation): what only this process knows, e.g. the depth of an
+   * in-process bus. Without it the operation answers 404 and status says the process reports nothing.
+   */
+  status?: () => ProcessReport;
+}
 
 /** JSON cannot carry Dates; query params may hold them. */
 function encodeParams(value: unknown): unknown {
@@ -59,18 +73,18 @@ export interface ControlServer {
  * process served it), else null: what the long-running commands (`enrich`, `api`, `ingest`) do, so local
  * commands started after them work through them instead of failing on the folder's lock.
  */
-export async function serveHeldFolder(opts: { dataDir: string; logger: Logger }): Promise<ControlServer | null> {
+export async function serveHeldFolder(opts: ControlServerOptions): Promise<ControlServer | null> {
   return embeddedConnection() === null ? null : startControlServer(opts);
 }
 
 /** Serves this process's embedded ClickHouse to other local twichist processes. */
-export async function startControlServer(opts: { dataDir: string; logger: Logger }): Promise<ControlServer> {
+export async function startControlServer(opts: ControlServerOptions): Promise<ControlServer> {
   const conn = embeddedConnection();
   if (!conn) throw new Error('startControlServer needs the embedded ClickHouse open in this process');
   const secret = randomBytes(32).toString('hex');
   const expected = Buffer.from(`Bearer ${secret}`);
   const server = http.createServer((req, res) => {
-    void handle(conn, req, res, expected, opts.logger);
+    void handle(conn, req, res, expected, opts);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -96,7 +110,7 @@ export async function startControlServer(opts: { dataDir: string; logger: Logger
   };
 }
 
-async function handle(conn: ChConnection, req: http.IncomingMessage, res: http.ServerResponse, expected: Buffer, logger: Logger) {
+async function handle(conn: ChConnection, req: http.IncomingMessage, res: http.ServerResponse, expected: Buffer, { logger, status }: ControlServerOptions) {
   const auth = Buffer.from(req.headers.authorization ?? '');
   if (auth.length !== expected.length || !timingSafeEqual(auth, expected)) {
     res.writeHead(401).end(JSON.stringify({ message: 'bad control secret' }));
@@ -112,6 +126,8 @@ async function handle(conn: ChConnection, req: http.IncomingMessage, res: http.S
     if (op === 'ping') {
       const r = await conn.ping({ select: true });
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ success: r.success }));
+    } else if (op === 'status' && status) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(status()));
     } else if (op === 'query' || op === 'exec') {
       const r = op === 'query' ? await conn.query(params) : await conn.exec({ ...params, values: values ? Readable.from([values]) : undefined });
       const summary = 'summary' in r ? r.summary : undefined;
@@ -191,19 +207,38 @@ class ControlConnection implements ChConnection {
  * running (no control file, a dead pid, or no answer within a second: a stale file from a crash).
  */
 export async function connectControl(dataDir: string): Promise<ChConnection | null> {
+  const info = runningControl(dataDir);
+  if (info === null) return null;
+  const conn = new ControlConnection(info.port, info.secret);
+  const ping = await Promise.race([conn.ping(), new Promise<{ success: false }>((r) => setTimeout(() => r({ success: false }), 1000).unref())]);
+  return ping.success ? conn : null;
+}
+
+/** The control file of a live process other than this one, or null (none, unreadable, or its pid is gone: a crash). */
+function runningControl(dataDir: string): ControlFile | null {
   let info: ControlFile;
   try {
     info = JSON.parse(fs.readFileSync(path.join(dataDir, CONTROL_FILE), 'utf8')) as ControlFile;
-  } catch {
-    return null;
-  }
-  if (info.pid === process.pid) return null;
-  try {
+    if (info.pid === process.pid) return null;
     process.kill(info.pid, 0);
   } catch {
     return null;
   }
-  const conn = new ControlConnection(info.port, info.secret);
-  const ping = await Promise.race([conn.ping(), new Promise<{ success: false }>((r) => setTimeout(() => r({ success: false }), 1000).unref())]);
-  return ping.success ? conn : null;
+  return info;
+}
+
+/**
+ * For `twichist status`: the pid of the process serving `dataDir` and its {@link ProcessReport} (null when it
+ * serves none), or null when no process answers within `timeoutMs`.
+ */
+export async function controlStatus(dataDir: string, timeoutMs = 1000): Promise<{ pid: number; report: ProcessReport | null } | null> {
+  const info = runningControl(dataDir);
+  if (info === null) return null;
+  try {
+    const res = await fetch(`http://127.0.0.1:${info.port}/ch/status`, { method: 'POST', headers: { authorization: `Bearer ${info.secret}` }, body: '{}', signal: AbortSignal.timeout(timeoutMs) });
+    if (res.status === 404) return { pid: info.pid, report: null };
+    return res.status === 200 ? { pid: info.pid, report: (await res.json()) as ProcessReport } : null;
+  } catch {
+    return null;
+  }
 }

@@ -300,7 +300,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     publisher?: BusPublisher;
     drain?: () => Promise<void>;
     enrich?: EnrichStage;
-    bus?: Stage;
+    bus?: OpenBus;
     source?: SourceStage;
     /** Live ingest, started at once (`live`) or when the API first adds a channel. */
     live?: Promise<LiveStage>;
@@ -355,7 +355,15 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     }
     if (embedded) {
       const { startControlServer } = await import('./control.ts');
-      const control = await startControlServer({ dataDir: config.dataDir, logger });
+      // `twichist status` asks here for what no table or NATS knows: the in-process queue and enrich's counters.
+      const status = () => {
+        const m = s.enrich?.metrics;
+        return {
+          bus: s.bus ? { kind: s.bus.kind, queued: s.bus.queued?.() ?? null } : null,
+          enrich: m ? { acked: m.busAcked, naked: m.busNaked, dead_letters: m.deadLetters, transient_failures: m.transientFailures } : null,
+        };
+      };
+      const control = await startControlServer({ dataDir: config.dataDir, logger, status });
       s.control = { stop: () => control.close() };
       step(`control server on 127.0.0.1:${control.port} (twichist sql works from another terminal)`);
     }
@@ -461,6 +469,8 @@ interface OpenBus extends Stage {
   nc: NatsConnection | null;
   /** For the API's `/health`. */
   nats: NatsHealth | null;
+  /** Bus messages queued or unacknowledged in the in-process bus; null for JetStream (its consumer info says). */
+  queued: (() => number) | null;
   publisher: BusPublisher;
   consumer: BusConsumer;
   /**
@@ -479,6 +489,7 @@ async function openBus(config: Config, logger: Logger): Promise<OpenBus> {
       kind: 'in-process',
       nc: null,
       nats: null,
+      queued: () => bus.depth,
       publisher: bus.publisher(),
       consumer: bus.consumer(),
       drain: () => bus.idle(),
@@ -486,7 +497,7 @@ async function openBus(config: Config, logger: Logger): Promise<OpenBus> {
     };
   }
   const js = await stages.jetstream({ config, logger });
-  return { kind: 'jetstream', ...js };
+  return { kind: 'jetstream', queued: null, ...js };
 }
 
 /**

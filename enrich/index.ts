@@ -3,7 +3,6 @@
  * exactly-once store in ClickHouse -> ack. The same code runs in single-process mode (an
  * `InProcessBus` consumer, `twichist import`/`up`) and standalone against JetStream (`twichist enrich`).
  */
-import path from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { splitEventLines, type BusConsumer, type Delivery } from '../core/bus.ts';
 import type { Config } from '../core/config.ts';
@@ -17,7 +16,7 @@ import { createMetrics, observe, type EnrichMetrics } from './metrics.ts';
 import { watchOptOuts } from './opt-outs.ts';
 import { refineWithModels } from './refine.ts';
 import { messageRow, payloadOf, plainRow, tableOf, type PendingRow } from './rows.ts';
-import { deadLetter, ExactlyOnceStore, type DeadLetter } from './store.ts';
+import { deadLetter, defaultJournalDir, ExactlyOnceStore, type DeadLetter } from './store.ts';
 import { createTopicJob } from './topics/job.ts';
 import { WriteBuffer, type BufferEntry } from './write-buffer.ts';
 
@@ -94,7 +93,7 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
   const ownEmotes = opts.emotes ? null : createEmoteSource({ files: config.emotes.files, cacheDir: config.emotes.cacheDir, online: config.models.online, logger: log });
   const emotes = opts.emotes ?? ownEmotes!;
   const optOuts = watchOptOuts(client, log, opts.optOutRefreshMs);
-  const journalDir = opts.journalDir === undefined ? path.join(config.dataDir, 'enrich-journal', config.clickhouse.database, config.nats.consumer) : opts.journalDir;
+  const journalDir = opts.journalDir === undefined ? defaultJournalDir(config) : opts.journalDir;
   const store = new ExactlyOnceStore({ client, logger: log, insertTimeoutMs: opts.insertTimeoutMs, journalDir });
   let analyzer: Analyzer | null = opts.analyzer ?? null;
   let models: ModelRuntime | null = opts.models ?? null;

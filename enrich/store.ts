@@ -29,6 +29,7 @@ import { utf8Lines } from '../core/bus.ts';
 import { acceptsPreEncoded, isTransientClickHouseError, PreEncodedRows, rawInserter } from '../core/clickhouse.ts';
 import { makeDirs } from '../core/dirs.ts';
 import { deterministicId } from '../core/ids.ts';
+import type { Config } from '../core/config.ts';
 import type { EventKind } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
 import { RAW_TABLES, rawOf, type PendingRow, type RawTable } from './rows.ts';
@@ -77,6 +78,24 @@ export interface StoreOptions {
 }
 
 const JOURNAL_FILE = /^([a-z_0-9]+)\.([0-9a-f]{32})\.ndjson$/;
+
+/** Where `twichist enrich`/`up` keep their insert journal unless told otherwise: one folder per database and durable consumer. */
+export function defaultJournalDir(config: Config): string {
+  return path.join(config.dataDir, 'enrich-journal', config.clickhouse.database, config.nats.consumer);
+}
+
+/**
+ * Entries in a journal folder (none when it does not exist): inserts sent and not yet answered, or left by a
+ * crash and re-sent by the next enrich start (`twichist status` counts them).
+ */
+export function journalEntries(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir).filter((f) => JOURNAL_FILE.test(f));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
 
 /**
  * Writes a journal entry so that it is either complete or absent under its final name: a torn entry

@@ -53,7 +53,8 @@ export async function ensureChatStream(nc: NatsConnection, nats: Config['nats'])
   }
 }
 
-function isNotFound(err: unknown): boolean {
+/** A JetStream API answer saying the stream (or consumer) asked for does not exist. */
+export function isNotFound(err: unknown): boolean {
   const msg = String((err as Error)?.message ?? err);
   return /not found/i.test(msg) || (err as { code?: unknown })?.code === '404';
 }

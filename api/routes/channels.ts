@@ -2,7 +2,7 @@
 import type { ClickHouseClient } from '../../core/clickhouse.ts';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { ApiContext, IngestState } from '../context.ts';
+import type { ApiContext, IngestControl, IngestState } from '../context.ts';
 import { INGEST_STALLED_S } from '../../core/config.ts';
 import { lifecycleTypes, type Lifecycle } from '../../core/events.ts';
 import { iso, rows, rowsOrEmpty } from '../db.ts';
@@ -25,7 +25,7 @@ const channelSchema = z.object({
   /** From the in-process ingestor, else the latest `ingest_events` row (`stalled`: it says joined or joining but is older than 3 heartbeat periods); null when unknown. */
   ingest_state: ingestStateSchema.nullable(),
 });
-type ChannelOut = z.infer<typeof channelSchema>;
+export type ChannelOut = z.infer<typeof channelSchema>;
 
 interface ConfigRow {
   login: string;
@@ -76,60 +76,72 @@ export const LATEST_LIFECYCLE_SQL =
 /** Older than this, a latest row saying joined means a dead ingestor: a joined one sends a heartbeat every period. */
 const STALLED_AFTER_MS = INGEST_STALLED_S * 1000;
 
-export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
-  const configRows = () =>
-    rows<ConfigRow>(ctx.client, 'SELECT login, channel_id, enabled, removed, toUnixTimestamp64Milli(added_at) AS added_at_ms FROM channels FINAL');
+/** A channel's latest `ingest_events` row ({@link LATEST_LIFECYCLE_SQL}). */
+export interface LatestLifecycle {
+  channel: string;
+  event: Lifecycle['event'];
+  last_ms: number;
+}
 
-  const listChannels = async (): Promise<ChannelOut[]> => {
-    const [configured, counts, lifecycle] = await Promise.all([
-      configRows(),
-      channelSummaries(ctx.client),
-      // optimize_use_projections set on the call: chdb keeps session settings between calls (DEVELOPERS.md).
-      ctx.ingest ? Promise.resolve([]) : rowsOrEmpty<{ channel: string; event: Lifecycle['event']; last_ms: number }>(ctx.client, LATEST_LIFECYCLE_SQL, {}, { optimize_use_projections: 1 }),
-    ]);
-    const live = ctx.ingest?.state() ?? {};
-    const now = Date.now();
-    const latest = new Map(lifecycle.map((l) => [l.channel, l]));
-    const eventState = (login: string): IngestState | null => {
-      const l = latest.get(login);
-      return l === undefined ? null : (LIFECYCLE_STATE[l.event] ?? null);
-    };
-    // Only for followed channels: a channel with imported history only has no ingestor to stall.
-    const followedState = (login: string): IngestState | null => {
-      const state = eventState(login);
-      // joining too: an ingestor stopped (its last rows say disconnected) or stuck reconnecting sends no heartbeat
-      return (state === 'joined' || state === 'joining') && now - Number(latest.get(login)!.last_ms) > STALLED_AFTER_MS ? 'stalled' : state;
-    };
-    const stats = new Map(counts.map((c) => [c.channel, c]));
-    const out = new Map<string, ChannelOut>();
-    for (const c of configured) {
-      if (c.removed) continue;
-      const s = stats.get(c.login);
-      out.set(c.login, {
-        login: c.login,
-        channel_id: c.channel_id ?? s?.channel_id ?? null,
-        configured: true,
-        enabled: c.enabled,
-        added_at: iso(Number(c.added_at_ms)),
-        messages: s?.n ?? 0,
-        last_message_at: s ? iso(Number(s.last_ms)) : null,
-        ingest_state: !c.enabled ? 'disabled' : (live[c.login] ?? followedState(c.login)),
-      });
-    }
-    for (const s of counts) {
-      if (out.has(s.channel)) continue;
-      out.set(s.channel, { login: s.channel, channel_id: s.channel_id, configured: false, enabled: false, added_at: null, messages: s.n, last_message_at: iso(Number(s.last_ms)), ingest_state: live[s.channel] ?? eventState(s.channel) });
-    }
-    return [...out.values()].sort((a, b) => a.login.localeCompare(b.login));
+const configRows = (client: ClickHouseClient) =>
+  rows<ConfigRow>(client, 'SELECT login, channel_id, enabled, removed, toUnixTimestamp64Milli(added_at) AS added_at_ms FROM channels FINAL');
+
+/**
+ * The channel list of `GET /api/v1/channels` (followed ones, then ones with stored history only), and each
+ * channel's latest lifecycle row it judged `ingest_state` by (empty when `ingest`, the in-process ingestor,
+ * answers instead). `twichist status` reads it too, so the API and the operator see one definition of stalled.
+ */
+export async function listChannels(client: ClickHouseClient, ingest: IngestControl | null): Promise<{ channels: ChannelOut[]; latest: Map<string, LatestLifecycle> }> {
+  const [configured, counts, lifecycle] = await Promise.all([
+    configRows(client),
+    channelSummaries(client),
+    // optimize_use_projections set on the call: chdb keeps session settings between calls (DEVELOPERS.md).
+    ingest ? Promise.resolve([]) : rowsOrEmpty<LatestLifecycle>(client, LATEST_LIFECYCLE_SQL, {}, { optimize_use_projections: 1 }),
+  ]);
+  const live = ingest?.state() ?? {};
+  const now = Date.now();
+  const latest = new Map(lifecycle.map((l) => [l.channel, l]));
+  const eventState = (login: string): IngestState | null => {
+    const l = latest.get(login);
+    return l === undefined ? null : (LIFECYCLE_STATE[l.event] ?? null);
   };
+  // Only for followed channels: a channel with imported history only has no ingestor to stall.
+  const followedState = (login: string): IngestState | null => {
+    const state = eventState(login);
+    // joining too: an ingestor stopped (its last rows say disconnected) or stuck reconnecting sends no heartbeat
+    return (state === 'joined' || state === 'joining') && now - Number(latest.get(login)!.last_ms) > STALLED_AFTER_MS ? 'stalled' : state;
+  };
+  const stats = new Map(counts.map((c) => [c.channel, c]));
+  const out = new Map<string, ChannelOut>();
+  for (const c of configured) {
+    if (c.removed) continue;
+    const s = stats.get(c.login);
+    out.set(c.login, {
+      login: c.login,
+      channel_id: c.channel_id ?? s?.channel_id ?? null,
+      configured: true,
+      enabled: c.enabled,
+      added_at: iso(Number(c.added_at_ms)),
+      messages: s?.n ?? 0,
+      last_message_at: s ? iso(Number(s.last_ms)) : null,
+      ingest_state: !c.enabled ? 'disabled' : (live[c.login] ?? followedState(c.login)),
+    });
+  }
+  for (const s of counts) {
+    if (out.has(s.channel)) continue;
+    out.set(s.channel, { login: s.channel, channel_id: s.channel_id, configured: false, enabled: false, added_at: null, messages: s.n, last_message_at: iso(Number(s.last_ms)), ingest_state: live[s.channel] ?? eventState(s.channel) });
+  }
+  return { channels: [...out.values()].sort((a, b) => a.login.localeCompare(b.login)), latest };
+}
 
+export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   /** Writes the new state, then tells an in-process ingestor the full enabled list (it polls the table otherwise). */
   const writeChannel = async (row: { login: string; channel_id: string | null; enabled: boolean; removed: boolean; added_at: number }) => {
     await ctx.client.insert({ table: 'channels', values: [{ ...row, updated_at: Date.now() }], format: 'JSONEachRow', clickhouse_settings: { insert_deduplication_token: '', async_insert: 0 } });
     if (ctx.ingest?.setChannels) {
       // The ingestor's wanted set is TWITCH_CHANNELS plus the enabled table rows; a table row that is
       // disabled or removed overrides the environment.
-      const all = await configRows();
+      const all = await configRows(ctx.client);
       const off = new Set(all.filter((c) => !c.enabled || c.removed).map((c) => c.login));
       const on = all.filter((c) => c.enabled && !c.removed).map((c) => c.login);
       await ctx.ingest.setChannels([...new Set([...ctx.config.twitch.channels.filter((c) => !off.has(c)), ...on])].sort());
@@ -138,7 +150,7 @@ export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   };
 
   const one = async (login: string) => {
-    const c = (await listChannels()).find((x) => x.login === login);
+    const c = (await listChannels(ctx.client, ctx.ingest)).channels.find((x) => x.login === login);
     if (!c) throw new ApiError(404, `channel ${login} is not followed and has no stored messages`);
     return c;
   };
@@ -147,7 +159,7 @@ export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
     app.get(
       '/',
       { schema: { summary: 'Channels: followed ones and ones with stored history', tags: ['channels'], response: { 200: z.object({ items: z.array(channelSchema) }), ...errorResponses } } },
-      async () => ({ items: await listChannels() }),
+      async () => ({ items: (await listChannels(ctx.client, ctx.ingest)).channels }),
     );
 
     app.post(
@@ -163,7 +175,7 @@ export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         },
       },
       async (req, reply) => {
-        const existing = (await configRows()).find((c) => c.login === req.body.login && !c.removed);
+        const existing = (await configRows(ctx.client)).find((c) => c.login === req.body.login && !c.removed);
         // A different id for a followed login is a mistake or a renamed channel: never overwrite it silently.
         const id = req.body.channel_id ?? null;
         if (existing && existing.channel_id !== null && id !== null && id !== existing.channel_id) {
@@ -188,7 +200,7 @@ export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         },
       },
       async (req) => {
-        const existing = (await configRows()).find((c) => c.login === req.params.channel && !c.removed);
+        const existing = (await configRows(ctx.client)).find((c) => c.login === req.params.channel && !c.removed);
         if (!existing) throw new ApiError(404, `channel ${req.params.channel} is not followed; add it with POST /api/v1/channels`);
         await writeChannel({ login: existing.login, channel_id: existing.channel_id, enabled: req.body.enabled, removed: false, added_at: Number(existing.added_at_ms) });
         return one(existing.login);
@@ -207,7 +219,7 @@ export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         },
       },
       async (req) => {
-        const existing = (await configRows()).find((c) => c.login === req.params.channel && !c.removed);
+        const existing = (await configRows(ctx.client)).find((c) => c.login === req.params.channel && !c.removed);
         if (!existing) throw new ApiError(404, `channel ${req.params.channel} is not followed`);
         await writeChannel({ login: existing.login, channel_id: existing.channel_id, enabled: false, removed: true, added_at: Number(existing.added_at_ms) });
         return { login: existing.login, removed: true as const };

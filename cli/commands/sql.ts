@@ -124,7 +124,7 @@ export const command: Command = {
  * ClickHouse's answer ("Unknown table expression identifier 'messages' ... Maybe you meant
  * system.merges?") did not say so.
  */
-function noSchemaHint(config: Config): string {
+export function noSchemaHint(config: Config): string {
   const where = config.clickhouse.url === null ? `the embedded database in ${config.clickhouse.embeddedPath}` : `database ${config.clickhouse.database} at ${config.clickhouse.url}`;
   const fix =
     config.clickhouse.url === null

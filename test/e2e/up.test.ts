@@ -1,7 +1,7 @@
 /**
  * `twichist up` end to end, as a user runs it: a child process on a temp data folder and a free
  * API port, no channels, so it replays the bundled sample. Checks the API answers with the data,
- * `twichist sql` from a second process reaches it through the control server, SIGTERM exits 0, and
+ * `twichist sql` and `status` from a second process reach it through the control server, SIGTERM exits 0, and
  * afterwards the stored count equals the sample's message count (counted here from the JSON itself).
  * A second run on the same folder stores nothing twice; a SIGTERM mid-replay loses nothing.
  */
@@ -90,6 +90,13 @@ test('up replays the sample, serves the API and sql, and stops cleanly on SIGTER
     // A second process: the folder is locked by `up`, so this goes through its control server.
     assert.ok(fs.existsSync(path.join(dataDir, 'control.json')), 'control.json written while up runs');
     assert.equal(await count(env), expected);
+    // `twichist status` asks the control server what only `up` knows: its in-process bus, drained by now.
+    const status = await runCli(['status', '--json'], env);
+    assert.equal(status.code, 0, status.stdout);
+    const said = JSON.parse(status.stdout) as { bus: unknown; clickhouse: { rows: Record<string, number> }; process: { report: { enrich: { acked: number } } } };
+    assert.deepEqual(said.bus, { kind: 'in-process', pid: up.child.pid, queued: 0 });
+    assert.equal(said.clickhouse.rows.messages, expected);
+    assert.ok(said.process.report.enrich.acked > 0, status.stdout);
 
     // A second long-running process on the same folder is refused with one line, before it opens anything.
     const second = await runCli(['up'], await envFor(dataDir), 60_000);

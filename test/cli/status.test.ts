@@ -1,0 +1,152 @@
+/**
+ * `twichist status` against a running process's control server (this test process holds the embedded
+ * database and serves it, as `twichist up` does), the real NATS with a stream of this test only, and
+ * dependencies that accept connections but never answer.
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, test } from 'node:test';
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { createClickHouse } from '../../core/clickhouse.ts';
+import { INGEST_STALLED_S, loadConfig } from '../../core/config.ts';
+import { startControlServer, type ControlServer } from '../../core/control.ts';
+import { createLogger } from '../../core/logger.ts';
+import { chatSubject } from '../../core/subjects.ts';
+import { migrateUp } from '../../clickhouse/migrate.ts';
+import { ensureChatStream } from '../../ingest/jetstream.ts';
+import { rows } from '../../api/db.ts';
+import { testDatabase, type TestDatabase } from '../support/clickhouse.ts';
+import { deleteStream, tryConnectNats, uniqueNatsEnv } from '../support/nats.ts';
+import { runCli } from './harness.ts';
+import type { Status } from '../../cli/commands/status.ts';
+
+let db: TestDatabase;
+let control: ControlServer;
+/** What the control server reports, as `twichist up`'s in-process bus does. */
+const report = { bus: { kind: 'in-process', queued: 3 } };
+
+before(async () => {
+  db = await testDatabase();
+  control = await startControlServer({ dataDir: db.config.dataDir, logger: createLogger('silent'), status: () => report });
+});
+after(() => control?.close());
+
+const env = (extra: Record<string, string> = {}) => ({ TWICHIST_DATA_DIR: db.config.dataDir, CLICKHOUSE_DATABASE: db.database, ...extra });
+
+async function statusJson(vars: Record<string, string>): Promise<{ code: number | null; status: Status }> {
+  const r = await runCli(['status', '--json'], vars, 60_000);
+  assert.equal(r.stderr, '');
+  return { code: r.code, status: JSON.parse(r.stdout) as Status };
+}
+
+const insert = (table: string, values: Array<Record<string, unknown>>) => db.client.insert({ table, values, format: 'JSONEachRow' });
+const alive = (id: string, channel: string, ts: number) => ({ id, channel, ts, received_at: ts, source: 'live', event: 'alive', ingestor: 'test:1' });
+
+test('a stalled followed channel and a dead letter: each named on one line, exit 1; once fixed, healthy and exit 0', { timeout: 120_000 }, async () => {
+  const now = Date.now();
+  await insert('channels', ['lirik', 'xqc', 'quiet'].map((login) => ({ login, channel_id: null, enabled: login !== 'quiet', removed: false, added_at: now, updated_at: now })));
+  await insert('ingest_events', [alive('a1', 'lirik', now - 30_000), alive('a2', 'xqc', now - (INGEST_STALLED_S + 60) * 1000)]);
+  await insert('messages', [{ id: 'm1', channel: 'lirik', ts: now - 10_000, received_at: now - 10_000, source: 'live', login: 'a', text: 'hi' }]);
+  await insert('dead_letters', [{ id: 'dl1', ts: now, stage: 'enrich', source: 'test', reason: 'bad line', payload: '{' }]);
+
+  const { code, status } = await statusJson(env());
+  assert.equal(code, 1);
+  assert.equal(status.healthy, false);
+  assert.equal(status.problems.length, 2, status.problems.join('\n'));
+  assert.match(status.problems.find((p) => p.includes('#xqc')) ?? '', /^channel #xqc: ingest stalled, last ingest event alive at /);
+  assert.match(status.problems.find((p) => p.startsWith('dead letters')) ?? '', /^dead letters: 1 event\(s\) could not be stored/);
+  const byLogin = Object.fromEntries(status.clickhouse.channels.map((c) => [c.login, c]));
+  assert.deepEqual(Object.keys(byLogin).sort(), ['lirik', 'quiet', 'xqc']);
+  assert.deepEqual(
+    [byLogin.lirik.ingest_state, byLogin.xqc.ingest_state, byLogin.quiet.ingest_state],
+    ['joined', 'stalled', 'disabled'],
+    'the API ingest_state definitions',
+  );
+  assert.equal(byLogin.lirik.last_heartbeat_at, new Date(now - 30_000).toISOString());
+  assert.equal(byLogin.lirik.last_message_at, new Date(now - 10_000).toISOString());
+  assert.equal(byLogin.quiet.last_heartbeat_at, null);
+  assert.deepEqual(status.bus, { kind: 'in-process', pid: process.pid, queued: 3 });
+  assert.equal(status.process?.pid, process.pid);
+  assert.equal(status.clickhouse.rows?.messages, 1);
+  assert.equal(status.clickhouse.dead_letters, 1);
+  assert.deepEqual(status.clickhouse.migrations?.pending, []);
+  assert.equal(status.journal.pending, 0);
+  assert.deepEqual(status.models.installed, []);
+
+  const text = await runCli(['status'], env(), 60_000);
+  assert.equal(text.code, 1);
+  assert.match(text.stdout, /\n2 problem\(s\):\n {2}dead letters: 1 .*\n {2}channel #xqc: ingest stalled.*\n$/);
+  assert.match(text.stdout, /^bus {9}in-process, twichist pid \d+: 3 bus messages queued or unacknowledged$/m);
+
+  await insert('ingest_events', [alive('a3', 'xqc', Date.now())]);
+  await db.client.command({ query: 'TRUNCATE TABLE dead_letters' });
+  const fixed = await runCli(['status'], env(), 60_000);
+  assert.equal(fixed.code, 0, fixed.stdout);
+  assert.match(fixed.stdout, /\nhealthy\n$/);
+});
+
+test('pending migrations are a problem naming them; a database nothing created is said so and status creates nothing', { timeout: 180_000 }, async () => {
+  const partial = `${db.database}_partial`;
+  const client = await createClickHouse(loadConfig({ TWICHIST_DATA_DIR: db.config.dataDir, CLICKHOUSE_DATABASE: partial }), { viaControl: false });
+  await migrateUp(client, { to: 10 });
+  const { code, status } = await statusJson(env({ CLICKHOUSE_DATABASE: partial }));
+  assert.equal(code, 1);
+  assert.equal(status.clickhouse.migrations?.applied, 2);
+  assert.match(status.problems.join('\n'), /^migrations: \d+ of \d+ pending \(0020_create_topic_tables, .*\); run `twichist migrate`/m);
+
+  const none = `${db.database}_none`;
+  const empty = await statusJson(env({ CLICKHOUSE_DATABASE: none }));
+  assert.equal(empty.code, 1);
+  assert.match(empty.status.problems[0], /^No Twichist tables in the embedded database/);
+  const created = await rows<{ name: string }>(db.client, 'SELECT name FROM system.databases WHERE name = {none:String}', { none });
+  assert.deepEqual(created, [], 'status created the database');
+  // a database without the ledger (created by hand, or a server's default): status must not create the ledger either
+  const bare = `${db.database}_bare`;
+  await db.client.command({ query: 'CREATE DATABASE {bare:Identifier}', query_params: { bare } });
+  assert.match((await statusJson(env({ CLICKHOUSE_DATABASE: bare }))).status.problems[0], /^No Twichist tables/);
+  assert.deepEqual(await rows(db.client, 'SELECT name FROM system.tables WHERE database = {bare:String}', { bare }), [], 'status created a table');
+});
+
+test('JetStream: the stream size and the durable consumer pending / unacknowledged; no consumer is a problem', { timeout: 120_000 }, async (t) => {
+  const r = await tryConnectNats();
+  if (!r.nc) return t.skip(`skipped: ${r.reason}`);
+  const nats = uniqueNatsEnv();
+  const config = loadConfig({ ...nats, TWICHIST_DATA_DIR: db.config.dataDir });
+  try {
+    await ensureChatStream(r.nc, config.nats);
+    const js = jetstream(r.nc);
+    for (let i = 0; i < 3; i++) await js.publish(chatSubject(config.nats.subjectPrefix, 'lirik'), `{"n":${i}}`);
+    const before = await statusJson(env(nats));
+    assert.equal(before.code, 1);
+    assert.deepEqual(before.status.problems, [`no durable consumer ${nats.NATS_CONSUMER} on stream ${nats.NATS_STREAM}: no twichist enrich has consumed it, so nothing published is stored`]);
+
+    await (await jetstreamManager(r.nc)).consumers.add(nats.NATS_STREAM, { durable_name: nats.NATS_CONSUMER, ack_policy: AckPolicy.Explicit });
+    const taken = await (await js.consumers.get(nats.NATS_STREAM, nats.NATS_CONSUMER)).next();
+    assert.ok(taken, 'one message delivered and left unacknowledged');
+    const { code, status } = await statusJson(env(nats));
+    assert.equal(code, 0, status.problems.join('\n'));
+    assert.deepEqual(status.bus, { kind: 'jetstream', url: nats.NATS_URL, stream: nats.NATS_STREAM, consumer: nats.NATS_CONSUMER, messages: 3, num_pending: 2, num_ack_pending: 1, redelivered: 0, error: null });
+  } finally {
+    await deleteStream(r.nc, nats.NATS_STREAM);
+    await r.nc.close();
+  }
+});
+
+test('ClickHouse and NATS that accept connections but never answer: both named, within seconds', { timeout: 60_000 }, async () => {
+  const sockets = new Set<net.Socket>();
+  const silent = net.createServer((s) => void sockets.add(s));
+  await new Promise<void>((res) => silent.listen(0, '127.0.0.1', () => res()));
+  const { port } = silent.address() as net.AddressInfo;
+  try {
+    const started = Date.now();
+    const r = await runCli(['status'], { TWICHIST_DATA_DIR: db.config.dataDir, CLICKHOUSE_URL: `http://127.0.0.1:${port}`, NATS_URL: `nats://127.0.0.1:${port}` }, 30_000);
+    const took = Date.now() - started;
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, new RegExp(`\\n2 problem\\(s\\):\\n {2}ClickHouse \\(http://127\\.0\\.0\\.1:${port}\\) cannot be read: .+\\n {2}cannot reach NATS at nats://127\\.0\\.0\\.1:${port} \\(timeout\\)\\n$`));
+    // 3 s per dependency, both at once, plus starting node: far below a hang
+    assert.ok(took < 15_000, `took ${took} ms`);
+  } finally {
+    for (const s of sockets) s.destroy();
+    silent.close();
+  }
+});
