@@ -90,7 +90,11 @@ async function loadLog(ctx: ApiContext, channel: string, user: string | null, fr
   ]);
   if (msgs.length + mods.length + notices.length > max) throw tooBig();
   const events: ChatEvent[] = [...msgs.map(messageEvent), ...mods.map(modEvent), ...notices.map(noticeEvent)];
-  events.sort((a, b) => a.ts - b.ts || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  // At one timestamp chat comes before bans and timeouts: an author's message cannot follow their own timeout,
+  // and imports with second precision (Chatty) put most timeouts in the second of the message that drew them
+  // (1,033 of riotgames1's 1,900 bans and timeouts), where the ids alone ('chatty-clearchat:...' < 'chatty:...') listed every
+  // timeout before its message. The order of different users' lines within one timestamp stays unknown.
+  events.sort((a, b) => a.ts - b.ts || actionRank(a) - actionRank(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   if (reverse) events.reverse();
   const out: JustlogMessage[] = [];
   for (const e of events) {
@@ -99,6 +103,8 @@ async function loadLog(ctx: ApiContext, channel: string, user: string | null, fr
   }
   return out;
 }
+
+const actionRank = (e: ChatEvent) => (e.kind === 'ban' || e.kind === 'timeout' ? 1 : 0);
 
 export function justlogRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   const channelById = async (id: string): Promise<string> => {
@@ -202,7 +208,8 @@ export function justlogRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
             const now = new Date();
             const [y, m] = r[0] ? [r[0].y, r[0].m] : [now.getUTCFullYear(), now.getUTCMonth() + 1];
             const qs = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
-            return reply.redirect(`/${by}/${req.params.channel}/${ub}/${req.params.user}/${y}/${m}${qs}`, 302);
+            // encoded: a Chatty login may be a display name in any script (`永和內馬爾`), and a raw one in Location was a 500
+            return reply.redirect(`/${by}/${req.params.channel}/${ub}/${encodeURIComponent(req.params.user)}/${y}/${m}${qs}`, 302);
           },
         );
         app.get(
