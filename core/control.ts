@@ -25,7 +25,7 @@ interface ControlFile {
   secret: string;
 }
 
-type Op = 'query' | 'exec' | 'command' | 'insert' | 'ping' | 'status';
+type Op = 'query' | 'exec' | 'command' | 'insert' | 'ping' | 'alive' | 'status';
 
 /** What a running process says about itself to `twichist status` (JSON); see {@link ControlServerOptions.status}. */
 export type ProcessReport = Record<string, unknown>;
@@ -123,7 +123,9 @@ async function handle(conn: ChConnection, req: http.IncomingMessage, res: http.S
     const head = JSON.parse(nl === -1 ? body : body.slice(0, nl)) as Record<string, unknown>;
     const values = nl === -1 ? '' : body.slice(nl + 1);
     const params = { ...head, query_params: decodeParams(head.query_params) as Record<string, unknown> | undefined } as Parameters<ChConnection['query']>[0];
-    if (op === 'ping') {
+    if (op === 'alive') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"success":true}');
+    } else if (op === 'ping') {
       const r = await conn.ping({ select: true });
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ success: r.success }));
     } else if (op === 'status' && status) {
@@ -181,6 +183,15 @@ class ControlConnection implements ChConnection {
       return { success: false, error: error as Error };
     }
   }
+  /** Whether the control server answers (without a ClickHouse query) within `ms`. */
+  async alive(ms: number): Promise<boolean> {
+    try {
+      await this.call('alive', { abort_signal: AbortSignal.timeout(ms) });
+      return true;
+    } catch {
+      return false;
+    }
+  }
   async query(params: Parameters<ChConnection['query']>[0]) {
     const res = await this.call('query', params as unknown as Record<string, unknown>);
     return { ...ControlConnection.result(res), stream: Readable.fromWeb(res.body as never) };
@@ -203,15 +214,23 @@ class ControlConnection implements ChConnection {
 }
 
 /**
+ * How long a live holder's control server may take to answer. The embedded engine runs a query on the
+ * holder's JS thread, so the answer waits for the query in progress (a view refresh over a large history
+ * takes seconds); a 1 s limit (and a `SELECT 1` as the probe) sent `twichist sql` on a busy `up` to open
+ * the folder itself, which failed with "Cannot lock file". A stale file is still found at once: its pid
+ * is gone, or nothing listens on its port (connection refused), or something else does (not a 200).
+ */
+const CONTROL_ANSWER_MS = 15_000;
+
+/**
  * Returns a connection to the process that holds `dataDir`'s embedded database, or null when none is
- * running (no control file, a dead pid, or no answer within a second: a stale file from a crash).
+ * running (no control file, a dead pid, or no answer from its control server: a stale file from a crash).
  */
 export async function connectControl(dataDir: string): Promise<ChConnection | null> {
   const info = runningControl(dataDir);
   if (info === null) return null;
   const conn = new ControlConnection(info.port, info.secret);
-  const ping = await Promise.race([conn.ping(), new Promise<{ success: false }>((r) => setTimeout(() => r({ success: false }), 1000).unref())]);
-  return ping.success ? conn : null;
+  return (await conn.alive(CONTROL_ANSWER_MS)) ? conn : null;
 }
 
 /** The control file of a live process other than this one, or null (none, unreadable, or its pid is gone: a crash). */

@@ -95,4 +95,32 @@ describe('twichist sql', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout), { n: 1 });
   });
+
+  test('a holder busy for seconds (its JS thread held, as by a long embedded query) still serves', async () => {
+    const holder = spawn(process.execPath, ['--input-type=module', '-e', `
+      import { createClickHouse } from ${JSON.stringify(path.join(REPO_ROOT, 'core/clickhouse.ts'))};
+      import { startControlServer } from ${JSON.stringify(path.join(REPO_ROOT, 'core/control.ts'))};
+      import { loadConfig } from ${JSON.stringify(path.join(REPO_ROOT, 'core/config.ts'))};
+      import { createLogger } from ${JSON.stringify(path.join(REPO_ROOT, 'core/logger.ts'))};
+      const config = loadConfig({ TWICHIST_DATA_DIR: ${JSON.stringify(dir)} });
+      await createClickHouse(config, { viaControl: false });
+      await startControlServer({ dataDir: config.dataDir, logger: createLogger('silent') });
+      console.log('ready');
+      // busy 2.5 s of every 2.6 s: a request waits up to 2.5 s for an answer
+      setInterval(() => { const t = Date.now(); while (Date.now() - t < 2500); }, 100);
+    `], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+        holder.once('exit', (c) => reject(new Error(`holder exited ${c}`)));
+      });
+      // with a 1 s answer limit the command took the holder for dead and failed on the folder's lock
+      const r = await cli(['sql', 'SELECT count() AS n FROM held', '--format', 'json'], { TWICHIST_DATA_DIR: dir });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), { n: 1 });
+    } finally {
+      holder.kill('SIGKILL');
+      await new Promise((r) => holder.once('exit', r));
+    }
+  });
 });
