@@ -8,6 +8,7 @@ import type { ClickHouseClient } from '../core/clickhouse.ts';
 import { iso, msParam, rows, type Params } from './db.ts';
 import { ApiError } from './errors.ts';
 import { isoTime, keysetPage, type Cursor } from './schemas.ts';
+import { authoredBy, renamed, type UserIdentity } from './user-identity.ts';
 
 export const messageSchema = z.object({
   id: z.string(),
@@ -44,7 +45,10 @@ export const messagePageSchema = z.object({
 
 export interface MessageFilter {
   channel?: string | null;
+  /** The login as stored (`/api/v1/messages?user=`). */
   login?: string | null;
+  /** A user under every login of their ids (`/api/v1/users/{login}/messages`, api/user-identity.ts). */
+  user?: UserIdentity | null;
   /** Free text; every token must occur (case-insensitive, whole tokens). */
   q?: string | null;
   from?: number | null;
@@ -121,6 +125,13 @@ export function messageWhere(f: MessageFilter): { where: string[]; params: Param
     modWhere.push('target_login = {login:String}');
     params.login = f.login;
   }
+  if (f.user) {
+    const by = authoredBy(f.user);
+    where.push(by.sql);
+    // only narrows the deletions read: the outer `id IN` matches the user's messages alone
+    modWhere.push(renamed(f.user) ? 'target_login IN {ulogins:Array(String)}' : 'target_login = {ulogin:String}');
+    Object.assign(params, by.params);
+  }
   if (f.q) {
     // The index (preprocessor lower(text)) only prunes granules: `indexHint` keeps it out of row
     // filtering, because `hasAllTokens(text, ...)` evaluated on rows is case-sensitive and chdb 26.7
@@ -173,7 +184,7 @@ export async function listMessages(client: ClickHouseClient, f: MessageFilter): 
       { ...params, limit },
     );
   };
-  if (f.channel || f.login) return keysetPage(await select([], f.limit + 1), f.limit, toMessage);
+  if (f.channel || f.login || f.user) return keysetPage(await select([], f.limit + 1), f.limit, toMessage);
 
   const lowest = f.from ?? 0;
   let hi = Math.min(f.to ?? Number.POSITIVE_INFINITY, f.cursor ? f.cursor.ts + 1 : Number.POSITIVE_INFINITY);

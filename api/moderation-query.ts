@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { ClickHouseClient } from '../core/clickhouse.ts';
 import { iso, msParam, rows, type Params } from './db.ts';
 import { isoTime, keysetPage, type Cursor } from './schemas.ts';
+import { actionsAgainst, type UserIdentity } from './user-identity.ts';
 
 export const MOD_TYPES = ['ban', 'timeout', 'delete', 'clear'] as const;
 
@@ -44,7 +45,10 @@ export function toModAction({ ts_ms, target_login, ...rest }: ModRow): ModAction
 export interface ModFilter {
   channel?: string | null;
   type?: (typeof MOD_TYPES)[number] | null;
+  /** The target's login as stored (`/api/v1/moderation/actions?target=`). */
   target?: string | null;
+  /** A user under every login of their ids (`/api/v1/users/{login}/moderation`, api/user-identity.ts). */
+  user?: UserIdentity | null;
   from?: number | null;
   to?: number | null;
   cursor?: Cursor | null;
@@ -67,6 +71,11 @@ export async function listModActions(client: ClickHouseClient, f: ModFilter): Pr
   if (f.target) {
     where.push('target_login = {target:String}');
     params.target = f.target;
+  }
+  if (f.user) {
+    const against = actionsAgainst(f.user, { deletions: true });
+    where.push(against.sql);
+    Object.assign(params, against.params);
   }
   if (f.from != null) {
     where.push(`ts >= ${msParam('from')}`);

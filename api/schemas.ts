@@ -27,32 +27,61 @@ export const loginListSchema = (max: number) =>
     .transform(splitChannels)
     .pipe(z.array(z.string().regex(CHANNEL_LOGIN, 'must be Twitch logins (a-z, 0-9, _), comma separated')).min(1).max(max));
 
-/** Time as epoch milliseconds or an ISO 8601 date/time; becomes epoch ms. */
+/** Justin.tv, where Twitch chat began, started in 2007: an earlier epoch millisecond cannot be a time of stored chat. */
+export const EARLIEST_CHAT_MS = Date.UTC(2007, 0, 1);
+/** What {@link timeSchema} accepts, as its 400s and the OpenAPI document say it. */
+export const TIME_FORMS =
+  'epoch milliseconds from 2007 on (e.g. 1475200800000; 0 for the beginning), an ISO 8601 date or date-time (2016-09-30, 2016-09-30T02:00:00Z; UTC without a zone) or a compact date YYYYMMDD (20160930)';
+
+/** A calendar date, or the reason it is none (Date.UTC rolls 2016-02-30 over to 1 March). */
+function calendarDay(y: string, m: string, d: string): number | string {
+  const [year, month, day] = [Number(y), Number(m), Number(d)];
+  const days = month >= 1 && month <= 12 ? new Date(Date.UTC(year, month, 0)).getUTCDate() : 0;
+  if (day >= 1 && day <= days) return Date.UTC(year, month - 1, day);
+  return days === 0 ? `there is no month ${m}` : `${y}-${m} has ${days} days`;
+}
+
+/**
+ * Time as epoch milliseconds, an ISO 8601 date/time or a compact date (YYYYMMDD); becomes epoch ms.
+ * A number before 2007 (other than 0) is a 400 naming the accepted forms: `from=20160930` was read as
+ * 20,160,930 ms, 6 hours into 1970, so a range of compact dates came back empty without a hint. Eight
+ * digits are read as YYYYMMDD: as milliseconds they are the first day of 1970, which is refused now anyway,
+ * so no number that can be a time of chat changes its meaning. `0` stays: clients pass `from=0` for "all
+ * of history" (`/analytics/compare` reads the raw tables then).
+ */
 export const timeSchema = z
   .string()
   .trim()
   .max(40)
   .transform((s, ctx) => {
-    // Date.parse rolls an impossible day over (2016-02-30 -> 1 March): check the calendar first.
+    const fail = (why: string) => {
+      ctx.addIssue({ code: 'custom', message: why });
+      return z.NEVER;
+    };
+    const compact = /^(\d{4})(\d{2})(\d{2})$/.exec(s);
+    if (compact) {
+      const day = calendarDay(compact[1], compact[2], compact[3]);
+      return typeof day === 'number' ? day : fail(`${s} is not a date (YYYYMMDD): ${day}`);
+    }
+    if (/^\d{1,16}$/.test(s)) {
+      const ms = Number(s);
+      if (ms === 0 || (ms >= EARLIEST_CHAT_MS && ms <= 8_000_000_000_000)) return ms;
+      // 9-10 digits are epoch seconds of 1973-2286: the usual slip
+      const seconds = s.length >= 9 && s.length <= 10 && ms * 1000 >= EARLIEST_CHAT_MS ? ` (${s} looks like epoch seconds: ${s}000 is ${new Date(ms * 1000).toISOString()})` : '';
+      return fail(`${s} is ${ms < EARLIEST_CHAT_MS ? `before 2007 as epoch milliseconds (${new Date(ms).toISOString()}), older than any Twitch chat` : 'after 2223'}${seconds}; give ${TIME_FORMS}`);
+    }
     const ymd = /^(\d{4})-(\d{2})-(\d{2})/.exec(s);
     if (ymd) {
-      const [year, month, day] = [Number(ymd[1]), Number(ymd[2]), Number(ymd[3])];
-      const days = month >= 1 && month <= 12 ? new Date(Date.UTC(year, month, 0)).getUTCDate() : 0;
-      if (day < 1 || day > days) {
-        ctx.addIssue({ code: 'custom', message: days === 0 ? `${ymd[0]} is not a date: there is no month ${ymd[2]}` : `${ymd[0]} is not a date: ${ymd[1]}-${ymd[2]} has ${days} days` });
-        return z.NEVER;
-      }
+      const day = calendarDay(ymd[1], ymd[2], ymd[3]);
+      if (typeof day === 'string') return fail(`${ymd[0]} is not a date: ${day}`);
     }
     // A date-time without a zone is UTC, as the API documents (Date.parse would read it in the server's zone).
     const utc = ymd && /[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(s) ? `${s.replace(' ', 'T')}Z` : s;
-    const ms = /^\d{1,16}$/.test(s) ? Number(s) : ymd ? Date.parse(utc) : Number.NaN;
-    if (!Number.isFinite(ms) || ms < 0 || ms > 8_000_000_000_000) {
-      ctx.addIssue({ code: 'custom', message: 'must be epoch milliseconds or an ISO 8601 date/time between 1970 and 2223' });
-      return z.NEVER;
-    }
+    const ms = ymd ? Date.parse(utc) : Number.NaN;
+    if (!Number.isFinite(ms) || ms < 0 || ms > 8_000_000_000_000) return fail(`must be ${TIME_FORMS}, between 1970 and 2223`);
     return ms;
   })
-  .meta({ description: 'epoch milliseconds or ISO 8601, e.g. 2023-04-01T12:00:00Z' });
+  .meta({ description: `${TIME_FORMS}; a date is its start (00:00 UTC). A number before 2007 is a 400 naming these forms.` });
 
 export const rangeQuery = {
   from: timeSchema.optional(),

@@ -13,6 +13,7 @@ import { rows, type Params } from '../db.ts';
 import { ApiError, errorResponses, errorSchema } from '../errors.ts';
 import { EVENT_MESSAGE_COLUMNS, EVENT_MOD_COLUMNS, EVENT_NOTICE_COLUMNS, justlogText, messageEvent, modEvent, noticeEvent, toJustlog, type JustlogMessage } from '../justlog.ts';
 import { loginSchema, userLoginSchema } from '../schemas.ts';
+import { actionsAgainst, authoredBy, resolveLogin, resolveUserId, type UserIdentity } from '../user-identity.ts';
 import { channelSummaries } from './channels.ts';
 
 const formatQuery = z.object({
@@ -59,17 +60,26 @@ function send(reply: FastifyReply, format: Format, messages: JustlogMessage[]) {
 }
 
 /**
- * Messages, bans/timeouts and user notices of a channel in [from, to), optionally of one user, by time.
+ * Messages, bans/timeouts and user notices of a channel in [from, to), optionally of one user (under every
+ * login of their id, api/user-identity.ts), by time.
  * At most `max` events: a whole day of a busy channel was unbounded (a 930,000-message day took 35 s
  * and 2.6 GB of RSS and then failed building its JSON; as text it blocked every other request for 38 s),
  * so a bigger log is a 413 naming the paginated alternative, decided on a count before any row is read.
  */
-async function loadLog(ctx: ApiContext, channel: string, user: string | null, from: number, to: number, reverse: boolean): Promise<JustlogMessage[]> {
+async function loadLog(ctx: ApiContext, channel: string, user: UserIdentity | null, from: number, to: number, reverse: boolean): Promise<JustlogMessage[]> {
   const max = ctx.limits.maxLogEvents;
-  const params: Params = { channel, user, from, to, cap: max + 1 };
+  const params: Params = { channel, from, to, cap: max + 1 };
   const range = "channel = {channel:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')";
-  const msgWhere = `${range}${user ? ' AND login = {user:String}' : ''}`;
-  const modWhere = `${range} AND action IN ('ban', 'timeout')${user ? ' AND target_login = {user:String}' : ''}`;
+  let msgWhere = range;
+  let modWhere = `${range} AND action IN ('ban', 'timeout')`;
+  if (user) {
+    // messages and user notices name their author the same way (login, user_id)
+    const who = authoredBy(user);
+    const against = actionsAgainst(user, { deletions: false });
+    msgWhere += ` AND ${who.sql}`;
+    modWhere += ` AND ${against.sql}`;
+    Object.assign(params, who.params, against.params);
+  }
   // Counted first (key columns only, milliseconds): refusing a log after reading 50,001 full rows took 4-6 s.
   const [{ n }] = await rows<{ n: number }>(
     ctx.client,
@@ -79,7 +89,9 @@ async function loadLog(ctx: ApiContext, channel: string, user: string | null, fr
   const tooBig = () =>
     new ApiError(
       413,
-      `this log holds more than ${max} events, more than one answer may hold; read it in pages with /api/v1/messages?channel=${channel}${user ? `&user=${user}` : ''}&from=${from}&to=${to} (and /api/v1/moderation/actions)`,
+      user
+        ? `this log holds more than ${max} events, more than one answer may hold; read it in pages with /api/v1/users/${encodeURIComponent(user.login)}/messages?channel=${channel}&from=${from}&to=${to} (and /api/v1/users/${encodeURIComponent(user.login)}/moderation)`
+        : `this log holds more than ${max} events, more than one answer may hold; read it in pages with /api/v1/messages?channel=${channel}&from=${from}&to=${to} (and /api/v1/moderation/actions)`,
     );
   if (Number(n) > max) throw tooBig();
   // LIMIT as well: rows stored between the count and the reads must not lift the bound.
@@ -112,10 +124,10 @@ export function justlogRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
     if (!r[0]) throw new ApiError(404, `no channel with id ${id}`);
     return r[0].channel;
   };
-  const userById = async (id: string): Promise<string> => {
-    const r = await rows<{ login: string }>(ctx.client, 'SELECT login FROM user_names WHERE user_id = {id:String} ORDER BY last_seen DESC LIMIT 1', { id });
-    if (!r[0]) throw new ApiError(404, `no user with id ${id}`);
-    return r[0].login;
+  const userById = async (id: string): Promise<UserIdentity> => {
+    const u = await resolveUserId(ctx.client, id);
+    if (!u) throw new ApiError(404, `no user with id ${id}`);
+    return u;
   };
   const utc = (y: number, m: number, d = 1) => Date.UTC(y, m - 1, d);
 
@@ -148,13 +160,14 @@ export function justlogRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       },
       async (req) => {
         const channel = req.query.channel ?? (req.query.channelid ? await channelById(req.query.channelid) : null);
-        const user = req.query.user ?? (req.query.userid ? await userById(req.query.userid) : null);
         if (!channel) throw new ApiError(400, 'give channel (or channelid)');
+        const user = req.query.user ? await resolveLogin(ctx.client, req.query.user) : req.query.userid ? await userById(req.query.userid) : null;
         if (user) {
+          const who = authoredBy(user);
           const r = await rows<{ y: number; m: number }>(
             ctx.client,
-            'SELECT toYear(ts) AS y, toMonth(ts) AS m FROM messages WHERE channel = {channel:String} AND login = {user:String} GROUP BY y, m ORDER BY y DESC, m DESC',
-            { channel, user },
+            `SELECT toYear(ts) AS y, toMonth(ts) AS m FROM messages WHERE channel = {channel:String} AND ${who.sql} GROUP BY y, m ORDER BY y DESC, m DESC`,
+            { channel, ...who.params },
           );
           return { availableLogs: r.map((x) => ({ year: String(x.y), month: String(x.m) })) };
         }
@@ -198,13 +211,14 @@ export function justlogRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       );
       for (const ub of ['user', 'userid'] as const) {
         const userParam = ub === 'user' ? userLoginSchema : idSchema;
-        const resolveUser = (v: string) => (ub === 'user' ? Promise.resolve(v) : userById(v));
+        const resolveUser = (v: string) => (ub === 'user' ? resolveLogin(ctx.client, v) : userById(v));
         app.get(
           `/${by}/:channel/${ub}/:user`,
           { schema: { summary: "justlog: the user's latest month (redirect)", tags: ['justlog'], params: z.object({ channel: chanParam, user: userParam }), response: { 302: z.null(), ...errorResponses } } },
           async (req, reply) => {
             const [channel, user] = await Promise.all([resolveChannel(req.params.channel), resolveUser(req.params.user)]);
-            const r = await rows<{ y: number; m: number }>(ctx.client, 'SELECT toYear(max(ts)) AS y, toMonth(max(ts)) AS m FROM messages WHERE channel = {channel:String} AND login = {user:String} HAVING count() > 0', { channel, user });
+            const who = authoredBy(user);
+            const r = await rows<{ y: number; m: number }>(ctx.client, `SELECT toYear(max(ts)) AS y, toMonth(max(ts)) AS m FROM messages WHERE channel = {channel:String} AND ${who.sql} HAVING count() > 0`, { channel, ...who.params });
             const now = new Date();
             const [y, m] = r[0] ? [r[0].y, r[0].m] : [now.getUTCFullYear(), now.getUTCMonth() + 1];
             const qs = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
@@ -241,11 +255,16 @@ export function justlogRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
  * A random message without sorting the channel: a random instant between the first and last message,
  * then the first message at or after it. Messages after long gaps are likelier; cost: two key reads.
  */
-async function randomMessage(ctx: ApiContext, channel: string, user: string | null): Promise<JustlogMessage[]> {
-  const params: Params = { channel, user };
-  const who = user ? ' AND login = {user:String}' : '';
+async function randomMessage(ctx: ApiContext, channel: string, user: UserIdentity | null): Promise<JustlogMessage[]> {
+  const params: Params = { channel };
+  let who = '';
+  if (user) {
+    const of = authoredBy(user);
+    who = ` AND ${of.sql}`;
+    Object.assign(params, of.params);
+  }
   const [span] = await rows<{ n: number; lo: number; hi: number }>(ctx.client, `SELECT count() AS n, toUnixTimestamp64Milli(min(ts)) AS lo, toUnixTimestamp64Milli(max(ts)) AS hi FROM messages WHERE channel = {channel:String}${who}`, params);
-  if (!span || span.n === 0) throw new ApiError(404, `no messages of ${user ? `${user} in ` : ''}#${channel}`);
+  if (!span || span.n === 0) throw new ApiError(404, `no messages of ${user ? `${user.login} in ` : ''}#${channel}`);
   params.at = Math.floor(Number(span.lo) + Math.random() * (Number(span.hi) - Number(span.lo)));
   const r = await rows<Record<string, unknown>>(ctx.client, `SELECT ${EVENT_MESSAGE_COLUMNS} FROM messages WHERE channel = {channel:String}${who} AND ts >= fromUnixTimestamp64Milli({at:Int64}, 'UTC') ORDER BY ts, id LIMIT 1`, params);
   const m = r[0] ? toJustlog(messageEvent(r[0])) : null;
