@@ -135,6 +135,11 @@ function insertSettings(token: string): ClickHouseSettings {
     // made each insert wait for their sum (measured: inserts ~25% faster end to end on 2 cores). It
     // changes no result: each view still gets the same block and checks the same token.
     parallel_view_processing: 1,
+    // Raw tables and rollups are partitioned by month, and the default cap of 100 partitions per insert
+    // block made a batch of sparse chat spanning 100+ months (a small channel's years of justlog history)
+    // fail with TOO_MANY_PARTS, which is also ClickHouse's code for "merges are behind", so the batch was
+    // retried for ever. Cost of no cap: such a batch writes one part per month, which merges absorb.
+    max_partitions_per_insert_block: '0',
   };
 }
 
