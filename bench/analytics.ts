@@ -15,13 +15,18 @@
  *    refresh the three views, timing each: live rounds append the next 500 messages of the log as a
  *    new channel's chat after all copies (a live stream), late rounds add 500 messages into an hour of
  *    riotgames_0 computed long ago (an import of old chat). Before 0053 every refresh recomputed all
- *    history; since, a refresh costs about the hours the batch touched.
+ *    history; since, a refresh costs about the hours the batch touched. Then what reading the views costs
+ *    at that size (`readers_ms`, each reader `--reader-runs` times in turn, default 7; they read the row
+ *    tables with FINAL, see migrations 0053 and 0057): the Grafana burst alerts as provisioned (macros
+ *    expanded over their lookback up to the newest window + 65 s, when an evaluation first sees it), the
+ *    dashboards' burst panels over 7 days (all channels), the API's burst list
+ *    (GET /api/v1/analytics/riotgames_0/bursts, cache off), one channel-day of burst_windows.
  *
  *   node bench/analytics.ts            10 copies (433k messages) + 3 emotes
  *   node bench/analytics.ts --quick    1 copy + BibleThump only
  *   node bench/analytics.ts --copies 100 --refresh-only   4.33M messages, refresh cost only (the scale
  *                                      the 5-minute views were measured at in migrations 0051-0052)
- *   node bench/analytics.ts --incremental [--copies 100] [--rounds 5]
+ *   node bench/analytics.ts --incremental [--copies 100] [--rounds 5] [--reader-runs 7]
  *
  * Prints one JSON document on stdout.
  */
@@ -34,12 +39,19 @@ import { migrateUp } from '../clickhouse/migrate.ts';
 import { chTime, insertRows, readChattyLog, RIOT_LOG } from '../analytics/chatty.ts';
 import { burstMessages, planBursts } from '../analytics/inject.ts';
 import { refreshDerived } from '../analytics/refresh.ts';
+import { buildApp } from '../api/app.ts';
+import { createLogger } from '../core/logger.ts';
+import { ALERTS } from '../grafana/build/alerts.ts';
+import { DASHBOARDS } from '../grafana/build/dashboards.ts';
+import { expandDashboardQuery, expandMacros, queryIntervalMs } from '../test/grafana/macros.ts';
 
 const toMs = (s: string) => Date.parse(s.replace(' ', 'T') + 'Z');
 const DAY = 86_400_000;
 
+const configFor = (dir: string, database: string) => loadConfig({ TWICHIST_DATA_DIR: dir, CLICKHOUSE_DATABASE: database, LOG_LEVEL: 'silent' });
+
 async function open(dir: string, database: string): Promise<ClickHouseClient> {
-  const client = await createClickHouse(loadConfig({ TWICHIST_DATA_DIR: dir, CLICKHOUSE_DATABASE: database, LOG_LEVEL: 'silent' }), { viaControl: false });
+  const client = await createClickHouse(configFor(dir, database), { viaControl: false });
   await migrateUp(client);
   return client;
 }
@@ -88,7 +100,54 @@ async function detection(dir: string, emote: string, sizeMin: number, sizeMax: n
 const BURST_VIEWS = ['burst_windows_mv', 'bursts_mv', 'hype_predictions_mv'];
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function incrementalCost(dir: string, copies: number, rounds: number) {
+/** Every `sql` string of a dashboard spec (panels, annotations). */
+function sqlOf(spec: unknown): string[] {
+  if (Array.isArray(spec)) return spec.flatMap(sqlOf);
+  if (spec === null || typeof spec !== 'object') return [];
+  return Object.entries(spec).flatMap(([k, v]) => (k === 'sql' && typeof v === 'string' ? [v] : sqlOf(v)));
+}
+
+const spread = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return { min: s[0], median: s[Math.floor(s.length / 2)], max: s[s.length - 1] };
+};
+
+/** Wall time per reader of the burst views, `runs` times each, readers in turn (see the header, 3.). */
+async function readerCost(client: ClickHouseClient, dir: string, runs: number) {
+  const [{ last }] = await count<{ last: number }>(client, 'SELECT toUInt32(max(`window`)) AS last FROM chat_30s', {});
+  const to = new Date((last + 65) * 1000);
+  const readers: Record<string, () => Promise<unknown>> = {};
+  for (const a of ALERTS.filter((x) => /\bburst_windows\b/.test(x.sql))) {
+    const sql = expandMacros(a.sql, { range: { from: new Date(to.getTime() - a.lookbackS * 1000), to }, intervalMs: 1000 });
+    readers[`alert: ${a.title}`] = () => count(client, sql, {});
+  }
+  const week = { from: new Date(to.getTime() - 7 * DAY), to };
+  const panels = [...new Set(DASHBOARDS.flatMap((d) => sqlOf(d.spec)).filter((q) => /\bFROM bursts\b/.test(q)))];
+  panels.forEach((q, i) => {
+    const sql = expandDashboardQuery(q, [{ name: 'channel', value: ['$__all'] }], { range: week, intervalMs: queryIntervalMs(week, 1000, '30s') });
+    readers[`dashboard: bursts panel ${i + 1} of ${panels.length}`] = () => count(client, sql, {});
+  });
+  const app = await buildApp({ config: configFor(dir, 'bench_incremental'), logger: createLogger('silent'), client, rateLimit: false, cacheTtlMs: 0 });
+  readers['api: burst list (limit 100)'] = async () => {
+    const res = await app.inject({ url: '/api/v1/analytics/riotgames_0/bursts?limit=100' });
+    if (res.statusCode !== 200) throw new Error(`burst list: HTTP ${res.statusCode} ${res.body.slice(0, 200)}`);
+  };
+  const day = Math.floor(last / 86_400) * 86_400;
+  readers['burst_windows: one channel-day'] = () =>
+    count(client, 'SELECT * FROM burst_windows WHERE channel = {c:String} AND `window` >= toDateTime({d:UInt32}) AND `window` < toDateTime({d:UInt32}) + INTERVAL 1 DAY', { c: 'riotgames_live', d: day });
+  const times: Record<string, number[]> = {};
+  for (let r = 0; r < runs; r++) {
+    for (const [name, read] of Object.entries(readers)) {
+      const started = performance.now();
+      await read();
+      (times[name] ??= []).push(Math.round(performance.now() - started));
+    }
+  }
+  await app.close();
+  return Object.fromEntries(Object.entries(times).map(([k, xs]) => [k, spread(xs)]));
+}
+
+async function incrementalCost(dir: string, copies: number, rounds: number, readerRuns: number) {
   const client = await open(dir, 'bench_incremental');
   const log = readChattyLog(RIOT_LOG);
   const t0 = toMs(log.messages[0].ts);
@@ -114,7 +173,8 @@ async function incrementalCost(dir: string, copies: number, rounds: number) {
     runs.push({ kind: late ? 'late' : 'live', views_ms });
   }
   const summary = (kind: string) => Object.fromEntries(BURST_VIEWS.map((v) => [v, median(runs.filter((x) => x.kind === kind).map((x) => x.views_ms[v]))]));
-  return { messages: log.messages.length * copies, copies, batch, initial_ms: initial, median_live_ms: summary('live'), median_late_ms: summary('late'), runs };
+  const readers_ms = await readerCost(client, dir, readerRuns);
+  return { messages: log.messages.length * copies, copies, batch, initial_ms: initial, median_live_ms: summary('live'), median_late_ms: summary('late'), runs, readers_ms };
 }
 
 if (!fs.existsSync(RIOT_LOG)) {
@@ -132,7 +192,7 @@ if (!fs.existsSync(RIOT_LOG)) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-bench-analytics-'));
   try {
     if (incremental) {
-      console.log(JSON.stringify({ incremental: await incrementalCost(dir, copies, arg('--rounds', 5)) }, null, 2));
+      console.log(JSON.stringify({ incremental: await incrementalCost(dir, copies, arg('--rounds', 5), arg('--reader-runs', 7)) }, null, 2));
     } else {
       const refresh = await refreshCost(dir, copies);
       const configs: Array<[string, number, number]> = process.argv.includes('--refresh-only') ? [] : quick ? [['BibleThump', 10, 40]] : [['BibleThump', 10, 40], ['Kreygasm', 10, 40], ['PogChamp', 40, 80]];

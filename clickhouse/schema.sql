@@ -19,6 +19,7 @@ CREATE TABLE burst_rows
     `deleted` UInt8
 )
 ENGINE = ReplacingMergeTree(version, deleted)
+PARTITION BY toYYYYMM(start)
 ORDER BY (kind, channel, emote, start)
 SETTINGS index_granularity = 8192;
 
@@ -39,6 +40,7 @@ CREATE TABLE burst_window_rows
     `deleted` UInt8
 )
 ENGINE = ReplacingMergeTree(version, deleted)
+PARTITION BY toYYYYMM(window)
 ORDER BY (kind, channel, emote, window)
 SETTINGS index_granularity = 8192;
 
@@ -341,7 +343,8 @@ SELECT
     tupleElement(x, 11) AS deleted
 FROM per_slice
 ARRAY JOIN arrayConcat(slice_rows, [tuple('', '', hour, slice_messages, 0., 0., 0., false, false, slice_uses, toUInt8(0))]) AS x
-ORDER BY kind = '' ASC;
+ORDER BY kind = '' ASC
+SETTINGS max_partitions_per_insert_block = 0;
 
 CREATE VIEW bursts
 (
@@ -741,7 +744,8 @@ SELECT
     version,
     deleted
 FROM all_rows
-ORDER BY kind = '' ASC;
+ORDER BY kind = '' ASC
+SETTINGS max_partitions_per_insert_block = 0;
 
 CREATE TABLE channel_signatures
 (
