@@ -34,6 +34,13 @@ export interface OpenClickHouseOptions {
    * while the long-running stage that owns it restarts (`import` publishing to JetStream).
    */
   controlOnly?: boolean;
+  /**
+   * Embedded only: how long to keep trying to open a folder another process holds before failing (ms;
+   * default 0, fail at once). For `up`: a short command on a folder nothing serves (`twichist status`,
+   * `sql`) holds it for a second or two, and an `up` started meanwhile failed with "Cannot lock file".
+   * Costs a second `up` on a served folder this long before it fails the same way.
+   */
+  lockWaitMs?: number;
 }
 
 /** `controlOnly` was asked and no twichist process serves the embedded database of the data folder. */
@@ -52,7 +59,7 @@ type ClientConnection = NonNullable<Parameters<typeof createClient>[0]>['connect
 type ChdbRawInsert = (params: { table: string; columns?: string[]; format: string; values: Buffer; settings?: ClickHouseSettings }) => Promise<unknown>;
 
 /** The embedded engine of this process, once opened: the control server serves it to other processes. */
-let embedded: { path: string; connection: ChConnection; rawInsert: ChdbRawInsert } | null = null;
+let embedded: { path: string; connection: ChConnection; rawInsert: ChdbRawInsert; close: () => Promise<void> } | null = null;
 
 /**
  * Rows already serialized as JSONCompactEachRow lines (without the final newline), inserted as they are
@@ -144,7 +151,7 @@ export async function createClickHouse(config: Config, opts: OpenClickHouseOptio
     if (remote) return embeddedClient(remote, database, createDatabase);
   }
   if (opts.controlOnly && embedded === null) throw new NoControlServerError(config.dataDir);
-  const client = await embeddedClient(await openEmbedded(embeddedPath), database, createDatabase);
+  const client = await embeddedClient(await openEmbedded(embeddedPath, opts.lockWaitMs ?? 0), database, createDatabase);
   const raw = embedded!.rawInsert;
   const rawInsert: RawInsert = async (table, columns, body, settings) => {
     try {
@@ -191,7 +198,32 @@ export function embeddedConnection(): ChConnection | null {
   return embedded?.connection ?? null;
 }
 
-async function openEmbedded(dir: string): Promise<ChConnection> {
+/**
+ * Closes this process's embedded engine, which releases the data folder's lock (clients' `close()` leave it
+ * open for the others). For a short command that must not keep the folder from a `twichist up` started
+ * meanwhile: every client of this process is unusable after.
+ */
+export async function closeEmbedded(): Promise<void> {
+  const e = embedded;
+  embedded = null;
+  await e?.close();
+}
+
+/** chdb's open, retried for `lockWaitMs` while it fails (another process holds the folder's lock). */
+async function createChdb(dir: string, lockWaitMs: number) {
+  const { createChdbConnection } = await import('chdb/connection');
+  const until = Date.now() + lockWaitMs;
+  for (;;) {
+    try {
+      return createChdbConnection({ path: dir });
+    } catch (err) {
+      if (Date.now() >= until) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+async function openEmbedded(dir: string, lockWaitMs: number): Promise<ChConnection> {
   // chdb binds one data folder per process; every client of this process shares the one connection.
   if (embedded) {
     if (embedded.path !== dir) throw new Error(`embedded ClickHouse is already open at ${embedded.path}; one data folder per process`);
@@ -199,9 +231,8 @@ async function openEmbedded(dir: string): Promise<ChConnection> {
   }
   // Every command that opens the embedded database comes here; only `up` runs the preflight's data folder check.
   makeDirs(dir, 'TWICHIST_DATA_DIR');
-  // Imported lazily: the server path must not load the engine library.
-  const { createChdbConnection } = await import('chdb/connection');
-  const chdbConnection = createChdbConnection({ path: dir });
+  // Imported lazily (in createChdb): the server path must not load the engine library.
+  const chdbConnection = await createChdb(dir, lockWaitMs);
   const raw = chdbConnection as unknown as ChConnection;
   // The settings calls have changed, with their defaults: the raw insert bypasses the wrapper, so it puts
   // them in its own SETTINGS clause. Without that an API read's max_execution_time (a session SET on chdb)
@@ -219,6 +250,7 @@ async function openEmbedded(dir: string): Promise<ChConnection> {
     path: dir,
     connection: shared,
     rawInsert: (p) => chdbConnection.chdb.rawInsert({ ...p, settings: { ...Object.fromEntries(changed), ...p.settings } } as never),
+    close: async () => void (await chdbConnection.close()),
   };
   return shared;
 }

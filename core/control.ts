@@ -248,16 +248,20 @@ function runningControl(dataDir: string): ControlFile | null {
 
 /**
  * For `twichist status`: the pid of the process serving `dataDir` and its {@link ProcessReport} (null when it
- * serves none), or null when no process answers within `timeoutMs`.
+ * serves none), or null when none runs (no control file, a dead pid, a refused port or another server on
+ * it: a stale file). `busy`: the pid lives and its port took the connection, but no answer came within
+ * `timeoutMs`. The same allowance as {@link connectControl} by default: the holder's JS thread runs its embedded
+ * queries, so a busy `up` answered a 3 s probe with nothing, and status called it absent and then failed
+ * on the folder's lock.
  */
-export async function controlStatus(dataDir: string, timeoutMs = 1000): Promise<{ pid: number; report: ProcessReport | null } | null> {
+export async function controlStatus(dataDir: string, timeoutMs = CONTROL_ANSWER_MS): Promise<{ pid: number; report: ProcessReport | null; busy: boolean } | null> {
   const info = runningControl(dataDir);
   if (info === null) return null;
   try {
     const res = await fetch(`http://127.0.0.1:${info.port}/ch/status`, { method: 'POST', headers: { authorization: `Bearer ${info.secret}` }, body: '{}', signal: AbortSignal.timeout(timeoutMs) });
-    if (res.status === 404) return { pid: info.pid, report: null };
-    return res.status === 200 ? { pid: info.pid, report: (await res.json()) as ProcessReport } : null;
-  } catch {
-    return null;
+    if (res.status === 404) return { pid: info.pid, report: null, busy: false };
+    return res.status === 200 ? { pid: info.pid, report: (await res.json()) as ProcessReport, busy: false } : null;
+  } catch (err) {
+    return (err as Error).name === 'TimeoutError' ? { pid: info.pid, report: null, busy: true } : null;
   }
 }

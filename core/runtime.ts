@@ -340,8 +340,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   try {
     const embedded = config.clickhouse.url === null;
     step(embedded ? `opening embedded ClickHouse in ${config.clickhouse.embeddedPath}` : `connecting to ClickHouse at ${config.clickhouse.url}`);
-    // viaControl false: the runtime must own the folder; a second `up` on it fails with "Cannot lock".
-    s.client = await createClickHouse(config, { viaControl: false, requestTimeoutMs: apiRequestTimeoutMs(config.api.queryTimeoutS) });
+    // viaControl false: the runtime must own the folder; a second `up` on it fails with "Cannot lock" (after
+    // lockWaitMs: a short command that opened the folder nothing served, `status` or `sql`, lets it go in seconds).
+    s.client = await createClickHouse(config, { viaControl: false, lockWaitMs: 10_000, requestTimeoutMs: apiRequestTimeoutMs(config.api.queryTimeoutS) });
     const client = s.client;
     if (opts.migrate ?? true) {
       const { migrateUp, applyRetention } = await import('../clickhouse/migrate.ts');
@@ -356,9 +357,12 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     if (embedded) {
       const { startControlServer } = await import('./control.ts');
       // `twichist status` asks here for what no table or NATS knows: the in-process queue and enrich's counters.
+      // started_at: status does not call a followed channel without lifecycle rows a problem for the first minutes
+      const startedAt = new Date().toISOString();
       const status = () => {
         const m = s.enrich?.metrics;
         return {
+          started_at: startedAt,
           bus: s.bus ? { kind: s.bus.kind, queued: s.bus.queued?.() ?? null } : null,
           enrich: m ? { acked: m.busAcked, naked: m.busNaked, dead_letters: m.deadLetters, transient_failures: m.transientFailures } : null,
         };

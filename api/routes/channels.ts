@@ -18,11 +18,16 @@ const channelSchema = z.object({
   channel_id: z.string().nullable(),
   /** In the `channels` table (followed by ingest); false for channels that only have imported history. */
   configured: z.boolean(),
+  /**
+   * Followed by ingest: an enabled `channels` row, or a login of this process's TWITCH_CHANNELS (the ingestor
+   * joins those with or without a row). Only followed channels can be `stalled`.
+   */
+  followed: z.boolean(),
   enabled: z.boolean(),
   added_at: isoTime.nullable(),
   messages: z.number(),
   last_message_at: isoTime.nullable(),
-  /** From the in-process ingestor, else the latest `ingest_events` row (`stalled`: it says joined or joining but is older than 3 heartbeat periods); null when unknown. */
+  /** From the in-process ingestor, else the latest `ingest_events` row (`stalled`: a followed channel whose row says joined or joining but is older than 3 heartbeat periods); null when unknown (a followed channel: no ingestor has connected with it yet). */
   ingest_state: ingestStateSchema.nullable(),
 });
 export type ChannelOut = z.infer<typeof channelSchema>;
@@ -90,8 +95,12 @@ const configRows = (client: ClickHouseClient) =>
  * The channel list of `GET /api/v1/channels` (followed ones, then ones with stored history only), and each
  * channel's latest lifecycle row it judged `ingest_state` by (empty when `ingest`, the in-process ingestor,
  * answers instead). `twichist status` reads it too, so the API and the operator see one definition of stalled.
+ * `envChannels` (the config's TWITCH_CHANNELS) are followed whether or not they have a table row or chat: the
+ * full stack's ingest follows them without a row, so judged by their lifecycle rows alone a dead ingestor's
+ * channel read `joined` for ever and one whose join was refused was not listed at all. A table row that is
+ * disabled still shows `disabled`, as before.
  */
-export async function listChannels(client: ClickHouseClient, ingest: IngestControl | null): Promise<{ channels: ChannelOut[]; latest: Map<string, LatestLifecycle> }> {
+export async function listChannels(client: ClickHouseClient, ingest: IngestControl | null, envChannels: readonly string[]): Promise<{ channels: ChannelOut[]; latest: Map<string, LatestLifecycle> }> {
   const [configured, counts, lifecycle] = await Promise.all([
     configRows(client),
     channelSummaries(client),
@@ -120,6 +129,7 @@ export async function listChannels(client: ClickHouseClient, ingest: IngestContr
       login: c.login,
       channel_id: c.channel_id ?? s?.channel_id ?? null,
       configured: true,
+      followed: c.enabled,
       enabled: c.enabled,
       added_at: iso(Number(c.added_at_ms)),
       messages: s?.n ?? 0,
@@ -127,9 +137,14 @@ export async function listChannels(client: ClickHouseClient, ingest: IngestContr
       ingest_state: !c.enabled ? 'disabled' : (live[c.login] ?? followedState(c.login)),
     });
   }
+  for (const login of envChannels) {
+    if (out.has(login)) continue;
+    const s = stats.get(login);
+    out.set(login, { login, channel_id: s?.channel_id ?? null, configured: false, followed: true, enabled: true, added_at: null, messages: s?.n ?? 0, last_message_at: s ? iso(Number(s.last_ms)) : null, ingest_state: live[login] ?? followedState(login) });
+  }
   for (const s of counts) {
     if (out.has(s.channel)) continue;
-    out.set(s.channel, { login: s.channel, channel_id: s.channel_id, configured: false, enabled: false, added_at: null, messages: s.n, last_message_at: iso(Number(s.last_ms)), ingest_state: live[s.channel] ?? eventState(s.channel) });
+    out.set(s.channel, { login: s.channel, channel_id: s.channel_id, configured: false, followed: false, enabled: false, added_at: null, messages: s.n, last_message_at: iso(Number(s.last_ms)), ingest_state: live[s.channel] ?? eventState(s.channel) });
   }
   return { channels: [...out.values()].sort((a, b) => a.login.localeCompare(b.login)), latest };
 }
@@ -150,7 +165,7 @@ export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
   };
 
   const one = async (login: string) => {
-    const c = (await listChannels(ctx.client, ctx.ingest)).channels.find((x) => x.login === login);
+    const c = (await listChannels(ctx.client, ctx.ingest, ctx.config.twitch.channels)).channels.find((x) => x.login === login);
     if (!c) throw new ApiError(404, `channel ${login} is not followed and has no stored messages`);
     return c;
   };
@@ -159,7 +174,7 @@ export function channelRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
     app.get(
       '/',
       { schema: { summary: 'Channels: followed ones and ones with stored history', tags: ['channels'], response: { 200: z.object({ items: z.array(channelSchema) }), ...errorResponses } } },
-      async () => ({ items: (await listChannels(ctx.client, ctx.ingest)).channels }),
+      async () => ({ items: (await listChannels(ctx.client, ctx.ingest, ctx.config.twitch.channels)).channels }),
     );
 
     app.post(

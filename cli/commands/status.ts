@@ -10,8 +10,8 @@ import { connect } from '@nats-io/transport-node';
 import { listChannels } from '../../api/routes/channels.ts';
 import { rows } from '../../api/db.ts';
 import { appliedMigrations, listMigrations } from '../../clickhouse/migrate.ts';
-import { CH_ERROR, clickHouseCode, createClickHouse, type ClickHouseClient } from '../../core/clickhouse.ts';
-import type { Config } from '../../core/config.ts';
+import { CH_ERROR, clickHouseCode, closeEmbedded, createClickHouse, type ClickHouseClient } from '../../core/clickhouse.ts';
+import { INGEST_STALLED_S, type Config } from '../../core/config.ts';
 import { controlStatus, type ProcessReport } from '../../core/control.ts';
 import { listModels } from '../../enrich/models/pull.ts';
 import { DEFAULT_MODELS } from '../../enrich/models/manifest.ts';
@@ -33,6 +33,14 @@ const CLICKHOUSE_TIMEOUT_MS = 10_000;
 const STORAGE_TABLES = [...RAW_TABLES, 'dead_letters'];
 
 /**
+ * How long after a fresh start a followed channel without any `ingest_events` row is not yet a problem: the
+ * stall allowance (3 heartbeat periods, 6 min), ample for the ingestor to connect and enrich to store its
+ * first rows (seconds), as the stall rule allows a restart before calling a channel stalled. A fresh start is
+ * the serving `up`'s start, the database's first migration (a new full stack) or the channel's `added_at`.
+ */
+const NOT_JOINED_GRACE_MS = INGEST_STALLED_S * 1000;
+
+/**
  * Rows per table from the parts' metadata: no data is read, where `count()` would open every part. Exact
  * for these MergeTree tables (every raw row is stored once, and opt-out deletes rewrite the parts).
  */
@@ -41,6 +49,8 @@ const PART_ROWS_SQL = 'SELECT table, toUInt64(sum(rows)) AS n FROM system.parts 
 interface ChannelStatus {
   login: string;
   enabled: boolean;
+  /** No ingestor has connected with it (no `ingest_events` row) and no fresh start explains that: a problem. */
+  not_joined: boolean;
   /** As the API's `ingest_state`. */
   ingest_state: string | null;
   /** Type of the channel's latest `ingest_events` row: `alive` is the heartbeat of a joined ingestor. */
@@ -71,7 +81,7 @@ export interface Status {
   problems: string[];
   data_dir: string;
   /** The twichist process serving the embedded database and what it reports about itself, or null when none runs. */
-  process: { pid: number; report: ProcessReport | null } | null;
+  process: { pid: number; report: ProcessReport | null; busy: boolean } | null;
   clickhouse: ClickHouseStatus;
   bus: BusStatus;
   journal: { dir: string; pending: number };
@@ -86,40 +96,57 @@ function timeLimit<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 }
 
-async function readClickHouse(config: Config, served: boolean): Promise<ClickHouseStatus> {
+async function readClickHouse(config: Config, serving: Status['process'], now: number): Promise<ClickHouseStatus> {
   const { url, embeddedPath } = config.clickhouse;
+  const served = serving !== null;
   const out: ClickHouseStatus = { at: url ?? embeddedPath, error: null, channels: [], rows: null, dead_letters: null, migrations: null };
+  // Opening the folder under a live holder fails on its lock: say it is busy instead.
+  if (serving?.busy) return { ...out, error: `twichist pid ${serving.pid} holds the data folder but did not answer within 15 s (busy with a long query?); run \`twichist status\` again` };
   // Opening a folder that is not there would create an empty database: say so instead.
   if (url === null && !served && !fs.existsSync(embeddedPath)) return { ...out, error: noSchemaHint(config) };
   let client: ClickHouseClient | null = null;
   try {
     client = await createClickHouse(config, { createDatabase: false, requestTimeoutMs: NETWORK_TIMEOUT_MS });
-    return await timeLimit(readTables(client, config, out), CLICKHOUSE_TIMEOUT_MS, 'ClickHouse');
+    const startedAt = serving?.report?.started_at;
+    return await timeLimit(readTables(client, config, out, typeof startedAt === 'string' ? Date.parse(startedAt) : null, now), CLICKHOUSE_TIMEOUT_MS, 'ClickHouse');
   } catch (err) {
     const code = clickHouseCode(err);
     if (code === CH_ERROR.UNKNOWN_DATABASE || code === CH_ERROR.UNKNOWN_TABLE) return { ...out, error: noSchemaHint(config) };
     return { ...out, error: `ClickHouse (${out.at}) cannot be read: ${firstLine(err)}` };
   } finally {
     await client?.close();
+    // Opened here (nothing served the folder): let its lock go now, not at exit, for an `up` starting meanwhile
+    // (it also waits up to 10 s for the lock). Held ~0.5-2 s: the engine's start and the reads.
+    if (url === null && !served) await closeEmbedded();
   }
 }
 
-async function readTables(client: ClickHouseClient, config: Config, out: ClickHouseStatus): Promise<ClickHouseStatus> {
+async function readTables(client: ClickHouseClient, config: Config, out: ClickHouseStatus, upStartedMs: number | null, now: number): Promise<ClickHouseStatus> {
   const applied = await appliedMigrations(client, { readOnly: true });
+  const [{ first_ms }] = await rows<{ first_ms: number | null }>(client, 'SELECT if(count() = 0, NULL, toUnixTimestamp64Milli(min(at))) AS first_ms FROM schema_migrations');
+  const freshSince = Math.max(upStartedMs ?? 0, Number(first_ms ?? 0));
   const shipped = listMigrations();
   const done = new Set(applied.map((a) => a.version));
   const known = new Set(shipped.map((m) => m.version));
-  const [parts, { channels, latest }] = await Promise.all([rows<{ table: string; n: number }>(client, PART_ROWS_SQL, { tables: STORAGE_TABLES }), listChannels(client, null)]);
+  const [parts, { channels, latest }] = await Promise.all([rows<{ table: string; n: number }>(client, PART_ROWS_SQL, { tables: STORAGE_TABLES }), listChannels(client, null, config.twitch.channels)]);
   const counts = Object.fromEntries(STORAGE_TABLES.map((t) => [t, Number(parts.find((p) => p.table === t)?.n ?? 0)]));
-  const followed = new Set(config.twitch.channels);
   return {
     ...out,
-    // followed: the `channels` table (the API's list) and this environment's TWITCH_CHANNELS; not channels with imported history only
+    // the `channels` table (the API's list) and this environment's TWITCH_CHANNELS; not channels with imported history only
     channels: channels
-      .filter((c) => c.configured || followed.has(c.login))
+      .filter((c) => c.configured || c.followed)
       .map((c) => {
         const l = latest.get(c.login);
-        return { login: c.login, enabled: c.enabled || !c.configured, ingest_state: c.ingest_state, last_ingest_event: l?.event ?? null, last_heartbeat_at: l ? new Date(Number(l.last_ms)).toISOString() : null, last_message_at: c.last_message_at };
+        const since = Math.max(freshSince, c.added_at === null ? 0 : Date.parse(c.added_at));
+        return {
+          login: c.login,
+          enabled: c.enabled,
+          not_joined: c.followed && l === undefined && now - since > NOT_JOINED_GRACE_MS,
+          ingest_state: c.ingest_state,
+          last_ingest_event: l?.event ?? null,
+          last_heartbeat_at: l ? new Date(Number(l.last_ms)).toISOString() : null,
+          last_message_at: c.last_message_at,
+        };
       }),
     rows: counts,
     dead_letters: counts.dead_letters,
@@ -182,6 +209,8 @@ export function problemsOf(s: Omit<Status, 'healthy' | 'problems'>): string[] {
     // parted while enabled: Twitch refused the join or parted the channel, so its chat is not received
     if (c.ingest_state === 'stalled' || (c.ingest_state === 'parted' && c.enabled)) {
       out.push(`channel #${c.login}: ingest ${c.ingest_state}, last ingest event ${c.last_ingest_event ?? 'none'} at ${c.last_heartbeat_at ?? 'never'} (ingest_events says why; the Overview dashboard's "Followed channels" too)`);
+    } else if (c.not_joined) {
+      out.push(`channel #${c.login}: not joined yet: no ingest event for it at all, so no ingestor has connected with it (is \`twichist ingest\` or \`up\` running with it in TWITCH_CHANNELS or the channels table?)`);
     }
   }
   if (s.bus.kind === 'jetstream' && s.bus.error !== null) out.push(s.bus.error);
@@ -198,10 +227,10 @@ const ago = (iso: string | null, now: number): string => {
 export function formatStatus(s: Status, now = Date.now()): string {
   const lines = [`twichist status: data in ${s.data_dir}`];
   const ch = s.clickhouse;
-  lines.push(`ClickHouse  ${ch.at}${s.process ? `, served by twichist pid ${s.process.pid}` : ''}${ch.error === null ? '' : ': not readable'}`);
+  lines.push(`ClickHouse  ${ch.at}${s.process ? `, ${s.process.busy ? 'held by busy' : 'served by'} twichist pid ${s.process.pid}` : ''}${ch.error === null ? '' : ': not readable'}`);
   lines.push(`channels    ${ch.channels.length === 0 ? (ch.error === null ? 'none followed' : '?') : `${ch.channels.length} followed`}`);
   for (const c of ch.channels) {
-    lines.push(`  #${c.login.padEnd(25)} ${(c.ingest_state ?? 'unknown').padEnd(8)}  last heartbeat ${ago(c.last_heartbeat_at, now)}${c.last_ingest_event && c.last_ingest_event !== 'alive' ? ` [${c.last_ingest_event}]` : ''}  last message ${ago(c.last_message_at, now)}`);
+    lines.push(`  #${c.login.padEnd(25)} ${(c.ingest_state ?? (c.not_joined ? 'not joined' : 'unknown')).padEnd(8)}  last heartbeat ${ago(c.last_heartbeat_at, now)}${c.last_ingest_event && c.last_ingest_event !== 'alive' ? ` [${c.last_ingest_event}]` : ''}  last message ${ago(c.last_message_at, now)}`);
   }
   const b = s.bus;
   if (b.kind === 'jetstream') {
@@ -209,7 +238,7 @@ export function formatStatus(s: Status, now = Date.now()): string {
   } else {
     // only a process on the embedded database serves a control server to ask
     const alone = ch.at.includes('://') ? 'with CLICKHOUSE_URL no process serves a control server to ask' : 'no twichist process runs on this data folder';
-    lines.push(`bus         in-process${b.pid === null ? ` (${alone})` : `, twichist pid ${b.pid}: ${b.queued ?? '?'} bus messages queued or unacknowledged`}`);
+    lines.push(`bus         in-process${b.pid === null ? ` (${alone})` : s.process?.busy ? `, twichist pid ${b.pid}: busy, did not answer` : `, twichist pid ${b.pid}: ${b.queued ?? '?'} bus messages queued or unacknowledged`}`);
   }
   if (ch.rows) lines.push(`storage     ${Object.entries(ch.rows).map(([t, n]) => `${t} ${n}`).join(', ')}`);
   if (ch.migrations) lines.push(`            migrations: ${ch.migrations.applied} applied of ${ch.migrations.shipped} shipped`);
@@ -235,9 +264,10 @@ export const command: Command = {
   async run(args, ctx) {
     const { flags } = parseArgs(args, { json: 'boolean' });
     const config = ctx.config();
-    const serving = config.clickhouse.url === null ? await controlStatus(config.dataDir, NETWORK_TIMEOUT_MS) : null;
+    // connectControl's allowance (15 s), not NETWORK_TIMEOUT_MS: a busy holder's JS thread answers late
+    const serving = config.clickhouse.url === null ? await controlStatus(config.dataDir) : null;
     const [clickhouse, nats, models] = await Promise.all([
-      readClickHouse(config, serving !== null),
+      readClickHouse(config, serving, Date.now()),
       config.nats.url === null ? null : readNats(config.nats),
       readModels(config.models.dir),
     ]);

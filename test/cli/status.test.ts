@@ -4,7 +4,9 @@
  * dependencies that accept connections but never answer.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import net from 'node:net';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { createClickHouse } from '../../core/clickhouse.ts';
@@ -17,7 +19,7 @@ import { ensureChatStream } from '../../ingest/jetstream.ts';
 import { rows } from '../../api/db.ts';
 import { testDatabase, type TestDatabase } from '../support/clickhouse.ts';
 import { deleteStream, tryConnectNats, uniqueNatsEnv } from '../support/nats.ts';
-import { runCli } from './harness.ts';
+import { ROOT, runCli, tempDir } from './harness.ts';
 import type { Status } from '../../cli/commands/status.ts';
 
 let db: TestDatabase;
@@ -83,6 +85,93 @@ test('a stalled followed channel and a dead letter: each named on one line, exit
   const fixed = await runCli(['status'], env(), 60_000);
   assert.equal(fixed.code, 0, fixed.stdout);
   assert.match(fixed.stdout, /\nhealthy\n$/);
+});
+
+test('TWITCH_CHANNELS logins are followed without a table row or chat: a dead ingestor is stalled, a refused join listed, no lifecycle row "not joined yet" after a fresh start\'s grace', { timeout: 120_000 }, async () => {
+  const hourAgo = Date.now() - 3_600_000;
+  const lifecycle = (id: string, channel: string, event: string, detail: string | null) => ({ id, channel, ts: hourAgo, received_at: hourAgo, source: 'live', event, detail, ingestor: 'test:1' });
+  await insert('ingest_events', [lifecycle('e1', 'deadchan', 'joined', null), lifecycle('e2', 'refusedchan', 'parted', 'join failed: msg_banned')]);
+  await insert('messages', [{ id: 'm-dead', channel: 'deadchan', ts: hourAgo, received_at: hourAgo, source: 'live', login: 'a', text: 'hi' }]);
+  const vars = env({ TWITCH_CHANNELS: 'deadchan,refusedchan,newchan' });
+
+  // the test database was migrated minutes ago: a fresh start, so newchan (no row at all) is not flagged yet
+  const fresh = await statusJson(vars);
+  assert.equal(fresh.code, 1);
+  const byLogin = Object.fromEntries(fresh.status.clickhouse.channels.map((c) => [c.login, c]));
+  assert.deepEqual([byLogin.deadchan?.ingest_state, byLogin.refusedchan?.ingest_state, byLogin.newchan?.ingest_state], ['stalled', 'parted', null]);
+  const mine = (ps: string[]) => ps.filter((p) => /#(deadchan|refusedchan|newchan)\b/.test(p)).sort();
+  assert.equal(mine(fresh.status.problems).length, 2, fresh.status.problems.join('\n'));
+  assert.match(mine(fresh.status.problems)[0], /^channel #deadchan: ingest stalled, last ingest event joined at /);
+  assert.match(mine(fresh.status.problems)[1], /^channel #refusedchan: ingest parted, last ingest event parted at /);
+
+  // a database first migrated an hour ago (an older ledger row of an applied version): newchan is now a problem
+  const [m] = await rows<{ name: string; checksum: string }>(db.client, 'SELECT name, checksum FROM schema_migrations WHERE version = 1 LIMIT 1');
+  await insert('schema_migrations', [{ version: 1, name: m.name, checksum: m.checksum, applied: true, at: hourAgo }]);
+  const old = await statusJson(vars);
+  assert.match(mine(old.status.problems).join('\n'), /^channel #newchan: not joined yet: no ingest event for it at all/m);
+  assert.equal(mine(old.status.problems).length, 3, old.status.problems.join('\n'));
+  const text = await runCli(['status'], vars, 60_000);
+  assert.match(text.stdout, /^ {2}#newchan +not joined /m);
+});
+
+test('a holder whose JS thread is busy for seconds is reported as the serving process, not absent', { timeout: 120_000 }, async () => {
+  const dir = tempDir('twichist-status-busy-');
+  const holder = spawn(process.execPath, ['--input-type=module', '-e', `
+    import { createClickHouse } from ${JSON.stringify(path.join(ROOT, 'core/clickhouse.ts'))};
+    import { startControlServer } from ${JSON.stringify(path.join(ROOT, 'core/control.ts'))};
+    import { loadConfig } from ${JSON.stringify(path.join(ROOT, 'core/config.ts'))};
+    import { createLogger } from ${JSON.stringify(path.join(ROOT, 'core/logger.ts'))};
+    const config = loadConfig({ TWICHIST_DATA_DIR: ${JSON.stringify(dir)} });
+    await createClickHouse(config, { viaControl: false });
+    await startControlServer({ dataDir: config.dataDir, logger: createLogger('silent'), status: () => ({ bus: { queued: 7 } }) });
+    console.log('ready');
+    // busy 5 s of every 5.1 s: longer than the 3 s probe status had, within connectControl's 15 s
+    setInterval(() => { const t = Date.now(); while (Date.now() - t < 5000); }, 100);
+  `], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      holder.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+      holder.once('exit', (c) => reject(new Error(`holder exited ${c}`)));
+    });
+    const { status } = await statusJson({ TWICHIST_DATA_DIR: dir });
+    assert.equal(status.process?.pid, holder.pid, JSON.stringify(status));
+    assert.deepEqual(status.bus, { kind: 'in-process', pid: holder.pid, queued: 7 });
+    assert.doesNotMatch(status.clickhouse.error ?? '', /lock/i);
+  } finally {
+    holder.kill('SIGKILL');
+    await new Promise((r) => holder.once('exit', r));
+  }
+});
+
+test('an open with lockWaitMs (as up\'s) waits for a short command that holds the folder instead of failing on its lock', { timeout: 60_000 }, async () => {
+  const dir = tempDir('twichist-status-lock-');
+  const open = (holdMs: number, lockWaitMs: number) =>
+    spawn(process.execPath, ['--input-type=module', '-e', `
+      import { closeEmbedded, createClickHouse } from ${JSON.stringify(path.join(ROOT, 'core/clickhouse.ts'))};
+      import { loadConfig } from ${JSON.stringify(path.join(ROOT, 'core/config.ts'))};
+      await createClickHouse(loadConfig({ TWICHIST_DATA_DIR: ${JSON.stringify(dir)} }), { viaControl: false, lockWaitMs: ${lockWaitMs} });
+      console.log('opened');
+      await new Promise((r) => setTimeout(r, ${holdMs}));
+      await closeEmbedded();
+      console.log('released');
+      await new Promise((r) => setTimeout(r, 5000));
+    `], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const short = open(2000, 0);
+  const out = (p: ReturnType<typeof open>) => {
+    let text = '';
+    p.stdout!.on('data', (d: Buffer) => (text += d.toString()));
+    return () => text;
+  };
+  const shortOut = out(short);
+  try {
+    await new Promise<void>((resolve) => short.stdout!.on('data', () => shortOut().includes('opened') && resolve()));
+    const waiting = open(0, 10_000);
+    const code = await new Promise<number | null>((r) => waiting.once('exit', r));
+    assert.equal(code, 0, 'the second open failed on the lock');
+    assert.ok(shortOut().includes('released'));
+  } finally {
+    short.kill('SIGKILL');
+  }
 });
 
 test('pending migrations are a problem naming them; a database nothing created is said so and status creates nothing', { timeout: 180_000 }, async () => {
