@@ -338,7 +338,7 @@ async function optOutNow(client: ClickHouseClient, login: string, log: FastifyBa
     clickhouse_settings: SYNC,
   });
   await client.command({ query: 'ALTER TABLE user_notices DELETE WHERE login = {login:String} OR user_id IN {ids:Array(String)}', query_params: params, clickhouse_settings: SYNC });
-  await blankNoticeParties(client, login, userIds, spellings);
+  await blankNoticeParties(client, logins, userIds, spellings);
   await client.command({ query: 'ALTER TABLE user_names DELETE WHERE login = {login:String} OR user_id IN {ids:Array(String)}', query_params: params, clickhouse_settings: SYNC });
   await clearDeadLetters(client, logins, userIds, spellings, log);
 
@@ -426,13 +426,13 @@ async function clearDeadLetters(client: ClickHouseClient, logins: string[], ids:
  * By id where the notice has one, by login, and for imported text logs (no params) by the name after
  * " to "/" from " in the sentence, compared with the user's logins and display names (lowercased).
  */
-async function blankNoticeParties(client: ClickHouseClient, login: string, ids: string[], spellings: string[]): Promise<void> {
-  const params: Params = { login, ids, spellings, partyTypes: [...PARTY_NOTICE_TYPES], partyRe: SYSTEM_MSG_PARTY };
+async function blankNoticeParties(client: ClickHouseClient, logins: string[], ids: string[], spellings: string[]): Promise<void> {
+  const params: Params = { logins, ids, spellings, partyTypes: [...PARTY_NOTICE_TYPES], partyRe: SYSTEM_MSG_PARTY };
   const named = NOTICE_PARTIES.map((p, i) => {
     params[`pid${i}`] = [...p.ids];
     params[`plogin${i}`] = [...p.logins];
     params[`pdrop${i}`] = [...p.drop];
-    return `(hasAny(arrayMap(x -> params[x], {pid${i}:Array(String)}), {ids:Array(String)}) OR has(arrayMap(x -> lower(params[x]), {plogin${i}:Array(String)}), {login:String}))`;
+    return `(hasAny(arrayMap(x -> params[x], {pid${i}:Array(String)}), {ids:Array(String)}) OR hasAny(arrayMap(x -> lower(params[x]), {plogin${i}:Array(String)}), {logins:Array(String)}))`;
   });
   const inSentence = "(notice_type IN {partyTypes:Array(String)} AND hasAny(arrayMap(w -> lower(w), extractAll(ifNull(system_msg, ''), {partyRe:String})), {spellings:Array(String)}))";
   const drop = named.map((n, i) => `(${n} AND has({pdrop${i}:Array(String)}, k))`).join(' OR ');

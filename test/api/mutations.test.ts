@@ -342,9 +342,13 @@ describe('opt-out', { skip }, () => {
     await imported('rejected.irc', `@badges=;display-name=Privacy_New_Name;id=privacy-raw-1;room-id=71092938;tmi-sent-ts=${t.ts + 50};user-id=990000001 :privacy_new_name!privacy_new_name@privacy_new_name.tmi.twitch.tv PRIVMSG #xqc :${long}\n`, (rej) => writer.add(rej));
     await writer.flush();
     assert.equal(writer.written, 1);
+    // another user continues a gift sub the user gave under the old login (real line, tmi-rs; MIT)
+    const [upgrade] = fixtureNotices(['tmi__msg__user_notice__tests__parse_anonsubmysterygift.snap']);
+    assert.equal(upgrade.params['sender-login'], 'stridezgum');
+    await storeEvents(f.db.config, f.db.client, [{ ...upgrade, id: 'privacy-upgrade-1', params: { ...upgrade.params, 'sender-login': 'privacy_old_name', 'sender-name': 'Privacy_Old_Name' }, system_msg: null }]);
     await refreshDerived(f.db.client, { views: ['channel_streams_mv', 'stream_chatters_mv', 'chatter_features_mv'], skipHypeModel: true });
     const names = ['privacy_old_name', 'privacy_new_name', '990000001'];
-    assert.deepEqual(Object.keys(await tablesNaming(names)).sort(), ['chatter_features', 'dead_letters', 'messages', 'stream_chatters', 'user_names']);
+    assert.deepEqual(Object.keys(await tablesNaming(names)).sort(), ['chatter_features', 'dead_letters', 'messages', 'stream_chatters', 'user_names', 'user_notices']);
 
     const r = await f.app.inject({ method: 'POST', url: '/api/v1/users/privacy_new_name/opt-out', headers: auth });
     assert.equal(r.statusCode, 200, r.body);
