@@ -220,7 +220,7 @@ class ControlConnection implements ChConnection {
  * the folder itself, which failed with "Cannot lock file". A stale file is still found at once: its pid
  * is gone, or nothing listens on its port (connection refused), or something else does (not a 200).
  */
-const CONTROL_ANSWER_MS = 15_000;
+export const CONTROL_ANSWER_MS = 15_000;
 
 /**
  * Returns a connection to the process that holds `dataDir`'s embedded database, or null when none is

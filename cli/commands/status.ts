@@ -12,7 +12,7 @@ import { rows } from '../../api/db.ts';
 import { appliedMigrations, listMigrations } from '../../clickhouse/migrate.ts';
 import { CH_ERROR, clickHouseCode, closeEmbedded, createClickHouse, type ClickHouseClient } from '../../core/clickhouse.ts';
 import { INGEST_STALLED_S, type Config } from '../../core/config.ts';
-import { controlStatus, type ProcessReport } from '../../core/control.ts';
+import { CONTROL_ANSWER_MS, controlStatus, type ProcessReport } from '../../core/control.ts';
 import { listModels } from '../../enrich/models/pull.ts';
 import { DEFAULT_MODELS } from '../../enrich/models/manifest.ts';
 import { RAW_TABLES } from '../../enrich/rows.ts';
@@ -101,7 +101,7 @@ async function readClickHouse(config: Config, serving: Status['process'], now: n
   const served = serving !== null;
   const out: ClickHouseStatus = { at: url ?? embeddedPath, error: null, channels: [], rows: null, dead_letters: null, migrations: null };
   // Opening the folder under a live holder fails on its lock: say it is busy instead.
-  if (serving?.busy) return { ...out, error: `twichist pid ${serving.pid} holds the data folder but did not answer within 15 s (busy with a long query?); run \`twichist status\` again` };
+  if (serving?.busy) return { ...out, error: `twichist pid ${serving.pid} holds the data folder but did not answer within ${CONTROL_ANSWER_MS / 1000} s (busy with a long query?); run \`twichist status\` again` };
   // Opening a folder that is not there would create an empty database: say so instead.
   if (url === null && !served && !fs.existsSync(embeddedPath)) return { ...out, error: noSchemaHint(config) };
   let client: ClickHouseClient | null = null;
@@ -264,7 +264,7 @@ export const command: Command = {
   async run(args, ctx) {
     const { flags } = parseArgs(args, { json: 'boolean' });
     const config = ctx.config();
-    // connectControl's allowance (15 s), not NETWORK_TIMEOUT_MS: a busy holder's JS thread answers late
+    // connectControl's allowance (CONTROL_ANSWER_MS), not NETWORK_TIMEOUT_MS: a busy holder's JS thread answers late
     const serving = config.clickhouse.url === null ? await controlStatus(config.dataDir) : null;
     const [clickhouse, nats, models] = await Promise.all([
       readClickHouse(config, serving, Date.now()),
