@@ -19,6 +19,8 @@ export interface RefreshOptions {
   /** Skip loading the saved hype weights into `hype_model` (default: load when they changed). */
   skipHypeModel?: boolean;
   onRefreshed?: (view: string, ms: number) => void;
+  /** Aborted: start no further refresh and return the views refreshed so far (a shutdown). */
+  signal?: AbortSignal;
 }
 
 interface ViewRow { name: string; create_table_query: string }
@@ -74,9 +76,11 @@ export async function refreshDerived(client: ClickHouseClient, opts: RefreshOpti
   if (!opts.skipHypeModel) await loadHypeModel(client);
   let views = await refreshableViews(client);
   if (opts.views) views = views.filter((v) => opts.views!.includes(v));
+  const done: string[] = [];
   for (const view of views) {
     const started = Date.now();
     for (let attempt = 0; attempt < 3; attempt++) {
+      if (opts.signal?.aborted) return done;
       const asked = await serverNow(client);
       // Identifiers cannot be query parameters; `view` comes from system.tables and is checked here.
       if (!/^\w+$/.test(view)) throw new Error(`unexpected view name ${JSON.stringify(view)}`);
@@ -91,8 +95,9 @@ export async function refreshDerived(client: ClickHouseClient, opts: RefreshOpti
       if (row && row.t >= asked) break;
     }
     opts.onRefreshed?.(view, Date.now() - started);
+    done.push(view);
   }
-  return views;
+  return done;
 }
 
 async function serverNow(client: ClickHouseClient): Promise<number> {

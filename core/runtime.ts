@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createClickHouse, type ClickHouseClient } from './clickhouse.ts';
+import { createClickHouse, shutdownEmbedded, type ClickHouseClient } from './clickhouse.ts';
 import { ConfigError, type Config } from './config.ts';
 import type { BusConsumer, BusPublisher } from './bus.ts';
 import type { Logger } from './logger.ts';
@@ -306,8 +306,11 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     live?: Promise<LiveStage>;
   } = {};
   let stopping: Promise<void> | null = null;
+  // Ends refreshDerived() between views: the shutdown must not race a loop that starts the next one.
+  const stopRefreshes = new AbortController();
   const stop = () =>
     (stopping ??= (async () => {
+      stopRefreshes.abort();
       const errors: unknown[] = [];
       const run = async (name: string, fn: (() => Promise<void>) | undefined) => {
         if (!fn) return;
@@ -333,7 +336,11 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         await s.bus!.stop();
       }));
       await run('closing the control server', s.control && (() => s.control!.stop()));
-      await run('closing ClickHouse', s.client && (() => s.client!.close()));
+      await run('closing ClickHouse', s.client && (async () => {
+        // Embedded: the engine lives in this process and must be shut down before it exits (shutdownEmbedded).
+        if (config.clickhouse.url === null) await shutdownEmbedded(s.client!);
+        await s.client!.close();
+      }));
       if (errors.length > 0) throw errors[0];
     })());
 
@@ -457,7 +464,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         const { refreshDerived } = await load<typeof import('../analytics/refresh.ts')>('analytics/refresh.ts', 'refreshDerived');
         // topics are computed in TypeScript by the enrich stage, not by a view
         await s.enrich?.refreshTopics();
-        return refreshDerived(client);
+        return refreshDerived(client, { signal: stopRefreshes.signal });
       },
       stop,
     };

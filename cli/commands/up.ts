@@ -96,7 +96,8 @@ export const command: Command = {
           // Analytics views (bursts, chatter features, ...) now rather than at their next schedule.
           // In the background: it can take a while on a busy machine, and nothing waits for it.
           const views = await rt.refreshDerived().catch((err: unknown) => {
-            logger.warn({ err: String(err) }, 'analytics refresh failed; the views refresh on their own schedule');
+            // A shutdown cancels the refresh; that is no failure to report.
+            if (!stopping) logger.warn({ err: String(err) }, 'analytics refresh failed; the views refresh on their own schedule');
             return [];
           });
           if (views.length > 0 && !stopping) out(`refreshed ${views.length} analytics view(s)`);
@@ -108,9 +109,9 @@ export const command: Command = {
       out(`${sig}: shutting down (stop ingest, drain bus, flush enrich, stop API, close ClickHouse)`);
       await runtime.stop();
       out('stopped cleanly');
-      // Everything is stored and closed. A view refresh still computing inside ClickHouse's own
-      // threads would hold the exit until it ends (minutes on a busy machine); it is safe to drop
-      // (the views refresh on their schedule), so exit shortly even then. Unref'd: a normal exit
+      // Everything is stored and closed, the embedded engine too (runtime.stop). Only when chdb still had
+      // an operation running after the stop's 30 s wait is the engine left open, and it would hold the
+      // exit until that ends (minutes on a busy machine); exit shortly even then. Unref'd: a normal exit
       // is not delayed.
       setTimeout(() => process.exit(0), 2000).unref();
       return 0;
