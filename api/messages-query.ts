@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { ClickHouseClient } from '../core/clickhouse.ts';
+import { TOPIC_WINDOW_MS } from '../core/config.ts';
 import { iso, msParam, rows, type Params } from './db.ts';
 import { ApiError } from './errors.ts';
 import { isoTime, keysetPage, type Cursor } from './schemas.ts';
@@ -31,6 +32,7 @@ export const messageSchema = z.object({
   toxicity: z.number(),
   /** Risk (0..1) that the author is timed out or banned within 60 s of this message, as scored when it arrived: higher ranks higher; as a probability it fits no channel exactly (moderators' strictness differs; docs/sentiment.md, "Scale"). */
   mod_risk: z.number(),
+  /** Its topic in its 5-minute window (`message_topics`, the newest computation), -1 none. */
   topic_id: z.number(),
   /** A moderator deleted it (CLEARMSG). Bans/timeouts of the author do not count: see docs/api.md. */
   deleted: z.boolean(),
@@ -99,15 +101,37 @@ export interface MessageRow {
   sentiment_label: number;
   toxicity: number;
   mod_risk: number;
-  topic_id: number;
   deleted: number | boolean;
 }
 
+/** `messages` columns of a {@link MessageRow}; its topic comes from {@link withTopics}, not from `messages.topic_id` (deprecated, no longer written). */
 export const MESSAGE_COLUMNS = `id, channel, toUnixTimestamp64Milli(ts) AS ts_ms, login, display_name, user_id, text, action, color, bits, first_msg, badges,
-  emote_names, reply_parent_msg_id, sentiment, sentiment_label, toxicity, mod_risk, topic_id`;
+  emote_names, reply_parent_msg_id, sentiment, sentiment_label, toxicity, mod_risk`;
 
-export function toMessage({ ts_ms, emote_names, action, first_msg, deleted, ...rest }: MessageRow): MessageOut {
+export function toMessage({ ts_ms, emote_names, action, first_msg, deleted, ...rest }: MessageRow & { topic_id: number }): MessageOut {
   return { ...rest, ts: iso(Number(ts_ms)), emotes: emote_names, action: Boolean(action), first_msg: Boolean(first_msg), deleted: Boolean(deleted) };
+}
+
+/**
+ * The messages with their topic ids (-1: none) from `message_topics`, one query for a page: only the
+ * page's channels, 5-minute windows and ids are read, so the cost follows the page, not the archive
+ * (the primary key is (channel, window_start, message_id)). A re-run window has a row per version
+ * until the refresh's delete of the older one is applied (enrich's timer does not wait for it), so
+ * each message takes its newest row (argMax by computed_at) and appears once.
+ */
+export async function withTopics<R extends { id: string; channel: string; ts_ms: number }>(client: ClickHouseClient, list: R[]): Promise<Array<R & { topic_id: number }>> {
+  if (list.length === 0) return [];
+  const windows = new Set<string>();
+  for (const m of list) windows.add(new Date(Math.floor(Number(m.ts_ms) / TOPIC_WINDOW_MS) * TOPIC_WINDOW_MS).toISOString().slice(0, 19).replace('T', ' '));
+  const found = await rows<{ channel: string; message_id: string; topic_id: number }>(
+    client,
+    `SELECT channel, message_id, argMax(topic_id, computed_at) AS topic_id FROM message_topics
+     WHERE channel IN {channels:Array(String)} AND window_start IN {windows:Array(DateTime('UTC'))} AND message_id IN {ids:Array(String)}
+     GROUP BY channel, message_id`,
+    { channels: [...new Set(list.map((m) => m.channel))], windows: [...windows], ids: [...new Set(list.map((m) => m.id))] },
+  );
+  const topicOf = new Map(found.map((r) => [`${r.channel}\n${r.message_id}`, Number(r.topic_id)]));
+  return list.map((m) => ({ ...m, topic_id: topicOf.get(`${m.channel}\n${m.id}`) ?? -1 }));
 }
 
 /** WHERE clauses and params for a filter (without the cursor). */
@@ -184,7 +208,7 @@ export async function listMessages(client: ClickHouseClient, f: MessageFilter): 
       { ...params, limit },
     );
   };
-  if (f.channel || f.login || f.user) return keysetPage(await select([], f.limit + 1), f.limit, toMessage);
+  if (f.channel || f.login || f.user) return keysetPage(await withTopics(client, await select([], f.limit + 1)), f.limit, toMessage);
 
   const lowest = f.from ?? 0;
   let hi = Math.min(f.to ?? Number.POSITIVE_INFINITY, f.cursor ? f.cursor.ts + 1 : Number.POSITIVE_INFINITY);
@@ -201,5 +225,5 @@ export async function listMessages(client: ClickHouseClient, f: MessageFilter): 
     found.push(...(await select([`ts >= ${msParam('wlo')}`, `ts < ${msParam('whi')}`], f.limit + 1 - found.length)));
     hi = lo;
   }
-  return keysetPage(found, f.limit, toMessage);
+  return keysetPage(await withTopics(client, found), f.limit, toMessage);
 }

@@ -446,9 +446,10 @@ async function blankNoticeParties(client: ClickHouseClient, logins: string[], id
 
 /**
  * Topic labels and terms are words of the window's messages, so the windows the user wrote in are
- * recomputed from what remains (and their `message_topics` rows go with them). Windows less than an
- * hour apart are done as one range of at most 6 hours (`windowRanges`: one mutation of
- * `messages.topic_id` per range, bounded memory). With keywords: the
+ * recomputed from what remains (and their `message_topics` rows go with them: the recompute's version
+ * has no row for a deleted message, and older versions are deleted). Windows less than an hour apart are
+ * done as one range of at most 6 hours (`windowRanges`: one read and one set of deletes per range,
+ * bounded memory). With keywords: the
  * API process loads no models, so a window that had embedding topics gets keyword topics until enrich
  * recomputes it. The windows are first marked changed in `topic_window_state`: an enrich refresh that
  * read them before the delete writes an older version than this one (removed, not kept), and if this

@@ -122,7 +122,8 @@ export const envSchema = z.object({
   /**
    * Seconds between the enrich stage's topic refreshes: each recomputes the 5-minute windows it stored
    * messages in since the last one (with 30 minutes before them as the keywords' contrast) and writes
-   * `topics`, `message_topics` and `messages.topic_id` (one mutation per channel). 0 turns it off.
+   * `topics` and `message_topics` (inserts and lightweight deletes; `messages` is never mutated, its
+   * `topic_id` column is deprecated and no longer written). 0 turns it off.
    */
   TOPICS_INTERVAL_S: envNumber(z.coerce.number().int().min(0)).default(300),
   /**
@@ -211,3 +212,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
   };
 }
+
+/**
+ * Topic window length: enrich computes topics per channel and 5-minute window (`topics`, `message_topics`
+ * keyed by the window's start), and the API finds a message's topic by its window. Here because both
+ * stages need it and the API must not load enrich's topic code.
+ */
+export const TOPIC_WINDOW_MS = 300_000;

@@ -113,7 +113,7 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
       metrics.topicFailures++;
     },
   });
-  // wait: false (the timer) queues the deletes and the topic_id mutation without waiting for them
+  // wait: false (the timer) queues the deletes of older topic versions without waiting for them
   // (see RefreshTopicsOptions.wait): waiting held inserts behind them with embedded ClickHouse. A
   // turn that finds a run still going is skipped rather than queued behind it.
   const topicsIntervalMs = opts.topicsIntervalMs ?? config.enrich.topicsIntervalMs;

@@ -5,7 +5,7 @@ import type { ApiContext } from '../context.ts';
 import { rows } from '../db.ts';
 import { ApiError, errorResponses } from '../errors.ts';
 import { assertKnownChannels } from '../known-channels.ts';
-import { listMessages, MESSAGE_COLUMNS, messagePageSchema, messageSchema, assertSearchable, toMessage, type MessageRow } from '../messages-query.ts';
+import { listMessages, MESSAGE_COLUMNS, messagePageSchema, messageSchema, assertSearchable, toMessage, withTopics, type MessageRow } from '../messages-query.ts';
 import { modActionSchema, MOD_COLUMNS, toModAction, type ModRow } from '../moderation-query.ts';
 import { boolQuery, cursorSchema, limitSchema, knownChannelSchema, rangeQuery, userLoginSchema } from '../schemas.ts';
 
@@ -66,7 +66,7 @@ export function messageRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
       async (req) => {
         const found = await rows<MessageRow>(ctx.client, `SELECT ${MESSAGE_COLUMNS}, 0 AS deleted FROM messages WHERE id = {id:String} LIMIT 1`, { id: req.params.id });
         if (found.length === 0) throw new ApiError(404, `no message with id ${JSON.stringify(req.params.id)}`);
-        const m = found[0];
+        const [m] = await withTopics(ctx.client, found);
         const actions = await rows<ModRow>(
           ctx.client,
           `SELECT ${MOD_COLUMNS} FROM mod_actions

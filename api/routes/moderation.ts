@@ -9,7 +9,7 @@ import type { ApiContext } from '../context.ts';
 import { iso, msParam, rollupTable, rows, rowsOrEmpty } from '../db.ts';
 import { ApiError, errorResponses } from '../errors.ts';
 import { assertKnownChannels } from '../known-channels.ts';
-import { MESSAGE_COLUMNS, messageSchema, messageWhere, toMessage, type MessageRow } from '../messages-query.ts';
+import { MESSAGE_COLUMNS, messageSchema, messageWhere, toMessage, withTopics, type MessageRow } from '../messages-query.ts';
 import { listModActions, MOD_TYPES, modPageSchema } from '../moderation-query.ts';
 import { chatSums, resolveRange } from '../rollups.ts';
 import { boolQuery, bucketSchema, cursorSchema, isoTime, limitSchema, knownChannelSchema, rangeQuery, userLoginSchema } from '../schemas.ts';
@@ -130,7 +130,7 @@ export function moderationRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           const pageParams = { ...params, ids: top.map((t) => t.id) };
           const [full, authorActions] = await Promise.all([
             // the page's rows, with `deleted` as every message listing computes it
-            rows<MessageRow>(ctx.client, `SELECT ${MESSAGE_COLUMNS}, ${range.deletedIn} AS deleted FROM messages WHERE ${messagesWhere} AND id IN {ids:Array(String)}`, pageParams),
+            rows<MessageRow>(ctx.client, `SELECT ${MESSAGE_COLUMNS}, ${range.deletedIn} AS deleted FROM messages WHERE ${messagesWhere} AND id IN {ids:Array(String)}`, pageParams).then((r) => withTopics(ctx.client, r)),
             // The author's first ban or timeout at or after each page message, however long after: the label's
             // actions end 60 s after the range, so one later than that showed as none stored (17 of the 500
             // riskiest messages of riotgames1's first 30 minutes). Only the page's authors' actions are read.

@@ -12,7 +12,7 @@ export const command: Command = {
   usage: 'twichist analytics refresh|topics|views|train-hype [--channel C] [--since T] [--until T] [--save] [--train-share 0.7]',
   options: [
     { flag: 'refresh', description: 'refresh every refreshable view now, in dependency order, and wait (what import and up do)' },
-    { flag: 'topics', description: 'recompute topics (tables topics, message_topics, messages.topic_id) of a range, with the embedding model when installed; enrich does this on its own for what it stores' },
+    { flag: 'topics', description: 'recompute topics (tables topics and message_topics; messages.topic_id is deprecated and no longer written) of a range, with the embedding model when installed; enrich does this on its own for what it stores' },
     { flag: '--channel LOGIN', description: 'topics: one channel (default every channel with messages in the range)' },
     { flag: '--since TIME / --until TIME', description: 'topics: ISO times; default the 6 hours before now' },
     { flag: 'views', description: 'list the refreshable views in refresh order with their last refresh' },

@@ -5,12 +5,13 @@
  * {@link TOPIC_SLACK_MS} before) its newest topics were computed, whoever stored them.
  */
 import type { ClickHouseClient } from '../../core/clickhouse.ts';
+import { TOPIC_WINDOW_MS } from '../../core/config.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { TopicEmbedder } from './compute.ts';
 import { dateTime, refreshTopics, serverNowMs, TOPIC_CONTEXT_MS, windowRanges } from './refresh.ts';
 
-/** The windows `topic_window_state` tracks (its view groups messages by 5 minutes). */
-export const TOPIC_WINDOW_MS = 300_000;
+/** The windows `topic_window_state` tracks (its view groups messages by 5 minutes; the API reads them too). */
+export { TOPIC_WINDOW_MS };
 /**
  * A window counts as computed only by a read this long after its last insert started:
  * `messages.inserted_at` is taken when an insert starts and its rows become visible when it ends, so a
@@ -84,7 +85,7 @@ export interface TopicJobOptions {
 }
 
 export interface RunTopicsOptions {
-  /** Wait for the deletes and the topic_id mutation (see RefreshTopicsOptions.wait). */
+  /** Wait for the deletes of older versions (see RefreshTopicsOptions.wait). */
   wait: boolean;
   /** Refresh every due window (no cap per run). */
   full?: boolean;

@@ -7,6 +7,13 @@
  * then deletes the rows of every version older than the window's newest one. Whatever order refreshes
  * of one window run in (two enrich processes, an opt-out racing the periodic refresh), the delete
  * queued last sees every version, so one set is left: the one computed from the latest read.
+ *
+ * A message's topic is stored in `message_topics` only, never in `messages` (whose `topic_id` column
+ * is deprecated, -1 for everything stored since): readers take each message's newest row there
+ * (api/messages-query.ts `withTopics`). Copying the ids into `messages` took an `ALTER TABLE ... UPDATE`
+ * mutation per refresh whose cost grew with the parts of `messages`, not with the window: a refresh of
+ * one window of a channel with one message a month took 1.7 s at 10 monthly partitions, 7.9 s at 40,
+ * 19.9 s at 120, and takes 0.13 s at each without it (`node bench/topics-refresh.ts`).
  */
 import type { ClickHouseClient } from '../../core/clickhouse.ts';
 import { computeTopics, type TopicMessage, type TopicMethod, type TopicOptions } from './compute.ts';
@@ -29,16 +36,10 @@ export interface RefreshTopicsOptions extends TopicOptions {
    */
   contextMs?: number;
   /**
-   * Also copy topic ids into messages.topic_id, with one mutation per channel (rewrites only the
-   * topic_id column of the touched parts; waits for it). Default true; false leaves
-   * messages untouched and message_topics is the only record.
-   */
-  updateMessages?: boolean;
-  /**
-   * Wait for the deletes and the topic_id mutation to be applied before returning. Default true.
-   * false returns once they are queued: ClickHouse applies a mutation only to the parts that existed
-   * when it was queued, so the rows inserted right after are safe, and nothing waits on it. The enrich
-   * stage's periodic refresh uses false: with embedded ClickHouse, waiting held the next inserts
+   * Wait for the deletes of older versions to be applied before returning. Default true. false returns
+   * once they are queued (readers take each message's newest version, so the old rows do not show
+   * meanwhile). The enrich stage's periodic refresh uses false: with embedded ClickHouse, waiting held
+   * the next inserts
    * (`node bench/enrich.ts --mode freshness --seconds 30 --topics-interval-s 5`: publish-to-queryable
    * p99 1,969 ms waiting, 462 ms not, 359 ms without refreshes).
    */
@@ -61,7 +62,7 @@ export const TOPIC_CONTEXT_MS = 1_800_000;
 
 /**
  * Window starts (ms, any order, duplicates allowed) as ranges [from, to) to refresh: windows less
- * than `maxGapMs` apart share a range (one read and one mutation instead of several), and no range
+ * than `maxGapMs` apart share a range (one read and one set of writes and deletes instead of several), and no range
  * spans more than `maxSpanMs`, because a refresh holds its range's messages in memory (an import of
  * a year of one channel's chat must not be one range).
  */
@@ -103,7 +104,7 @@ async function nextVersion(client: ClickHouseClient): Promise<number> {
 /**
  * SQL condition on `topics`/`message_topics` rows: the row belongs to its window's newest version as
  * `topic_window_state` records it, among the state's windows that `where` selects. The one definition the
- * refresh's deletes and topic_id mutation, the API's topics endpoint and the Grafana Topics panel use: the
+ * refresh's deletes, the API's topics endpoint and the Grafana Topics panel use: the
  * topics table alone cannot tell a newest version with no topics (an opt-out emptied the window) from an
  * older one not yet deleted.
  * @param o.stateTable the state table as the caller's SQL names it (default `topic_window_state`).
@@ -224,23 +225,6 @@ export async function refreshTopics(client: ClickHouseClient, o: RefreshTopicsOp
                 AND NOT ${NEWEST}`,
         query_params: { ...scope, table },
         clickhouse_settings: { lightweight_deletes_sync: o.wait === false ? '0' : '2' },
-      });
-    }
-    if (o.updateMessages ?? true) {
-      // Ids up to the most any refresh writes, not just this one's: a concurrent refresh's mutation
-      // may run after this one and must copy the newest version's ids (of whichever refresh) too.
-      const maxTopic = Math.max(-1, (o.maxTopics ?? 6) - 1, ...computed.topics.map((t) => t.topicId));
-      // One IN-set per topic id keeps the mutation's SQL size bounded by maxTopics, not by the
-      // number of messages (ids as literal arrays would outgrow the HTTP URL limit).
-      const member = (t: number) =>
-        `id IN (SELECT message_id FROM {db:Identifier}.message_topics WHERE channel = {channel:String} AND topic_id = {t${t}:Int32}
-           AND window_start >= toDateTime({fromS:Int64}, 'UTC') AND window_start < toDateTime({toS:Int64}, 'UTC') AND ${NEWEST})`;
-      const expr = maxTopic < 0 ? '-1' : `multiIf(${Array.from({ length: maxTopic + 1 }, (_, t) => `${member(t)}, {t${t}:Int32}`).join(', ')}, -1)`;
-      await client.command({
-        query: `ALTER TABLE {db:Identifier}.messages UPDATE topic_id = ${expr}
-                WHERE channel = {channel:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')`,
-        query_params: { ...scope, ...Object.fromEntries(Array.from({ length: maxTopic + 1 }, (_, t) => [`t${t}`, t])) },
-        clickhouse_settings: { mutations_sync: o.wait === false ? '0' : '1' },
       });
     }
     result.windows += new Set(messages.map((m) => Math.floor(m.ts / windowMs))).size;

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
+import { withTopics } from '../../api/messages-query.ts';
 import { optOut } from '../../api/privacy.ts';
 import { InProcessBus } from '../../core/bus.ts';
 import type { ClickHouseClient } from '../../core/clickhouse.ts';
@@ -35,15 +36,15 @@ const chat = (): ChatEvent[] => [
   ...Array.from({ length: 6 }, (_, i) => message(10 + i, `baron steal please ${i}`)),
 ];
 
-/** Every stored row of the window's topics, message_topics and messages.topic_id, read without FINAL (as the API reads). */
+/** Every stored row of the window's topics and message_topics, read without FINAL, and the messages' topic ids as the API reads them. */
 async function windowRows(client: ClickHouseClient) {
   const topics = await q<{ topic_id: number; terms: string[]; label: string; computed_at: string }>(client, "SELECT topic_id, terms, label, toString(computed_at) AS computed_at FROM topics WHERE channel = 'streamer' ORDER BY topic_id, computed_at");
   const assigned = await q<{ message_id: string; topic_id: number; computed_at: string }>(client, "SELECT message_id, topic_id, toString(computed_at) AS computed_at FROM message_topics WHERE channel = 'streamer' ORDER BY message_id, computed_at");
-  const messages = await q<{ id: string; topic_id: number }>(client, "SELECT id, topic_id FROM messages WHERE channel = 'streamer' ORDER BY id");
+  const messages = await withTopics(client, await q<{ id: string; channel: string; ts_ms: number }>(client, "SELECT id, channel, toUnixTimestamp64Milli(ts) AS ts_ms FROM messages WHERE channel = 'streamer' ORDER BY id"));
   return { topics, assigned, messages };
 }
 
-/** One set: a single version, one row per topic and per message, and messages.topic_id agreeing with message_topics. */
+/** One set: a single version, one row per topic and per message, and the API's topic ids agreeing with message_topics. */
 function assertOneSet(w: Awaited<ReturnType<typeof windowRows>>) {
   const versions = new Set([...w.topics, ...w.assigned].map((r) => r.computed_at));
   assert.equal(versions.size, 1, `one version of the window's topics, found ${[...versions].join(', ')}`);
@@ -52,7 +53,7 @@ function assertOneSet(w: Awaited<ReturnType<typeof windowRows>>) {
   assert.deepEqual(
     w.messages.map((m) => m.topic_id),
     w.assigned.map((a) => a.topic_id),
-    'messages.topic_id is the stored assignment',
+    'the API shows the stored assignment',
   );
 }
 
