@@ -6,7 +6,7 @@
  * table: enabled, disabled or removed, whose history is kept), or anything stored: chat or moderation (a
  * `chat_1d` row: the rollup every message and mod action is summed into, imports included, kept past raw
  * retention) or a lifecycle row of an ingestor elsewhere (`ingest_events`: compose's ingest container
- * follows its own TWITCH_CHANNELS, which the API's container does not see, and joins before any chat).
+ * joins before any chat; compose gives every container the same TWITCH_CHANNELS, a deployment may not).
  *
  * Cost: one query per request whose channels are not all known already, reading the `channel` column of
  * three tables by their sort key (chat_1d: a row per channel and day; channels: a row per followed channel;

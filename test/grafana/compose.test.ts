@@ -30,6 +30,8 @@ test('compose.yml: pinned images, healthchecks and start-up order', () => {
     assert.equal(s[name].depends_on.migrate.condition, 'service_completed_successfully', `${name} waits for migrate`);
     assert.equal(s[name].environment.CLICKHOUSE_URL, 'http://clickhouse:8123');
     assert.equal(s[name].environment.NATS_URL, 'nats://nats:4222');
+    // the API lists followed channels (and 404s unknown ones) from the same list ingest joins
+    assert.equal(s[name].environment.TWITCH_CHANNELS, '${TWITCH_CHANNELS:-}', `${name} sees TWITCH_CHANNELS`);
   }
   assert.equal(s.migrate.depends_on.clickhouse.condition, 'service_healthy');
   const dockerfile = fs.readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8');
