@@ -55,12 +55,20 @@ async function main(argv: string[]): Promise<number> {
   return command.run(args, ctx);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`twichist: ${describeError(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+main(process.argv.slice(2))
+  .then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`twichist: ${describeError(err)}\n`);
+      process.exitCode = 1;
+    },
+  )
+  // A command that opened the embedded engine (import, analytics, sql, migrate, ...) closes it before the
+  // exit, as `up` does: a scheduled view refresh still running then could crash chdb's exit teardown.
+  // No-op when none was opened (the module import costs ~30 ms then).
+  .then(async () => {
+    const { shutdownEmbedded } = await import('../core/clickhouse.ts');
+    await shutdownEmbedded().catch(() => {});
+  });

@@ -59,7 +59,7 @@ type ClientConnection = NonNullable<Parameters<typeof createClient>[0]>['connect
 type ChdbRawInsert = (params: { table: string; columns?: string[]; format: string; values: Buffer; settings?: ClickHouseSettings }) => Promise<unknown>;
 
 /** The embedded engine of this process, once opened: the control server serves it to other processes. */
-let embedded: { path: string; connection: ChConnection; rawInsert: ChdbRawInsert; close: () => Promise<void> } | null = null;
+let embedded: { path: string; connection: ChConnection; rawInsert: ChdbRawInsert; connections: () => number; close: () => Promise<void> } | null = null;
 
 /**
  * Rows already serialized as JSONCompactEachRow lines (without the final newline), inserted as they are
@@ -212,14 +212,21 @@ export async function closeEmbedded(): Promise<void> {
 /**
  * Shuts this process's embedded engine down before the process exits (`up`'s last step). Exiting with a view
  * refresh or a query still running on chdb's threads crashed the process in chdb's exit teardown: SIGSEGV after
- * "stopped cleanly", about one `up` in four stopped right after its replay (when `up` refreshes every view).
+ * "stopped cleanly", 2 of about 30 `up`s stopped right after their replay (when `up` refreshes every view).
  * So: cancel running refreshes (`SYSTEM STOP VIEWS`: the views are safe to cancel, as a kill is, and the
  * stopped state is not kept, so the next start refreshes on schedule), wait up to `waitMs` for chdb's
  * operations still in flight, then close the engine. Cost: a refresh cut short is redone at the next start.
  */
-export async function shutdownEmbedded(client: ClickHouseClient, waitMs = 30_000): Promise<void> {
-  if (!embedded) return;
-  await client.command({ query: 'SYSTEM STOP VIEWS' });
+export async function shutdownEmbedded(waitMs = 30_000): Promise<void> {
+  const e = embedded;
+  if (!e) return;
+  // On a connection of its own (openEmbedded's pool): a call waiting in SYSTEM WAIT VIEW does not hold it back.
+  const client = createClient({ connection: e.connection as unknown as ClientConnection, clickhouse_settings: COMMON_SETTINGS });
+  try {
+    await client.command({ query: 'SYSTEM STOP VIEWS' });
+  } catch {
+    // Uncancelled refreshes only make the drain longer; closing the engine is what must still happen.
+  }
   const { drainPending } = (await import('chdb')) as unknown as { drainPending: () => Promise<void> };
   let timer: NodeJS.Timeout | undefined;
   const drained = await Promise.race([
@@ -245,36 +252,98 @@ async function createChdb(dir: string, lockWaitMs: number) {
   }
 }
 
+/**
+ * Most chdb connections this process opens on its data folder. chdb runs one query at a time per
+ * connection, so with one connection an API read waited behind `up`'s `SYSTEM WAIT VIEW` (seconds to
+ * minutes) or an enrich insert; connections on the same folder share the engine and its data and run in
+ * parallel (bench/pool.ts). Opened only when every open one is busy, so short commands keep one. Cost per
+ * extra connection: ~0.3 ms to open and its own session state; each running call still holds one of
+ * libuv's threads, as before. Not a fix for every wait: chdb runs parameterized queries (query_params)
+ * one at a time in the whole process, on any connection.
+ */
+const MAX_EMBEDDED_CONNECTIONS = 4;
+
+/** The embedded engine's connections and how many calls each is running. */
+interface Pool {
+  members: { conn: ChConnection; chdb: Awaited<ReturnType<typeof createChdb>>; running: number }[];
+  closed: boolean;
+}
+
 async function openEmbedded(dir: string, lockWaitMs: number): Promise<ChConnection> {
-  // chdb binds one data folder per process; every client of this process shares the one connection.
+  // chdb binds one data folder per process; every client of this process shares the one pool of connections.
   if (embedded) {
     if (embedded.path !== dir) throw new Error(`embedded ClickHouse is already open at ${embedded.path}; one data folder per process`);
     return embedded.connection;
   }
   // Every command that opens the embedded database comes here; only `up` runs the preflight's data folder check.
   makeDirs(dir, 'TWICHIST_DATA_DIR');
-  // Imported lazily (in createChdb): the server path must not load the engine library.
-  const chdbConnection = await createChdb(dir, lockWaitMs);
-  const raw = chdbConnection as unknown as ChConnection;
-  // The settings calls have changed, with their defaults: the raw insert bypasses the wrapper, so it puts
-  // them in its own SETTINGS clause. Without that an API read's max_execution_time (a session SET on chdb)
-  // applied to the next enrich insert of the same process.
+  // Imported lazily (in createChdb): the server path must not load the engine library. The first
+  // connection takes the folder's lock (waiting lockWaitMs); more on the same folder open at once.
+  const first = await createChdb(dir, lockWaitMs);
+  const { createChdbConnection } = await import('chdb/connection');
+  // The settings calls have changed, with their defaults, over every connection: the raw insert bypasses the
+  // wrapper, so it puts them in its own SETTINGS clause. Without that an API read's max_execution_time (a
+  // session SET on chdb) applied to the next enrich insert of the same connection. One map for all: a
+  // connection resets settings only another one changed, a few `SET`s more per call.
   const changed = new Map<string, string>();
-  const connection = withoutStickySettings(raw, changed);
-  // close() of one client must not close the engine under the others; the process exit does.
-  const shared: ChConnection = new Proxy(connection, {
-    get(target, prop, receiver) {
-      if (prop === 'close') return async () => {};
-      return Reflect.get(target, prop, receiver);
-    },
-  });
+  const pool: Pool = { members: [], closed: false };
+  const add = (c: typeof first) => {
+    const m: Pool['members'][number] = { conn: withoutStickySettings(c as unknown as ChConnection, changed), chdb: c, running: 0 };
+    pool.members.push(m);
+    return m;
+  };
+  add(first);
+  // An idle connection, else a new one, else the least busy. Session state (SET, temporary tables) stays
+  // per call: each call carries its own `USE` and settings, and nothing here keeps state across calls.
+  const pick = () => {
+    let best = pool.members[0];
+    for (const m of pool.members) {
+      if (m.running === 0) return m;
+      if (m.running < best.running) best = m;
+    }
+    if (!pool.closed && pool.members.length < MAX_EMBEDDED_CONNECTIONS) {
+      try {
+        return add(createChdbConnection({ path: dir }));
+      } catch {
+        // No further connection (the engine refused it): queue on the least busy one, as with a single connection.
+      }
+    }
+    return best;
+  };
+  const on = async <T>(fn: (m: Pool['members'][number]) => Promise<T>): Promise<T> => {
+    const m = pick();
+    m.running++;
+    try {
+      return await fn(m);
+    } finally {
+      m.running--;
+    }
+  };
+  // close() of one client must not close the engine under the others; closeEmbedded does.
+  const shared: ChConnection = {
+    ping: (p) => on((m) => m.conn.ping(p)),
+    query: (p) => on((m) => m.conn.query(p)),
+    insert: (p) => on((m) => m.conn.insert(p)),
+    command: (p) => on((m) => m.conn.command(p)),
+    exec: (p) => on((m) => m.conn.exec(p)),
+    close: async () => {},
+  };
   embedded = {
     path: dir,
     connection: shared,
-    rawInsert: (p) => chdbConnection.chdb.rawInsert({ ...p, settings: { ...Object.fromEntries(changed), ...p.settings } } as never),
-    close: async () => void (await chdbConnection.close()),
+    connections: () => pool.members.length,
+    rawInsert: (p) => on((m) => m.chdb.chdb.rawInsert({ ...p, settings: { ...Object.fromEntries(changed), ...p.settings } } as never)),
+    close: async () => {
+      pool.closed = true;
+      for (const m of pool.members) await m.chdb.close();
+    },
   };
   return shared;
+}
+
+/** How many chdb connections this process has open on its data folder (0 when none; bench/pool.ts reports it). */
+export function embeddedConnectionCount(): number {
+  return embedded?.connections() ?? 0;
 }
 
 /**

@@ -338,7 +338,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       await run('closing the control server', s.control && (() => s.control!.stop()));
       await run('closing ClickHouse', s.client && (async () => {
         // Embedded: the engine lives in this process and must be shut down before it exits (shutdownEmbedded).
-        if (config.clickhouse.url === null) await shutdownEmbedded(s.client!);
+        if (config.clickhouse.url === null) await shutdownEmbedded();
         await s.client!.close();
       }));
       if (errors.length > 0) throw errors[0];

@@ -26,7 +26,7 @@ import { noSchemaHint } from './sql.ts';
 const NETWORK_TIMEOUT_MS = 3000;
 /**
  * Limit of all ClickHouse reads together. Longer than one request: through a busy `up`'s control server the
- * embedded engine runs one query at a time, so the reads may wait behind an insert.
+ * reads may wait for a connection or behind other parameterized queries (chdb runs those one at a time).
  */
 const CLICKHOUSE_TIMEOUT_MS = 10_000;
 

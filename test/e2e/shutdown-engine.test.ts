@@ -19,19 +19,21 @@ test('stopped while every view refreshes, the runtime cancels the refreshes, wai
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-shutdown-'));
   try {
     const config = loadConfig({ TWICHIST_DATA_DIR: dir, LOG_LEVEL: 'silent' });
-    // Only the engine and two slow refreshable views of our own (100 one-row blocks, 50 ms each): the
+    // Only the engine and two slow refreshable views of our own (400 one-row blocks, 50 ms each: 20 s): the
     // migrations' views would make the same point at ten times the set-up time.
     const rt = await startRuntime({ config, logger: createLogger('silent'), source: { kind: 'none' }, migrate: false, enrich: false, api: false });
     await rt.client.command({ query: 'CREATE DATABASE IF NOT EXISTS {db:Identifier} ENGINE = Atomic', query_params: { db: config.clickhouse.database } });
     for (const v of ['a', 'b']) {
       await rt.client.command({ query: `CREATE TABLE slow_${v} (n UInt64) ENGINE = MergeTree ORDER BY n` });
-      await rt.client.command({ query: `CREATE MATERIALIZED VIEW slow_${v}_mv REFRESH EVERY 1 HOUR TO slow_${v} EMPTY AS SELECT number AS n FROM numbers(100) WHERE sleepEachRow(0.05) = 0 SETTINGS max_block_size = 1` });
+      await rt.client.command({ query: `CREATE MATERIALIZED VIEW slow_${v}_mv REFRESH EVERY 1 HOUR TO slow_${v} EMPTY AS SELECT number AS n FROM numbers(400) WHERE sleepEachRow(0.05) = 0 SETTINGS max_block_size = 1` });
     }
     const refreshing = rt.refreshDerived();
-    // Let the first refresh start (5 s long). No polling: the embedded client runs one query at a time, so
-    // a read would queue behind the refresh's SYSTEM WAIT VIEW.
+    // Let the first refresh start.
     await new Promise((r) => setTimeout(r, 1000));
+    const t0 = Date.now();
     await rt.stop();
+    // Cancelled, not waited out: a stop behind the refresh's SYSTEM WAIT VIEW took the refresh's 20 s.
+    assert.ok(Date.now() - t0 < 8000, `stop() took ${Date.now() - t0} ms: it waited for the refresh`);
     assert.equal(embeddedConnection(), null, 'the embedded engine is still open after stop()');
     // The refresh loop ends instead of starting the next view.
     const views = await refreshing.catch(() => [] as string[]);
