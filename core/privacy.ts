@@ -130,3 +130,225 @@ export function blankOptedOut<E extends ChatEvent>(e: E, optedOut: OptedOut): E 
       return e;
   }
 }
+
+/** What an opted-out user's names become in other users' dead letters. */
+export const OPTED_OUT_MARK = '[opted-out]';
+/**
+ * JSON keys (event contract `channel`, `channel_id`, `source_room_id`; VOD chat's `channel_id`/`channelId`)
+ * and IRC tags (`room-id`, `source-room-id`) whose value is a channel's login or room id, never a
+ * chatter: a streamer's login and id are their channel's name and room id, and a parked event of
+ * another user in that channel must keep them to be re-sent as it was.
+ */
+export const CHANNEL_KEYS: ReadonlySet<string> = new Set(['channel', 'channel_id', 'source_room_id', 'channelId', 'room-id', 'source-room-id']);
+/**
+ * Top-level JSON keys and IRC tags that say who a payload is from. A dead letter still there after the
+ * opt-out deleted the user's own is someone else's (an earlier holder of a reused login, say), so
+ * these name that person and stay; so does an IRC line's `:nick!user@host` prefix.
+ */
+export const OWNER_KEYS: ReadonlySet<string> = new Set(['login', 'display_name', 'user_id']);
+export const OWNER_TAGS: ReadonlySet<string> = new Set(['login', 'display-name', 'user-id']);
+
+const WORD = '\\p{L}\\p{N}_';
+
+/**
+ * Whole-word, case-folded matcher of the given names (logins, display names, ids); a word right after
+ * `#` (an IRC channel, a hashtag) is not one. Empty names are ignored; null when none is left.
+ */
+export function namesMatcher(names: readonly string[]): RegExp | null {
+  const words = [...new Set(names.filter((w) => w.length > 0))].sort((a, b) => b.length - a.length);
+  if (words.length === 0) return null;
+  const alt = words.map((w) => w.replace(/[\\^$.|?*+()[\]{}/]/g, '\\$&')).join('|');
+  return new RegExp(`(?<![#${WORD}])(?:${alt})(?![${WORD}])`, 'giu');
+}
+
+const replaceNames = (s: string, re: RegExp): string => s.replace(re, OPTED_OUT_MARK);
+
+/** IRC tag value escapes (IRCv3 message-tags). */
+function unescapeTag(v: string): string {
+  return v.replace(/\\(.?)/gs, (_m, c: string) => (c === ':' ? ';' : c === 's' ? ' ' : c === 'r' ? '\r' : c === 'n' ? '\n' : c));
+}
+function escapeTag(v: string): string {
+  return v.replace(/[\\; \r\n]/g, (c) => (c === '\\' ? '\\\\' : c === ';' ? '\\:' : c === ' ' ? '\\s' : c === '\r' ? '\\r' : '\\n'));
+}
+
+/** Commands of the IRC lines Twitch sends (and numerics): what makes a line one, with a prefix or tags. */
+const IRC_COMMANDS = 'PRIVMSG|USERNOTICE|CLEARMSG|CLEARCHAT|NOTICE|ROOMSTATE|USERSTATE|GLOBALUSERSTATE|WHISPER|HOSTTARGET|JOIN|PART|PING|PONG|RECONNECT|CAP|\\d{3}';
+/**
+ * An IRC line: `@k=v;...` tags (every tag with a value, as Twitch sends them) and/or a `:nick!user@host`
+ * or `:server.name` prefix, then a known command. Chat text such as "@bob LUL" or ":bob W" is not one:
+ * a looser pattern kept such a mention as "tags" and so left the name in place.
+ */
+const IRC_LINE = new RegExp(`^(?:(@[^ ;=]+=[^ ;]*(?:;[^ ;=]+=[^ ;]*)*)( +))?(?:(:(?:[^ !@]+![^ @]+@[^ ]+|[^ !@]+\\.[^ !@]+))( +))?(?=(?:${IRC_COMMANDS})(?: |$))`);
+
+/** A line of text: an IRC line keeps its channel tags, its author's tags and prefix; names elsewhere go. */
+function redactText(s: string, re: RegExp): string {
+  const m = IRC_LINE.exec(s);
+  if (m === null || (m[1] === undefined && m[3] === undefined)) return replaceNames(s, re);
+  let tags = m[1];
+  if (tags !== undefined) {
+    tags =
+      '@' +
+      tags
+        .slice(1)
+        .split(';')
+        .map((kv) => {
+          const eq = kv.indexOf('=');
+          const key = kv.slice(0, eq);
+          if (CHANNEL_KEYS.has(key) || OWNER_TAGS.has(key)) return kv;
+          const value = unescapeTag(kv.slice(eq + 1));
+          const out = replaceNames(value, re);
+          return out === value ? kv : `${key}=${escapeTag(out)}`;
+        })
+        .join(';');
+  }
+  const rest = s.slice(m[0].length);
+  const red = replaceNames(rest, re);
+  if (tags === m[1] && red === rest) return s;
+  // the separators as they came: an unchanged line stays byte for byte
+  return `${tags !== undefined ? tags + m[2] : ''}${m[3] !== undefined ? m[3] + m[4] : ''}${red}`;
+}
+
+/** Whose a dead letter is, as its payload says (see {@link deadLetterAuthor}); null where it does not say. */
+export interface DeadLetterAuthor {
+  login: string | null;
+  userId: string | null;
+}
+
+const looksJson = (payload: string) => /^\s*(?:\{|\[\s*[{["\]])/.test(payload);
+
+/**
+ * The author of a dead letter: a JSON event's top-level `login` and `user_id` (read by a scan, so a
+ * truncated or otherwise broken payload still says whose it is: importers cut long lines, and
+ * ClickHouse's JSONExtract gave '' for those, so the user's own broken events were kept), or an IRC
+ * line's `login`/`user-id` tags and `nick!` prefix. Logins are lowercased.
+ */
+export function deadLetterAuthor(payload: string): DeadLetterAuthor {
+  if (looksJson(payload)) {
+    const top = topLevelStrings(payload, ['login', 'user_id']);
+    return { login: top.get('login')?.toLowerCase() || null, userId: top.get('user_id') || null };
+  }
+  const m = IRC_LINE.exec(payload);
+  if (m === null) return { login: null, userId: null };
+  const tags = new Map((m[1] ?? '@').slice(1).split(';').map((kv) => [kv.slice(0, kv.indexOf('=')), unescapeTag(kv.slice(kv.indexOf('=') + 1))] as const));
+  const nick = m[3] !== undefined && m[3].includes('!') ? m[3].slice(1, m[3].indexOf('!')) : '';
+  return { login: (tags.get('login') || nick).toLowerCase() || null, userId: tags.get('user-id') || null };
+}
+
+/** The top-level string values of the given keys in a JSON text, as far as it can be read. */
+function topLevelStrings(s: string, keys: readonly string[]): Map<string, string> {
+  const found = new Map<string, string>();
+  let depth = 0;
+  let key: string | null = null;
+  for (let i = 0; i < s.length; ) {
+    const c = s[i];
+    if (c !== '"') {
+      if (c === '{' || c === '[') depth++;
+      else if (c === '}' || c === ']') depth--;
+      if (c !== ' ' && c !== '\n' && c !== '\r' && c !== '\t' && c !== ':') key = null;
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    while (j < s.length && s[j] !== '"') j += s[j] === '\\' ? 2 : 1;
+    const token = s.slice(i, j + 1);
+    let value: string;
+    try {
+      value = JSON.parse(token) as string;
+    } catch {
+      value = token.slice(1, token.endsWith('"') && token.length > 1 ? -1 : undefined);
+    }
+    let k = j + 1;
+    while (k < s.length && (s[k] === ' ' || s[k] === '\n' || s[k] === '\r' || s[k] === '\t')) k++;
+    if (s[k] === ':') key = depth === 1 ? value : null;
+    else {
+      if (key !== null && keys.includes(key) && !found.has(key)) found.set(key, value);
+      key = null;
+    }
+    i = j + 1;
+  }
+  return found;
+}
+
+/**
+ * A JSON text with the names replaced in its string values, except the values of channel keys (any
+ * depth) and of the author's keys (top level); keys, numbers and layout stay byte for byte. A
+ * truncated payload (importers cut long lines) is read as far as it goes; an unterminated last string
+ * is treated as text. A value that is itself an IRC line (justlog's `raw`) keeps that line's channel
+ * and author tags.
+ */
+function redactJson(s: string, re: RegExp): string {
+  const out: string[] = [];
+  let from = 0;
+  let depth = 0;
+  /** The key whose value comes next (set by `"key":`, cleared by anything but whitespace), and its depth. */
+  let key: string | null = null;
+  let keyDepth = 0;
+  let i = 0;
+  while (i < s.length) {
+    const c = s[i];
+    if (c !== '"') {
+      if (c === '{' || c === '[') depth++;
+      else if (c === '}' || c === ']') depth--;
+      if (c !== ' ' && c !== '\n' && c !== '\r' && c !== '\t') key = null;
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    while (j < s.length && s[j] !== '"') j += s[j] === '\\' ? 2 : 1;
+    if (j >= s.length) {
+      // unterminated: the rest is one string value cut short
+      const tail = s.slice(i);
+      const red = replaceNames(tail, re);
+      if (red !== tail) {
+        out.push(s.slice(from, i), red);
+        from = s.length;
+      }
+      break;
+    }
+    const token = s.slice(i, j + 1);
+    let k = j + 1;
+    while (k < s.length && (s[k] === ' ' || s[k] === '\n' || s[k] === '\r' || s[k] === '\t')) k++;
+    if (s[k] === ':') {
+      try {
+        key = JSON.parse(token) as string;
+      } catch {
+        key = null;
+      }
+      keyDepth = depth;
+      i = k + 1;
+      continue;
+    }
+    const spared = key !== null && (CHANNEL_KEYS.has(key) || (keyDepth === 1 && OWNER_KEYS.has(key)));
+    key = null;
+    i = j + 1;
+    if (spared) continue;
+    let red: string;
+    try {
+      const value = JSON.parse(token) as string;
+      const changed = redactText(value, re);
+      red = changed === value ? token : JSON.stringify(changed);
+    } catch {
+      // an escape JSON does not know: the text as it stands
+      red = replaceNames(token, re);
+    }
+    if (red === token) continue;
+    out.push(s.slice(from, i - token.length), red);
+    from = i;
+  }
+  if (out.length === 0) return s;
+  out.push(s.slice(from));
+  return out.join('');
+}
+
+/**
+ * A dead letter of another user with the opted-out user's names (matched by {@link namesMatcher})
+ * replaced by {@link OPTED_OUT_MARK}, keeping what the event needs to be re-sent as it was: channel
+ * fields ({@link CHANNEL_KEYS}), the author's own fields ({@link OWNER_KEYS}, {@link OWNER_TAGS}, the
+ * IRC prefix), IRC `#channel`, and JSON keys and structure. Returns the payload itself when nothing
+ * changed. Names inside JSON or IRC escapes are matched unescaped and written back escaped.
+ */
+export function redactDeadLetter(payload: string, re: RegExp): string {
+  re.lastIndex = 0;
+  // a text log's `[2018-06-05 09:28:59] #channel ...` starts with `[` too
+  return looksJson(payload) ? redactJson(payload, re) : redactText(payload, re);
+}

@@ -9,7 +9,8 @@ import { refreshDerived } from '../../analytics/refresh.ts';
 import { buildApp } from '../../api/app.ts';
 import { rows } from '../../api/db.ts';
 import { LATEST_LIFECYCLE_SQL } from '../../api/routes/channels.ts';
-import { lifecycleTypes, type ChatEvent, type ChatMessage, type UserNotice } from '../../core/events.ts';
+import { lifecycleTypes, validateEvent, type ChatEvent, type ChatMessage, type UserNotice } from '../../core/events.ts';
+import { parseIrcLine } from '../../ingest/irc-parser.ts';
 import { refreshTopics } from '../../enrich/topics/refresh.ts';
 import type { IngestState } from '../../api/context.ts';
 import { createLogger } from '../../core/logger.ts';
@@ -359,6 +360,60 @@ describe('opt-out', { skip }, () => {
     assert.deepEqual(await tablesNaming(['privacy_stays']), { dead_letters: 1 });
     const [kept] = await rows<{ payload: string }>(f.db.client, "SELECT payload FROM dead_letters WHERE payload LIKE '%privacy-stays-1%'");
     assert.equal(JSON.parse(kept.payload).text, `@[opted-out] @[opted-out] ${long}`);
+  });
+  it("a streamer's opt-out keeps the channel fields of other users' dead letters in their channel (they replay as they were); mentions in the text go", async () => {
+    const t = f.messages[100];
+    const chan = { channel: 'privacy_streamer', channel_id: '990000010' };
+    // the streamer chats in their own channel (so the opt-out knows their id), a viewer does too
+    const own: ChatMessage = { ...t, ...chan, id: 'privacy-streamer-own', login: 'privacy_streamer', display_name: 'Privacy_Streamer', user_id: '990000010', reply: null, tags: {} };
+    const viewer: ChatMessage = { ...t, ...chan, id: 'privacy-viewer-json', ts: t.ts + 10, received_at: t.ts + 10, login: 'privacy_viewer', display_name: 'Privacy_Viewer', user_id: '990000011', text: '@Privacy_Streamer LUL hi privacy_streamer #privacy_streamer', emotes: [], reply: null, tags: {} };
+    await storeEvents(f.db.config, f.db.client, [own]);
+    // parked events of the viewer: the bus line (JSON) and a raw IRC line
+    const irc = `@badges=;color=;display-name=Privacy_Viewer;emotes=;id=privacy-viewer-irc;mod=0;room-id=990000010;subscriber=0;tmi-sent-ts=${t.ts + 20};turbo=0;user-id=990000011;user-type= :privacy_viewer!privacy_viewer@privacy_viewer.tmi.twitch.tv PRIVMSG #privacy_streamer :hey @privacy_streamer 990000010`;
+    const parked = [
+      { id: 'privacy-dl-json', ts: t.ts, stage: 'enrich', source: 'bus:test', reason: 'parked by the test', payload: JSON.stringify(viewer) },
+      { id: 'privacy-dl-irc', ts: t.ts, stage: 'ingest', source: 'rejected.irc:1', reason: 'parked by the test', payload: irc },
+    ];
+    await f.db.client.insert({ table: 'dead_letters', values: parked, format: 'JSONEachRow' });
+
+    const r = await f.app.inject({ method: 'POST', url: '/api/v1/users/privacy_streamer/opt-out', headers: auth });
+    assert.equal(r.statusCode, 200, r.body);
+    assert.deepEqual(JSON.parse(r.body).user_ids, ['990000010']);
+    const left = new Map((await rows<{ id: string; payload: string }>(f.db.client, 'SELECT id, payload FROM dead_letters WHERE id IN {ids:Array(String)}', { ids: parked.map((p) => p.id) })).map((x) => [x.id, x.payload]));
+    const json = validateEvent(JSON.parse(left.get('privacy-dl-json')!));
+    assert.ok(json.ok, 'the JSON event still validates');
+    assert.deepEqual(json.event, { ...viewer, text: '@[opted-out] LUL hi [opted-out] #privacy_streamer' });
+    const line = parseIrcLine(left.get('privacy-dl-irc')!, { receivedAt: t.ts, source: 'import' });
+    assert.ok(line.ok, 'the IRC line still parses');
+    assert.equal(line.event.kind, 'message');
+    const m = line.event as ChatMessage;
+    assert.deepEqual([m.channel, m.channel_id, m.login, m.user_id, m.text], ['privacy_streamer', '990000010', 'privacy_viewer', '990000011', 'hey @[opted-out] [opted-out]']);
+  });
+  it('a login someone else held before: the opt-out takes its newest holder (and their earlier logins), not the earlier holder', async () => {
+    const t = f.messages[100];
+    const as = (id: string, login: string, userId: string, dt: number): ChatMessage => ({ ...t, id, login, display_name: login, user_id: userId, ts: t.ts + dt, received_at: t.ts + dt, reply: null, tags: {} });
+    // A (990000020) chatted as privacy_reused, then renamed; B (990000021) took the login later.
+    const a = [as('privacy-reused-a1', 'privacy_reused', '990000020', 10), as('privacy-reused-a2', 'privacy_a_renamed', '990000020', 20)];
+    const b = [as('privacy-reused-b0', 'privacy_b_before', '990000021', 25), as('privacy-reused-b1', 'privacy_reused', '990000021', 30), as('privacy-reused-b2', 'privacy_reused', '990000021', 40)];
+    // a reply to A under the login, and a parked event of A's under it
+    const reply: ChatMessage = { ...as('privacy-reused-reply', 'privacy_stays', '990000002', 50), reply: { parent_msg_id: 'privacy-reused-a1', parent_user_id: '990000020', parent_login: 'privacy_reused', parent_display_name: 'privacy_reused', parent_text: t.text, thread_parent_msg_id: null, thread_parent_login: null } };
+    await storeEvents(f.db.config, f.db.client, [...a, ...b, reply]);
+    const parkedA = { id: 'privacy-dl-reused-a', ts: t.ts, stage: 'enrich', source: 'bus:test', reason: 'parked by the test', payload: JSON.stringify({ ...a[0], id: 'privacy-reused-a0' }) };
+    await f.db.client.insert({ table: 'dead_letters', values: [parkedA], format: 'JSONEachRow' });
+
+    const r = await f.app.inject({ method: 'POST', url: '/api/v1/users/privacy_reused/opt-out', headers: auth });
+    assert.equal(r.statusCode, 200, r.body);
+    const ids = (await rows<{ id: string }>(f.db.client, "SELECT id FROM messages WHERE id LIKE 'privacy-reused-%' ORDER BY id")).map((x) => x.id);
+    assert.deepEqual(ids, ['privacy-reused-a1', 'privacy-reused-a2', 'privacy-reused-reply'], "only B's messages are gone");
+    const body = JSON.parse(r.body);
+    assert.deepEqual(body.user_ids, ['990000021']);
+    assert.equal(body.deleted.messages, 3);
+    const [kept] = await rows<Record<string, unknown>>(f.db.client, "SELECT reply_parent_login, reply_parent_user_id, reply_parent_text FROM messages WHERE id = 'privacy-reused-reply'");
+    assert.deepEqual(kept, { reply_parent_login: 'privacy_reused', reply_parent_user_id: '990000020', reply_parent_text: t.text });
+    assert.deepEqual((await rows<{ login: string }>(f.db.client, "SELECT DISTINCT login FROM user_names WHERE user_id = '990000020' ORDER BY login")).map((x) => x.login), ['privacy_a_renamed', 'privacy_reused']);
+    assert.equal((await rows<{ n: number }>(f.db.client, "SELECT count() AS n FROM user_names WHERE user_id = '990000021'"))[0].n, 0);
+    const [dl] = await rows<{ payload: string }>(f.db.client, "SELECT payload FROM dead_letters WHERE id = 'privacy-dl-reused-a'");
+    assert.equal(dl?.payload, parkedA.payload, "A's parked event is kept as it was");
   });
   it('rejects a bad login', async () => {
     const r = await f.app.inject({ method: 'POST', url: "/api/v1/users/a'b/opt-out", headers: auth });
