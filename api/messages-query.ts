@@ -10,6 +10,7 @@ import { iso, msParam, rows, type Params } from './db.ts';
 import { ApiError } from './errors.ts';
 import { isoTime, keysetPage, type Cursor } from './schemas.ts';
 import { authoredBy, renamed, type UserIdentity } from './user-identity.ts';
+import { newestTopicVersionSql } from '../enrich/topics/refresh.ts';
 
 export const messageSchema = z.object({
   id: z.string(),
@@ -119,6 +120,13 @@ export function toMessage({ ts_ms, emote_names, action, first_msg, deleted, ...r
  * until the refresh's delete of the older one is applied (enrich's timer does not wait for it), so
  * each message takes its newest row (argMax by computed_at) and appears once.
  */
+/**
+ * Only the window's newest computation, as `topic_window_state` records it (the rule the topics endpoint and
+ * the Grafana panel use): rows of a refresh killed before it recorded its window, or of an older one whose
+ * delete is not applied yet, would otherwise name topics that the topics endpoint does not list.
+ */
+const PAGE_NEWEST = newestTopicVersionSql("channel IN {channels:Array(String)} AND window_start IN {windows:Array(DateTime('UTC'))}", { perChannel: true });
+
 export async function withTopics<R extends { id: string; channel: string; ts_ms: number }>(client: ClickHouseClient, list: R[]): Promise<Array<R & { topic_id: number }>> {
   if (list.length === 0) return [];
   const windows = new Set<string>();
@@ -127,6 +135,7 @@ export async function withTopics<R extends { id: string; channel: string; ts_ms:
     client,
     `SELECT channel, message_id, argMax(topic_id, computed_at) AS topic_id FROM message_topics
      WHERE channel IN {channels:Array(String)} AND window_start IN {windows:Array(DateTime('UTC'))} AND message_id IN {ids:Array(String)}
+       AND ${PAGE_NEWEST}
      GROUP BY channel, message_id`,
     { channels: [...new Set(list.map((m) => m.channel))], windows: [...windows], ids: [...new Set(list.map((m) => m.id))] },
   );
