@@ -220,12 +220,16 @@ export async function closeEmbedded(): Promise<void> {
 export async function shutdownEmbedded(waitMs = 30_000): Promise<void> {
   const e = embedded;
   if (!e) return;
-  // On a connection of its own (openEmbedded's pool): a call waiting in SYSTEM WAIT VIEW does not hold it back.
-  const client = createClient({ connection: e.connection as unknown as ClientConnection, clickhouse_settings: COMMON_SETTINGS });
+  // On a connection of its own: with every pooled one busy (one of them in SYSTEM WAIT VIEW) it would queue.
+  const { createChdbConnection } = await import('chdb/connection');
+  let side: ReturnType<typeof createChdbConnection> | null = null;
   try {
-    await client.command({ query: 'SYSTEM STOP VIEWS' });
+    side = createChdbConnection({ path: e.path });
+    await createClient({ connection: side as unknown as ClientConnection, clickhouse_settings: COMMON_SETTINGS }).command({ query: 'SYSTEM STOP VIEWS' });
   } catch {
     // Uncancelled refreshes only make the drain longer; closing the engine is what must still happen.
+  } finally {
+    await side?.close().catch(() => {});
   }
   const { drainPending } = (await import('chdb')) as unknown as { drainPending: () => Promise<void> };
   let timer: NodeJS.Timeout | undefined;
