@@ -80,6 +80,8 @@ export const optOutResultSchema = z.object({
   rollup_mismatches: z.array(
     z.object({ table: z.string(), channel: z.string(), day: z.string(), column: z.string(), rollup: z.number(), raw: z.number() }),
   ),
+  /** True when dead letters naming the user may be left (a failure, logged): repeat the opt-out. */
+  dead_letters_incomplete: z.boolean(),
 });
 export type OptOutResult = z.infer<typeof optOutResultSchema>;
 
@@ -106,6 +108,10 @@ export interface OptOutOptions {
    * verification; production passes nothing.
    */
   onRollupsDeleted?: (round: number, days: readonly DayPair[]) => Promise<void>;
+  /** Test hook: bytes of (channel, day) parameters per rollup query (default DAY_PARAM_BYTES). */
+  dayParamBytes?: number;
+  /** Test hook: the changes held for one round of dead-letter write-back (default DEAD_LETTER_WRITE_BYTES). */
+  deadLetterWriteBytes?: number;
 }
 
 interface RollupView {
@@ -163,6 +169,34 @@ type Counts = Record<(typeof COUNT_COLUMNS)[number], number>;
 /** The checked sums a rollup table holds: chat_* the CHAT_COLUMNS, emotes_* `uses`. */
 function columnsOf(table: string): ReadonlyArray<keyof Counts> {
   return table.startsWith('chat_') ? CHAT_COLUMNS : ['uses'];
+}
+
+/**
+ * Bytes of (channel, day) parameters per query. The HTTP interface carries query parameters in the
+ * URL (a field at most 128 KB, the URL 1 MiB): a user who chatted on thousands of channel days (about
+ * 3,000 pairs with long channel names) made every rollup query of the opt-out fail. Days are rebuilt
+ * and verified in batches of this size instead: one set of mutations per batch.
+ */
+const DAY_PARAM_BYTES = 48_000;
+
+/** The days in batches of at most `bytes` of parameters (at least one day each). */
+function dayBatches(days: readonly DayPair[], bytes: number): DayPair[][] {
+  const out: DayPair[][] = [];
+  let batch: DayPair[] = [];
+  let size = 0;
+  for (const d of days) {
+    // a channel and a day as parameter text: quotes, comma and URL escaping of the day's dashes included
+    const n = d.channel.length * 3 + 20;
+    if (batch.length > 0 && size + n > bytes) {
+      out.push(batch);
+      batch = [];
+      size = 0;
+    }
+    batch.push(d);
+    size += n;
+  }
+  if (batch.length > 0) out.push(batch);
+  return out;
 }
 
 function pairParams(days: readonly DayPair[]): Params {
@@ -386,33 +420,39 @@ async function optOutNow(client: ClickHouseClient, login: string, log: FastifyBa
     clickhouse_settings: SYNC,
   });
   await client.command({ query: `ALTER TABLE user_notices DELETE WHERE ${byUser}`, query_params: params, clickhouse_settings: SYNC });
-  const who: Holder = { login, logins, ids: userIds, others };
+  const who: Holder = { login, logins, ids: userIds, others, reused: [...reused] };
   await blankNoticeParties(client, who, spellings);
   await client.command({ query: `ALTER TABLE user_names DELETE WHERE ${byUser}`, query_params: params, clickhouse_settings: SYNC });
-  await clearDeadLetters(client, who, spellings, log);
+  const deadLettersDone = await clearDeadLetters(client, who, spellings, log, opts.deadLetterWriteBytes ?? DEAD_LETTER_WRITE_BYTES);
 
   let rebuilt: string[] = [];
   let rounds = 0;
   let mismatches: RollupMismatch[] = [];
   if (days.length > 0) {
     const views = await rollupViews(client);
-    let pending: DayPair[] = days;
     let tables: readonly string[] = ROLLUP_TABLES;
-    for (;;) {
-      const present = await rebuildDays(client, tables, views, pending, rounds, opts, log);
-      if (rounds === 0) rebuilt = present;
-      tables = rebuilt;
-      rounds++;
-      mismatches = await verifyRollups(client, rebuilt, pending);
-      if (mismatches.length === 0 || rounds >= MAX_ROUNDS) break;
-      pending = daysOf(mismatches);
-      log.warn({ login, round: rounds, mismatches }, 'opt-out: rollups disagree with the raw rows (a concurrent insert), redoing those days');
+    for (const batch of dayBatches(days, opts.dayParamBytes ?? DAY_PARAM_BYTES)) {
+      let pending: DayPair[] = batch;
+      let round = 0;
+      let left: RollupMismatch[] = [];
+      for (;;) {
+        const present = await rebuildDays(client, tables, views, pending, round, opts, log);
+        if (rounds === 0 && round === 0) rebuilt = present;
+        tables = rebuilt;
+        round++;
+        left = await verifyRollups(client, rebuilt, pending);
+        if (left.length === 0 || round >= MAX_ROUNDS) break;
+        pending = daysOf(left);
+        log.warn({ login, round, mismatches: left }, 'opt-out: rollups disagree with the raw rows (a concurrent insert), redoing those days');
+      }
+      rounds = Math.max(rounds, round);
+      mismatches.push(...left);
+      await tryCommand(client, `ALTER TABLE chatter_counts DELETE WHERE has(${PAIRS}, (channel, toDate(window)))`, pairParams(batch), log);
+      // Same reason for the burst views' (channel, hour) markers (0053): an impossible emote count makes
+      // those hours stale, so the next refresh rescores them and re-picks sample messages without the user.
+      await tryCommand(client, `ALTER TABLE burst_window_rows UPDATE uses = ${POISONED_MARKER} WHERE kind = '' AND has(${PAIRS}, (channel, toDate(window)))`, pairParams(batch), log);
     }
     if (mismatches.length > 0) log.error({ login, rounds, mismatches }, 'opt-out: rollups still disagree with the raw rows; reported in rollup_mismatches');
-    await tryCommand(client, `ALTER TABLE chatter_counts DELETE WHERE has(${PAIRS}, (channel, toDate(window)))`, pairParams(days), log);
-    // Same reason for the burst views' (channel, hour) markers (0053): an impossible emote count makes
-    // those hours stale, so the next refresh rescores them and re-picks sample messages without the user.
-    await tryCommand(client, `ALTER TABLE burst_window_rows UPDATE uses = ${POISONED_MARKER} WHERE kind = '' AND has(${PAIRS}, (channel, toDate(window)))`, pairParams(days), log);
   }
   const perUser: string[] = [];
   // by every login of the user: rows of a renamed user's earlier logins stayed until the next refresh
@@ -430,6 +470,7 @@ async function optOutNow(client: ClickHouseClient, login: string, log: FastifyBa
     rebuild_rounds: rounds,
     topic_windows: topicWindows.length,
     rollup_mismatches: mismatches,
+    dead_letters_incomplete: !deadLettersDone,
   };
 }
 
@@ -442,19 +483,23 @@ interface Holder {
   logins: string[];
   ids: string[];
   others: string[];
+  /** The holder's earlier logins another id has held since: an id-less row under one is not known to be the holder's. */
+  reused: string[];
 }
 
 /**
  * Whether a row or payload naming `login` (lowercase) and `id` ('' when it carries none) is the
  * holder's. By id where it has one; by the asked login unless the id is an earlier holder's (an id
  * never seen under the login counts as the holder's, holderOf); by the holder's other logins only
- * without an id: Twitch gives a login up on a rename, so a later holder of an earlier login of the
- * user (a different id) is someone else, whose rows stay.
+ * without an id and only where no other id has held that login since (`reused`): Twitch gives a login
+ * up on a rename, so a later holder of an earlier login of the user (a different id) is someone else,
+ * whose rows stay, id-less ones (imports) included.
  */
 function isHolders(who: Holder, login: string, id: string): boolean {
   if (id !== '' && who.ids.includes(id)) return true;
   if (login === who.login) return !who.others.includes(id);
-  return id === '' && who.logins.includes(login);
+  // an id-less row under an earlier login someone else holds now is as likely theirs (their import): it stays
+  return id === '' && who.logins.includes(login) && !who.reused.includes(login);
 }
 
 /** Dead letters read into memory at once by the opt-out's redaction: rows, and payload bytes (one row may exceed it). */
@@ -475,7 +520,9 @@ type DeadLetterChange = { id: string; h: string; out: string | null };
  * Dead letters are parked events and rejected lines, kept for an operator to inspect or re-send: the
  * user's own (core/privacy.ts `deadLetterAuthor`, matched by {@link isHolders}) are deleted like their
  * chat; in every other payload each of the user's logins, display names and ids, as a whole word
- * (case folded), becomes `[opted-out]` and the row stays (core/privacy.ts `redactDeadLetter`).
+ * (case folded), becomes `[opted-out]` in free-text and people fields (not enums, badges, the IRC
+ * command: a login such as "live" is spelt like `source: live`), except the payload author's own names,
+ * and the row stays (core/privacy.ts `redactDeadLetter`).
  * Deleting every payload that named the user would also have deleted other users' parked events that
  * merely use the same word (a login such as "lol").
  *
@@ -489,26 +536,47 @@ type DeadLetterChange = { id: string; h: string; out: string | null };
  * DEAD_LETTER_PAGE_BYTES of payload in memory); the changes are written back by id, with a guard on
  * the payload read (its MD5), so a row another process rewrote meanwhile is read and done again
  * instead of overwritten. Costs: for a streamer every parked event of their channel is a candidate and
- * is read once; up to DEAD_LETTER_WRITE_BYTES of redacted payloads are held for one mutation. A
+ * is read once; up to DEAD_LETTER_WRITE_BYTES of changes (redacted payloads; id and hash of a deletion,
+ * which counted 0 in an earlier version, so deletions alone were never split) are held for one mutation. A
  * text-log line of the user's (Chatty, justlog) is not recognised as theirs and keeps its words under
  * `[opted-out]`; a number spelt like the user's id in text is rewritten too.
  */
-async function clearDeadLetters(client: ClickHouseClient, who: Holder, spellings: string[], log: FastifyBaseLogger): Promise<void> {
+async function clearDeadLetters(client: ClickHouseClient, who: Holder, spellings: string[], log: FastifyBaseLogger, writeBytes: number): Promise<boolean> {
+  try {
+    return await clearDeadLettersNow(client, who, spellings, log, writeBytes);
+  } catch (err) {
+    // the user's chat is gone already; the rollups, per-user rows and topics still hold them: go on
+    log.error({ err, login: who.login }, 'opt-out: dead letters not cleared (dead_letters_incomplete); repeat the opt-out');
+    return false;
+  }
+}
+
+async function clearDeadLettersNow(client: ClickHouseClient, who: Holder, spellings: string[], log: FastifyBaseLogger, writeBytes: number): Promise<boolean> {
   const words = [...new Set([...spellings, ...who.ids])].filter((w) => w.length > 0);
   const re = namesMatcher(words);
-  if (re === null) return;
+  if (re === null) return true;
+  // Another author's own names stay in their payload (C, holding the user's earlier login "carl":
+  // "Carl subscribed"): one matcher per set of names left out, few in practice.
+  const matchers = new Map<string, RegExp | null>();
   const decide = (payload: string): string | null => {
     const author = deadLetterAuthor(payload);
     if (author.login !== null || author.userId !== null) {
       if (isHolders(who, author.login ?? '', author.userId ?? '')) return null;
     }
-    return redactDeadLetter(payload, re);
+    const own = new Set([author.login, author.displayName?.toLowerCase(), author.userId].filter((w) => w != null));
+    const left = words.filter((w) => !own.has(w.toLowerCase()));
+    if (left.length === words.length) return redactDeadLetter(payload, re);
+    const key = left.join('\n');
+    if (!matchers.has(key)) matchers.set(key, namesMatcher(left));
+    const mine = matchers.get(key)!;
+    return mine === null ? payload : redactDeadLetter(payload, mine);
   };
   const escaped = words.map((w) => w.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&'));
   // Looser than the JS matcher (a superset of its matches): a name may follow an escape (`\n`, IRC's `\s`, `\u0020`).
   const candidate = { nameRe: `(?i)(?:^|[^\\p{L}\\p{N}_]|\\\\[a-zA-Z]|\\\\u[0-9a-fA-F]{4})(?:${escaped.join('|')})(?:$|[^\\p{L}\\p{N}_])` };
   let pending: DeadLetterChange[] = [];
   let pendingBytes = 0;
+  let complete = true;
   let after: DeadLetterKey = { stage: '', at: '1970-01-01 00:00:00.000', id: '' };
   for (;;) {
     const keyParams = { ...candidate, s: after.stage, t: after.at, i: after.id };
@@ -522,7 +590,7 @@ async function clearDeadLetters(client: ClickHouseClient, who: Holder, spellings
         keyParams,
       );
     } catch (err) {
-      if (isMissingTable(err)) return;
+      if (isMissingTable(err)) return true;
       throw err;
     }
     if (keys.length === 0) break;
@@ -542,17 +610,18 @@ async function clearDeadLetters(client: ClickHouseClient, who: Holder, spellings
       const out = decide(r.payload);
       if (out === r.payload) continue;
       pending.push({ id: r.id, h: r.h, out });
-      pendingBytes += out?.length ?? 0;
+      // a deletion holds its key (id and hash) in the Join table
+      pendingBytes += (out?.length ?? 0) + r.id.length + r.h.length;
     }
-    if (pendingBytes >= DEAD_LETTER_WRITE_BYTES) {
-      await writeDeadLetters(client, pending, decide, log);
+    if (pendingBytes >= writeBytes) {
+      if (!(await writeDeadLetters(client, pending, decide, log))) complete = false;
       pending = [];
       pendingBytes = 0;
     }
     if (keys.length < DEAD_LETTER_PAGE_ROWS && n === keys.length) break;
     after = { stage: last.stage, at: last.at, id: last.id };
   }
-  await writeDeadLetters(client, pending, decide, log);
+  return (await writeDeadLetters(client, pending, decide, log)) && complete;
 }
 
 /** The guard of a payload: ClickHouse's `hex(MD5(payload))` of the same bytes. */
@@ -563,17 +632,23 @@ const payloadHash = (payload: string) => createHash('md5').update(payload, 'utf8
  * `h`); rows changed meanwhile (another process's opt-out) are read again and redone, a few times.
  * The changes go into a `Join` table keyed by id and hash, read by one DELETE and one UPDATE mutation
  * per round: a `transform` over 40,000 payloads passed as parameters took 3.1 s for the same update
- * against 0.65 s. The table is dropped afterwards; a crash in between leaves it behind
- * (`opt_out_dead_letters_*`, in memory only, safe to drop).
+ * against 0.65 s. The tables are dropped afterwards (a mutation left reading them is killed first); a
+ * crash in between leaves them behind (`opt_out_dead_letters_*`, in memory only, safe to drop once no
+ * mutation of `dead_letters` names them). Returns false when changes are left (logged).
  */
-async function writeDeadLetters(client: ClickHouseClient, changes: DeadLetterChange[], decide: (payload: string) => string | null, log: FastifyBaseLogger): Promise<void> {
-  if (changes.length === 0) return;
+async function writeDeadLetters(client: ClickHouseClient, changes: DeadLetterChange[], decide: (payload: string) => string | null, log: FastifyBaseLogger): Promise<boolean> {
+  if (changes.length === 0) return true;
   const [{ db }] = await rows<{ db: string }>(client, 'SELECT currentDatabase() AS db');
   const table = `opt_out_dead_letters_${randomBytes(8).toString('hex')}`;
+  // the state each id should be in afterwards (nh: the new payload's hash, '' for a deletion), read by
+  // the check below from a table: as query parameters (an earlier version) the ids of a streamer's
+  // channel (3,400 and more) overflowed the HTTP server's URL limits and the opt-out stopped there
+  const expected = `${table}_expected`;
   const jt = `${db}.${table}`;
   const key = "concat(id, '/', hex(MD5(payload)))";
   const settings = { ...SYNC, allow_nondeterministic_mutations: 1 as const };
   let todo = changes;
+  let altering = false;
   try {
     for (let attempt = 0; attempt < 5 && todo.length > 0; attempt++) {
       // one change per id: a second row under the same id is read again below
@@ -581,35 +656,53 @@ async function writeDeadLetters(client: ClickHouseClient, changes: DeadLetterCha
       for (const c of todo) if (!byId.has(c.id) || c.out === null) byId.set(c.id, c);
       const all = [...byId.values()];
       await client.command({ query: `CREATE TABLE ${table} (k String, payload String, del UInt8) ENGINE = Join(ANY, LEFT, k) SETTINGS persistent = 0` });
+      await client.command({ query: `CREATE TABLE ${expected} (id String, nh String) ENGINE = Memory` });
       await client.insert({ table, values: all.map((c) => ({ k: `${c.id}/${c.h}`, payload: c.out ?? '', del: c.out === null ? 1 : 0 })), format: 'JSONEachRow' });
+      await client.insert({ table: expected, values: all.map((c) => ({ id: c.id, nh: c.out === null ? '' : payloadHash(c.out) })), format: 'JSONEachRow' });
+      altering = true;
       if (all.some((c) => c.out === null)) {
         await client.command({ query: `ALTER TABLE dead_letters DELETE WHERE ${key} IN (SELECT k FROM ${table} WHERE del = 1)`, clickhouse_settings: settings });
       }
-      const wids = all.filter((c) => c.out !== null).map((c) => c.id);
-      if (wids.length > 0) {
+      if (all.some((c) => c.out !== null)) {
         await client.command({
           query: `ALTER TABLE dead_letters UPDATE payload = joinGet({jt:String}, 'payload', ${key}) WHERE ${key} IN (SELECT k FROM ${table} WHERE del = 0)`,
           query_params: { jt },
           clickhouse_settings: settings,
         });
       }
-      await client.command({ query: `DROP TABLE ${table}` });
+      altering = false;
       // rows under those ids not in the state written (a guard failed, or a second row of an id)
       const again = await rows<{ id: string; payload: string; h: string }>(
         client,
         `SELECT id, payload, hex(MD5(payload)) AS h FROM dead_letters
-         WHERE id IN {ids:Array(String)} AND NOT (id IN {wids:Array(String)} AND hex(MD5(payload)) = transform(id, {wids:Array(String)}, {whs:Array(String)}, ''))`,
-        { ids: all.map((c) => c.id), wids, whs: all.filter((c) => c.out !== null).map((c) => payloadHash(c.out!)) },
+         WHERE id IN (SELECT id FROM ${expected}) AND (id, hex(MD5(payload))) NOT IN (SELECT id, nh FROM ${expected} WHERE nh != '')`,
       );
+      await client.command({ query: `DROP TABLE ${table}` });
+      await client.command({ query: `DROP TABLE ${expected}` });
       todo = again.flatMap((r) => {
         const out = decide(r.payload);
         return out === r.payload ? [] : [{ id: r.id, h: r.h, out }];
       });
     }
   } finally {
+    if (altering) {
+      // An ALTER that returned before its mutation ran (a timeout, an error, a KILL of the query) left
+      // a mutation reading the Join table: dropped under it, the mutation fails for good and every
+      // later mutation of dead_letters waiting for it (mutations_sync) fails until someone kills it.
+      try {
+        await client.command({
+          query: "KILL MUTATION WHERE database = {db:String} AND table = 'dead_letters' AND position(command, {t:String}) > 0 SYNC",
+          query_params: { db, t: table },
+        });
+      } catch (err) {
+        log.error({ err, table }, `opt-out: could not kill the dead-letter mutation reading ${table}; KILL MUTATION it before dropping the table`);
+      }
+    }
     await client.command({ query: `DROP TABLE IF EXISTS ${table}` });
+    await client.command({ query: `DROP TABLE IF EXISTS ${expected}` });
   }
   if (todo.length > 0) log.error({ ids: todo.map((r) => r.id) }, 'opt-out: dead letters kept changing under the redaction; repeat the opt-out');
+  return todo.length === 0;
 }
 
 /**
@@ -621,7 +714,8 @@ async function writeDeadLetters(client: ClickHouseClient, changes: DeadLetterCha
  * (lowercased).
  */
 async function blankNoticeParties(client: ClickHouseClient, who: Holder, spellings: string[]): Promise<void> {
-  const { login, logins, ids, others } = who;
+  const { login, ids, others } = who;
+  const logins = who.logins.filter((l) => !who.reused.includes(l));
   const params: Params = { login, logins, ids, others, spellings, partyTypes: [...PARTY_NOTICE_TYPES], partyRe: SYSTEM_MSG_PARTY };
   const named = NOTICE_PARTIES.map((p, i) => {
     params[`pid${i}`] = [...p.ids];

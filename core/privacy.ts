@@ -180,7 +180,24 @@ const IRC_COMMANDS = 'PRIVMSG|USERNOTICE|CLEARMSG|CLEARCHAT|NOTICE|ROOMSTATE|USE
  */
 const IRC_LINE = new RegExp(`^(?:(@[^ ;=]+=[^ ;]*(?:;[^ ;=]+=[^ ;]*)*)( +))?(?:(:(?:[^ !@]+![^ @]+@[^ ]+|[^ !@]+\\.[^ !@]+))( +))?(?=(?:${IRC_COMMANDS})(?: |$))`);
 
-/** A line of text: an IRC line keeps its channel tags, its author's tags and prefix; names elsewhere go. */
+/**
+ * Whether a JSON key or IRC tag holds free text or a person (login, name, id of a party, chat text,
+ * Twitch's sentence, a reply's parent): only those are redacted. Everything else is structure the
+ * event needs to be re-sent and validated (`kind`, `source`, `notice_type`, `msg-id`, `badges`, the
+ * IRC command), and a login such as "live", "raid" or "premium" is spelt like those values: redacting
+ * every string turned `"source":"live"` into `[opted-out]` and the event failed validation. Cost: a
+ * name in a key outside this list (an unknown importer's field) stays.
+ */
+const FREE_TEXT_KEY = /login|name|text|body|system[-_]?msg|user|recipient|sender|gifter|parent|target|raw|message|reason|mention/i;
+/** Keys that match the above but are ids of messages, enums or channel fields. */
+const STRUCTURE_KEY = /msg[-_]?id$|plan|^user[-_]type$|color|badge|emote|^channel|room/i;
+export const isFreeTextKey = (key: string): boolean => !CHANNEL_KEYS.has(key) && FREE_TEXT_KEY.test(key) && !STRUCTURE_KEY.test(key);
+
+/**
+ * A line of text: in an IRC line only the free-text tags ({@link isFreeTextKey}, not the author's) and
+ * the trailing parameter (after " :") are redacted; the command, channel and other tags stay. Any other
+ * line (a text log) is all text.
+ */
 function redactText(s: string, re: RegExp): string {
   const m = IRC_LINE.exec(s);
   if (m === null || (m[1] === undefined && m[3] === undefined)) return replaceNames(s, re);
@@ -194,7 +211,7 @@ function redactText(s: string, re: RegExp): string {
         .map((kv) => {
           const eq = kv.indexOf('=');
           const key = kv.slice(0, eq);
-          if (CHANNEL_KEYS.has(key) || OWNER_TAGS.has(key)) return kv;
+          if (OWNER_TAGS.has(key) || !isFreeTextKey(key)) return kv;
           const value = unescapeTag(kv.slice(eq + 1));
           const out = replaceNames(value, re);
           return out === value ? kv : `${key}=${escapeTag(out)}`;
@@ -202,7 +219,8 @@ function redactText(s: string, re: RegExp): string {
         .join(';');
   }
   const rest = s.slice(m[0].length);
-  const red = replaceNames(rest, re);
+  const colon = rest.indexOf(' :');
+  const red = colon < 0 ? rest : rest.slice(0, colon + 2) + replaceNames(rest.slice(colon + 2), re);
   if (tags === m[1] && red === rest) return s;
   // the separators as they came: an unchanged line stays byte for byte
   return `${tags !== undefined ? tags + m[2] : ''}${m[3] !== undefined ? m[3] + m[4] : ''}${red}`;
@@ -212,6 +230,8 @@ function redactText(s: string, re: RegExp): string {
 export interface DeadLetterAuthor {
   login: string | null;
   userId: string | null;
+  /** As written (top-level `display_name`, IRC `display-name`). */
+  displayName: string | null;
 }
 
 const looksJson = (payload: string) => /^\s*(?:\{|\[\s*[{["\]])/.test(payload);
@@ -224,14 +244,14 @@ const looksJson = (payload: string) => /^\s*(?:\{|\[\s*[{["\]])/.test(payload);
  */
 export function deadLetterAuthor(payload: string): DeadLetterAuthor {
   if (looksJson(payload)) {
-    const top = topLevelStrings(payload, ['login', 'user_id']);
-    return { login: top.get('login')?.toLowerCase() || null, userId: top.get('user_id') || null };
+    const top = topLevelStrings(payload, ['login', 'user_id', 'display_name']);
+    return { login: top.get('login')?.toLowerCase() || null, userId: top.get('user_id') || null, displayName: top.get('display_name') || null };
   }
   const m = IRC_LINE.exec(payload);
-  if (m === null) return { login: null, userId: null };
+  if (m === null) return { login: null, userId: null, displayName: null };
   const tags = new Map((m[1] ?? '@').slice(1).split(';').map((kv) => [kv.slice(0, kv.indexOf('=')), unescapeTag(kv.slice(kv.indexOf('=') + 1))] as const));
   const nick = m[3] !== undefined && m[3].includes('!') ? m[3].slice(1, m[3].indexOf('!')) : '';
-  return { login: (tags.get('login') || nick).toLowerCase() || null, userId: tags.get('user-id') || null };
+  return { login: (tags.get('login') || nick).toLowerCase() || null, userId: tags.get('user-id') || null, displayName: tags.get('display-name') || null };
 }
 
 /** The top-level string values of the given keys in a JSON text, as far as it can be read. */
@@ -270,8 +290,9 @@ function topLevelStrings(s: string, keys: readonly string[]): Map<string, string
 }
 
 /**
- * A JSON text with the names replaced in its string values, except the values of channel keys (any
- * depth) and of the author's keys (top level); keys, numbers and layout stay byte for byte. A
+ * A JSON text with the names replaced in the string values of free-text and people keys
+ * ({@link isFreeTextKey}; an array's strings count under the array's key), except the author's keys
+ * (top level); keys, numbers, other values and layout stay byte for byte. A
  * truncated payload (importers cut long lines) is read as far as it goes; an unterminated last string
  * is treated as text. A value that is itself an IRC line (justlog's `raw`) keeps that line's channel
  * and author tags.
@@ -279,16 +300,23 @@ function topLevelStrings(s: string, keys: readonly string[]): Map<string, string
 function redactJson(s: string, re: RegExp): string {
   const out: string[] = [];
   let from = 0;
-  let depth = 0;
+  /** Open containers: an array's strings take the key the array is the value of (`"badges":["premium"]`). */
+  const open: Array<{ array: boolean; key: string | null }> = [];
   /** The key whose value comes next (set by `"key":`, cleared by anything but whitespace), and its depth. */
   let key: string | null = null;
   let keyDepth = 0;
+  /** Whether a string value under this key (null: a bare string or one in a keyless top-level array) is redacted. */
+  const redacts = (k: string | null, depth: number) => k === null || (isFreeTextKey(k) && !(depth === 1 && OWNER_KEYS.has(k)));
+  const valueKey = (): [string | null, number] => {
+    const top = open.at(-1);
+    return top?.array === true ? [top.key, open.length] : [key, keyDepth];
+  };
   let i = 0;
   while (i < s.length) {
     const c = s[i];
     if (c !== '"') {
-      if (c === '{' || c === '[') depth++;
-      else if (c === '}' || c === ']') depth--;
+      if (c === '{' || c === '[') open.push({ array: c === '[', key: valueKey()[0] });
+      else if (c === '}' || c === ']') open.pop();
       if (c !== ' ' && c !== '\n' && c !== '\r' && c !== '\t') key = null;
       i++;
       continue;
@@ -296,9 +324,9 @@ function redactJson(s: string, re: RegExp): string {
     let j = i + 1;
     while (j < s.length && s[j] !== '"') j += s[j] === '\\' ? 2 : 1;
     if (j >= s.length) {
-      // unterminated: the rest is one string value cut short
+      // unterminated: the rest is one string value (or key) cut short
       const tail = s.slice(i);
-      const red = replaceNames(tail, re);
+      const red = redacts(...valueKey()) ? replaceNames(tail, re) : tail;
       if (red !== tail) {
         out.push(s.slice(from, i), red);
         from = s.length;
@@ -314,14 +342,14 @@ function redactJson(s: string, re: RegExp): string {
       } catch {
         key = null;
       }
-      keyDepth = depth;
+      keyDepth = open.length;
       i = k + 1;
       continue;
     }
-    const spared = key !== null && (CHANNEL_KEYS.has(key) || (keyDepth === 1 && OWNER_KEYS.has(key)));
+    const redacted = redacts(...valueKey());
     key = null;
     i = j + 1;
-    if (spared) continue;
+    if (!redacted) continue;
     let red: string;
     try {
       const value = JSON.parse(token) as string;
@@ -342,7 +370,9 @@ function redactJson(s: string, re: RegExp): string {
 
 /**
  * A dead letter of another user with the opted-out user's names (matched by {@link namesMatcher})
- * replaced by {@link OPTED_OUT_MARK}, keeping what the event needs to be re-sent as it was: channel
+ * replaced by {@link OPTED_OUT_MARK} in its free-text and people fields ({@link isFreeTextKey}; IRC:
+ * those tags and the trailing text), keeping what the event needs to be re-sent as it was: enums,
+ * badges, message ids, the IRC command, channel
  * fields ({@link CHANNEL_KEYS}), the author's own fields ({@link OWNER_KEYS}, {@link OWNER_TAGS}, the
  * IRC prefix), IRC `#channel`, and JSON keys and structure. Returns the payload itself when nothing
  * changed. Names inside JSON or IRC escapes are matched unescaped and written back escaped.
