@@ -86,7 +86,12 @@ export function liveRoutes(ctx: ApiContext, http: HttpMetrics, partial: Partial<
     // A new client gets the list as of its connection (one small read; a failed one keeps the last list).
     await optOuts.refresh();
   };
+  /** Open SSE streams: hijacked, so the server's close would wait for each client to hang up (a browser tab: never). */
+  const streams = new Set<import('node:http').ServerResponse>();
   return async (app) => {
+    app.addHook('preClose', async () => {
+      for (const res of streams) res.end();
+    });
     app.addHook('onClose', async () => optOuts?.close());
     app.route({
       method: 'GET',
@@ -165,7 +170,9 @@ export function liveRoutes(ctx: ApiContext, http: HttpMetrics, partial: Partial<
             res.destroy();
           },
         });
+        streams.add(res);
         res.on('close', () => {
+          streams.delete(res);
           clearInterval(heartbeat);
           stop();
         });

@@ -140,6 +140,20 @@ describe('live feed', { skip }, () => {
     ctrl.abort();
   });
 
+  it('an open SSE stream does not hold the shutdown: closing the app ends it', async () => {
+    const own = await buildApp({ config: db.config, logger: createLogger('silent'), client: db.client, live, rateLimit: false });
+    await own.listen({ host: '127.0.0.1', port: 0 });
+    const res = await fetch(`http://127.0.0.1:${(own.server.address() as { port: number }).port}/api/v1/live/sse?channels=xqc`);
+    const reader = res.body!.getReader();
+    assert.match(new TextDecoder().decode((await reader.read()).value), /event: subscribed/);
+    const t0 = performance.now();
+    // Before: close() waited for the client to hang up (curl's 90 s timeout; a browser tab never).
+    const closed = await Promise.race([own.close().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000).unref())]);
+    assert.ok(closed, 'app.close() still waiting for the SSE client after 5 s');
+    assert.ok(performance.now() - t0 < 5000);
+    assert.equal((await reader.read()).done, true, 'the stream ended');
+  });
+
   it('rejects bad channel lists with 400 and answers 503 without a live source', async () => {
     const bad = await app.inject({ method: 'GET', url: "/api/v1/live/sse?channels=' OR 1=1 --" });
     assert.equal(bad.statusCode, 400);
