@@ -11,6 +11,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError, jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ClickHouseClient } from '../core/clickhouse.ts';
 import type { Config } from '../core/config.ts';
@@ -136,7 +137,11 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
       raw.code(status).send(errorBody(status, status === 414 ? 'a path segment is longer than 200 characters' : err.message));
     },
   });
-  app.setValidatorCompiler(validatorCompiler);
+  // /api/v1 query strings are strict: a misspelled filter (`messages?chanel=x`) was ignored and answered with every
+  // channel's rows. The justlog-compatible routes keep accepting whatever justlog clients add.
+  app.setValidatorCompiler<z.ZodType>((route) =>
+    validatorCompiler(route.httpPart === 'querystring' && route.url.startsWith('/api/v1/') && route.schema instanceof z.ZodObject ? { ...route, schema: route.schema.strict() } : route),
+  );
   app.setSerializerCompiler(serializerCompiler);
 
   app.addHook('onRequest', async (req, reply) => {

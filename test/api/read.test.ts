@@ -72,6 +72,15 @@ describe('channels', { skip }, () => {
 });
 
 describe('messages', { skip }, () => {
+  it('a misspelled or unknown query parameter is a 400 naming it, not a silently wider answer', async () => {
+    for (const url of ['/api/v1/messages?chanel=xqc', '/api/v1/moderation/actions?chanel=xqc', '/api/v1/analytics/xqc/timeline?buckets=1h']) {
+      const r = await getJson(f.app, url);
+      assert.equal(r.status, 400, `${url}: ${JSON.stringify(r.body)}`);
+      assert.match(JSON.stringify(r.body), /chanel|buckets/, url);
+    }
+    // the justlog-compatible routes keep accepting what justlog clients add
+    assert.equal((await f.app.inject({ url: '/channel/xqc/2023/4/1?json=1&foo=bar' })).statusCode, 200);
+  });
   it('pages through every non-deleted message newest first with the cursor', async () => {
     const seen: string[] = [];
     let cursor: string | null = null;
