@@ -55,7 +55,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { z } from 'zod';
 import type { ClickHouseClient } from '../core/clickhouse.ts';
-import { deadLetterAuthor, namesMatcher, NOTICE_PARTIES, OPT_OUT_SETTLE_MS, redactDeadLetter, PARTY_NOTICE_TYPES, SYSTEM_MSG_PARTY, THREAD_PARENT_TAGS, UNMODELLED_PARENT_TAGS } from '../core/privacy.ts';
+import { deadLetterAuthor, escapeRegExp, namesMatcher, NOTICE_PARTIES, OPT_OUT_SETTLE_MS, redactDeadLetter, PARTY_NOTICE_TYPES, SYSTEM_MSG_PARTY, THREAD_PARENT_TAGS, UNMODELLED_PARENT_TAGS } from '../core/privacy.ts';
 import { refreshTopics, TOPIC_CONTEXT_MS, windowRanges } from '../enrich/topics/refresh.ts';
 import { markTopicWindowsChanged } from '../enrich/topics/job.ts';
 import { isMissingTable, rows, type Params } from './db.ts';
@@ -571,7 +571,7 @@ async function clearDeadLettersNow(client: ClickHouseClient, who: Holder, spelli
     const mine = matchers.get(key)!;
     return mine === null ? payload : redactDeadLetter(payload, mine);
   };
-  const escaped = words.map((w) => w.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&'));
+  const escaped = words.map(escapeRegExp);
   // Looser than the JS matcher (a superset of its matches): a name may follow an escape (`\n`, IRC's `\s`, `\u0020`).
   const candidate = { nameRe: `(?i)(?:^|[^\\p{L}\\p{N}_]|\\\\[a-zA-Z]|\\\\u[0-9a-fA-F]{4})(?:${escaped.join('|')})(?:$|[^\\p{L}\\p{N}_])` };
   let pending: DeadLetterChange[] = [];

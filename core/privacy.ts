@@ -150,6 +150,11 @@ export const OWNER_TAGS: ReadonlySet<string> = new Set(['login', 'display-name',
 
 const WORD = '\\p{L}\\p{N}_';
 
+/** `text` as a literal in a pattern, for JS and for ClickHouse's RE2 (both read an escaped punctuation character as itself). */
+export function escapeRegExp(text: string): string {
+  return text.replace(/[\\^$.|?*+()[\]{}/]/g, '\\$&');
+}
+
 /**
  * Whole-word, case-folded matcher of the given names (logins, display names, ids); a word right after
  * `#` (an IRC channel, a hashtag) is not one. Empty names are ignored; null when none is left.
@@ -157,7 +162,7 @@ const WORD = '\\p{L}\\p{N}_';
 export function namesMatcher(names: readonly string[]): RegExp | null {
   const words = [...new Set(names.filter((w) => w.length > 0))].sort((a, b) => b.length - a.length);
   if (words.length === 0) return null;
-  const alt = words.map((w) => w.replace(/[\\^$.|?*+()[\]{}/]/g, '\\$&')).join('|');
+  const alt = words.map(escapeRegExp).join('|');
   return new RegExp(`(?<![#${WORD}])(?:${alt})(?![${WORD}])`, 'giu');
 }
 

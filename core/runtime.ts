@@ -337,8 +337,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       }));
       await run('closing the control server', s.control && (() => s.control!.stop()));
       await run('closing ClickHouse', s.client && (async () => {
-        // Embedded: the engine lives in this process and must be shut down before it exits (shutdownEmbedded).
-        if (config.clickhouse.url === null) await shutdownEmbedded();
+        // Embedded: the engine lives in this process and must be shut down before it exits (a no-op for a server).
+        await shutdownEmbedded();
         await s.client!.close();
       }));
       if (errors.length > 0) throw errors[0];
