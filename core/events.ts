@@ -82,6 +82,14 @@ export const chatMessageSchema = z.object({
 });
 export type ChatMessage = z.infer<typeof chatMessageSchema>;
 
+/**
+ * Tag holding the time a VOD export gave a message when the importer could not take it as the message's `ts` (GQL
+ * exports whose `createdAt` is not when messages were sent: ingest/importers/vod-json.ts), verbatim (ISO 8601). IRCv3
+ * vendor form, so no Twitch tag collides with it. The store also looks for a message's copies near that time: versions
+ * before 2026-11-22 stored such messages there.
+ */
+export const EXPORT_TIME_TAG = 'twichist/export-created-at';
+
 /** CLEARCHAT with a target user and no duration. */
 export const banSchema = z.object({
   ...base,

@@ -30,7 +30,7 @@ import { acceptsPreEncoded, isTransientClickHouseError, PreEncodedRows, rawInser
 import { makeDirs } from '../core/dirs.ts';
 import { deterministicId } from '../core/ids.ts';
 import type { Config } from '../core/config.ts';
-import type { EventKind } from '../core/events.ts';
+import { EXPORT_TIME_TAG, type EventKind } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
 import { RAW_TABLES, rawOf, type PendingRow, type RawTable } from './rows.ts';
 
@@ -250,15 +250,32 @@ export class ExactlyOnceStore {
   private async storedIds(table: RawTable, rows: PendingRow[], ids: ReadonlySet<string>): Promise<Set<string>> {
     let min = Infinity;
     let max = -Infinity;
+    let exportMin = Infinity;
+    let exportMax = -Infinity;
     const channels = new Set<string>();
     for (const r of rows) {
       if (r.ts < min) min = r.ts;
       if (r.ts > max) max = r.ts;
       channels.add(r.channel);
+      const given = r.event.tags[EXPORT_TIME_TAG];
+      if (given !== undefined) {
+        const t = Date.parse(given);
+        if (Number.isFinite(t)) {
+          exportMin = Math.min(exportMin, t, r.ts);
+          exportMax = Math.max(exportMax, t, r.ts);
+        }
+      }
     }
+    // A retimed VOD message may be stored at the export's time (versions before the retiming) or at another estimate
+    // of the VOD's start (imported once with its vod.json, once without: minutes apart), so its ids are also looked
+    // for within a day of both times. Costs a wider range only for such imports; the id bloom index keeps it cheap.
+    const retimed = exportMin <= exportMax;
     // `table` comes from RAW_TABLES, never from input.
-    const range = `FROM ${table} WHERE channel IN {channels:Array(String)} AND ts BETWEEN {min:DateTime64(3)} AND {max:DateTime64(3)}`;
-    const params = { channels: [...channels], min: dt64Param(min), max: dt64Param(max) };
+    const range = `FROM ${table} WHERE channel IN {channels:Array(String)} AND (ts BETWEEN {min:DateTime64(3)} AND {max:DateTime64(3)}${
+      retimed ? ' OR ts BETWEEN {exportMin:DateTime64(3)} AND {exportMax:DateTime64(3)}' : ''
+    })`;
+    const params: Record<string, unknown> = { channels: [...channels], min: dt64Param(min), max: dt64Param(max) };
+    if (retimed) Object.assign(params, { exportMin: dt64Param(Math.max(0, exportMin - 86_400_000)), exportMax: dt64Param(exportMax + 86_400_000) });
     const counted = await this.client.query({ query: `SELECT count() ${range}`, query_params: params, format: 'JSONCompactEachRow' });
     const [[n]] = await counted.json<[number]>();
     if (Number(n) === 0) return new Set();

@@ -134,6 +134,7 @@ export async function runImport(o: ImportRunOptions): Promise<ImportRunResult> {
       `  channels: ${channelList(result.channels)}`,
       `  rejected: ${result.rejected}${dead.written || dead.failed ? ` (dead letters written ${dead.written}, failed ${dead.failed})` : ''}; ignored (not chat events): ${result.ignored}`,
       `  duration: ${(result.durationMs / 1000).toFixed(1)} s (${Math.round(rate)} events/s)`,
+      ...result.files.flatMap((f) => f.notes.map((n) => `  note ${f.file}: ${n}`)),
       ...result.failedFiles.map((f) => `  FAILED ${f.file}: ${f.error}`),
       '',
     ].join('\n'),

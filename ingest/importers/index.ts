@@ -47,6 +47,30 @@ function channelFromFolders(file: string): (contentId: string | null) => string 
   return (contentId) => (contentId !== null && /^\d+$/.test(contentId) && (vod === contentId || vod.endsWith(`_${contentId}`)) && /^[a-z0-9_]{3,25}$/.test(name) ? name : null);
 }
 
+/**
+ * When the VOD of a GQL export started, from the `vod.json` a downloader keeps beside it (`vod_id`, `created_at`), or
+ * null: only for the VOD it names, so a stray vod.json does not time another VOD's chat.
+ */
+function vodStartFromFolder(file: string): (contentId: string | null) => number | null {
+  let meta: { id: string | null; start: number | null } | undefined;
+  return (contentId) => {
+    if (meta === undefined) {
+      meta = { id: null, start: null };
+      try {
+        const v: unknown = JSON.parse(fs.readFileSync(path.join(path.dirname(path.resolve(file)), 'vod.json'), 'utf8'));
+        if (typeof v === 'object' && v !== null) {
+          const { vod_id: id, created_at: at } = v as Record<string, unknown>;
+          const start = typeof at === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(at) ? Date.parse(at) : NaN;
+          meta = { id: typeof id === 'string' || typeof id === 'number' ? String(id) : null, start: Number.isFinite(start) ? start : null };
+        }
+      } catch {
+        // no vod.json, or not one: the importer estimates the start and says so in the summary
+      }
+    }
+    return contentId !== null && meta.id === contentId ? meta.start : null;
+  };
+}
+
 /** Imports one file; throws only when the file cannot be read or its format is unknown. */
 export async function importFile(file: string, sink: EventSink, opts: ImportOptions = {}): Promise<ImportStats> {
   const format = await detectFormat(file);
@@ -66,7 +90,7 @@ export async function importFile(file: string, sink: EventSink, opts: ImportOpti
         await importJustlogText(input.text, file, sink, opts, stats);
         break;
       default:
-        await importVodJson(input.text, file, format, sink, opts, stats, format === 'gql' ? channelFromFolders(file) : () => null);
+        await importVodJson(input.text, file, format, sink, opts, stats, format === 'gql' ? channelFromFolders(file) : () => null, vodStartFromFolder(file));
     }
   } catch (err) {
     // what was read before the break (published, rejected) stays counted in the import's summary

@@ -36,10 +36,12 @@ export interface ImportStats {
   rejected: number;
   /** Lines (text) or records (JSON) read. */
   units: number;
+  /** What the importer changed or assumed about the whole file (e.g. times it could not take as written); the summary prints them. */
+  notes: string[];
 }
 
 export function newStats(file: string, format: ImportFormat): ImportStats {
-  return { file, format, events: {}, ignored: 0, rejected: 0, units: 0 };
+  return { file, format, events: {}, ignored: 0, rejected: 0, units: 0, notes: [] };
 }
 
 export function truncatePayload(s: string): string {

@@ -6,8 +6,11 @@
  *   `commenter{_id,name,display_name}`, `message{body, fragments, user_badges, emoticons, is_action}`);
  * - TwitchDownloader `{"streamer":{name,id},"video":{...},"comments":[...]}` with v5-shaped comments.
  * Ids are Twitch's comment ids, so a re-import stores nothing twice. Emote offsets are code points.
+ *
+ * Times: a comment's `createdAt`, except in GQL exports whose `createdAt` is not when the message was sent (see
+ * {@link GqlClock}): there the VOD's start plus `contentOffsetSeconds`.
  */
-import type { ChatMessage, EmotePosition, EventSource } from '../../core/events.ts';
+import { EXPORT_TIME_TAG, type ChatMessage, type EmotePosition, type EventSource } from '../../core/events.ts';
 import { codePointLength } from '../irc-parser.ts';
 import { streamJsonArray } from './json-stream.ts';
 import { mayHoldNotUtf8, type Readable } from './input.ts';
@@ -122,7 +125,97 @@ function toMessage(c: Obj, format: ImportFormat, channel: string, channelId: str
   };
 }
 
-export async function importVodJson(text: Readable, file: string, format: ImportFormat, sink: EventSink, opts: ImportOptions, stats: ImportStats, fallbackChannel: (contentId: string | null) => string | null): Promise<void> {
+/** VOD time read before deciding whether a GQL export's `createdAt` can be trusted (and at most this many comments held). */
+const DECIDE_AFTER_S = 600;
+const DECIDE_AFTER_COMMENTS = 20_000;
+
+/**
+ * Decides, once per GQL export, whether its `createdAt` says when messages were sent. Twitch's GQL answered old VODs
+ * with times that are not: 4 of the 5 real exports in ../shared/data (arypie 2021-2024) put 3,900-5,600 comments of
+ * 5-10 hours within 6-11 s, starting 5-10 minutes after the stream did, while `contentOffsetSeconds` runs over the
+ * whole VOD; stored as given, a 10-hour stream was one burst of 5,584 messages in 11 s. Sound exports (2025, and
+ * every v5 one) keep `createdAt - contentOffsetSeconds` within a second or two. So: over the first 10 minutes of VOD
+ * (at most 20,000 comments, held back meanwhile), `createdAt` must advance at least half as fast as the offsets;
+ * otherwise every comment of the file is timed at the VOD's start plus its offset (whole seconds: what GQL gives).
+ * The start is `vod.json`'s `created_at` where the downloader left one beside the file, else the first comment's
+ * `createdAt` minus its offset (5-10 minutes late on those exports: nothing in the file knows better).
+ */
+class GqlClock {
+  private first: { ts: number; offset: number } | null = null;
+  private last: { ts: number; offset: number } | null = null;
+  /** null while undecided; then the start (epoch ms) to time comments from, or false when `createdAt` holds. */
+  private start: number | false | null = null;
+  retimed = 0;
+  private why = '';
+  private startFrom = '';
+
+  private readonly vodStart: (contentId: string | null) => number | null;
+
+  constructor(vodStart: (contentId: string | null) => number | null) {
+    this.vodStart = vodStart;
+  }
+
+  get decided(): boolean {
+    return this.start !== null;
+  }
+
+  /** Feeds an undecided clock; true once it has seen enough to decide. */
+  observe(m: ChatMessage, offset: number | null, held: number): boolean {
+    if (offset !== null) {
+      if (this.first === null) this.first = { ts: m.ts, offset };
+      this.last = { ts: m.ts, offset };
+    }
+    return held >= DECIDE_AFTER_COMMENTS || (this.first !== null && this.last!.offset - this.first.offset >= DECIDE_AFTER_S);
+  }
+
+  /** Decides from what it observed. */
+  decide(contentId: string | null): void {
+    const f = this.first;
+    const l = this.last;
+    const offsetSpan = f === null ? 0 : l!.offset - f.offset;
+    // Under a minute of VOD the two clocks cannot be told apart, and either is then at most a minute off.
+    if (f === null || offsetSpan < 60 || l!.ts - f.ts >= (offsetSpan * 1000) / 2) {
+      this.start = false;
+      return;
+    }
+    const fromVod = this.vodStart(contentId);
+    this.start = fromVod ?? f.ts - f.offset * 1000;
+    this.why = `its createdAt covers ${((l!.ts - f.ts) / 1000).toFixed(1)} s over ${offsetSpan} s of VOD`;
+    this.startFrom = fromVod !== null ? "vod.json's created_at" : 'estimated from the first comment, minutes late: keep vod.json beside the file for the exact start';
+  }
+
+  /** For the import summary, once the file is read; null when `createdAt` held. */
+  note(): string | null {
+    if (typeof this.start !== 'number') return null;
+    return `${this.retimed} messages timed at the VOD's start ${new Date(this.start).toISOString()} (${this.startFrom}) plus contentOffsetSeconds: ${this.why}, not when they were sent; each keeps it in tag ${EXPORT_TIME_TAG}`;
+  }
+
+  /** The message timed by the decided clock, or a reason to reject it. */
+  apply(m: ChatMessage, offset: number | null, createdRaw: string): ChatMessage | string {
+    if (this.start === false || this.start === null) return m;
+    if (offset === null) return "no contentOffsetSeconds, and this export's createdAt is not when messages were sent";
+    const ts = this.start + Math.round(offset * 1000);
+    this.retimed++;
+    return { ...m, ts, received_at: ts, tags: { ...m.tags, [EXPORT_TIME_TAG]: createdRaw } };
+  }
+}
+
+/** A GQL comment's `contentOffsetSeconds`, or null when absent or not a time into a VOD. */
+function offsetOf(c: Obj): number | null {
+  const o = c.contentOffsetSeconds;
+  return typeof o === 'number' && Number.isFinite(o) && o >= 0 && o < 1e7 ? o : null;
+}
+
+export async function importVodJson(
+  text: Readable,
+  file: string,
+  format: ImportFormat,
+  sink: EventSink,
+  opts: ImportOptions,
+  stats: ImportStats,
+  fallbackChannel: (contentId: string | null) => string | null,
+  vodStart: (contentId: string | null) => number | null = () => null,
+): Promise<void> {
   const source = opts.source ?? 'import';
   let channel: string | null = opts.channel ?? null;
   let channelId: string | null = null;
@@ -135,37 +228,79 @@ export async function importVodJson(text: Readable, file: string, format: Import
   const reject = lineRejecter(file, opts, stats);
   let at = { element: '', raw: '' };
   const emit = countingSink(sink, stats, (reason) => reject(at.element, reason, at.raw));
-  for await (const el of streamJsonArray(text, { arrayKey: 'comments', onMember })) {
-    stats.units++;
-    const element = `#${el.index}`;
-    if (el.error !== null) {
-      reject(element, `invalid JSON: ${el.error}`, el.raw);
-      continue;
-    }
-    if (mayHoldNotUtf8(text, el.raw)) {
-      reject(element, NOT_UTF8_REASON, el.raw);
-      continue;
-    }
-    const c = el.value;
-    if (!isObj(c)) {
-      reject(element, 'element is not an object', el.raw);
-      continue;
-    }
-    // v5: element 0 is the video's metadata, naming the channel.
-    if (format === 'v5' && el.index === 0 && !('commenter' in c)) {
-      if (channel === null && isObj(c.channel)) channel = str(c.channel.name)?.toLowerCase() ?? null;
-      stats.ignored++;
-      continue;
-    }
-    channel ??= fallbackChannel(str(c.contentId));
-    // Nothing later in the file can name it: fail the file once instead of rejecting every comment.
-    if (channel === null) throw new Error(`the export does not name its channel; pass --channel${format === 'gql' ? ' (or keep the downloader\'s <channel>/<date>_<vod id>/ folders)' : ''}`);
-    const m = toMessage(c, format, channel, channelId, source);
+  const clock = format === 'gql' ? new GqlClock(vodStart) : null;
+  type Read = { m: ChatMessage; c: Obj; element: string; raw: string };
+  let held: Read[] = [];
+  const release = async () => {
+    clock!.decide(str(held.find((h) => str(h.c.contentId) !== null)?.c.contentId));
+    const list = held;
+    held = [];
+    for (const h of list) await timed(h);
+  };
+  const timed = async ({ m: read, c, element, raw }: Read) => {
+    const m = clock === null ? read : clock.apply(read, offsetOf(c), c.createdAt as string);
     if (typeof m === 'string') {
-      reject(element, m, el.raw);
-      continue;
+      reject(element, m, raw);
+      return;
     }
-    at = { element, raw: el.raw };
-    await emit(m);
+    at = { element, raw };
+    try {
+      await emit(m);
+    } catch (err) {
+      sinkFailed = true;
+      throw err;
+    }
+  };
+  let sinkFailed = false;
+  const finish = async () => {
+    if (clock === null) return;
+    if (!clock.decided) await release();
+    const note = clock.note();
+    if (note !== null) stats.notes.push(note);
+  };
+  try {
+    for await (const el of streamJsonArray(text, { arrayKey: 'comments', onMember })) {
+      stats.units++;
+      const element = `#${el.index}`;
+      if (el.error !== null) {
+        reject(element, `invalid JSON: ${el.error}`, el.raw);
+        continue;
+      }
+      if (mayHoldNotUtf8(text, el.raw)) {
+        reject(element, NOT_UTF8_REASON, el.raw);
+        continue;
+      }
+      const c = el.value;
+      if (!isObj(c)) {
+        reject(element, 'element is not an object', el.raw);
+        continue;
+      }
+      // v5: element 0 is the video's metadata, naming the channel.
+      if (format === 'v5' && el.index === 0 && !('commenter' in c)) {
+        if (channel === null && isObj(c.channel)) channel = str(c.channel.name)?.toLowerCase() ?? null;
+        stats.ignored++;
+        continue;
+      }
+      channel ??= fallbackChannel(str(c.contentId));
+      // Nothing later in the file can name it: fail the file once instead of rejecting every comment.
+      if (channel === null) throw new Error(`the export does not name its channel; pass --channel${format === 'gql' ? ' (or keep the downloader\'s <channel>/<date>_<vod id>/ folders)' : ''}`);
+      const m = toMessage(c, format, channel, channelId, source);
+      if (typeof m === 'string') {
+        reject(element, m, el.raw);
+        continue;
+      }
+      if (clock !== null && !clock.decided) {
+        held.push({ m, c, element, raw: el.raw });
+        if (clock.observe(m, offsetOf(c), held.length)) await release();
+        continue;
+      }
+      await timed({ m, c, element, raw: el.raw });
+    }
+  } catch (err) {
+    // A file that breaks mid-way (truncated gzip or JSON) still publishes what was read before the break, held
+    // comments too; not when publishing is what failed.
+    if (!sinkFailed) await finish();
+    throw err;
   }
+  await finish();
 }

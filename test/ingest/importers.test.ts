@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
-import { validateEvent, type ChatEvent } from '../../core/events.ts';
+import { EXPORT_TIME_TAG, validateEvent, type ChatEvent } from '../../core/events.ts';
 import { detectFormat, importFile, listImportFiles, type Reject } from '../../ingest/importers/index.ts';
 import { peekText } from '../../ingest/importers/input.ts';
 
@@ -201,6 +201,63 @@ test('GQL outside the <channel>/<date>_<vod id>/ folders: the file fails asking 
     fs.mkdirSync(path.dirname(laidOut), { recursive: true });
     fs.copyFileSync(src, laidOut);
     assert.ok((await run(laidOut)).events.every((e) => e.channel === 'somechannel'));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('GQL export whose createdAt is not when messages were sent (arypie 2021): timed at vod.json\'s start plus the offsets', { skip }, async () => {
+  const dir = path.join(DATA, 'vod-json/gql-verbose/arypie/2021-11-10_15-41-56_1201462028');
+  const { events, stats, rejects } = await run(path.join(dir, 'verbose_chat.json.gz'));
+  assert.deepEqual(rejects, []);
+  const start = Date.parse(JSON.parse(fs.readFileSync(path.join(dir, 'vod.json'), 'utf8')).created_at);
+  const times = events.map((e) => e.ts);
+  // as given, 5,584 messages of a 10-hour stream fell within 11 s
+  assert.equal(times[0], start + 21_000);
+  assert.equal(times.at(-1), start + 35_990_000);
+  assert.ok(times.every((t, i) => i === 0 || t >= times[i - 1]), 'in file order');
+  assert.equal(events[0].tags[EXPORT_TIME_TAG], '2021-11-10T15:47:11.8164316Z');
+  assert.equal(stats.notes.length, 1);
+  assert.match(stats.notes[0], /^5584 messages timed at the VOD's start 2021-11-10T15:41:56\.000Z \(vod\.json's created_at\)/);
+  // a sound export (2025) keeps its createdAt, milliseconds included
+  const sound = await run(path.join(DATA, 'vod-json/gql-verbose/arypie/2025-04-03_19-59-39_2423118817/verbose_chat.json.gz'));
+  assert.equal(sound.events[0].ts, Date.parse('2025-04-03T20:00:06.315Z'));
+  assert.deepEqual(sound.stats.notes, []);
+  assert.ok(sound.events.every((e) => !(EXPORT_TIME_TAG in e.tags)));
+});
+
+test('GQL export with a stalled createdAt: start estimated without vod.json, held comments published when the file breaks', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-gqlclock-'));
+  try {
+    const vod = path.join(dir, 'demo', '2021-01-01_00-00-00_555');
+    fs.mkdirSync(vod, { recursive: true });
+    // 40 comments a minute apart in the VOD, createdAt 5 ms apart from 00:07:00.5
+    const comments = Array.from({ length: 40 }, (_, i) => ({
+      id: `c${i}`,
+      createdAt: new Date(Date.UTC(2021, 0, 1, 0, 7, 0, 500 + 5 * i)).toISOString(),
+      contentId: '555',
+      contentOffsetSeconds: 30 + 60 * i,
+      commenter: { id: '9', login: 'viewer', displayName: 'Viewer' },
+      message: { fragments: [{ text: `hi ${i}` }] },
+    }));
+    const file = path.join(vod, 'chat.json');
+    fs.writeFileSync(file, JSON.stringify(comments));
+    const est = await run(file);
+    assert.equal(est.events.length, 40);
+    assert.equal(est.events[0].ts, Date.UTC(2021, 0, 1, 0, 7, 0, 500), 'the start is the first createdAt minus its offset');
+    assert.equal(est.events[39].ts - est.events[0].ts, 39 * 60_000);
+    assert.match(est.stats.notes[0], /^40 messages timed .*estimated from the first comment/);
+    fs.writeFileSync(path.join(vod, 'vod.json'), JSON.stringify({ vod_id: '555', created_at: '2021-01-01T00:00:00Z' }));
+    assert.equal((await run(file)).events[0].ts, Date.UTC(2021, 0, 1, 0, 0, 30));
+    fs.writeFileSync(path.join(vod, 'vod.json'), JSON.stringify({ vod_id: '556', created_at: '2021-01-01T00:00:00Z' }));
+    assert.equal((await run(file)).events[0].ts, Date.UTC(2021, 0, 1, 0, 7, 0, 500), "another VOD's vod.json is not used");
+    // cut inside comment 5: held back while undecided, the first 5 are still published (4 minutes of VOD: retimed)
+    const whole = JSON.stringify(comments);
+    fs.writeFileSync(file, whole.slice(0, whole.indexOf('{"id":"c5"') + 20));
+    const events: ChatEvent[] = [];
+    await assert.rejects(importFile(file, (e) => void events.push(e)), /truncated/);
+    assert.deepEqual(events.map((e) => e.id), ['c0', 'c1', 'c2', 'c3', 'c4']);
+    assert.equal(events[4].ts - events[0].ts, 4 * 60_000);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
