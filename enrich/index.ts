@@ -266,8 +266,10 @@ export function startEnrich(opts: StartEnrichOptions): EnrichStage {
       // ClickHouse must not hold a shutdown for a request timeout per channel), then the model workers
       if (topicTimer) clearInterval(topicTimer);
       let bound: NodeJS.Timeout | undefined;
-      await Promise.race([topics.run({ wait: true }), new Promise((r) => (bound = setTimeout(r, STOP_TOPICS_MS)))]);
+      await Promise.race([topics.run({ wait: true, ifStored: true }), new Promise((r) => (bound = setTimeout(r, STOP_TOPICS_MS)))]);
       clearTimeout(bound);
+      // past the bound: no further range may start on a database the caller is about to close
+      topics.abort();
       if (opts.models === undefined) await models?.close();
       optOuts.close();
       ownEmotes?.close();

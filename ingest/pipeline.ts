@@ -75,7 +75,9 @@ export async function openPublishPipeline(config: Config, logger: Logger, batch:
   const { startEnrich } = await import('../enrich/index.ts');
   const bus = new InProcessBus();
   const publisher = bus.publisher();
-  const stage = startEnrich({ config, logger, client: ch, consumer: bus.consumer() });
+  // No topic timer: settle() refreshes every due window once all is stored. The timer's runs during an import
+  // recomputed windows still being filled, and their deletes of those versions were most of a sparse import's time.
+  const stage = startEnrich({ config, logger, client: ch, consumer: bus.consumer(), topicsIntervalMs: 0 });
   const batcher = new MicroBatcher({ publisher, onError, ...batch });
   return {
     mode: 'in-process',

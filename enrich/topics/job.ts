@@ -89,6 +89,12 @@ export interface RunTopicsOptions {
   wait: boolean;
   /** Refresh every due window (no cap per run). */
   full?: boolean;
+  /**
+   * Run only if this process stored messages since the last run started (a shutdown's last run). Without it, a
+   * stop right after an import's full run recomputed the windows stored within {@link TOPIC_SLACK_MS} of that run
+   * once more, deletes of the versions just written included.
+   */
+  ifStored?: boolean;
 }
 
 export interface TopicJob {
@@ -98,6 +104,8 @@ export interface TopicJob {
   run(o: RunTopicsOptions): Promise<void>;
   /** True while a run is in progress (the timer skips its turn rather than queue behind it). */
   readonly busy: boolean;
+  /** No range starts after this (a run in progress ends after its current range): a shutdown's bound. */
+  abort(): void;
 }
 
 export function createTopicJob(o: TopicJobOptions): TopicJob {
@@ -111,8 +119,12 @@ export function createTopicJob(o: TopicJobOptions): TopicJob {
   };
   let chain: Promise<void> = Promise.resolve();
   let running = 0;
+  let storedSinceRun = false;
+  let aborted = false;
 
   const once = async (o2: RunTopicsOptions): Promise<void> => {
+    if (aborted || (o2.ifStored === true && !storedSinceRun)) return;
+    storedSinceRun = false;
     // an explicit full run (after an import) is not capped: the list is numbers, each range bounded
     const due = await pendingTopicWindows(client, { database, limit: o2.full === true ? UNCAPPED : RUN_MAX_WINDOWS });
     const todo = forced;
@@ -126,6 +138,8 @@ export function createTopicJob(o: TopicJobOptions): TopicJob {
     for (const [channel, windows] of due) {
       // bounded ranges: a refresh holds its range's messages in memory
       for (const { from, to } of windowRanges(windows, TOPIC_WINDOW_MS)) {
+        // the rest stays due in the table for the next process
+        if (aborted) return;
         const t0 = performance.now();
         try {
           const r = await refreshTopics(client, { database, channel, since: new Date(from), until: new Date(to), contextMs: TOPIC_CONTEXT_MS, embedder, windowMs: TOPIC_WINDOW_MS, wait: o2.wait });
@@ -142,6 +156,7 @@ export function createTopicJob(o: TopicJobOptions): TopicJob {
 
   return {
     noteStored(rows, insertMs) {
+      if (rows.some((r) => r.table === 'messages')) storedSinceRun = true;
       if (insertMs < TOPIC_SLACK_MS / 2) return;
       for (const r of rows) if (r.table === 'messages') force(r.channel, Math.floor(r.ts / TOPIC_WINDOW_MS) * TOPIC_WINDOW_MS);
     },
@@ -160,6 +175,9 @@ export function createTopicJob(o: TopicJobOptions): TopicJob {
     },
     get busy() {
       return running > 0;
+    },
+    abort() {
+      aborted = true;
     },
   };
 }

@@ -218,7 +218,21 @@ export async function refreshTopics(client: ClickHouseClient, o: RefreshTopicsOp
     // Replace, not append: a recomputed window may have fewer topics than the stored one. Older versions
     // only, by the window's newest version in topic_window_state, so a slower refresh that read before
     // a faster one (or before an opt-out's delete) removes its own rows instead of the newer ones.
+    // Counted first: a DELETE is a mutation of the whole table even when it matches nothing, and they
+    // piled up: importing 158 lines spread over two years refreshed 39 ranges, each slower than the one
+    // before (0.1 s rising to 5 s). Windows computed for the first time (every one of an import into a
+    // new period) have nothing to delete. Counting after this refresh's own inserts keeps the rule above:
+    // a refresh whose rows are already outdated finds them and deletes them.
     for (const table of ['topics', 'message_topics']) {
+      const stale = await client.query({
+        query: `SELECT count() AS n FROM {db:Identifier}.{table:Identifier} WHERE channel = {channel:String}
+                AND window_start >= toDateTime({fromS:Int64}, 'UTC') AND window_start < toDateTime({toS:Int64}, 'UTC')
+                AND NOT ${NEWEST}`,
+        query_params: { ...scope, table },
+        format: 'JSONEachRow',
+      });
+      const [{ n }] = await stale.json<{ n: number | string }>();
+      if (Number(n) === 0) continue;
       await client.command({
         query: `DELETE FROM {db:Identifier}.{table:Identifier} WHERE channel = {channel:String}
                 AND window_start >= toDateTime({fromS:Int64}, 'UTC') AND window_start < toDateTime({toS:Int64}, 'UTC')

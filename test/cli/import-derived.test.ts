@@ -68,3 +68,37 @@ test('without models, an import says so once, in one short info line naming `twi
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an import spread over months computes each topic window once, with no delete mutations, and stops cleanly', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-import-sparse-'));
+  try {
+    // one message a month for two years: 24 windows, each its own refresh range (a quiet channel's archive)
+    const lines = Array.from({ length: 24 }, (_, i) => {
+      const ts = Date.UTC(2021 + Math.floor(i / 12), i % 12, 3, 12, 0, 0);
+      return `@id=sparse-${i};room-id=1;tmi-sent-ts=${ts};user-id=2 :viewer!viewer@viewer.tmi.twitch.tv PRIVMSG #quiet :message ${i} of a quiet year`;
+    });
+    const file = path.join(dir, 'quiet.irc');
+    fs.writeFileSync(file, lines.join('\r\n') + '\r\n');
+    const env = { TWICHIST_DATA_DIR: path.join(dir, 'data'), TWICHIST_ONLINE: 'false', LOG_LEVEL: 'warn' };
+    const imp = await runCli(['import', file], env, 300_000);
+    assert.equal(imp.code, 0, imp.stderr);
+    assert.match(imp.stdout, /24 events read, 24 stored/);
+    // the shutdown's topic run went on after the database was closed ("ChdbConnection is closed")
+    assert.doesNotMatch(imp.stderr, /topic refresh failed|is closed/);
+    const q = async (sql: string) => {
+      const r = await runCli(['sql', sql, '--format', 'json'], env);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as Record<string, number>;
+    };
+    // Before: every range queued two DELETE mutations (nothing to delete on new windows), each slower than the
+    // one before (0.1 s rising to 5 s), and the shutdown recomputed the windows stored within 10 s of the last run.
+    assert.deepEqual(
+      await q("SELECT uniqExact(window_start) AS windows, max(n) AS versions FROM (SELECT window_start, uniqExact(computed_at) AS n FROM topic_window_state WHERE channel = 'quiet' AND computed_at > 0 GROUP BY window_start)"),
+      { windows: 24, versions: 1 },
+    );
+    assert.deepEqual(await q("SELECT count() AS n FROM system.mutations WHERE database = currentDatabase() AND table IN ('topics', 'message_topics')"), { n: 0 });
+    assert.deepEqual(await q("SELECT count() AS n FROM message_topics WHERE channel = 'quiet'"), { n: 24 });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
