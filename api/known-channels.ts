@@ -15,6 +15,7 @@
  * channel), so that costs nothing but 60 s of a channel whose last rows retention dropped. Unknown ones are
  * not remembered: the channel added or imported a moment later must not stay a 404.
  */
+import type { ClickHouseClient } from '../core/clickhouse.ts';
 import type { ApiContext } from './context.ts';
 import { rows } from './db.ts';
 import { ApiError } from './errors.ts';
@@ -27,6 +28,19 @@ const KNOWN_SQL = `SELECT DISTINCT c FROM (
   UNION ALL SELECT login AS c FROM channels WHERE login IN {channels:Array(String)}
   UNION ALL SELECT channel AS c FROM ingest_events WHERE channel IN {channels:Array(String)} GROUP BY channel
 )`;
+
+/**
+ * The channels of `channels` with a `channels` row or anything stored (one query, see the module comment);
+ * TWITCH_CHANNELS and an in-process ingestor are the caller's to add. Also `twichist analytics topics --channel`.
+ */
+export async function storedOrFollowed(client: ClickHouseClient, channels: readonly string[]): Promise<Set<string>> {
+  return new Set((await rows<{ c: string }>(client, KNOWN_SQL, { channels }, { optimize_use_projections: 1 })).map((r) => r.c));
+}
+
+/** "unknown channel nosuch: not followed and nothing stored for it": the API's 404 and the CLI say it alike. */
+export function unknownChannelsMessage(unknown: readonly string[]): string {
+  return `unknown channel${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: not followed and nothing stored for ${unknown.length > 1 ? 'them' : 'it'}`;
+}
 
 /** Per client (one per app): channel -> when it was last found known. */
 const seen = new WeakMap<object, Map<string, number>>();
@@ -42,14 +56,9 @@ export async function assertKnownChannels(ctx: ApiContext, channels: readonly st
   const followed = new Set([...ctx.config.twitch.channels, ...Object.keys(ctx.ingest?.state() ?? {})]);
   const ask = [...new Set(channels)].filter((c) => !followed.has(c) && !(now - (known.get(c) ?? -Infinity) < KNOWN_TTL_MS));
   if (ask.length === 0) return;
-  const found = new Set((await rows<{ c: string }>(ctx.client, KNOWN_SQL, { channels: ask }, { optimize_use_projections: 1 })).map((r) => r.c));
+  const found = await storedOrFollowed(ctx.client, ask);
   for (const c of found) known.set(c, now);
   const unknown = ask.filter((c) => !found.has(c));
   if (unknown.length === 0) return;
-  const names = unknown.join(', ');
-  throw new ApiError(
-    404,
-    `unknown channel${unknown.length > 1 ? 's' : ''} ${names}: not followed and nothing stored for ${unknown.length > 1 ? 'them' : 'it'} (check the spelling; GET /api/v1/channels lists the channels Twichist has)`,
-    { unknown_channels: unknown },
-  );
+  throw new ApiError(404, `${unknownChannelsMessage(unknown)} (check the spelling; GET /api/v1/channels lists the channels Twichist has)`, { unknown_channels: unknown });
 }

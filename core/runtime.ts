@@ -22,6 +22,7 @@ import type { IngestControl, NatsHealth } from '../api/context.ts';
 import { apiRequestTimeoutMs } from '../api/db.ts';
 import { makeDirs } from './dirs.ts';
 import type { LiveSource } from '../api/live.ts';
+import type { IrcConnectionState } from '../ingest/live.ts';
 import type { ChatEvent } from './events.ts';
 
 /** The chat sample that ships with the project (see `samples/NOTICE`). */
@@ -279,6 +280,8 @@ interface SourceStage extends Stage {
 }
 interface LiveStage extends Stage {
   control: IngestControl;
+  /** The IRC connection, for `twichist status`. */
+  connection(): IrcConnectionState;
 }
 
 /**
@@ -361,6 +364,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       await loadHypeModel(client);
       step(applied.length === 0 ? 'schema is up to date' : `applied ${applied.length} migration(s)`);
     }
+    // Set once live ingest has started (at start, or when the API adds the first channel).
+    let liveStage: LiveStage | null = null;
     if (embedded) {
       const { startControlServer } = await import('./control.ts');
       // `twichist status` asks here for what no table or NATS knows: the in-process queue and enrich's counters.
@@ -372,6 +377,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
           started_at: startedAt,
           bus: s.bus ? { kind: s.bus.kind, queued: s.bus.queued?.() ?? null } : null,
           enrich: m ? { acked: m.busAcked, naked: m.busNaked, dead_letters: m.deadLetters, transient_failures: m.transientFailures } : null,
+          ingest: liveStage?.connection() ?? null,
         };
       };
       const control = await startControlServer({ dataDir: config.dataDir, logger, status });
@@ -411,7 +417,6 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       // Nothing to follow: `auto` replays; `live` waits for the API to add a channel.
       kind = followed.size > 0 ? 'live' : opts.source.kind === 'auto' ? 'replay' : 'none';
     } else kind = opts.source.kind;
-    let liveStage: LiveStage | null = null;
     const startLive = () =>
       (s.live ??= stages.liveIngest({ config, logger, client, publisher, nc: bus.nc }).then((l) => {
         liveStage = l;
@@ -591,6 +596,7 @@ const stages = {
         },
         setChannels: (list) => ingestor.setChannels(list),
       },
+      connection: () => ingestor.connection,
       stop: async () => {
         await ingestor.stop();
         optOuts.stop();

@@ -73,6 +73,22 @@ export interface LiveStats {
   joinFailures: number;
 }
 
+/** The IRC connection as `twichist status` shows it (the `ingest` entry of the serving process's report). */
+export interface IrcConnectionState {
+  /** host:port the client connects to. */
+  target: string;
+  /** Registered with the server (logged in): chat can be joined and received. */
+  connected: boolean;
+  /**
+   * Why the last attempt failed or the connection was lost, after the target ("irc-ws.chat.twitch.tv:443:
+   * getaddrinfo ENOTFOUND irc-ws.chat.twitch.tv", "127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1"); null
+   * once registered again.
+   */
+  last_error: string | null;
+  /** Since when (ISO) the client has been retrying: the first failure after it was last registered; null while registered. */
+  retrying_since: string | null;
+}
+
 /**
  * twurple 8 takes a host name but no port (it always uses 6667/6697 for TCP), so tests and the local
  * server need the port set on the connection target, which twurple keeps by reference and reads on
@@ -108,7 +124,13 @@ export function fixLineFraming(client: ChatClient): void {
   if ((Base as unknown as { framed?: boolean }).framed) return;
   class Framed extends Base {
     static framed = true;
+    /**
+     * Why the WebSocket failed (DNS, refused, TLS): ws hands it to `onerror` only, which twurple traces, and
+     * the close that follows reaches onDisconnect as "[1006] ", which named no cause in the log or status.
+     */
+    socketError: Error | null = null;
     override connect(): void {
+      this.socketError = null;
       super.connect();
       const socket = this._socket;
       // net/tls sockets: split bytes into lines and decode each line (see ingest/irc-lines.ts).
@@ -118,7 +140,21 @@ export function fixLineFraming(client: ChatClient): void {
         socket.on('data', (chunk: Buffer) => {
           for (const line of lines.push(chunk)) this.emit(this.onReceive, line);
         });
+      } else if (socket !== null && typeof socket === 'object' && 'onerror' in socket) {
+        const ws = socket as { onerror: ((e: { error?: unknown; message?: string }) => void) | null };
+        const traced = ws.onerror;
+        ws.onerror = (e) => {
+          this.socketError = e.error instanceof Error ? e.error : new Error(e.message || 'WebSocket error');
+          traced?.call(ws, e);
+        };
       }
+    }
+    override emit(event: unknown, ...args: unknown[]): void {
+      if (event === this.onDisconnect && args[0] === false && this.socketError !== null) {
+        args = [false, this.socketError];
+        this.socketError = null;
+      }
+      super.emit(event, ...args);
     }
     override receiveRaw(data: string): void {
       if (!this._lineBased) return super.receiveRaw(data);
@@ -141,6 +177,7 @@ interface FramedBase {
   _lineBased: boolean;
   _currentLine: string;
   onReceive: unknown;
+  onDisconnect: unknown;
   emit(event: unknown, ...args: unknown[]): void;
   connect(): void;
   receiveRaw(data: string): void;
@@ -261,6 +298,11 @@ export class LiveIngestor {
   /** Channels whose last JOIN Twitch refused, with when: retried after REFUSED_RETRY_MS. */
   private refused = new Map<string, number>();
   private disconnectedAt: number | null = null;
+  /** See {@link IrcConnectionState}; `target` reads twurple's connection target, which tests re-point. */
+  private target: () => string = () => '?';
+  private registered = false;
+  private lastError: string | null = null;
+  private failingSince: number | null = null;
   private joinedAtDisconnect: string[] = [];
   /** Time of the last line received on the current connection: where an outage's gap starts. */
   private lastLineAt: number | null = null;
@@ -309,6 +351,10 @@ export class LiveIngestor {
     return [...this.joined].sort();
   }
 
+  get connection(): IrcConnectionState {
+    return { target: this.target(), connected: this.registered, last_error: this.lastError, retrying_since: this.failingSince === null ? null : new Date(this.failingSince).toISOString() };
+  }
+
   async start(): Promise<void> {
     const { config } = this.opts;
     const authProvider = await createAuthProvider(config, this.logger);
@@ -325,9 +371,10 @@ export class LiveIngestor {
     if (endpoint?.port) pointChatClientAt(client, endpoint.port);
     fixLineFraming(client);
     routeJoinLimiterLog(client, this.logger);
-    const conn = (client.irc as unknown as { _connection?: { assumeExternalDisconnect?: () => void } })._connection;
+    const conn = (client.irc as unknown as { _connection?: { assumeExternalDisconnect?: () => void; _target?: { hostName?: string; port?: number } } })._connection;
     if (typeof conn?.assumeExternalDisconnect !== 'function') throw new Error('cannot handle RECONNECT: @twurple/chat internals changed');
     this.dropConnection = () => conn.assumeExternalDisconnect!();
+    this.target = () => `${conn._target?.hostName ?? '?'}:${conn._target?.port ?? '?'}`;
     if (this.opts.ping) setPingTimers(client, this.opts.ping.inactivity, this.opts.ping.timeout);
     this.client = client;
     // Every raw line is seen before twurple parses it: twurple drops a line its parser throws on
@@ -342,6 +389,13 @@ export class LiveIngestor {
     };
     client.onConnect(() => this.onConnected());
     client.onDisconnect((manually, reason) => this.onDisconnected(manually, reason));
+    client.onAuthenticationSuccess(() => {
+      this.registered = true;
+      this.lastError = null;
+      this.failingSince = null;
+    });
+    // twurple then reconnects with backoff through a quit, which reaches onDisconnect as a manual close.
+    client.onAuthenticationFailure((text) => this.connectionFailed(`Twitch refused the login: ${text}`, Date.now()));
     client.onJoin((channel, user) => {
       if (user !== client.irc.currentNick) return;
       // A second echo (the JOIN was requested twice while the first was pending) is no new join.
@@ -565,7 +619,9 @@ export class LiveIngestor {
     this.joined.clear();
     this.joining.clear();
     if (this.disconnectedAt === null) this.disconnectedAt = now;
+    this.registered = false;
     const detail = this.reconnectReason ?? (manually ? 'closed by Twichist' : `connection lost${reason ? ': ' + reason.message : ''}`);
+    if (!manually && !this.stopped) this.connectionFailed(this.reconnectReason ?? reason?.message ?? 'connection lost', now);
     this.reconnectReason = null;
     // A dead connection is noticed only by a PING timeout (twurple: 60 s of silence + 10 s), so what
     // was not received starts after the last line that was, not when the loss was noticed.
@@ -574,7 +630,17 @@ export class LiveIngestor {
       this.lifecycle('disconnected', ch, detail, null, null, now);
       if (!this.stopped && !this.openGaps.has(ch)) this.openGaps.set(ch, { start, detail: `disconnected from Twitch IRC (${detail})` });
     }
-    if (!manually) this.logger.warn({ reason: reason?.message }, 'Twitch IRC disconnected; reconnecting with backoff');
+  }
+
+  /**
+   * A line per failed attempt, as before: a failed connect is retried with twurple's backoff (1, 1, 2, ... 120 s), but a
+   * connection that opened and was closed is retried at once, so a server that accepts and closes gets one per attempt.
+   */
+  private connectionFailed(why: string, now: number): void {
+    this.lastError = `${this.target()}: ${why}`;
+    this.failingSince ??= now;
+    const since = new Date(this.failingSince).toISOString();
+    this.logger.warn({ error: this.lastError, retrying_since: since }, `Twitch IRC: ${this.lastError}; not connected, retrying with backoff since ${since}`);
   }
 
   private lifecycle(event: Lifecycle['event'], channel: string, detail: string | null, gapStart: number | null = null, gapEnd: number | null = null, at = Date.now()): void {

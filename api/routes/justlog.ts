@@ -2,7 +2,8 @@
  * justlog-compatible read endpoints at the root (`/channels`, `/list`, `/channel/...`,
  * `/channelid/...`), answering as gempir/justlog does: plain text by default, `?json` (or
  * `?type=json`, or `Content-Type: application/json`) for `{ messages: [...] }`, `?raw` for IRC
- * lines; oldest first unless `?reverse`. Errors use the API's error shape.
+ * lines; oldest first unless `?reverse`; a log with nothing in it is a 404, as in justlog. Errors use
+ * the API's error shape.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -49,7 +50,15 @@ function formatOf(req: FastifyRequest, q: z.infer<typeof formatQuery>): Format {
   return 'text';
 }
 
-function send(reply: FastifyReply, format: Format, messages: JustlogMessage[]) {
+/**
+ * `empty` names the log ("#xqc on 2023-4-1") for the 404 of one with nothing in it: justlog has no log file then and
+ * answers 404 "could not load logs" (gempir/justlog api/server.go routeLogs at b51ce07, filelog/channellog.go
+ * ReadLogForChannel), rustlog 404 "Not found" (boring-nick/rustlog src/logs/stream/cursor.rs, src/error.rs), and
+ * viewers built for them test the status (justlog's web/src/hooks/useLog.ts: response.ok); a 200 with an empty
+ * body read as a day that was logged and silent. The body keeps the API's error shape, with justlog's words.
+ */
+function send(reply: FastifyReply, format: Format, messages: JustlogMessage[], empty: string) {
+  if (messages.length === 0) throw new ApiError(404, `could not load logs: nothing is stored for ${empty}`);
   reply.header('x-content-type-options', 'nosniff');
   // A day log is thousands of messages built here from typed rows; validating each against the
   // response schema again cost ~1 s per 4,000 lines (measured), so these answers skip it.
@@ -201,13 +210,17 @@ export function justlogRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           const channel = await resolveChannel(req.params.channel);
           const from = utc(req.params.year, req.params.month, req.params.day);
           if (new Date(from).getUTCDate() !== req.params.day) throw new ApiError(400, 'no such day');
-          return send(reply, formatOf(req, req.query), await ctx.heavy(reply, () => loadLog(ctx, channel, null, from, from + 86_400_000, req.query.reverse !== undefined)));
+          const log = await ctx.heavy(reply, () => loadLog(ctx, channel, null, from, from + 86_400_000, req.query.reverse !== undefined));
+          return send(reply, formatOf(req, req.query), log, `#${channel} on ${req.params.year}-${req.params.month}-${req.params.day}`);
         },
       );
       app.get(
         `/${by}/:channel/random`,
         { schema: { summary: 'justlog: a random message of the channel', tags: ['justlog'], params: z.object({ channel: chanParam }), querystring: formatQuery, response: logResponses } },
-        async (req, reply) => send(reply, formatOf(req, req.query), await randomMessage(ctx, await resolveChannel(req.params.channel), null)),
+        async (req, reply) => {
+          const channel = await resolveChannel(req.params.channel);
+          return send(reply, formatOf(req, req.query), await randomMessage(ctx, channel, null), `#${channel}`);
+        },
       );
       for (const ub of ['user', 'userid'] as const) {
         const userParam = ub === 'user' ? userLoginSchema : idSchema;
@@ -235,7 +248,8 @@ export function justlogRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
             const [channel, user] = await Promise.all([resolveChannel(req.params.channel), resolveUser(req.params.user)]);
             const from = utc(req.params.year, req.params.month);
             const to = req.params.month === 12 ? utc(req.params.year + 1, 1) : utc(req.params.year, req.params.month + 1);
-            return send(reply, formatOf(req, req.query), await ctx.heavy(reply, () => loadLog(ctx, channel, user, from, to, req.query.reverse !== undefined)));
+            const log = await ctx.heavy(reply, () => loadLog(ctx, channel, user, from, to, req.query.reverse !== undefined));
+            return send(reply, formatOf(req, req.query), log, `${user.login} in #${channel} in ${req.params.year}-${req.params.month}`);
           },
         );
         app.get(
@@ -243,7 +257,7 @@ export function justlogRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
           { schema: { summary: 'justlog: a random message of the user in the channel', tags: ['justlog'], params: z.object({ channel: chanParam, user: userParam }), querystring: formatQuery, response: logResponses } },
           async (req, reply) => {
             const [channel, user] = await Promise.all([resolveChannel(req.params.channel), resolveUser(req.params.user)]);
-            return send(reply, formatOf(req, req.query), await randomMessage(ctx, channel, user));
+            return send(reply, formatOf(req, req.query), await randomMessage(ctx, channel, user), `${user.login} in #${channel}`);
           },
         );
       }

@@ -1,3 +1,4 @@
+import { storedOrFollowed, unknownChannelsMessage } from '../../api/known-channels.ts';
 import { createClickHouse } from '../../core/clickhouse.ts';
 import { loadHypeModel } from '../../analytics/hype-model.ts';
 import { evaluateHype, fetchHypeRows, saveWeights } from '../../analytics/hype.ts';
@@ -45,6 +46,10 @@ export const command: Command = {
       }
       if (action === 'topics') {
         const config = ctx.config();
+        // As the API's 404: a misspelt channel printed "topics: 0 in 0 windows" and exited 0, like a quiet one.
+        if (channel !== null && !config.twitch.channels.includes(channel) && !(await storedOrFollowed(client, [channel])).has(channel)) {
+          throw new UsageError(`${unknownChannelsMessage([channel])}; check the spelling`);
+        }
         const models = await openModelRuntime({ modelsDir: config.models.dir, models: { sentiment: null, toxicity: null } });
         try {
           // bounded steps: a refresh holds its range's messages (of one channel at a time) in memory

@@ -25,11 +25,11 @@ export const command: Command = {
     const logger = ctx.logger().child({ cmd: 'ingest' });
     const pipeline = await openPublishPipeline(config, logger);
     const client = await pipeline.clickhouse();
-    // an enrich started after this one works through it instead of failing on the folder's lock
-    const control = await serveHeldFolder({ dataDir: config.dataDir, logger });
     const optOuts = createOptOutFilter(client, logger);
     await optOuts.refresh();
     const ingestor = new LiveIngestor({ config, logger, publisher: pipeline.publisher, isOptedOut: optOuts.isOptedOut, loadChannels: channelsFromClickHouse(client), nc: pipeline.nc });
+    // an enrich started after this one works through it instead of failing on the folder's lock; `status` asks it about IRC
+    const control = await serveHeldFolder({ dataDir: config.dataDir, logger, status: () => ({ ingest: ingestor.connection }) });
     // Part, flush and wait for the bus, then close what the ingestor needed. Also after a failed start (nothing
     // was received yet): without closing what is open the command printed its error and hung.
     const close = () =>

@@ -18,6 +18,7 @@ import { DEFAULT_MODELS } from '../../enrich/models/manifest.ts';
 import { RAW_TABLES } from '../../enrich/rows.ts';
 import { defaultJournalDir, journalEntries } from '../../enrich/store.ts';
 import { isNotFound } from '../../ingest/jetstream.ts';
+import type { IrcConnectionState } from '../../ingest/live.ts';
 import { parseArgs, type Command } from '../command.ts';
 import { describeError } from '../errors.ts';
 import { noSchemaHint } from './sql.ts';
@@ -197,11 +198,23 @@ async function readModels(dir: string): Promise<Status['models']> {
   };
 }
 
+const ago = (iso: string | null, now: number): string => {
+  if (iso === null) return 'never';
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  return `${iso} (${s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`} ago)`;
+};
+
+/** The serving process's live IRC connection (`up` once live ingest started, `ingest`), else null. */
+const ircOf = (s: Pick<Status, 'process'>): IrcConnectionState | null => (s.process?.report?.ingest ?? null) as IrcConnectionState | null;
+
 /** The problems of a status, one line each (what is wrong and what to do). */
-export function problemsOf(s: Omit<Status, 'healthy' | 'problems'>): string[] {
+export function problemsOf(s: Omit<Status, 'healthy' | 'problems'>, now = Date.now()): string[] {
   const out: string[] = [];
   const ch = s.clickhouse;
   if (ch.error !== null) out.push(ch.error);
+  const irc = ircOf(s);
+  // No live chat is received meanwhile; the error tells DNS or network (ENOTFOUND) from a wrong TWITCH_IRC_HOST (ECONNREFUSED) or a bad token.
+  if (irc !== null && !irc.connected && irc.last_error !== null) out.push(`Twitch IRC: not connected, retrying since ${ago(irc.retrying_since, now)}: ${irc.last_error}`);
   if (ch.migrations && ch.migrations.pending.length > 0) out.push(`migrations: ${ch.migrations.pending.length} of ${ch.migrations.shipped} pending (${ch.migrations.pending.join(', ')}); run \`twichist migrate\` (up, enrich and api apply them at start)`);
   if (ch.migrations && ch.migrations.unknown.length > 0) out.push(`migrations: the database has ${ch.migrations.unknown.join(', ')}, which this twichist does not ship: a newer version migrated it`);
   if ((ch.dead_letters ?? 0) > 0) out.push(`dead letters: ${ch.dead_letters} event(s) could not be stored; read them with \`twichist sql "SELECT ts, stage, source, reason FROM dead_letters ORDER BY ts DESC LIMIT 20"\``);
@@ -217,12 +230,6 @@ export function problemsOf(s: Omit<Status, 'healthy' | 'problems'>): string[] {
   for (const m of s.models.installed) if (m.status === 'mismatch') out.push(`model ${m.id}: its files do not match what was pulled; run \`twichist models pull --force ${m.id}\``);
   return out;
 }
-
-const ago = (iso: string | null, now: number): string => {
-  if (iso === null) return 'never';
-  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  return `${iso} (${s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`} ago)`;
-};
 
 export function formatStatus(s: Status, now = Date.now()): string {
   const lines = [`twichist status: data in ${s.data_dir}`];
@@ -240,6 +247,9 @@ export function formatStatus(s: Status, now = Date.now()): string {
     const alone = ch.at.includes('://') ? 'with CLICKHOUSE_URL no process serves a control server to ask' : 'no twichist process runs on this data folder';
     lines.push(`bus         in-process${b.pid === null ? ` (${alone})` : s.process?.busy ? `, twichist pid ${b.pid}: busy, did not answer` : `, twichist pid ${b.pid}: ${b.queued ?? '?'} bus messages queued or unacknowledged`}`);
   }
+  const irc = ircOf(s);
+  // last_error starts with the target
+  if (irc !== null) lines.push(`ingest      Twitch IRC ${irc.connected ? `${irc.target}: connected` : irc.last_error === null ? `${irc.target}: connecting` : `not connected since ${ago(irc.retrying_since, now)}: ${irc.last_error}`}`);
   if (ch.rows) lines.push(`storage     ${Object.entries(ch.rows).map(([t, n]) => `${t} ${n}`).join(', ')}`);
   if (ch.migrations) lines.push(`            migrations: ${ch.migrations.applied} applied of ${ch.migrations.shipped} shipped`);
   lines.push(`            enrich journal: ${s.journal.pending} insert(s) pending in ${s.journal.dir}`);

@@ -3,7 +3,9 @@
  * - a timeout logged in the second of the message that drew it comes after that message (Chatty times are
  *   seconds, and the ids alone listed every such timeout first: 1,033 of riotgames1's 1,900 bans and timeouts);
  * - the latest-month redirect of a user whose login is a display name in another script is a 302 to the
- *   encoded path (a raw one in Location was a 500).
+ *   encoded path (a raw one in Location was a 500);
+ * - a log with nothing in it (a day without chat, a channel never logged, a user's silent month) is a 404 as
+ *   in justlog ("could not load logs"), not a 200 with an empty body.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -80,5 +82,19 @@ describe('justlog logs of second-precision imports', () => {
     const log = await app.inject({ method: 'GET', url: String(red.headers.location) });
     assert.equal(log.statusCode, 200, log.body);
     assert.deepEqual(JSON.parse(log.body).messages.map((m: { text: string }) => m.text), ['你好', `${CJK} has been timed out for 600 seconds`]);
+  });
+
+  it('answers a log with nothing in it as justlog does: 404 "could not load logs", whatever the format', async () => {
+    const empty = {
+      '/channel/modchan/2016/9/29': '#modchan on 2016-9-29',
+      '/channel/modchan/2016/9/29?json': '#modchan on 2016-9-29',
+      '/channel/nosuch/2016/9/30?raw': '#nosuch on 2016-9-30',
+      '/channel/modchan/user/bystander/2016/8?json': 'bystander in #modchan in 2016-8',
+    };
+    for (const [url, what] of Object.entries(empty)) {
+      const r = await app.inject({ method: 'GET', url });
+      assert.equal(r.statusCode, 404, `${url}: ${r.body}`);
+      assert.deepEqual(JSON.parse(r.body), { error: 'not_found', message: `could not load logs: nothing is stored for ${what}`, details: null }, url);
+    }
   });
 });

@@ -223,7 +223,9 @@ describe('opt-out', { skip }, () => {
       assert.equal(profile.body.opted_out, true);
     }
     const jl = await getJson(f.app, `/channel/xqc/user/${login}/2023/4?json`);
-    assert.equal(jl.body.messages.filter((m: { type: number }) => m.type === 1).length, 0);
+    // a month with nothing left of the user is justlog's 404; bans and timeouts against them stay in it
+    if (jl.status === 404) assert.match(jl.body.message, /^could not load logs/);
+    else assert.equal(jl.body.messages.filter((m: { type: number }) => m.type === 1).length, 0);
     const day = await getJson(f.app, '/channel/xqc/2023/4/1?json');
     assert.ok(!day.body.messages.some((m: { type: number; username: string }) => m.type === 1 && m.username === login));
     const [proj] = await rows<{ n: number }>(f.db.client, 'SELECT count() AS n FROM messages WHERE login = {l:String}', { l: login });

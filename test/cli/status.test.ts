@@ -25,7 +25,7 @@ import type { Status } from '../../cli/commands/status.ts';
 let db: TestDatabase;
 let control: ControlServer;
 /** What the control server reports, as `twichist up`'s in-process bus does. */
-const report = { bus: { kind: 'in-process', queued: 3 } };
+const report: Record<string, unknown> = { bus: { kind: 'in-process', queued: 3 } };
 
 before(async () => {
   db = await testDatabase();
@@ -85,6 +85,20 @@ test('a stalled followed channel and a dead letter: each named on one line, exit
   const fixed = await runCli(['status'], env(), 60_000);
   assert.equal(fixed.code, 0, fixed.stdout);
   assert.match(fixed.stdout, /\nhealthy\n$/);
+});
+
+test('live ingest that cannot reach Twitch IRC: its last error and since when it retries, on the ingest line and as a problem', { timeout: 60_000 }, async () => {
+  const since = new Date(Date.now() - 125_000).toISOString();
+  const error = 'irc-ws.chat.twitch.tv:443: getaddrinfo ENOTFOUND irc-ws.chat.twitch.tv';
+  report.ingest = { target: 'irc-ws.chat.twitch.tv:443', connected: false, last_error: error, retrying_since: since };
+  try {
+    const r = await runCli(['status'], env(), 60_000);
+    assert.equal(r.code, 1);
+    assert.ok(r.stdout.includes(`\ningest      Twitch IRC not connected since ${since} (2 min ago): ${error}\n`), r.stdout);
+    assert.ok(r.stdout.includes(`\n  Twitch IRC: not connected, retrying since ${since} (2 min ago): ${error}\n`), r.stdout);
+  } finally {
+    delete report.ingest;
+  }
 });
 
 test('TWITCH_CHANNELS logins are followed without a table row or chat: a dead ingestor is stalled, a refused join listed, no lifecycle row "not joined yet" after a fresh start\'s grace', { timeout: 120_000 }, async () => {

@@ -71,3 +71,16 @@ test('analytics topics: a --channel that is not a login is a usage error, as for
   // It was passed on as typed (so `#RiotGames` matched no stored channel either: test/foundation/channel-names.test.ts).
   await expectUsageError(['analytics', 'topics', '--channel', 'not a login!'], /--channel must be a Twitch login.*not 'not a login!'/);
 });
+
+test('analytics topics: a --channel with nothing stored and not followed is named on stderr, exit 1, as the API\'s 404; a followed one runs', async () => {
+  // It printed "topics: 0 in 0 windows of 1 channel(s)" and exited 0: a typo looked like a quiet channel.
+  const migrated = { TWICHIST_DATA_DIR: path.join(base, 'migrated') };
+  assert.equal((await runCli(['migrate'], migrated, 120_000)).code, 0);
+  const r = await runCli(['analytics', 'topics', '--channel', 'nosuch'], migrated, 60_000);
+  assert.equal(r.code, 1, r.stdout);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /^twichist: unknown channel nosuch: not followed and nothing stored for it; check the spelling/);
+  const followed = await runCli(['analytics', 'topics', '--channel', 'nosuch'], { ...migrated, TWITCH_CHANNELS: 'nosuch' }, 60_000);
+  assert.equal(followed.code, 0, followed.stderr);
+  assert.match(followed.stdout, /^topics: 0 in 0 windows/);
+});
