@@ -146,8 +146,10 @@ class GqlClock {
   /** null while undecided; then the start (epoch ms) to time comments from, or false when `createdAt` holds. */
   private start: number | false | null = null;
   retimed = 0;
-  private why = '';
   private startFrom = '';
+  /** Over the retimed comments: the spans the note gives (the decision's window is only the first 10 minutes). */
+  private given = { min: Infinity, max: -Infinity };
+  private offsets = { min: Infinity, max: -Infinity };
 
   private readonly vodStart: (contentId: string | null) => number | null;
 
@@ -180,14 +182,15 @@ class GqlClock {
     }
     const fromVod = this.vodStart(contentId);
     this.start = fromVod ?? f.ts - f.offset * 1000;
-    this.why = `its createdAt covers ${((l!.ts - f.ts) / 1000).toFixed(1)} s over ${offsetSpan} s of VOD`;
     this.startFrom = fromVod !== null ? "vod.json's created_at" : 'estimated from the first comment, minutes late: keep vod.json beside the file for the exact start';
   }
 
   /** For the import summary, once the file is read; null when `createdAt` held. */
   note(): string | null {
     if (typeof this.start !== 'number') return null;
-    return `${this.retimed} messages timed at the VOD's start ${new Date(this.start).toISOString()} (${this.startFrom}) plus contentOffsetSeconds: ${this.why}, not when they were sent; each keeps it in tag ${EXPORT_TIME_TAG}`;
+    const given = this.retimed === 0 ? 0 : (this.given.max - this.given.min) / 1000;
+    const vod = this.retimed === 0 ? 0 : this.offsets.max - this.offsets.min;
+    return `${this.retimed} messages timed at the VOD's start ${new Date(this.start).toISOString()} (${this.startFrom}) plus contentOffsetSeconds: their createdAt spans ${given.toFixed(1)} s for ${Math.round(vod)} s of VOD, so it is not when they were sent; each keeps it in tag ${EXPORT_TIME_TAG}`;
   }
 
   /** The message timed by the decided clock, or a reason to reject it. */
@@ -196,6 +199,10 @@ class GqlClock {
     if (offset === null) return "no contentOffsetSeconds, and this export's createdAt is not when messages were sent";
     const ts = this.start + Math.round(offset * 1000);
     this.retimed++;
+    this.given.min = Math.min(this.given.min, m.ts);
+    this.given.max = Math.max(this.given.max, m.ts);
+    this.offsets.min = Math.min(this.offsets.min, offset);
+    this.offsets.max = Math.max(this.offsets.max, offset);
     return { ...m, ts, received_at: ts, tags: { ...m.tags, [EXPORT_TIME_TAG]: createdRaw } };
   }
 }

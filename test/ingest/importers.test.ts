@@ -218,7 +218,7 @@ test('GQL export whose createdAt is not when messages were sent (arypie 2021): t
   assert.ok(times.every((t, i) => i === 0 || t >= times[i - 1]), 'in file order');
   assert.equal(events[0].tags[EXPORT_TIME_TAG], '2021-11-10T15:47:11.8164316Z');
   assert.equal(stats.notes.length, 1);
-  assert.match(stats.notes[0], /^5584 messages timed at the VOD's start 2021-11-10T15:41:56\.000Z \(vod\.json's created_at\)/);
+  assert.match(stats.notes[0], /^5584 messages timed at the VOD's start 2021-11-10T15:41:56\.000Z \(vod\.json's created_at\) plus contentOffsetSeconds: their createdAt spans 10\.7 s for 35969 s of VOD,/);
   // a sound export (2025) keeps its createdAt, milliseconds included
   const sound = await run(path.join(DATA, 'vod-json/gql-verbose/arypie/2025-04-03_19-59-39_2423118817/verbose_chat.json.gz'));
   assert.equal(sound.events[0].ts, Date.parse('2025-04-03T20:00:06.315Z'));
