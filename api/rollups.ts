@@ -31,9 +31,20 @@ export async function resolveRange(client: ClickHouseClient, table: string, chan
     if (last === null) return null;
     end = Number(last) * 1000 + step;
   }
-  const start = from ?? Math.max(0, end - points * step);
+  let start = from ?? Math.max(0, end - points * step);
   if (start >= end) throw new ApiError(400, 'from must be before to');
-  if ((end - start) / step > MAX_POINTS) throw new ApiError(400, `range holds more than ${MAX_POINTS} buckets of ${bucket}: use a bigger bucket or a shorter range`);
+  if ((end - start) / step > MAX_POINTS) {
+    // `from=0` ("the beginning", docs/api.md) and other starts before any data: the range starts at the
+    // channel's first window instead. It was a 400 for 1970-2016 in days, for a channel with one day of chat.
+    const r = await rowsOrEmpty<{ first: number | null }>(
+      client,
+      `SELECT if(count() = 0, NULL, toUnixTimestamp(min(window))) AS first FROM ${table} ${channel ? 'WHERE channel = {channel:String}' : ''}`,
+      { channel },
+    );
+    const first = r[0]?.first ?? null;
+    if (first !== null && Number(first) * 1000 > start) start = Math.min(Number(first) * 1000, end - step);
+    if ((end - start) / step > MAX_POINTS) throw new ApiError(400, `range holds more than ${MAX_POINTS} buckets of ${bucket}: use a bigger bucket or a shorter range`);
+  }
   // the range as read: whole buckets, the one holding `from` to the one holding the last instant before `to`
   // (answers echo it, so a caller sees what the figures cover)
   return { from: Math.floor(start / step) * step, to: Math.ceil(end / step) * step };

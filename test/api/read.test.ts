@@ -365,6 +365,14 @@ describe('analytics', { skip }, () => {
     assert.equal((await getJson(f.app, '/api/v1/analytics/xqc/timeline?bucket=30s&from=0&to=1700000000000')).status, 400);
     assert.equal((await getJson(f.app, '/api/v1/analytics/xqc/timeline?from=1700000000000&to=1600000000000')).status, 400);
   });
+  it('from=0, "the beginning": a range starting at the channel\'s first window (it was a 400 for 1970-2023 in days)', async () => {
+    const day = new Date(Math.floor(f.messages[0].ts / 86_400_000) * 86_400_000).toISOString();
+    for (const url of ['/api/v1/analytics/xqc/timeline?bucket=1d&from=0', '/api/v1/analytics/xqc/emotes/timeline?emotes=LUL&bucket=1d&from=0', '/api/v1/moderation/stats?channel=xqc&bucket=1d&from=0']) {
+      const r = await getJson(f.app, url);
+      assert.equal(r.status, 200, `${url}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.range.from, day, url);
+    }
+  });
   it('top emotes and emote timeline agree with the stored emote tokens', async () => {
     const r = await getJson(f.app, '/api/v1/analytics/xqc/emotes?limit=5');
     assert.equal(r.status, 200);
