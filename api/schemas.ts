@@ -75,8 +75,11 @@ export const timeSchema = z
       const day = calendarDay(ymd[1], ymd[2], ymd[3]);
       if (typeof day === 'string') return fail(`${ymd[0]} is not a date: ${day}`);
     }
+    // `from=2016-09-30T10:00:00+08:00` typed into a URL arrives with a space for the '+' (form encoding): a
+    // space before a trailing offset can be nothing else. It was the generic 400 with no hint to write %2B.
+    const zoned = ymd ? s.replace(/(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$/, '$1+$2') : s;
     // A date-time without a zone is UTC, as the API documents (Date.parse would read it in the server's zone).
-    const utc = ymd && /[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(s) ? `${s.replace(' ', 'T')}Z` : s;
+    const utc = ymd && /[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(zoned) ? `${zoned.replace(' ', 'T')}Z` : zoned.replace(' ', 'T');
     const ms = ymd ? Date.parse(utc) : Number.NaN;
     if (!Number.isFinite(ms) || ms < 0 || ms > 8_000_000_000_000) return fail(`must be ${TIME_FORMS}, between 1970 and 2223`);
     return ms;
