@@ -5,12 +5,13 @@
  * Known = followed (TWITCH_CHANNELS of this process, the in-process ingestor's set, a row of the `channels`
  * table: enabled, disabled or removed, whose history is kept), or anything stored: chat or moderation (a
  * `chat_1d` row: the rollup every message and mod action is summed into, imports included, kept past raw
- * retention) or a lifecycle row of an ingestor elsewhere (`ingest_events`: compose's ingest container
+ * retention; a `user_notices` row: a channel with only subs or raids stored) or a lifecycle row of an ingestor elsewhere (`ingest_events`: compose's ingest container
  * joins before any chat; compose gives every container the same TWITCH_CHANNELS, a deployment may not).
  *
  * Cost: one query per request whose channels are not all known already, reading the `channel` column of
- * three tables by their sort key (chat_1d: a row per channel and day; channels: a row per followed channel;
- * ingest_events: answered by its `latest_event` projection, a row per channel and part, migration 0046).
+ * four tables by their sort key (chat_1d: a row per channel and day; channels: a row per followed channel;
+ * ingest_events: answered by its `latest_event` projection, a row per channel and part, migration 0046;
+ * user_notices: its channel's rows, a small table next to messages).
  * Known channels are remembered for {@link KNOWN_TTL_MS}: a channel stays known (history is never deleted per
  * channel), so that costs nothing but 60 s of a channel whose last rows retention dropped. Unknown ones are
  * not remembered: the channel added or imported a moment later must not stay a 404.
@@ -27,6 +28,7 @@ const KNOWN_SQL = `SELECT DISTINCT c FROM (
   SELECT channel AS c FROM chat_1d WHERE channel IN {channels:Array(String)}
   UNION ALL SELECT login AS c FROM channels WHERE login IN {channels:Array(String)}
   UNION ALL SELECT channel AS c FROM ingest_events WHERE channel IN {channels:Array(String)} GROUP BY channel
+  UNION ALL SELECT channel AS c FROM user_notices WHERE channel IN {channels:Array(String)} GROUP BY channel
 )`;
 
 /**

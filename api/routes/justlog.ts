@@ -171,21 +171,29 @@ export function justlogRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const channel = req.query.channel ?? (req.query.channelid ? await channelById(req.query.channelid) : null);
         if (!channel) throw new ApiError(400, 'give channel (or channelid)');
         const user = req.query.user ? await resolveLogin(ctx.client, req.query.user) : req.query.userid ? await userById(req.query.userid) : null;
+        // The periods whose log (loadLog) holds something: messages, bans and timeouts, user notices. Messages alone
+        // left out a channel or user with only notices (subs, raids): their day logs were served, /list said [].
+        let msgWhere = 'channel = {channel:String}';
+        let modWhere = "channel = {channel:String} AND action IN ('ban', 'timeout')";
+        const params: Params = { channel };
         if (user) {
           const who = authoredBy(user);
-          const r = await rows<{ y: number; m: number }>(
-            ctx.client,
-            `SELECT toYear(ts) AS y, toMonth(ts) AS m FROM messages WHERE channel = {channel:String} AND ${who.sql} GROUP BY y, m ORDER BY y DESC, m DESC`,
-            { channel, ...who.params },
-          );
-          return { availableLogs: r.map((x) => ({ year: String(x.y), month: String(x.m) })) };
+          const against = actionsAgainst(user, { deletions: false });
+          msgWhere += ` AND ${who.sql}`;
+          modWhere += ` AND ${against.sql}`;
+          Object.assign(params, who.params, against.params);
         }
+        const period = user ? 'toStartOfMonth(ts)' : 'toDate(ts)';
         const r = await rows<{ y: number; m: number; d: number }>(
           ctx.client,
-          'SELECT toYear(ts) AS y, toMonth(ts) AS m, toDayOfMonth(ts) AS d FROM messages WHERE channel = {channel:String} GROUP BY y, m, d ORDER BY y DESC, m DESC, d DESC',
-          { channel },
+          `SELECT toYear(p) AS y, toMonth(p) AS m, toDayOfMonth(p) AS d FROM (
+             SELECT ${period} AS p FROM messages WHERE ${msgWhere} GROUP BY p
+             UNION ALL SELECT ${period} AS p FROM mod_actions WHERE ${modWhere} GROUP BY p
+             UNION ALL SELECT ${period} AS p FROM user_notices WHERE ${msgWhere} GROUP BY p
+           ) GROUP BY p ORDER BY p DESC`,
+          params,
         );
-        return { availableLogs: r.map((x) => ({ year: String(x.y), month: String(x.m), day: String(x.d) })) };
+        return { availableLogs: r.map((x) => (user ? { year: String(x.y), month: String(x.m) } : { year: String(x.y), month: String(x.m), day: String(x.d) })) };
       },
     );
 
