@@ -9,9 +9,9 @@
  * joins before any chat; compose gives every container the same TWITCH_CHANNELS, a deployment may not).
  *
  * Cost: one query per request whose channels are not all known already, reading the `channel` column of
- * four tables by their sort key (chat_1d: a row per channel and day; channels: a row per followed channel;
- * ingest_events: answered by its `latest_event` projection, a row per channel and part, migration 0046;
- * user_notices: its channel's rows, a small table next to messages).
+ * three tables by their sort key (chat_1d: a row per channel and day; channels: a row per followed channel;
+ * ingest_events: answered by its `latest_event` projection, a row per channel and part, migration 0046), and for
+ * channels none of them knows a second one on user_notices (a typo reads no row).
  * Known channels are remembered for {@link KNOWN_TTL_MS}: a channel stays known (history is never deleted per
  * channel), so that costs nothing but 60 s of a channel whose last rows retention dropped. Unknown ones are
  * not remembered: the channel added or imported a moment later must not stay a 404.
@@ -28,15 +28,19 @@ const KNOWN_SQL = `SELECT DISTINCT c FROM (
   SELECT channel AS c FROM chat_1d WHERE channel IN {channels:Array(String)}
   UNION ALL SELECT login AS c FROM channels WHERE login IN {channels:Array(String)}
   UNION ALL SELECT channel AS c FROM ingest_events WHERE channel IN {channels:Array(String)} GROUP BY channel
-  UNION ALL SELECT channel AS c FROM user_notices WHERE channel IN {channels:Array(String)} GROUP BY channel
 )`;
+/** Asked only for the channels the tables above do not know: it reads every notice row of a channel it finds. */
+const NOTICES_SQL = 'SELECT channel AS c FROM user_notices WHERE channel IN {channels:Array(String)} GROUP BY channel';
 
 /**
  * The channels of `channels` with a `channels` row or anything stored (one query, see the module comment);
  * TWITCH_CHANNELS and an in-process ingestor are the caller's to add. Also `twichist analytics topics --channel`.
  */
 export async function storedOrFollowed(client: ClickHouseClient, channels: readonly string[]): Promise<Set<string>> {
-  return new Set((await rows<{ c: string }>(client, KNOWN_SQL, { channels }, { optimize_use_projections: 1 })).map((r) => r.c));
+  const found = new Set((await rows<{ c: string }>(client, KNOWN_SQL, { channels }, { optimize_use_projections: 1 })).map((r) => r.c));
+  const rest = channels.filter((c) => !found.has(c));
+  if (rest.length > 0) for (const r of await rows<{ c: string }>(client, NOTICES_SQL, { channels: rest })) found.add(r.c);
+  return found;
 }
 
 /** "unknown channel nosuch: not followed and nothing stored for it": the API's 404 and the CLI say it alike. */

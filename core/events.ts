@@ -83,10 +83,11 @@ export const chatMessageSchema = z.object({
 export type ChatMessage = z.infer<typeof chatMessageSchema>;
 
 /**
- * Tag holding the time a VOD export gave a message when the importer could not take it as the message's `ts` (GQL
- * exports whose `createdAt` is not when messages were sent: ingest/importers/vod-json.ts), verbatim (ISO 8601). IRCv3
- * vendor form, so no Twitch tag collides with it. The store also looks for a message's copies near that time: versions
- * before 2026-11-22 stored such messages there.
+ * Tag holding the time a GQL VOD export gave a message (`createdAt`, verbatim ISO 8601), on every message of such an
+ * export: where the importer could not take it as the message's `ts` (exports whose `createdAt` is not when messages
+ * were sent: ingest/importers/vod-json.ts) it is the only record of it. IRCv3 vendor form, so no Twitch tag collides
+ * with it. The store looks for a tagged message's copies from a day before that time to two days after (a VOD's
+ * length): versions before 2026-11-22 stored retimed messages at it, and imports of one VOD may time it differently.
  */
 export const EXPORT_TIME_TAG = 'twichist/export-created-at';
 

@@ -266,16 +266,17 @@ export class ExactlyOnceStore {
         }
       }
     }
-    // A retimed VOD message may be stored at the export's time (versions before the retiming) or at another estimate
-    // of the VOD's start (imported once with its vod.json, once without: minutes apart), so its ids are also looked
-    // for within a day of both times. Costs a wider range only for such imports; the id bloom index keeps it cheap.
+    // A GQL VOD message may be stored at the export's time (versions before the retiming, or an import of a piece too
+    // short to retime) or retimed from another estimate of the VOD's start (with its vod.json, without: minutes
+    // apart), up to a VOD's length (48 h) after that time: its ids are also looked for from a day before both times
+    // to two days after. Costs a wider range only for such imports; the id bloom index keeps it cheap.
     const retimed = exportMin <= exportMax;
     // `table` comes from RAW_TABLES, never from input.
     const range = `FROM ${table} WHERE channel IN {channels:Array(String)} AND (ts BETWEEN {min:DateTime64(3)} AND {max:DateTime64(3)}${
       retimed ? ' OR ts BETWEEN {exportMin:DateTime64(3)} AND {exportMax:DateTime64(3)}' : ''
     })`;
     const params: Record<string, unknown> = { channels: [...channels], min: dt64Param(min), max: dt64Param(max) };
-    if (retimed) Object.assign(params, { exportMin: dt64Param(Math.max(0, exportMin - 86_400_000)), exportMax: dt64Param(exportMax + 86_400_000) });
+    if (retimed) Object.assign(params, { exportMin: dt64Param(Math.max(0, exportMin - 86_400_000)), exportMax: dt64Param(exportMax + 2 * 86_400_000) });
     const counted = await this.client.query({ query: `SELECT count() ${range}`, query_params: params, format: 'JSONCompactEachRow' });
     const [[n]] = await counted.json<[number]>();
     if (Number(n) === 0) return new Set();

@@ -50,7 +50,7 @@ export async function runImport(o: ImportRunOptions): Promise<ImportRunResult> {
     if (failed.length === 1 && failed[0].file === o.target) throw new Error(`${o.target}: ${failed[0].error}`);
     throw new Error(`${o.target}: no importable chat files${failed.length > 0 ? ` (${failed.length} could not be read, listed above)` : ''}`);
   }
-  const pipeline = await openPublishPipeline(o.config, o.logger, {}, { servedClickHouse: true });
+  const pipeline = await openPublishPipeline(o.config, o.logger, {}, { servedClickHouse: true, topicTimer: false });
   const dead = new DeadLetterWriter({ clickhouse: pipeline.clickhouse, logger: o.logger });
   const progress = createProgress({ out: o.stderr, isTTY: o.isTTY, label: '', unit: 'events' });
   const result: ImportRunResult = { files: [], events: {}, total: 0, rejected: 0, ignored: 0, durationMs: 0, failedFiles: [...failed], channels: new Map() };

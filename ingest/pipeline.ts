@@ -33,8 +33,16 @@ export interface PublishPipeline {
  * @param opts.servedClickHouse JetStream mode with embedded ClickHouse: reach the database only through the
  * control server of the process holding it (enrich), waiting for one, never by opening the folder here.
  * For short commands (`import`, `replay`) that must not lock a restarting enrich out of its folder.
+ * @param opts.topicTimer in-process: refresh topics on the config's timer (default true: `ingest` without NATS
+ * runs for hours); false for an import, whose settle() refreshes every due window once all is stored (the
+ * timer's runs recomputed windows still being filled, and their deletes were most of a sparse import's time).
  */
-export async function openPublishPipeline(config: Config, logger: Logger, batch: { maxEvents?: number; maxDelayMs?: number; maxInFlight?: number } = {}, opts: { servedClickHouse?: boolean } = {}): Promise<PublishPipeline> {
+export async function openPublishPipeline(
+  config: Config,
+  logger: Logger,
+  batch: { maxEvents?: number; maxDelayMs?: number; maxInFlight?: number } = {},
+  opts: { servedClickHouse?: boolean; topicTimer?: boolean } = {},
+): Promise<PublishPipeline> {
   // servedClickHouse: embedded ClickHouse belongs to the enrich process. Opening the folder here (to
   // write dead letters) held its lock until this command exited, so an enrich restarting meanwhile could
   // not start ("Cannot lock file"), while settleDerived waited up to 5 minutes for that very consumer.
@@ -75,9 +83,7 @@ export async function openPublishPipeline(config: Config, logger: Logger, batch:
   const { startEnrich } = await import('../enrich/index.ts');
   const bus = new InProcessBus();
   const publisher = bus.publisher();
-  // No topic timer: settle() refreshes every due window once all is stored. The timer's runs during an import
-  // recomputed windows still being filled, and their deletes of those versions were most of a sparse import's time.
-  const stage = startEnrich({ config, logger, client: ch, consumer: bus.consumer(), topicsIntervalMs: 0 });
+  const stage = startEnrich({ config, logger, client: ch, consumer: bus.consumer(), ...(opts.topicTimer === false ? { topicsIntervalMs: 0 } : {}) });
   const batcher = new MicroBatcher({ publisher, onError, ...batch });
   return {
     mode: 'in-process',

@@ -123,10 +123,11 @@ export function createTopicJob(o: TopicJobOptions): TopicJob {
   let aborted = false;
 
   const once = async (o2: RunTopicsOptions): Promise<void> => {
-    if (aborted || (o2.ifStored === true && !storedSinceRun)) return;
-    storedSinceRun = false;
+    if (aborted || (o2.ifStored === true && !storedSinceRun && forced.size === 0)) return;
     // an explicit full run (after an import) is not capped: the list is numbers, each range bounded
     const due = await pendingTopicWindows(client, { database, limit: o2.full === true ? UNCAPPED : RUN_MAX_WINDOWS });
+    // only now: a failed check leaves the flag and the forced windows for the next run (a shutdown's included)
+    storedSinceRun = false;
     const todo = forced;
     forced = new Map();
     for (const [channel, ws] of todo) {

@@ -60,7 +60,8 @@ function vodStartFromFolder(file: string): (contentId: string | null) => number 
         const v: unknown = JSON.parse(fs.readFileSync(path.join(path.dirname(path.resolve(file)), 'vod.json'), 'utf8'));
         if (typeof v === 'object' && v !== null) {
           const { vod_id: id, created_at: at } = v as Record<string, unknown>;
-          const start = typeof at === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(at) ? Date.parse(at) : NaN;
+          // without a zone UTC, as Twitch writes it ("...Z"): Date.parse would read the machine's zone
+          const start = typeof at === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(at) ? Date.parse(/(Z|[+-]\d\d:?\d\d)$/.test(at) ? at : `${at}Z`) : NaN;
           meta = { id: typeof id === 'string' || typeof id === 'number' ? String(id) : null, start: Number.isFinite(start) ? start : null };
         }
       } catch {

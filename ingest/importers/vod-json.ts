@@ -68,7 +68,7 @@ function toMessage(c: Obj, format: ImportFormat, channel: string, channelId: str
   const createdRaw = gql ? c.createdAt : c.created_at;
   const created = typeof createdRaw === 'string' && /^[+-]?\d{4,6}-\d\d-\d\dT\d\d:\d\d/.test(createdRaw) ? createdRaw : null;
   const ts = created === null ? NaN : Date.parse(created);
-  if (!Number.isFinite(ts) || ts < 0) return `bad or missing ${gql ? 'createdAt' : 'created_at'}`;
+  if (created === null || !Number.isFinite(ts) || ts < 0) return `bad or missing ${gql ? 'createdAt' : 'created_at'}`;
   const who = c.commenter;
   if (!isObj(who)) return 'comment without a commenter (deleted user?)';
   const login = (str(gql ? who.login : who.name) ?? '').toLowerCase();
@@ -109,7 +109,10 @@ function toMessage(c: Obj, format: ImportFormat, channel: string, channelId: str
     ts,
     received_at: ts,
     source,
-    tags: {},
+    // Every GQL message, retimed or not: the store looks for its copies within days of this time, so a copy stored
+    // retimed by another import of the VOD (or at this time by one that could not retime: a file under a minute
+    // of VOD) is found whichever came first.
+    tags: gql ? { [EXPORT_TIME_TAG]: created } : {},
     kind: 'message',
     user_id: str(gql ? who.id : who._id),
     login,
@@ -194,7 +197,7 @@ class GqlClock {
   }
 
   /** The message timed by the decided clock, or a reason to reject it. */
-  apply(m: ChatMessage, offset: number | null, createdRaw: string): ChatMessage | string {
+  apply(m: ChatMessage, offset: number | null): ChatMessage | string {
     if (this.start === false || this.start === null) return m;
     if (offset === null) return "no contentOffsetSeconds, and this export's createdAt is not when messages were sent";
     const ts = this.start + Math.round(offset * 1000);
@@ -203,7 +206,7 @@ class GqlClock {
     this.given.max = Math.max(this.given.max, m.ts);
     this.offsets.min = Math.min(this.offsets.min, offset);
     this.offsets.max = Math.max(this.offsets.max, offset);
-    return { ...m, ts, received_at: ts, tags: { ...m.tags, [EXPORT_TIME_TAG]: createdRaw } };
+    return { ...m, ts, received_at: ts };
   }
 }
 
@@ -236,16 +239,17 @@ export async function importVodJson(
   let at = { element: '', raw: '' };
   const emit = countingSink(sink, stats, (reason) => reject(at.element, reason, at.raw));
   const clock = format === 'gql' ? new GqlClock(vodStart) : null;
-  type Read = { m: ChatMessage; c: Obj; element: string; raw: string };
+  // Only what timing needs, not the parsed comment: 20,000 held comments cost ~73 MB of heap with it.
+  type Read = { m: ChatMessage; offset: number | null; contentId: string | null; element: string; raw: string };
   let held: Read[] = [];
   const release = async () => {
-    clock!.decide(str(held.find((h) => str(h.c.contentId) !== null)?.c.contentId));
+    clock!.decide(held.find((h) => h.contentId !== null)?.contentId ?? null);
     const list = held;
     held = [];
     for (const h of list) await timed(h);
   };
-  const timed = async ({ m: read, c, element, raw }: Read) => {
-    const m = clock === null ? read : clock.apply(read, offsetOf(c), c.createdAt as string);
+  const timed = async ({ m: read, offset, element, raw }: Read) => {
+    const m = clock === null ? read : clock.apply(read, offset);
     if (typeof m === 'string') {
       reject(element, m, raw);
       return;
@@ -296,12 +300,13 @@ export async function importVodJson(
         reject(element, m, el.raw);
         continue;
       }
+      const read: Read = { m, offset: clock === null ? null : offsetOf(c), contentId: str(c.contentId), element, raw: el.raw };
       if (clock !== null && !clock.decided) {
-        held.push({ m, c, element, raw: el.raw });
-        if (clock.observe(m, offsetOf(c), held.length)) await release();
+        held.push(read);
+        if (clock.observe(m, read.offset, held.length)) await release();
         continue;
       }
-      await timed({ m, c, element, raw: el.raw });
+      await timed(read);
     }
   } catch (err) {
     // A file that breaks mid-way (truncated gzip or JSON) still publishes what was read before the break, held

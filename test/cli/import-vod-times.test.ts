@@ -51,6 +51,13 @@ test('a retimed GQL export imported again: nothing stored twice, whichever time 
   fs.writeFileSync(path.join(path.dirname(file), 'vod.json'), JSON.stringify({ vod_id: '555', created_at: '2021-01-01T00:00:00Z' }));
   const second = await runCli(['import', file], env, 300_000);
   assert.match(second.stdout, /40 events read, 0 stored in ClickHouse, 40 already stored/);
+  // a piece too short to tell the clocks apart (one comment, 20 minutes in) is not retimed: stored at its createdAt
+  // it would be a second copy 20 minutes from the first; it is found all the same
+  const piece = path.join(base, 'piece', 'demo2', '2021-01-01_00-00-00_555', 'chat.json');
+  fs.mkdirSync(path.dirname(piece), { recursive: true });
+  fs.writeFileSync(piece, JSON.stringify(JSON.parse(fs.readFileSync(file, 'utf8')).slice(20, 21)));
+  const short = await runCli(['import', piece], env, 300_000);
+  assert.match(short.stdout, /1 events read, 0 stored in ClickHouse, 1 already stored/);
 
   const q = await runCli(
     ['sql', "SELECT channel, count() AS n, uniqExact(id) AS ids, toString(min(ts)) AS first, toString(max(ts)) AS last, countIf(mapContains(tags, 'twichist/export-created-at')) AS tagged FROM messages GROUP BY channel ORDER BY channel", '--format', 'json'],
@@ -58,7 +65,7 @@ test('a retimed GQL export imported again: nothing stored twice, whichever time 
   );
   assert.equal(q.code, 0, q.stderr);
   assert.deepEqual(q.stdout.trim().split('\n').map((l) => JSON.parse(l)), [
-    { channel: 'demo', n: 40, ids: 40, first: '2021-01-01 03:00:00.500', last: '2021-01-01 03:00:00.695', tagged: 0 },
+    { channel: 'demo', n: 40, ids: 40, first: '2021-01-01 03:00:00.500', last: '2021-01-01 03:00:00.695', tagged: 40 },
     { channel: 'demo2', n: 40, ids: 40, first: '2021-01-01 03:00:00.500', last: '2021-01-01 03:39:00.500', tagged: 40 },
   ]);
 });

@@ -223,7 +223,7 @@ test('GQL export whose createdAt is not when messages were sent (arypie 2021): t
   const sound = await run(path.join(DATA, 'vod-json/gql-verbose/arypie/2025-04-03_19-59-39_2423118817/verbose_chat.json.gz'));
   assert.equal(sound.events[0].ts, Date.parse('2025-04-03T20:00:06.315Z'));
   assert.deepEqual(sound.stats.notes, []);
-  assert.ok(sound.events.every((e) => !(EXPORT_TIME_TAG in e.tags)));
+  assert.equal(sound.events[0].tags[EXPORT_TIME_TAG], '2025-04-03T20:00:06.315Z', 'the export time is kept on every GQL message');
 });
 
 test('GQL export with a stalled createdAt: start estimated without vod.json, held comments published when the file breaks', async () => {
@@ -249,6 +249,16 @@ test('GQL export with a stalled createdAt: start estimated without vod.json, hel
     assert.match(est.stats.notes[0], /^40 messages timed .*estimated from the first comment/);
     fs.writeFileSync(path.join(vod, 'vod.json'), JSON.stringify({ vod_id: '555', created_at: '2021-01-01T00:00:00Z' }));
     assert.equal((await run(file)).events[0].ts, Date.UTC(2021, 0, 1, 0, 0, 30));
+    // a created_at without a zone is UTC whatever the machine's zone (Date.parse read it in the local one)
+    fs.writeFileSync(path.join(vod, 'vod.json'), JSON.stringify({ vod_id: '555', created_at: '2021-01-01T00:00:00' }));
+    const tz = process.env.TZ;
+    process.env.TZ = 'Asia/Shanghai';
+    try {
+      assert.equal((await run(file)).events[0].ts, Date.UTC(2021, 0, 1, 0, 0, 30));
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
     fs.writeFileSync(path.join(vod, 'vod.json'), JSON.stringify({ vod_id: '556', created_at: '2021-01-01T00:00:00Z' }));
     assert.equal((await run(file)).events[0].ts, Date.UTC(2021, 0, 1, 0, 7, 0, 500), "another VOD's vod.json is not used");
     // cut inside comment 5: held back while undecided, the first 5 are still published (4 minutes of VOD: retimed)
