@@ -111,10 +111,12 @@ async function loadLog(ctx: ApiContext, channel: string, user: UserIdentity | nu
   ]);
   if (msgs.length + mods.length + notices.length > max) throw tooBig();
   const events: ChatEvent[] = [...msgs.map(messageEvent), ...mods.map(modEvent), ...notices.map(noticeEvent)];
-  // At one timestamp chat comes before bans and timeouts: an author's message cannot follow their own timeout,
-  // and imports with second precision (Chatty) put most timeouts in the second of the message that drew them
-  // (1,033 of riotgames1's 1,900 bans and timeouts), where the ids alone ('chatty-clearchat:...' < 'chatty:...') listed every
-  // timeout before its message. The order of different users' lines within one timestamp stays unknown.
+  // At one timestamp chat comes before bans and timeouts: an author's message cannot follow their own timeout. Imports
+  // of whole-second formats (Chatty, justlog text) now put the k-th line of a second k ms into it, so their lines keep
+  // the log's order (bans in place) and rarely tie; the rule still orders what ties: rows stored at whole seconds
+  // by earlier versions (where the ids alone, 'chatty-clearchat:...' < 'chatty:...', listed 1,033 of riotgames1's
+  // 1,900 bans and timeouts before the message that drew them), a second's lines past its 1,000th, and live events
+  // of one millisecond. The order of different users' lines within one timestamp stays unknown.
   events.sort((a, b) => a.ts - b.ts || actionRank(a) - actionRank(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   if (reverse) events.reverse();
   const out: JustlogMessage[] = [];

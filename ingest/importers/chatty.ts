@@ -17,15 +17,17 @@
  *   MOD_ACTION:, BITS: (the message is logged too), VIEWERS:, JOIN:/PART:  -> ignored
  *
  * Times are local to the offset of the last `# Log started` line and roll over midnight (a time that
- * goes back by more than 12 hours starts the next day). Chatty has no message ids: the id hashes the
- * channel, second, user, text and an occurrence counter, so a re-import gives the same ids and two
+ * goes back by more than 12 hours starts the next day). The importer puts the k-th event of a second k ms into it,
+ * so reads ordered by time keep the log's order (types.ts `fileOrderClock`); `ChattyLineReader` gives the whole
+ * second (the eval and training read it: their figures stay as they were). Chatty has no message ids: the id
+ * hashes the channel, second, user, text and an occurrence counter, so a re-import gives the same ids and two
  * identical messages in one second are both kept. Chatty shows display names; the login is the
  * lowercased display name, or the login it shows after a localized name.
  */
 import { deterministicId } from '../../core/ids.ts';
 import { readLines, type Readable } from './input.ts';
 import type { EventSink, ImportOptions, ImportStats } from './types.ts';
-import { NOT_IN_RECORDINGS, NOT_UTF8_REASON, countingSink, lineRejecter, occurrenceCounter } from './types.ts';
+import { NOT_IN_RECORDINGS, NOT_UTF8_REASON, countingSink, inFileOrder, lineRejecter, occurrenceCounter } from './types.ts';
 
 const LOG_STARTED = /^# Log started: (\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)/;
 /** `[HH:MM:SS] ` (Chatty until ~2019) or `[yyyy-MM-dd HH:MM:SS] ` (the later default `logTimestamp`). */
@@ -204,7 +206,7 @@ export async function importChatty(text: Readable, file: string, sink: EventSink
   const reject = lineRejecter(file, opts, stats);
   const occurrence = occurrenceCounter();
   let at = { lineNo: 0, line: '' };
-  const emit = countingSink(sink, stats, (reason) => reject(at.lineNo, reason, at.line));
+  const emit = inFileOrder(countingSink(sink, stats, (reason) => reject(at.lineNo, reason, at.line)));
 
   for await (const { line, lineNo, notUtf8 } of readLines(text)) {
     stats.units++;

@@ -21,7 +21,8 @@
  * does and checks the import against the raw one.
  *
  * What the text form loses, and so the events lack: message ids (the id hashes channel, second, login, text and an
- * occurrence counter, as for Chatty logs: a re-import gives the same ids), milliseconds, user ids, display names,
+ * occurrence counter, as for Chatty logs: a re-import gives the same ids), milliseconds (the k-th event of a second
+ * is put k ms into it, so reads keep the file's order: types.ts `fileOrderClock`), user ids, display names,
  * badges, emote positions, /me marks and, for notices, where the system message ends and the user's own message
  * begins (the whole line is the `system_msg`). A message whose text reads exactly "<its author> has been timed out
  * for N seconds" or "<its author> has been banned" cannot be told from rustlog's form of a ban and is read as one.
@@ -29,7 +30,7 @@
 import { deterministicId } from '../../core/ids.ts';
 import { readLines, type Readable } from './input.ts';
 import type { EventSink, ImportOptions, ImportStats } from './types.ts';
-import { NOT_IN_RECORDINGS, NOT_UTF8_REASON, countingSink, lineRejecter, occurrenceCounter } from './types.ts';
+import { NOT_IN_RECORDINGS, NOT_UTF8_REASON, countingSink, inFileOrder, lineRejecter, occurrenceCounter } from './types.ts';
 
 const LINE = /^\[(\d{4})-(\d\d)-(\d{1,2}) (\d\d):(\d\d):(\d\d)\] #([a-z0-9_]{1,25})(?: (.*))?$/;
 const SPOKEN = /^([a-z0-9_]{1,25}): ?(.*)$/;
@@ -63,7 +64,7 @@ export async function importJustlogText(text: Readable, file: string, sink: Even
   const occurrence = occurrenceCounter();
   const reject = lineRejecter(file, opts, stats);
   let at = { lineNo: 0, line: '' };
-  const emit = countingSink(sink, stats, (reason) => reject(at.lineNo, reason, at.line));
+  const emit = inFileOrder(countingSink(sink, stats, (reason) => reject(at.lineNo, reason, at.line)));
 
   for await (const { line, lineNo, notUtf8 } of readLines(text)) {
     stats.units++;

@@ -8,14 +8,14 @@
  * Ids are Twitch's comment ids, so a re-import stores nothing twice. Emote offsets are code points.
  *
  * Times: a comment's `createdAt`, except in GQL exports whose `createdAt` is not when the message was sent (see
- * {@link GqlClock}): there the VOD's start plus `contentOffsetSeconds`.
+ * {@link GqlClock}): there the VOD's start plus `contentOffsetSeconds`, plus k ms for the k-th comment of an offset.
  */
 import { EXPORT_TIME_TAG, type ChatMessage, type EmotePosition, type EventSource } from '../../core/events.ts';
 import { codePointLength } from '../irc-parser.ts';
 import { streamJsonArray } from './json-stream.ts';
 import { mayHoldNotUtf8, type Readable } from './input.ts';
 import type { EventSink, ImportFormat, ImportOptions, ImportStats } from './types.ts';
-import { NOT_IN_RECORDINGS, NOT_UTF8_REASON, countingSink, lineRejecter } from './types.ts';
+import { NOT_IN_RECORDINGS, NOT_UTF8_REASON, countingSink, fileOrderClock, lineRejecter } from './types.ts';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -139,7 +139,8 @@ const DECIDE_AFTER_COMMENTS = 20_000;
  * whole VOD; stored as given, a 10-hour stream was one burst of 5,584 messages in 11 s. Sound exports (2025, and
  * every v5 one) keep `createdAt - contentOffsetSeconds` within a second or two. So: over the first 10 minutes of VOD
  * (at most 20,000 comments, held back meanwhile), `createdAt` must advance at least half as fast as the offsets;
- * otherwise every comment of the file is timed at the VOD's start plus its offset (whole seconds: what GQL gives).
+ * otherwise every comment of the file is timed at the VOD's start plus its offset (whole seconds: what GQL gives;
+ * the k-th comment of one offset k ms later, so reads keep the file's order, see types.ts `fileOrderClock`).
  * The start is `vod.json`'s `created_at` where the downloader left one beside the file, else the first comment's
  * `createdAt` minus its offset (5-10 minutes late on those exports: nothing in the file knows better).
  */
@@ -149,6 +150,7 @@ class GqlClock {
   /** null while undecided; then the start (epoch ms) to time comments from, or false when `createdAt` holds. */
   private start: number | false | null = null;
   retimed = 0;
+  private readonly order = fileOrderClock();
   private startFrom = '';
   /** Over the retimed comments: the spans the note gives (the decision's window is only the first 10 minutes). */
   private given = { min: Infinity, max: -Infinity };
@@ -200,7 +202,8 @@ class GqlClock {
   apply(m: ChatMessage, offset: number | null): ChatMessage | string {
     if (this.start === false || this.start === null) return m;
     if (offset === null) return "no contentOffsetSeconds, and this export's createdAt is not when messages were sent";
-    const ts = this.start + Math.round(offset * 1000);
+    // offsets are whole seconds: the comments of one are kept in file order within it (types.ts fileOrderClock)
+    const ts = this.order(this.start + Math.round(offset * 1000));
     this.retimed++;
     this.given.min = Math.min(this.given.min, m.ts);
     this.given.max = Math.max(this.given.max, m.ts);

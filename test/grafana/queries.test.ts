@@ -151,11 +151,15 @@ describe('moderation risk panels against the eval', { skip }, () => {
     const sql = expandDashboardQuery(q.sql, vars, { range: ranges.get('riotgames stream')!.range, intervalMs: 30_000 });
     const [row] = (await runSql(client, sql)).data as { channel: string; messages: number; actioned: number; auc: number }[];
     const ev = evalModerationLog(`${SHARED_DATA}/chatty/riotgames/riotgames1.log`);
-    // the eval replays the log; the panel reads what import + enrich stored (scores as Float32, labels by
-    // stored time, which on these logs gives the same positives as the eval's log order)
+    // the eval replays the log; the panel reads what import + enrich stored (scores as Float32, labels by stored
+    // time). The importer puts a second's k-th line k ms into it (file order within the second), so a ban in the
+    // 60th second after a message counts only when it comes at least as early in its second as the message did in
+    // its own: 4 of the eval's 1,153 positives (authors banned in exactly the 60th second) are not actioned here;
+    // the eval counts whole seconds. At the other edge both agree: a ban logged before a message of its second is
+    // before it.
     assert.equal(row.channel, 'riotgames');
     assert.equal(Number(row.messages), ev.messages);
-    assert.equal(Number(row.actioned), ev.positives);
+    assert.equal(Number(row.actioned), ev.positives - 4);
     assert.ok(Math.abs(Number(row.auc) - ev.auc!) < 0.001, `panel ${row.auc} vs eval ${ev.auc}`);
   });
 

@@ -12,8 +12,10 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { EXPORT_TIME_TAG, validateEvent, type ChatEvent } from '../../core/events.ts';
+import { deterministicId } from '../../core/ids.ts';
 import { detectFormat, importFile, listImportFiles, type Reject } from '../../ingest/importers/index.ts';
 import { peekText } from '../../ingest/importers/input.ts';
+import { fileOrderClock } from '../../ingest/importers/types.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DATA = path.resolve(repoRoot, '..', 'shared', 'data');
@@ -101,6 +103,34 @@ test('chatty: channel from the log, UTC+8 local times rolling over midnight, ide
   assert.ok(wave.kind === 'message' && wave.action && wave.text === 'waves' && wave.login === 'b');
   assert.equal(wave.ts, Date.UTC(2016, 8, 30, 16, 0, 1), 'midnight roll-over');
   assert.deepEqual(r.events.slice(3).map((e) => e.kind), ['timeout', 'ban']);
+});
+
+test('chatty: the k-th event of a second is k ms into it, bans included; the ids hash the second, as before', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-chatty-'));
+  const f = path.join(dir, 'x.log');
+  fs.writeFileSync(f, '# Log started: 2016-09-30 09:39:38 +0800\r\n[09:39:38] Joining #demo..\r\n[09:39:50] <A> same\r\n[09:39:50] <A> same\r\n' +
+    '[09:39:50] BAN: c (600s), d\r\n[09:39:50] <E> after\r\n[09:39:51] <A> next\r\n');
+  const r = await run(f);
+  fs.rmSync(dir, { recursive: true });
+  const s = Date.UTC(2016, 8, 30, 1, 39, 50);
+  // reads order by (ts, id): file order within the second, and a ban after the chat logged before it
+  assert.deepEqual(r.events.map((e) => e.ts - s), [0, 1, 2, 3, 4, 1000]);
+  assert.ok(r.events.every((e) => e.received_at === e.ts));
+  // a re-import of a log stored by an earlier version (every event at its whole second) gives the same ids
+  assert.equal(r.events[1].id, deterministicId('chatty', 'demo', s, 'a', 'same', 1));
+  assert.equal(r.events[3].id, deterministicId('chatty-clearchat', 'demo', 'd', s, null, 0));
+});
+
+test('fileOrderClock: the k-th event of a run at one time k ms later, never past its second', () => {
+  const clock = fileOrderClock();
+  const s = Date.UTC(2016, 8, 30, 1, 39, 50);
+  const got = Array.from({ length: 1002 }, () => clock(s) - s);
+  assert.deepEqual([got[0], got[1], got[998], got[999], got[1000], got[1001]], [0, 1, 998, 999, 999, 999]);
+  assert.equal(clock(s + 1000), s + 1000, 'the next second starts at 0');
+  // a time that is not a whole second (a GQL export's estimated VOD start): kept within the second it is in
+  const half = s + 500;
+  const spread = Array.from({ length: 600 }, () => clock(half) - half);
+  assert.deepEqual([spread[0], spread[499], spread[599]], [0, 499, 499]);
 });
 
 test('chatty: the marks before a name become badges (moderation risk reads them), the login has none', async () => {
@@ -214,8 +244,9 @@ test('GQL export whose createdAt is not when messages were sent (arypie 2021): t
   const times = events.map((e) => e.ts);
   // as given, 5,584 messages of a 10-hour stream fell within 11 s
   assert.equal(times[0], start + 21_000);
-  assert.equal(times.at(-1), start + 35_990_000);
-  assert.ok(times.every((t, i) => i === 0 || t >= times[i - 1]), 'in file order');
+  // the last comment is the second at its offset: 1 ms into that second, so reads by time keep the file's order
+  assert.equal(times.at(-1), start + 35_990_001);
+  assert.ok(times.every((t, i) => i === 0 || t > times[i - 1]), 'in file order, none sharing a millisecond');
   assert.equal(events[0].tags[EXPORT_TIME_TAG], '2021-11-10T15:47:11.8164316Z');
   assert.equal(stats.notes.length, 1);
   assert.match(stats.notes[0], /^5584 messages timed at the VOD's start 2021-11-10T15:41:56\.000Z \(vod\.json's created_at\) plus contentOffsetSeconds: their createdAt spans 10\.7 s for 35969 s of VOD,/);

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { validateEvent, type ChatEvent } from '../../core/events.ts';
+import { deterministicId } from '../../core/ids.ts';
 import { detectFormat, importFile, type Reject } from '../../ingest/importers/index.ts';
 import { evalModerationLogs, loadEvalEvents } from '../../enrich/eval/moderation.ts';
 import { SHARED_DATA, sharedDataMissing } from '../support/paths.ts';
@@ -124,6 +125,9 @@ test('justlog/rustlog text: bans, timeouts, clears, notices and messages in both
       'message alice "  spaced  "',
     ]);
     assert.equal(events[0].ts, Date.UTC(2023, 3, 1, 12, 0, 0));
+    // the k-th line of a second k ms into it (reads by time keep the file's order); the ids hash the second
+    assert.deepEqual(events.map((e) => e.ts - Date.UTC(2023, 3, 1, 12, 0, 0)), [0, 1, 1000, 2000, 3000, 4000, 4001, 5000, 6000, 7000, 8000, 12_000]);
+    assert.equal(events[1].id, deterministicId('justlog', 'demo', Date.UTC(2023, 3, 1, 12, 0, 0), 'alice', 'hello there', 1));
     assert.equal(events[0].channel, 'demo');
     assert.notEqual(events[0].id, events[1].id, 'identical lines in one second are both kept');
     assert.deepEqual(rejects.map((r) => r.source.split(':').pop()), ['12', '15', '16']);

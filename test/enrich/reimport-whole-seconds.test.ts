@@ -1,0 +1,88 @@
+/**
+ * A Chatty log stored by a version before the importers kept a second's file order (every event at its whole
+ * second), imported again now (the k-th event of a second k ms into it, same ids): nothing is stored twice, also
+ * where a batch's rows of one table start inside a second (a batch cut there; a ban k > 0 into its second, as the
+ * store looks per table), whose earlier copies lie just below that first row (enrich/store.ts `storedIds`). The
+ * batch boundary is real: the events go to the enrich stage in two bus messages, the second published once the
+ * first is stored. Without the store's widened range 4 of the 8 were stored twice.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { InProcessBus } from '../../core/bus.ts';
+import type { ChatEvent } from '../../core/events.ts';
+import { createLogger } from '../../core/logger.ts';
+import { neutralAnalyzer } from '../../enrich/analyzer.ts';
+import { EmoteIndex } from '../../enrich/emotes.ts';
+import { startEnrich } from '../../enrich/index.ts';
+import { importFile } from '../../ingest/importers/index.ts';
+import { testDatabase, type TestDatabase } from '../support/clickhouse.ts';
+
+const LOG = [
+  '# Log started: 2016-09-30 09:39:38 +0800',
+  '[09:39:38] Joining #modchan..',
+  '[09:39:50] <Alpha> one',
+  '[09:39:50] <Bravo> two',
+  '[09:39:50] <Charlie> three',
+  '[09:39:50] BAN: Spammer (600s)',
+  '[09:39:50] <Delta> four',
+  '[09:39:50] <Echo> five',
+  '[09:39:50] BAN: Spammer (600s)',
+  '[09:39:51] <Alpha> six',
+  '',
+].join('\r\n');
+
+let db: TestDatabase | null = null;
+let tmp: string | null = null;
+after(async () => {
+  await db?.client.close();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+/** Stores each group of events as one bus message, the next published once the previous one is stored. */
+async function storeInBatches(groups: ChatEvent[][]) {
+  const bus = new InProcessBus();
+  const index = new EmoteIndex();
+  const stage = startEnrich({
+    config: db!.config,
+    logger: createLogger('silent'),
+    client: db!.client,
+    consumer: bus.consumer(),
+    analyzer: neutralAnalyzer(),
+    emotes: { index, noteChannel: () => {}, close: () => {} },
+  });
+  const pub = bus.publisher();
+  for (const g of groups) {
+    await pub.publish('modchan', g);
+    await bus.idle();
+    await stage.stored();
+  }
+  await stage.stop();
+  const m = stage.metrics;
+  return { stored: Object.values(m.eventsOut).reduce((a, b) => a + b, 0), duplicates: m.duplicatesDropped, batches: m.batches };
+}
+
+test('a log stored at whole seconds, imported again with its second order: 0 stored, all already stored, a batch cut inside a second', async () => {
+  db = await testDatabase({ env: { ENRICH_FLUSH_MS: '20' } });
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-reimport-'));
+  const file = path.join(tmp, 'modchan.log');
+  fs.writeFileSync(file, LOG);
+  const events: ChatEvent[] = [];
+  await importFile(file, (e) => void events.push(e));
+  assert.equal(events.length, 8);
+  const second = Date.UTC(2016, 8, 30, 1, 39, 50);
+  assert.deepEqual(events.map((e) => e.ts - second), [0, 1, 2, 3, 4, 5, 6, 1000]);
+
+  // what an earlier version stored: the same ids, every event at its whole second
+  const old = events.map((e) => ({ ...e, ts: Math.floor(e.ts / 1000) * 1000, received_at: Math.floor(e.ts / 1000) * 1000 }) as ChatEvent);
+  assert.deepEqual(await storeInBatches([old]), { stored: 8, duplicates: 0, batches: 1 });
+
+  // the second batch starts at 09:39:50.004 (Delta), and each batch's first ban is k > 0 into the second: the earlier
+  // copies of those rows are at .000, below the range of their table's rows in the batch
+  const again = await storeInBatches([events.slice(0, 4), events.slice(4)]);
+  assert.deepEqual(again, { stored: 0, duplicates: 8, batches: 2 });
+  const rs = await db.client.query({ query: 'SELECT (SELECT count() FROM messages) + (SELECT count() FROM mod_actions) AS n', format: 'JSONEachRow' });
+  assert.equal(Number((await rs.json<{ n: number }>())[0].n), 8);
+});
