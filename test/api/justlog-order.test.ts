@@ -13,18 +13,14 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../api/app.ts';
 import type { ChatEvent } from '../../core/events.ts';
-import { createLogger } from '../../core/logger.ts';
 import { ChattyLineReader } from '../../ingest/importers/chatty.ts';
 import { importFile } from '../../ingest/importers/index.ts';
-import { testDatabase, type TestDatabase } from '../support/clickhouse.ts';
 import { SHARED_DATA } from '../support/paths.ts';
-import { storeEvents } from './support/load.ts';
+import { appOver, importText } from './support/setup.ts';
 
 const CJK = '永和內馬爾';
 const LOG = [
@@ -76,40 +72,24 @@ function secondAsJustlog(file: string, second: number): string[] {
   return out;
 }
 
-let db: TestDatabase;
 let app: FastifyInstance;
-let tmp: string;
+let close: (() => Promise<void>) | undefined;
 
 before(async () => {
-  db = await testDatabase();
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-justlog-order-'));
-  const file = path.join(tmp, 'modchan.log');
-  fs.writeFileSync(file, LOG);
-  const events: ChatEvent[] = [];
-  await importFile(file, (e) => {
-    events.push(e);
-  });
+  const events = await importText(LOG);
   assert.equal(events.length, 6);
   // the same log as versions before the second order stored it (every event at its whole second): exact ties
   events.push(...events.map((e) => ({ ...e, channel: 'tiechan', id: `tiechan:${e.id}`, ts: Math.floor(e.ts / 1000) * 1000, received_at: Math.floor(e.ts / 1000) * 1000 }) as ChatEvent));
-  const orderFile = path.join(tmp, 'orderchan.log');
-  fs.writeFileSync(orderFile, ORDER_LOG);
-  await importFile(orderFile, (e) => {
-    events.push(e);
-  });
+  events.push(...(await importText(ORDER_LOG)));
   if (!riotSkip) {
     await importFile(RIOT_LOG, (e) => {
       if (Math.abs(Math.floor(e.ts / 1000) * 1000 - RIOT_SECOND) <= 1000) events.push(e);
     });
   }
-  await storeEvents(db.config, db.client, events);
-  app = await buildApp({ config: db.config, logger: createLogger('silent'), client: db.client, rateLimit: false });
-  await app.ready();
+  ({ app, close } = await appOver(events));
 });
 after(async () => {
-  await app?.close();
-  await db?.client.close();
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  await close?.();
 });
 
 describe('justlog logs of second-precision imports', () => {
@@ -180,12 +160,7 @@ describe('justlog logs of second-precision imports', () => {
   it("keeps a second's identical bans through the day's ?raw export imported again (rebuilt lines carry their milliseconds)", async () => {
     const raw = await app.inject({ method: 'GET', url: '/channel/orderchan/2016/9/30?raw' });
     assert.equal(raw.statusCode, 200, raw.body);
-    const file = path.join(tmp, 'orderchan.raw.irc');
-    fs.writeFileSync(file, raw.body);
-    const back: ChatEvent[] = [];
-    await importFile(file, (e) => {
-      back.push(e);
-    });
+    const back = await importText(raw.body);
     const bans = back.filter((e) => e.kind === 'timeout');
     assert.equal(bans.length, 2);
     assert.equal(new Set(bans.map((e) => e.id)).size, 2, 'two ids: the second ban is not dropped as the first one again');

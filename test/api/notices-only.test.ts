@@ -6,42 +6,24 @@
  * `/channel/{c}/{y}/{m}/{d}` served the notices).
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../api/app.ts';
-import type { ChatEvent } from '../../core/events.ts';
-import { createLogger } from '../../core/logger.ts';
-import { importFile } from '../../ingest/importers/index.ts';
-import { testDatabase, type TestDatabase } from '../support/clickhouse.ts';
-import { storeEvents } from './support/load.ts';
+import { appOver, importText } from './support/setup.ts';
 
 const notice = (id: string, login: string, ts: number, msgId: string) =>
   `@badge-info=;badges=;color=;display-name=${login};emotes=;id=${id};login=${login};mod=0;msg-id=${msgId};room-id=71092938;system-msg=${login}\\sdid\\s${msgId};tmi-sent-ts=${ts};user-id=${id.length}21156 :tmi.twitch.tv USERNOTICE #subsonly`;
 const TS = Date.UTC(2020, 6, 12, 9, 12, 35);
 
-let db: TestDatabase;
 let app: FastifyInstance;
-let tmp: string;
+let close: (() => Promise<void>) | undefined;
 
 before(async () => {
-  db = await testDatabase();
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-notices-only-'));
-  const file = path.join(tmp, 'subs.irc');
-  fs.writeFileSync(file, [notice('n-1', 'gutrin', TS, 'sub'), notice('n-22', 'raider', TS + 86_400_000 * 40, 'raid')].join('\r\n') + '\r\n');
-  const events: ChatEvent[] = [];
-  await importFile(file, (e) => void events.push(e));
+  const events = await importText([notice('n-1', 'gutrin', TS, 'sub'), notice('n-22', 'raider', TS + 86_400_000 * 40, 'raid')].join('\r\n') + '\r\n');
   assert.deepEqual(events.map((e) => e.kind), ['usernotice', 'usernotice']);
-  await storeEvents(db.config, db.client, events);
-  app = await buildApp({ config: db.config, logger: createLogger('silent'), client: db.client, rateLimit: false });
-  await app.ready();
+  ({ app, close } = await appOver(events));
 });
 after(async () => {
-  await app?.close();
-  await db?.client.close();
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  await close?.();
 });
 
 describe('a channel with only user notices', () => {

@@ -1,8 +1,15 @@
-/** One migrated test database with the real #xqc capture stored through enrich, and an app over it. */
+/**
+ * One migrated test database with the real #xqc capture stored through enrich, and an app over it; or one over
+ * chat a test writes itself ({@link importText}, {@link appOver}).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type BuildAppOptions } from '../../../api/app.ts';
 import type { ChatEvent, ChatMessage } from '../../../core/events.ts';
 import { createLogger } from '../../../core/logger.ts';
+import { importFile } from '../../../ingest/importers/index.ts';
 import { testDatabase, type TestDatabase } from '../../support/clickhouse.ts';
 import { deletionsOf, readXqc, recordingClient, storeEvents } from './load.ts';
 
@@ -35,6 +42,36 @@ export async function apiFixture(opts: { token?: string | null; app?: Partial<Bu
   const app = await buildApp({ config: db.config, logger: createLogger('silent'), client: rec.client, rateLimit: false, optOutSettleMs: 0, ...opts.app });
   await app.ready();
   return { db, app, events, messages: events.filter((e): e is ChatMessage => e.kind === 'message'), deleted, queries: rec.queries };
+}
+
+/** The events `twichist import` publishes for a file holding `content` (any importable format, read from the content). */
+export async function importText(content: string): Promise<ChatEvent[]> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-import-text-'));
+  try {
+    const file = path.join(dir, 'chat');
+    fs.writeFileSync(file, content);
+    const events: ChatEvent[] = [];
+    await importFile(file, (e) => void events.push(e));
+    return events;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A migrated test database holding `events` (stored through enrich) and an app over it; `close` ends both. */
+export async function appOver(events: ChatEvent[]): Promise<{ db: TestDatabase; app: FastifyInstance; close: () => Promise<void> }> {
+  const db = await testDatabase();
+  await storeEvents(db.config, db.client, events);
+  const app = await buildApp({ config: db.config, logger: createLogger('silent'), client: db.client, rateLimit: false });
+  await app.ready();
+  return {
+    db,
+    app,
+    close: async () => {
+      await app.close();
+      await db.client.close();
+    },
+  };
 }
 
 /** GET as JSON, asserting nothing: tests look at status and body. */
