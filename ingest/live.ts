@@ -6,8 +6,8 @@
  * set directly with `setChannels()`; joins and parts happen without a restart.
  *
  * Reconnects: twurple's persistent connection retries with a Fibonacci backoff (1, 1, 2, 3, 5 ... up
- * to 120 s) and the channel list is resolved again on every registration, so the client re-joins
- * what is wanted *now*. Joins go through twurple's join rate limiter (20 joins / 10 s for a normal
+ * to 120 s; kept by {@link LiveIngestor.gateConnects} also when a server closes at once) and the channel
+ * list is resolved again on every registration, so the client re-joins what is wanted *now*. Joins go through twurple's join rate limiter (20 joins / 10 s for a normal
  * account, which also covers anonymous connections). Every connect, join, part (and refused join),
  * disconnect and reconnect become `lifecycle` events, and so does each channel's gap: from the last line
  * received before the connection was lost to the channel's JOIN echo on the new connection. Every
@@ -213,6 +213,23 @@ function setPingTimers(client: ChatClient, inactivity: number, timeout: number):
   irc._pingTimeout = timeout;
 }
 
+/** twurple's retry timings (`fibWithLimit(120)`: 0, 1, 1, 2, 3, 5 ... 120 s), by attempts since the last registration. */
+function retryDelayMs(attempt: number): number {
+  let [a, b] = [0, 1];
+  for (let i = 0; i < attempt && a < 120; i++) [a, b] = [b, a + b];
+  return Math.min(a, 120) * 1000;
+}
+
+/** The parts of `@d-fischer/connection`'s PersistentConnection that {@link LiveIngestor} relies on. */
+interface PersistentConnectionInternals {
+  assumeExternalDisconnect?: () => void;
+  _target?: { hostName?: string; port?: number };
+  _tryConnect?: (userGenerated?: boolean) => void;
+  _connecting?: boolean;
+  _retryTimerGenerator?: Iterator<number>;
+  _currentConnection?: { _socket?: unknown };
+}
+
 function parseHost(spec: string): { host: string; port: number | null } {
   const m = /^(.*):(\d+)$/.exec(spec);
   return m ? { host: m[1], port: Number(m[2]) } : { host: spec, port: null };
@@ -325,6 +342,12 @@ export class LiveIngestor {
   private reconnectReason: string | null = null;
   /** Drops the current connection the way twurple's PING timeout does: reported as lost, then reconnected. */
   private dropConnection: (() => void) | null = null;
+  /** The socket of twurple's current connection attempt (net/tls socket or ws WebSocket), if any. */
+  private currentSocket: () => unknown = () => null;
+  /** Connect attempts since the client last registered, and when the last one started: see {@link gateConnects}. */
+  private attempts = 0;
+  private lastAttemptAt = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
   private aliveTimer: NodeJS.Timeout | null = null;
 
   constructor(opts: LiveIngestorOptions) {
@@ -371,10 +394,12 @@ export class LiveIngestor {
     if (endpoint?.port) pointChatClientAt(client, endpoint.port);
     fixLineFraming(client);
     routeJoinLimiterLog(client, this.logger);
-    const conn = (client.irc as unknown as { _connection?: { assumeExternalDisconnect?: () => void; _target?: { hostName?: string; port?: number } } })._connection;
+    const conn = (client.irc as unknown as { _connection?: PersistentConnectionInternals })._connection;
     if (typeof conn?.assumeExternalDisconnect !== 'function') throw new Error('cannot handle RECONNECT: @twurple/chat internals changed');
     this.dropConnection = () => conn.assumeExternalDisconnect!();
     this.target = () => `${conn._target?.hostName ?? '?'}:${conn._target?.port ?? '?'}`;
+    this.currentSocket = () => conn._currentConnection?._socket ?? null;
+    this.gateConnects(conn);
     if (this.opts.ping) setPingTimers(client, this.opts.ping.inactivity, this.opts.ping.timeout);
     this.client = client;
     // Every raw line is seen before twurple parses it: twurple drops a line its parser throws on
@@ -391,6 +416,7 @@ export class LiveIngestor {
     client.onDisconnect((manually, reason) => this.onDisconnected(manually, reason));
     client.onAuthenticationSuccess(() => {
       this.registered = true;
+      this.attempts = 0;
       this.lastError = null;
       this.failingSince = null;
     });
@@ -445,6 +471,44 @@ export class LiveIngestor {
       });
     }
     this.connectWhenWanted();
+  }
+
+  /**
+   * Every connect of twurple's PersistentConnection goes through `_tryConnect` (the first, a retry after a failed
+   * connect, a reconnect after a lost connection, ChatClient's re-login after a refused login), so it is gated there:
+   * - none after `stop()`: a connect pending at `quit()` that then failed (refused; or accepted and closed, as
+   *   DirectConnection forgets the requested close once the socket connects) reached twurple as a lost connection, which
+   *   it reconnected for ever: the process never exited (~3,500 attempts/s after stop() against a server that closes at
+   *   once). stop() also destroys that socket, but a retry or re-login timer already running would still connect;
+   * - spaced by twurple's own retry timings since the last registration, from the start of the previous attempt: twurple
+   *   takes a connection that opened for a success (its backoff is reset), so a server that accepts and closes at once
+   *   was reconnected at once (~3,900 attempts and warnings/s).
+   * The wait is a timer stop() clears; twurple's own delay after a failed connect is made 0, as its timer cannot be
+   * cleared and kept a stopped process alive until it fired (up to 120 s). Checked at run time.
+   */
+  private gateConnects(conn: PersistentConnectionInternals): void {
+    const tryConnect = conn._tryConnect;
+    if (typeof tryConnect !== 'function' || typeof conn._connecting !== 'boolean') throw new Error('cannot gate IRC connects: @twurple/chat internals changed');
+    const noDelay: Iterator<number> = { next: () => ({ value: 0, done: false }) };
+    const attempt = (userGenerated?: boolean) => {
+      this.retryTimer = null;
+      // disconnect() (quit, stop) between the request and now clears `_connecting`: the attempt is no longer wanted.
+      if (this.stopped || !conn._connecting) {
+        conn._connecting = false;
+        return;
+      }
+      this.attempts++;
+      this.lastAttemptAt = Date.now();
+      conn._retryTimerGenerator = noDelay;
+      tryConnect.call(conn, userGenerated);
+    };
+    conn._tryConnect = (userGenerated?: boolean) => {
+      // One attempt pending at a time: a quit + connect (re-login) while one waited would otherwise open two.
+      if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+      const wait = this.lastAttemptAt + retryDelayMs(this.attempts) - Date.now();
+      if (wait <= 0 || this.stopped) attempt(userGenerated);
+      else this.retryTimer = setTimeout(() => attempt(userGenerated), wait);
+    };
   }
 
   /**
@@ -633,8 +697,8 @@ export class LiveIngestor {
   }
 
   /**
-   * A line per failed attempt, as before: a failed connect is retried with twurple's backoff (1, 1, 2, ... 120 s), but a
-   * connection that opened and was closed is retried at once, so a server that accepts and closes gets one per attempt.
+   * A line per failed attempt: every attempt waits out the backoff of {@link gateConnects} (1, 1, 2, ... 120 s since
+   * the last registration), also after a connection that opened and was closed at once.
    */
   private connectionFailed(why: string, now: number): void {
     this.lastError = `${this.target()}: ${why}`;
@@ -670,18 +734,25 @@ export class LiveIngestor {
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.aliveTimer) clearInterval(this.aliveTimer);
     this.sub?.unsubscribe();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     const client = this.client;
     if (client) {
       this.onDisconnected(true);
-      // Lines already on the way are still parsed and published: wait (bounded) until the socket is closed.
-      const closed = new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 2000);
-        client.onDisconnect(() => (clearTimeout(t), resolve()));
-      });
+      // quit() forgets the connection; its socket may outlive it (see below).
+      const socket = this.currentSocket();
       if (client.isConnected) {
+        // Lines already on the way are still parsed and published: wait (bounded) until the socket is closed.
+        const closed = new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 2000);
+          client.onDisconnect(() => (clearTimeout(t), resolve()));
+        });
         client.quit();
         await closed;
       } else client.quit();
+      // quit() only half-closes: a connect still pending (a host that does not answer takes ~2 min to time out) or a
+      // server that never closes its side would keep the process alive. Lines after the 2 s above are lost anyway.
+      if (socket instanceof net.Socket) socket.destroy();
+      else if (socket !== null && typeof (socket as { terminate?: unknown }).terminate === 'function') (socket as { terminate(): void }).terminate();
     }
     // Channels still waiting for their re-join were not received up to now.
     const now = Date.now();

@@ -84,6 +84,10 @@ export class TwitchIrcServer {
   answerPings = true;
   /** Reset new connections at once (Twitch unreachable): the client keeps retrying with its backoff. */
   refuseConnections = false;
+  /** Close new connections at once, cleanly (accepted, then FIN), as a proxy without a backend would. */
+  closeNewConnections = false;
+  /** Connections reset or closed by {@link refuseConnections} or {@link closeNewConnections}: the client's failed attempts. */
+  refused = 0;
   /** Lines sent instead of the JOIN echo for a channel (e.g. a NOTICE msg_channel_suspended); null joins normally. */
   refuseJoin: ((channel: string) => string[] | null) | null = null;
   /** Time of every JOIN command received (one per channel), to check the client's join rate. */
@@ -105,7 +109,13 @@ export class TwitchIrcServer {
 
   private accept(socket: net.Socket) {
     if (this.refuseConnections) {
+      this.refused++;
       socket.resetAndDestroy();
+      return;
+    }
+    if (this.closeNewConnections) {
+      this.refused++;
+      socket.destroy();
       return;
     }
     socket.setNoDelay(true);
