@@ -251,6 +251,7 @@ export class ExactlyOnceStore {
     let min = Infinity;
     let max = -Infinity;
     let recordedMin = Infinity;
+    let recordedMax = -Infinity;
     let exportMin = Infinity;
     let exportMax = -Infinity;
     const channels = new Set<string>();
@@ -258,6 +259,7 @@ export class ExactlyOnceStore {
       if (r.ts < min) min = r.ts;
       if (r.ts > max) max = r.ts;
       if (r.event.source !== 'live' && r.ts < recordedMin) recordedMin = r.ts;
+      if (r.event.source !== 'live' && r.ts > recordedMax) recordedMax = r.ts;
       channels.add(r.channel);
       const given = r.event.tags[EXPORT_TIME_TAG];
       if (given !== undefined) {
@@ -274,12 +276,14 @@ export class ExactlyOnceStore {
     // to two days after. Costs a wider range only for such imports; the id bloom index keeps it cheap.
     const retimed = exportMin <= exportMax;
     // Importers of whole-second formats put the k-th event of a second k ms into it (ingest/importers/types.ts
-    // fileOrderClock); earlier versions stored it at the second itself, under the same id. A batch whose first row
-    // has k > 0 would miss such a copy just below it, so the range starts at the whole second of its earliest
-    // imported row: at most 999 ms more, which holds only the rest of that second (a batch cut inside a second found
-    // them already when they all had its time). Not for live rows: their batches would each fetch the previous
+    // fileOrderClock); earlier versions stored it at the second itself, under the same id, and another file holding
+    // the line (a second viewer's Chatty log, a user's justlog log after the channel's) gives it another k. So the
+    // range runs from the whole second of the batch's earliest imported row to the end of its latest one's: at most
+    // 999 ms more at each end, which holds only the rest of those seconds (a batch cut inside a second found the
+    // copies already when they all had its time). Not for live rows: their batches would each fetch the previous
     // batch's last second.
     if (recordedMin < Infinity) min = Math.min(min, Math.floor(recordedMin / 1000) * 1000);
+    if (recordedMax > -Infinity) max = Math.max(max, Math.floor(recordedMax / 1000) * 1000 + 999);
     // `table` comes from RAW_TABLES, never from input.
     const range = `FROM ${table} WHERE channel IN {channels:Array(String)} AND (ts BETWEEN {min:DateTime64(3)} AND {max:DateTime64(3)}${
       retimed ? ' OR ts BETWEEN {exportMin:DateTime64(3)} AND {exportMax:DateTime64(3)}' : ''

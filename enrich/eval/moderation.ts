@@ -56,9 +56,13 @@ export async function loadEvalEvents(file: string): Promise<ChattyEvent[]> {
   if (format === null) throw new Error(`${file}: not a chat recording the importers read (Chatty log, raw IRC, justlog/rustlog text, VOD JSON)`);
   const out: ChattyEvent[] = [];
   let rejected = 0;
+  // Whole-second formats: the importer puts a second's k-th line k ms into it (file order for readers); the eval
+  // reads whole seconds, as for Chatty, so a ban in exactly the 60th second is a label whatever the two lines' k.
+  const whole = format === 'justlog';
   await importFile(file, (e) => {
-    if (e.kind === 'message') out.push({ kind: 'msg', ts: e.ts, user: e.login, text: e.text, badges: e.badges, action: e.action });
-    else if (e.kind === 'ban' || e.kind === 'timeout') out.push({ kind: 'ban', ts: e.ts, users: [e.target_login] });
+    const ts = whole ? Math.floor(e.ts / 1000) * 1000 : e.ts;
+    if (e.kind === 'message') out.push({ kind: 'msg', ts, user: e.login, text: e.text, badges: e.badges, action: e.action });
+    else if (e.kind === 'ban' || e.kind === 'timeout') out.push({ kind: 'ban', ts, users: [e.target_login] });
   }, { onReject: () => { rejected++; } });
   if (rejected > 0) console.error(`${file}: ${rejected} lines the importer rejected were left out`);
   return out;

@@ -4,7 +4,9 @@
  * where a batch's rows of one table start inside a second (a batch cut there; a ban k > 0 into its second, as the
  * store looks per table), whose earlier copies lie just below that first row (enrich/store.ts `storedIds`). The
  * batch boundary is real: the events go to the enrich stage in two bus messages, the second published once the
- * first is stored. Without the store's widened range 4 of the 8 were stored twice.
+ * first is stored. Without the store's widened range 4 of the 8 were stored twice. And two files holding the same
+ * lines give them different offsets within their second (another viewer's log missed a line; a user's justlog log
+ * holds only their lines): the copy stored from one file may lie above the other's rows, also found.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -85,4 +87,34 @@ test('a log stored at whole seconds, imported again with its second order: 0 sto
   assert.deepEqual(again, { stored: 0, duplicates: 8, batches: 2 });
   const rs = await db.client.query({ query: 'SELECT (SELECT count() FROM messages) + (SELECT count() FROM mod_actions) AS n', format: 'JSONEachRow' });
   assert.equal(Number((await rs.json<{ n: number }>())[0].n), 8);
+});
+
+test("the same lines from two files with different offsets in their second (another viewer's log, a user's log): stored once", async () => {
+  db ??= await testDatabase({ env: { ENRICH_FLUSH_MS: '20' } });
+  tmp ??= fs.mkdtempSync(path.join(os.tmpdir(), 'twichist-reimport-'));
+  const read = async (name: string, text: string) => {
+    const file = path.join(tmp!, name);
+    fs.writeFileSync(file, text);
+    const events: ChatEvent[] = [];
+    await importFile(file, (e) => void events.push(e));
+    return events;
+  };
+  // A's log has Alpha's line first in 10:00:00; B's lacks it and has an earlier ban: Bravo's line and the ban are
+  // 1 ms lower in B, and each is its table's latest row in B's batch
+  const a = await read('a.log', ['# Log started: 2016-09-30 09:59:38 +0800', '[09:59:38] Joining #overlap..', '[10:00:00] <Alpha> one', '[10:00:00] <Bravo> two', '[10:00:00] BAN: Spammer (600s)', ''].join('\r\n'));
+  const b = await read('b.log', ['# Log started: 2016-09-30 09:59:35 +0800', '[09:59:35] Joining #overlap..', '[09:59:40] BAN: Early (60s)', '[10:00:00] <Bravo> two', '[10:00:00] BAN: Spammer (600s)', ''].join('\r\n'));
+  // justlog text: the channel's day log, then one user's log of it
+  const day = await read('day.txt', ['[2016-09-30 03:00:00] #overlap alpha: hi', '[2016-09-30 03:00:00] #overlap bravo: yo', '[2016-09-30 03:00:01] #overlap alpha: more', ''].join('\n'));
+  const user = await read('bravo.txt', ['[2016-09-30 02:00:00] #overlap bravo: earlier', '[2016-09-30 03:00:00] #overlap bravo: yo', ''].join('\n'));
+  assert.equal(b[1].id, a[1].id);
+  assert.ok(b[1].ts < a[1].ts, 'the shared line is lower in B');
+  assert.deepEqual(await storeInBatches([a]), { stored: 3, duplicates: 0, batches: 1 });
+  assert.deepEqual(await storeInBatches([b]), { stored: 1, duplicates: 2, batches: 1 });
+  assert.deepEqual(await storeInBatches([day]), { stored: 3, duplicates: 0, batches: 1 });
+  assert.deepEqual(await storeInBatches([user]), { stored: 1, duplicates: 1, batches: 1 });
+  const rs = await db.client.query({
+    query: "SELECT (SELECT count() FROM messages WHERE channel = 'overlap') AS m, (SELECT count() FROM mod_actions WHERE channel = 'overlap') AS b",
+    format: 'JSONEachRow',
+  });
+  assert.deepEqual((await rs.json<{ m: number | string; b: number | string }>()).map((r) => [Number(r.m), Number(r.b)]), [[6, 2]]);
 });
