@@ -167,7 +167,8 @@ AS WITH
             channel,
             window,
             toString(emote) AS emote,
-            sum(uses) AS n
+            uniqExactMerge(users) AS n,
+            sum(uses) AS uses
         FROM emotes_30s
         WHERE (channel, toStartOfHour(window)) IN (
             SELECT arrayJoin(read_hours)
@@ -176,15 +177,23 @@ AS WITH
             channel,
             emote,
             window
-        HAVING n > 0
+        HAVING uses > 0
     ),
-    warmth AS
+    starts AS
     (
         SELECT
             channel,
             window,
-            (toUInt32(window) - min(toUInt32(window)) OVER (PARTITION BY channel ORDER BY toUInt32(window) ASC RANGE BETWEEN 600 PRECEDING AND CURRENT ROW)) >= 300 AS warm
+            (toUInt32(window) - lagInFrame(toUInt32(window), 1, 0) OVER (PARTITION BY channel ORDER BY window ASC ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)) > 600 AS is_start
         FROM volume
+    ),
+    spans AS
+    (
+        SELECT
+            channel,
+            window,
+            greatest(max(if(is_start, toUInt32(window), 0)) OVER (PARTITION BY channel ORDER BY toUInt32(window) ASC RANGE BETWEEN 600 PRECEDING AND CURRENT ROW), toUInt32(window) - 600) AS span_start
+        FROM starts
     ),
     series AS
     (
@@ -193,7 +202,8 @@ AS WITH
             'volume' AS kind,
             '' AS emote,
             window,
-            n
+            n,
+            toUInt64(0) AS uses
         FROM volume
         UNION ALL
         SELECT
@@ -201,7 +211,8 @@ AS WITH
             'emote' AS kind,
             emote,
             window,
-            n
+            n,
+            uses
         FROM emote_uses
     ),
     trailing AS
@@ -212,15 +223,27 @@ AS WITH
             emote,
             window,
             n,
-            groupArray(n) OVER (PARTITION BY channel, kind, emote ORDER BY toUInt32(window) ASC RANGE BETWEEN 600 PRECEDING AND 30 PRECEDING) AS prev
+            uses,
+            groupArray((toUInt32(window), n)) OVER (PARTITION BY channel, kind, emote ORDER BY toUInt32(window) ASC RANGE BETWEEN 600 PRECEDING AND 30 PRECEDING) AS prev
         FROM series
     ),
     padded AS
     (
         SELECT
-            *,
-            arrayConcat(prev, arrayWithConstant(20 - length(prev), toUInt64(0))) AS base
-        FROM trailing
+            t.channel AS channel,
+            t.kind AS kind,
+            t.emote AS emote,
+            t.window AS window,
+            t.n AS n,
+            t.uses AS uses,
+            greatest(intDiv(toUInt32(t.window) - p.span_start, 30), 1) AS slots,
+            arrayMap(x -> (x.2), arrayFilter(x -> ((x.1) >= p.span_start), t.prev)) AS kept,
+            arrayConcat(kept, arrayWithConstant(slots - length(kept), toUInt64(0))) AS base
+        FROM trailing AS t
+        INNER JOIN spans AS p ON (p.channel = t.channel) AND (p.window = t.window)
+        WHERE (t.channel, toStartOfHour(t.window)) IN (
+            SELECT arrayJoin(slices)
+        )
     ),
     with_median AS
     (
@@ -240,21 +263,18 @@ AS WITH
     fresh AS
     (
         SELECT
-            toString(s.kind) AS kind,
-            s.channel AS channel,
-            toString(s.emote) AS emote,
-            s.window AS window,
-            s.n AS count,
-            s.baseline AS baseline,
-            s.mad AS mad,
-            s.score AS score,
-            toBool(w.warm) AS warm,
-            toBool(w.warm AND (s.n >= if(s.kind = 'volume', 20, 8)) AND (s.score >= 4) AND (s.n >= (if(s.kind = 'volume', 1.5, 2.) * s.baseline))) AS hot
-        FROM scored AS s
-        INNER JOIN warmth AS w ON (w.channel = s.channel) AND (w.window = s.window)
-        WHERE (s.channel, toStartOfHour(s.window)) IN (
-            SELECT arrayJoin(slices)
-        )
+            toString(kind) AS kind,
+            channel,
+            toString(emote) AS emote,
+            window,
+            n AS count,
+            baseline,
+            mad,
+            score,
+            toBool(slots >= 10) AS warm,
+            toBool((slots >= 10) AND (n >= if(kind = 'volume', 20, 5)) AND (score >= 4) AND (n >= (if(kind = 'volume', 1.5, 2.) * baseline))) AS hot,
+            uses
+        FROM scored
     ),
     stored AS
     (
@@ -276,7 +296,7 @@ AS WITH
             channel,
             emote,
             window,
-            argMax(tuple(count, baseline, mad, score, warm, hot), is_fresh) AS v,
+            argMax(tuple(count, baseline, mad, score, warm, hot, uses), is_fresh) AS v,
             max(is_fresh) AS present
         FROM
         (
@@ -291,6 +311,7 @@ AS WITH
                 score,
                 warm,
                 hot,
+                uses,
                 1 AS is_fresh
             FROM fresh
             UNION ALL
@@ -305,6 +326,7 @@ AS WITH
                 0.,
                 false,
                 false,
+                toUInt64(0),
                 0 AS is_fresh
             FROM stored
         )
@@ -319,9 +341,9 @@ AS WITH
         SELECT
             channel,
             toStartOfHour(window) AS hour,
-            groupArray(tuple(kind, emote, window, v.1, v.2, v.3, v.4, v.5, v.6, toUInt64(0), toUInt8(1 - present))) AS slice_rows,
+            groupArray(tuple(kind, emote, window, v.1, v.2, v.3, v.4, v.5, v.6, v.7, toUInt8(1 - present))) AS slice_rows,
             sumIf(v.1, (present = 1) AND (kind = 'volume')) AS slice_messages,
-            sumIf(v.1, (present = 1) AND (kind = 'emote')) AS slice_uses
+            sumIf(v.7, (present = 1) AND (kind = 'emote')) AS slice_uses
         FROM keyed
         GROUP BY
             channel,

@@ -39,6 +39,9 @@ const BURST_LOOKBACK_S = 150;
  * volume bursts; Emote burst found none of 20 BibleThump bursts injected into riotgames1
  * (analytics/inject.ts; the detector finds all 20): one burst inflated the standard deviation for
  * the next 30 minutes. The detector's median and MAD are robust to that, and it has a warm-up.
+ * Since migration 0058 its baseline holds only chat since the stream's chat started (0057's zeros from before it
+ * paged steady chat 5 minutes into a stream: Northernlion, xqc), and an emote window counts chatters (one
+ * message of MrDestructoid x24 paged Emote burst for 3 minutes on riotgames1).
  */
 const hotWindows = (kind: 'emote' | 'volume', keys: string) =>
   header([
@@ -61,7 +64,7 @@ export const ALERTS: AlertSpec[] = [
     uid: 'twichist-emote-burst',
     title: 'Emote burst',
     summary: '{{ $labels.emote }} is bursting in #{{ $labels.channel }}',
-    description: 'Uses of {{ $labels.emote }} in a 30-second window of the last 2.5 minutes are {{ $values.A }} robust standard deviations above its previous 10 minutes (the analytics burst detector: the Bursts table on the Emotes and bursts dashboard).',
+    description: 'The chatters who used {{ $labels.emote }} in a 30-second window of the last 2.5 minutes (at least 5; each counts once, however often they repeat it) are {{ $values.A }} robust standard deviations above its previous 10 minutes (the analytics burst detector: the Bursts table on the Emotes and bursts dashboard).',
     sql: hotWindows('emote', 'channel, emote'),
     lookbackS: BURST_LOOKBACK_S,
     threshold: 0,

@@ -329,7 +329,7 @@ const emotes: DashboardSpec = {
         },
         {
           title: 'Bursts',
-          description: 'Volume and emote bursts found by analytics: when, how strong (robust z-score, peak 30 s count against the baseline median), the top emotes and sample messages of the peak.',
+          description: 'Volume and emote bursts found by analytics: when, how strong (robust z-score, peak 30 s count against the baseline median: messages, or for an emote the chatters who used it), the top emotes and sample messages of the peak.',
           type: 'table',
           w: 14,
           h: 10,

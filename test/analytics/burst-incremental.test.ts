@@ -1,7 +1,8 @@
 /**
  * burst_windows_mv and bursts_mv recompute only the (channel, hour) slices whose chat changed (migration
  * 0053). After each step below, on real chat (riotgames1: LoL Worlds, 01:39-03:04 UTC), both views must
- * equal 0030's full-history queries row for row (bursts without detected_at), with no duplicate keys:
+ * equal the full-history queries row for row (bursts without detected_at), with no duplicate keys: 0030's,
+ * with the windows scored by the rules of 0058 (test/analytics/support/burst-reference.ts):
  * 1. initial load: the log up to 02:30;
  * 2. a later part appended: the rest of the log;
  * 3. older chat imported into the computed hours (another channel's log moved onto the same channel
@@ -22,32 +23,20 @@
  * Each step also checks that hours the step did not touch kept their markers (nothing recomputed there).
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ClickHouseClient } from '../../core/clickhouse.ts';
 import { refreshDerived } from '../../analytics/refresh.ts';
 import { optOut } from '../../api/privacy.ts';
 import { createLogger } from '../../core/logger.ts';
-import { MIGRATIONS_DIR } from '../../clickhouse/migrate.ts';
 import { chTime, CHATTY_DIR, insertRows, openTestDatabase, readChattyLog, RIOT_LOG, rows, sharedDataSkip, testDataDir, type ChatRow } from './support/db.ts';
+import { referenceQueries } from './support/burst-reference.ts';
 
 const OTHER_LOG = path.join(CHATTY_DIR, 'tidesoftime', 'tidesoftime1.log');
 const skip = sharedDataSkip(RIOT_LOG) || sharedDataSkip(OTHER_LOG);
 const toMs = (s: string) => Date.parse(s.replace(' ', 'T') + 'Z');
 const DAY = 86_400_000;
 const SPLIT = toMs('2016-09-30 02:30:00');
-
-/** 0030's full-history queries; bursts read 0030's burst_windows query, not the view under test. */
-function referenceQueries(): { windows: string; bursts: string } {
-  const sql = fs.readFileSync(path.join(MIGRATIONS_DIR, '0030_create_burst_tables.up.sql'), 'utf8');
-  const body = (view: string) => {
-    const at = sql.indexOf(`CREATE MATERIALIZED VIEW ${view}`);
-    return sql.slice(sql.indexOf(' AS\n', at) + 4, sql.indexOf(';\n', at));
-  };
-  const windows = body('burst_windows_mv');
-  return { windows, bursts: body('bursts_mv').replaceAll('FROM burst_windows', `FROM (${windows})`) };
-}
 
 /** `count` Kreygasm-only messages from new users in each 30-s window starting at the given times. */
 function kreygasm(channel: string, windows: string[], count: number, tag: string): ChatRow[] {
@@ -88,8 +77,7 @@ describe('incremental burst views equal the full recomputation on real chat', { 
 
   async function refreshAndCompare(step: string): Promise<void> {
     await refreshDerived(client, { views: ['burst_windows_mv', 'bursts_mv'] });
-    // 0030's query gives warm / hot as UInt8; its table stored them as Bool, as the view does.
-    await assertSameRows(`${step}: burst_windows`, 'SELECT * FROM burst_windows', `SELECT * REPLACE (toBool(warm) AS warm, toBool(hot) AS hot) FROM (${ref.windows})`);
+    await assertSameRows(`${step}: burst_windows`, 'SELECT * FROM burst_windows', ref.windows);
     await assertSameRows(`${step}: bursts`, 'SELECT * EXCEPT detected_at FROM bursts', `SELECT * EXCEPT detected_at FROM (${ref.bursts})`);
   }
 
@@ -172,7 +160,7 @@ describe('incremental burst views equal the full recomputation on real chat', { 
 
     // As grafana/build/alerts.ts and dashboards.ts read them ($__timeFilter expanded, channel variable set), and as
     // api/routes/analytics.ts lists bursts (plus a tie-break, so that LIMIT keeps the same rows on both sides).
-    const reference = { burst_windows: `(SELECT * REPLACE (toBool(warm) AS warm, toBool(hot) AS hot) FROM (${ref.windows}))`, bursts: `(${ref.bursts})` };
+    const reference = { burst_windows: `(${ref.windows})`, bursts: `(${ref.bursts})` };
     const readers: Array<[string, keyof typeof reference, (from: string) => string]> = [
       ['emote alert', 'burst_windows', (f) => `SELECT channel, emote, max(score) AS score FROM ${f} WHERE kind = 'emote' AND hot AND \`window\` >= toDateTime('2016-09-30 23:58:30') AND \`window\` <= toDateTime('2016-10-01 00:01:00') GROUP BY channel, emote`],
       ['volume alert', 'burst_windows', (f) => `SELECT channel, max(score) AS score FROM ${f} WHERE kind = 'volume' AND hot AND \`window\` >= toDateTime('2016-09-30 23:58:30') AND \`window\` <= toDateTime('2016-10-01 00:01:00') GROUP BY channel`],

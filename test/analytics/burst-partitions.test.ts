@@ -4,6 +4,8 @@
  * refresh recomputes history afterwards, and the migration may be killed after any of its statements and run
  * again (as the next start does) without losing a row. Its down file carries them back the same way.
  * Data: riotgames1 (real chat), then the same log a month later, each refreshed by 0053's views.
+ * Then migration 0058 (new scoring rules) on those carried-over rows: the first refresh rescores every stored hour
+ * (the views equal the full-history queries of its rules), and its down file brings 0057's rules back the same way.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -13,6 +15,7 @@ import { listMigrations, migrateDown, migrateUp, splitStatements } from '../../c
 import { createClickHouse, type ClickHouseClient } from '../../core/clickhouse.ts';
 import { loadConfig } from '../../core/config.ts';
 import { chTime, insertRows, readChattyLog, RIOT_LOG, rows, sharedDataSkip, testDataDir } from './support/db.ts';
+import { referenceQueries, windows0030 } from './support/burst-reference.ts';
 
 const skip = sharedDataSkip(RIOT_LOG);
 const MONTH = 30 * 86_400_000;
@@ -55,7 +58,7 @@ describe('migration 0057 carries the burst rows over into monthly partitions', {
   for (let cut = 0; cut <= statements.length; cut++) {
     test(`killed after ${cut} of ${statements.length} statements, applied again at the next start, then undone`, async () => {
       for (const s of statements.slice(0, cut)) await client.command({ query: s });
-      assert.deepEqual((await migrateUp(client)).map((f) => f.version), [m.version]);
+      assert.deepEqual((await migrateUp(client, { to: m.version })).map((f) => f.version), [m.version]);
       // the refreshes run once when created; nothing changed, so they must write no row
       await refreshDerived(client, { views: ['burst_windows_mv', 'bursts_mv'] });
       assert.deepEqual(await partitionKeys(), TABLES);
@@ -65,4 +68,27 @@ describe('migration 0057 carries the burst rows over into monthly partitions', {
       assert.deepEqual(await fingerprint(), stored);
     });
   }
+
+  /** Both directions of EXCEPT ALL (at most 5 rows each) between the views and full-history queries. */
+  async function assertViewsEqual(what: string, ref: { windows: string; bursts: string }): Promise<void> {
+    for (const [view, expected] of [['SELECT * FROM burst_windows', ref.windows], ['SELECT * EXCEPT detected_at FROM bursts', `SELECT * EXCEPT detected_at FROM (${ref.bursts})`]]) {
+      const extra = await rows(client, `SELECT * FROM (${view} EXCEPT ALL ${expected}) ORDER BY ALL LIMIT 5`);
+      const missing = await rows(client, `SELECT * FROM (${expected} EXCEPT ALL ${view}) ORDER BY ALL LIMIT 5`);
+      assert.deepEqual({ extra, missing }, { extra: [], missing: [] }, `${what}: ${view}`);
+    }
+  }
+
+  test('0058 rescores every carried-over hour by its rules at the first refresh; its down file by 0057\'s', async () => {
+    const next = listMigrations().find((f) => f.version === m.version + 1)!;
+    assert.equal(next.name, 'replace_burst_windows_view_start_and_chatters');
+    await migrateUp(client, { to: m.version });
+    await assertViewsEqual('0057', referenceQueries(windows0030()));
+    assert.deepEqual((await migrateUp(client, { to: next.version })).map((f) => f.version), [next.version]);
+    await refreshDerived(client, { views: ['burst_windows_mv', 'bursts_mv'] });
+    await assertViewsEqual('0058', referenceQueries());
+    await migrateDown(client, { to: m.version });
+    await refreshDerived(client, { views: ['burst_windows_mv', 'bursts_mv'] });
+    await assertViewsEqual('0058 undone', referenceQueries(windows0030()));
+    await migrateDown(client, { to: m.version - 1 });
+  });
 });

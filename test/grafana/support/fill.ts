@@ -26,14 +26,19 @@ export const CHAT_FILES: Array<{ file: string; channel: string }> = [
   { file: 'chatty/tidesoftime/tidesoftime1.log', channel: 'tidesoftime' },
 ];
 
-export async function fillWithRealChat(client: ClickHouseClient, config: Config): Promise<void> {
+/**
+ * Imports `files` (paths under ../shared/data; `channel` for formats that do not name it, or to override it)
+ * and refreshes the derived tables.
+ */
+export async function fillWithRealChat(client: ClickHouseClient, config: Config, files: Array<{ file: string; channel?: string }> = CHAT_FILES): Promise<void> {
   const bus = new InProcessBus();
   const stage = startEnrich({ config, logger: createLogger('silent'), client, consumer: bus.consumer() });
   const publisher = bus.publisher();
-  for (const { file, channel } of CHAT_FILES) {
+  for (const { file, channel } of files) {
     let batch: ChatEvent[] = [];
     const flush = async () => {
-      if (batch.length > 0) await publisher.publish(channel, batch);
+      // one publish per channel (a file that names its channel may hold several)
+      for (const c of new Set(batch.map((e) => e.channel))) await publisher.publish(c, batch.filter((e) => e.channel === c));
       batch = [];
     };
     await importFile(path.join(SHARED_DATA, file), async (e) => {
