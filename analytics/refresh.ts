@@ -104,3 +104,97 @@ async function serverNow(client: ClickHouseClient): Promise<number> {
   const rs = await client.query({ query: 'SELECT toUInt32(now()) AS t', format: 'JSONEachRow' });
   return (await rs.json<{ t: number }>())[0].t;
 }
+
+/** A refreshable view's schedule and what the engine that runs it knows of its refreshes (`system.view_refreshes`). */
+export interface ViewRefreshState {
+  view: string;
+  /** Its `REFRESH EVERY|AFTER` period in seconds; null for a schedule this does not read (RANDOMIZE aside). */
+  period_s: number | null;
+  /** The table it writes (`TO`), null when it has none. */
+  target: string | null;
+  /** ClickHouse's: `Scheduled`, `Running`, `Disabled` (stopped), ... */
+  status: string;
+  /** ISO times, null when none happened in this engine. */
+  last_success_at: string | null;
+  last_refresh_at: string | null;
+  /** Null also while the view is not scheduled yet (the engine then shows the period as a time in 1970). */
+  next_refresh_at: string | null;
+  /** Seconds since the last success by the engine's clock, null when none. */
+  last_success_age_s: number | null;
+  /** The last refresh's error (its first line, without the stack trace); null when it succeeded. */
+  error: string | null;
+  /**
+   * Newest active part of the target table: when the table was last written, by any engine (stored with the
+   * data, so it outlives the process that refreshed; a merge also counts). Null when the table is empty.
+   */
+  target_written_at: string | null;
+}
+
+const REFRESH_UNIT_S: Record<string, number> = { SECOND: 1, MINUTE: 60, HOUR: 3600, DAY: 86_400, WEEK: 604_800, MONTH: 2_592_000, YEAR: 31_536_000 };
+
+/** Seconds of a `REFRESH EVERY|AFTER n UNIT` clause in a view's CREATE query, or null. */
+export function refreshPeriodS(createQuery: string): number | null {
+  const m = /\bREFRESH\s+(?:EVERY|AFTER)\s+(\d+)\s+(SECOND|MINUTE|HOUR|DAY|WEEK|MONTH|YEAR)S?\b/i.exec(createQuery);
+  return m ? Number(m[1]) * REFRESH_UNIT_S[m[2].toUpperCase()] : null;
+}
+
+/** ClickHouse's exception text without the stack trace it appends: its first line, ", Stack trace (...)" dropped. */
+export function refreshErrorLine(exception: string): string | null {
+  const line = exception.split('\n')[0].replace(/,?\s*Stack trace \(when copying this message.*$/, '').trim();
+  return line === '' ? null : line;
+}
+
+const iso = (s: number | null) => (s === null ? null : new Date(s * 1000).toISOString());
+
+/**
+ * Every refreshable view of the current database with its refresh state, and how long the engine has run
+ * (`uptime()`: the refreshes' state lives in the engine's memory, so it covers that long only). Through a
+ * control server this is the serving process's engine; an embedded engine opened just for the call knows
+ * no refresh (and starts scheduling them).
+ */
+export async function viewRefreshStates(client: ClickHouseClient): Promise<{ engine_uptime_s: number; views: ViewRefreshState[] }> {
+  const rs = await client.query({
+    query: `SELECT t.name AS view, t.create_table_query AS create_query, uptime() AS uptime_s,
+                   ifNull(r.status, '') AS status, ifNull(r.exception, '') AS exception,
+                   toUnixTimestamp(r.last_success_time) AS last_success_s, toUnixTimestamp(r.last_refresh_time) AS last_refresh_s,
+                   toUnixTimestamp(r.next_refresh_time) AS next_refresh_s, dateDiff('second', r.last_success_time, now()) AS last_success_age_s
+            FROM system.tables AS t
+            LEFT JOIN (SELECT * FROM system.view_refreshes WHERE database = currentDatabase()) AS r ON r.view = t.name
+            WHERE t.database = currentDatabase() AND t.engine = 'MaterializedView' AND t.create_table_query LIKE '% REFRESH %'
+            ORDER BY t.name
+            SETTINGS join_use_nulls = 1`,
+    format: 'JSONEachRow',
+  });
+  const rows = await rs.json<{ view: string; create_query: string; uptime_s: number; status: string; exception: string; last_success_s: number | null; last_refresh_s: number | null; next_refresh_s: number | null; last_success_age_s: number | null }>();
+  const targetOf = (q: string) => / TO (?:\w+\.)?`?(\w+)`?/.exec(q)?.[1] ?? null;
+  const targets = [...new Set(rows.map((r) => targetOf(r.create_query)).filter((t): t is string => t !== null))];
+  const written = new Map<string, number>();
+  if (targets.length > 0) {
+    const parts = await client.query({
+      query: 'SELECT table, toUnixTimestamp(max(modification_time)) AS t FROM system.parts WHERE database = currentDatabase() AND active AND table IN {targets:Array(String)} GROUP BY table',
+      query_params: { targets },
+      format: 'JSONEachRow',
+    });
+    for (const p of await parts.json<{ table: string; t: number }>()) written.set(p.table, Number(p.t));
+  }
+  // a view not scheduled yet shows its period as a time since 1970
+  const scheduled = (s: number | null) => (s === null || s < 946_684_800 ? null : s);
+  return {
+    engine_uptime_s: Number(rows[0]?.uptime_s ?? 0),
+    views: rows.map((r) => {
+      const target = targetOf(r.create_query);
+      return {
+        view: r.view,
+        period_s: refreshPeriodS(r.create_query),
+        target,
+        status: r.status,
+        last_success_at: iso(r.last_success_s === null ? null : Number(r.last_success_s)),
+        last_refresh_at: iso(r.last_refresh_s === null ? null : Number(r.last_refresh_s)),
+        next_refresh_at: iso(scheduled(r.next_refresh_s === null ? null : Number(r.next_refresh_s))),
+        last_success_age_s: r.last_success_age_s === null ? null : Number(r.last_success_age_s),
+        error: refreshErrorLine(r.exception),
+        target_written_at: iso(target === null ? null : (written.get(target) ?? null)),
+      };
+    }),
+  };
+}

@@ -1,8 +1,8 @@
 import { storedOrFollowed, unknownChannelsMessage } from '../../api/known-channels.ts';
-import { createClickHouse } from '../../core/clickhouse.ts';
+import { createClickHouse, embeddedConnection } from '../../core/clickhouse.ts';
 import { loadHypeModel } from '../../analytics/hype-model.ts';
 import { evaluateHype, fetchHypeRows, saveWeights } from '../../analytics/hype.ts';
-import { refreshDerived, refreshableViews } from '../../analytics/refresh.ts';
+import { refreshDerived, refreshableViews, viewRefreshStates } from '../../analytics/refresh.ts';
 import { openModelRuntime } from '../../enrich/models/index.ts';
 import { refreshTopics, TOPIC_RANGE_MAX_MS } from '../../enrich/topics/refresh.ts';
 import { channelFlag, parseArgs, UsageError, type Command } from '../command.ts';
@@ -16,7 +16,7 @@ export const command: Command = {
     { flag: 'topics', description: 'recompute topics (tables topics and message_topics; messages.topic_id is deprecated and no longer written) of a range, with the embedding model when installed; enrich does this on its own for what it stores' },
     { flag: '--channel LOGIN', description: 'topics: one channel (default every channel with messages in the range)' },
     { flag: '--since TIME / --until TIME', description: 'topics: ISO times; default the 6 hours before now' },
-    { flag: 'views', description: 'list the refreshable views in refresh order with their last refresh' },
+    { flag: 'views', description: 'list the refreshable views in refresh order with their last refresh, as the running process that refreshes them reports it (without one: when each table was last written)' },
     { flag: 'train-hype', description: 'train the hype model on hype_features (time split per channel) and print model vs baseline' },
     { flag: '--save', description: 'train-hype: write analytics/hype-weights.json and apply it to hype_predictions' },
     { flag: '--train-share FRACTION', description: "train-hype: share of each channel's time used for training (default 0.7)" },
@@ -38,14 +38,14 @@ export const command: Command = {
     if (since !== null && since.getTime() >= (until ?? new Date()).getTime()) throw new UsageError(`--since must be before ${until === null ? 'now (no --until)' : '--until'}`);
     const share = flags['train-share'] === undefined ? 0.7 : Number(flags['train-share']);
     if (!(share > 0 && share < 1)) throw new UsageError(`--train-share must be between 0 and 1, not '${flags['train-share']}'`);
-    const client = await createClickHouse(ctx.config());
+    const config = ctx.config();
+    const client = await createClickHouse(config);
     try {
       if (action === 'refresh') {
         await refreshDerived(client, { onRefreshed: (v, ms) => ctx.stdout.write(`refreshed ${v} in ${ms} ms\n`) });
         return 0;
       }
       if (action === 'topics') {
-        const config = ctx.config();
         // As the API's 404: a misspelt channel printed "topics: 0 in 0 windows" and exited 0, like a quiet one.
         if (channel !== null && !config.twitch.channels.includes(channel) && !(await storedOrFollowed(client, [channel])).has(channel)) {
           throw new UsageError(`${unknownChannelsMessage([channel])}; check the spelling`);
@@ -71,14 +71,23 @@ export const command: Command = {
         return 0;
       }
       if (action === 'views') {
-        for (const v of await refreshableViews(client)) {
-          const rs = await client.query({
-            query: 'SELECT status, last_success_time, next_refresh_time, exception FROM system.view_refreshes WHERE database = currentDatabase() AND view = {v:String}',
-            query_params: { v },
-            format: 'JSONEachRow',
-          });
-          const [r] = await rs.json<{ status: string; last_success_time: string | null; next_refresh_time: string; exception: string }>();
-          ctx.stdout.write(`${v.padEnd(28)} ${r?.status ?? '?'}  last ok ${r?.last_success_time ?? 'never'}  next ${r?.next_refresh_time ?? '?'}${r?.exception ? `  error: ${r.exception.split('\n')[0]}` : ''}\n`);
+        const { views } = await viewRefreshStates(client);
+        const byName = new Map(views.map((v) => [v.view, v]));
+        const every = (s: number | null) => (s === null ? '?' : s % 60 === 0 ? `${s / 60} min` : `${s} s`);
+        // Refreshes run inside the engine that holds the data; their state is in its memory. Opened here (no
+        // process serves the folder), the engine is this command's: it has refreshed nothing, and printed
+        // "last ok never, next 1970-01-01 00:00:30" for every view. What the folder keeps is each table's data.
+        if (config.clickhouse.url === null && embeddedConnection() !== null) {
+          ctx.stdout.write(`no twichist process runs on ${config.dataDir}: views refresh only inside one (up, enrich, api, ingest), and this command refreshed none; when each view's table was last written:\n`);
+          for (const name of await refreshableViews(client)) {
+            const v = byName.get(name)!;
+            ctx.stdout.write(`${name.padEnd(28)} every ${every(v.period_s).padEnd(6)}  ${v.target ?? '?'} written ${v.target_written_at ?? 'never (empty)'}\n`);
+          }
+          return 0;
+        }
+        for (const name of await refreshableViews(client)) {
+          const v = byName.get(name)!;
+          ctx.stdout.write(`${name.padEnd(28)} ${(v.status || '?').padEnd(10)} every ${every(v.period_s).padEnd(6)}  last ok ${v.last_success_at ?? 'never'}  next ${v.next_refresh_at ?? '?'}${v.error === null ? '' : `  error: ${v.error}`}\n`);
         }
         return 0;
       }

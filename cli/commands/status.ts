@@ -10,6 +10,7 @@ import { connect } from '@nats-io/transport-node';
 import { listChannels } from '../../api/routes/channels.ts';
 import { rows } from '../../api/db.ts';
 import { appliedMigrations, listMigrations } from '../../clickhouse/migrate.ts';
+import { viewRefreshStates, type ViewRefreshState } from '../../analytics/refresh.ts';
 import { CH_ERROR, clickHouseCode, closeEmbedded, createClickHouse, type ClickHouseClient } from '../../core/clickhouse.ts';
 import { INGEST_STALLED_S, type Config } from '../../core/config.ts';
 import { CONTROL_ANSWER_MS, controlStatus, type ProcessReport } from '../../core/control.ts';
@@ -32,6 +33,15 @@ const NETWORK_TIMEOUT_MS = 3000;
 const CLICKHOUSE_TIMEOUT_MS = 10_000;
 
 const STORAGE_TABLES = [...RAW_TABLES, 'dead_letters'];
+
+/**
+ * A refreshable view whose last success is older than this many of its periods is late: a healthy one is
+ * at most one period plus its refresh's duration old. Checked once the engine has run this long, so a start
+ * (whose first refreshes of a big archive take minutes) is not called late before it could have refreshed.
+ * The burst alerts read burst_windows with noDataState OK: a view that stopped refreshing makes them silent,
+ * and this is where it shows.
+ */
+export const VIEW_LATE_PERIODS = 3;
 
 /**
  * How long after a fresh start a followed channel without any `ingest_events` row is not yet a problem: the
@@ -70,6 +80,12 @@ interface ClickHouseStatus {
   rows: Record<string, number> | null;
   dead_letters: number | null;
   migrations: { applied: number; shipped: number; pending: string[]; unknown: number[] } | null;
+  /**
+   * Refreshable views as the engine that refreshes them reports them (a serving twichist process, or the
+   * ClickHouse server); null when nothing refreshes them (no process serves the folder: the state would be
+   * of status's own engine, which has refreshed nothing) or ClickHouse could not be read.
+   */
+  views: { engine_uptime_s: number; list: ViewRefreshState[] } | null;
 }
 
 type BusStatus =
@@ -100,7 +116,7 @@ function timeLimit<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 async function readClickHouse(config: Config, serving: Status['process'], now: number): Promise<ClickHouseStatus> {
   const { url, embeddedPath } = config.clickhouse;
   const served = serving !== null;
-  const out: ClickHouseStatus = { at: url ?? embeddedPath, error: null, channels: [], rows: null, dead_letters: null, migrations: null };
+  const out: ClickHouseStatus = { at: url ?? embeddedPath, error: null, channels: [], rows: null, dead_letters: null, migrations: null, views: null };
   // Opening the folder under a live holder fails on its lock: say it is busy instead.
   if (serving?.busy) return { ...out, error: `twichist pid ${serving.pid} holds the data folder but did not answer within ${CONTROL_ANSWER_MS / 1000} s (busy with a long query?); run \`twichist status\` again` };
   // Opening a folder that is not there would create an empty database: say so instead.
@@ -109,7 +125,9 @@ async function readClickHouse(config: Config, serving: Status['process'], now: n
   try {
     client = await createClickHouse(config, { createDatabase: false, requestTimeoutMs: NETWORK_TIMEOUT_MS });
     const startedAt = serving?.report?.started_at;
-    return await timeLimit(readTables(client, config, out, typeof startedAt === 'string' ? Date.parse(startedAt) : null, now), CLICKHOUSE_TIMEOUT_MS, 'ClickHouse');
+    // the engine that refreshes the views: the serving process's, or the server (whatever else runs)
+    const refreshing = url !== null || served;
+    return await timeLimit(readTables(client, config, out, typeof startedAt === 'string' ? Date.parse(startedAt) : null, now, refreshing), CLICKHOUSE_TIMEOUT_MS, 'ClickHouse');
   } catch (err) {
     const code = clickHouseCode(err);
     if (code === CH_ERROR.UNKNOWN_DATABASE || code === CH_ERROR.UNKNOWN_TABLE) return { ...out, error: noSchemaHint(config) };
@@ -122,14 +140,18 @@ async function readClickHouse(config: Config, serving: Status['process'], now: n
   }
 }
 
-async function readTables(client: ClickHouseClient, config: Config, out: ClickHouseStatus, upStartedMs: number | null, now: number): Promise<ClickHouseStatus> {
+async function readTables(client: ClickHouseClient, config: Config, out: ClickHouseStatus, upStartedMs: number | null, now: number, refreshing: boolean): Promise<ClickHouseStatus> {
   const applied = await appliedMigrations(client, { readOnly: true });
   const [{ first_ms }] = await rows<{ first_ms: number | null }>(client, 'SELECT if(count() = 0, NULL, toUnixTimestamp64Milli(min(at))) AS first_ms FROM schema_migrations');
   const freshSince = Math.max(upStartedMs ?? 0, Number(first_ms ?? 0));
   const shipped = listMigrations();
   const done = new Set(applied.map((a) => a.version));
   const known = new Set(shipped.map((m) => m.version));
-  const [parts, { channels, latest }] = await Promise.all([rows<{ table: string; n: number }>(client, PART_ROWS_SQL, { tables: STORAGE_TABLES }), listChannels(client, null, config.twitch.channels)]);
+  const [parts, { channels, latest }, views] = await Promise.all([
+    rows<{ table: string; n: number }>(client, PART_ROWS_SQL, { tables: STORAGE_TABLES }),
+    listChannels(client, null, config.twitch.channels),
+    refreshing ? viewRefreshStates(client) : null,
+  ]);
   const counts = Object.fromEntries(STORAGE_TABLES.map((t) => [t, Number(parts.find((p) => p.table === t)?.n ?? 0)]));
   return {
     ...out,
@@ -157,6 +179,7 @@ async function readTables(client: ClickHouseClient, config: Config, out: ClickHo
       pending: shipped.filter((m) => !done.has(m.version)).map((m) => `${String(m.version).padStart(4, '0')}_${m.name}`),
       unknown: [...done].filter((v) => !known.has(v)),
     },
+    views: views === null ? null : { engine_uptime_s: views.engine_uptime_s, list: views.views },
   };
 }
 
@@ -198,11 +221,28 @@ async function readModels(dir: string): Promise<Status['models']> {
   };
 }
 
+const duration = (s: number): string => (s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`);
+
 const ago = (iso: string | null, now: number): string => {
   if (iso === null) return 'never';
-  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  return `${iso} (${s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`} ago)`;
+  return `${iso} (${duration(Math.max(0, Math.round((now - Date.parse(iso)) / 1000)))} ago)`;
 };
+
+/**
+ * The problem of a refreshable view, or null: its last refresh failed, or (once the engine has run
+ * {@link VIEW_LATE_PERIODS} periods) its last success is older than that. Ages are by the engine's clock.
+ */
+export function viewProblem(v: ViewRefreshState, engineUptimeS: number): string | null {
+  const success = v.last_success_age_s === null ? 'never succeeded' : `last success ${duration(v.last_success_age_s)} ago`;
+  const what = `view ${v.view} (refreshes ${v.target ?? 'its table'}${v.period_s === null ? '' : ` every ${duration(v.period_s)}`})`;
+  const read = '`twichist analytics views`, system.view_refreshes';
+  if (v.error !== null) return `${what}: last refresh failed${v.last_refresh_at === null ? '' : ` at ${v.last_refresh_at}`}, ${success}: ${v.error} (${read})`;
+  if (v.period_s === null) return null;
+  const late = VIEW_LATE_PERIODS * v.period_s;
+  if (engineUptimeS <= late || (v.last_success_age_s !== null && v.last_success_age_s <= late)) return null;
+  const doing = v.status === 'Running' ? 'refreshing now' : v.status === 'Disabled' ? 'stopped (SYSTEM STOP VIEW)' : `status ${v.status || 'unknown'}`;
+  return `${what}: ${v.last_success_age_s === null ? `no successful refresh in the ${duration(engineUptimeS)} the engine has run` : success}, over ${VIEW_LATE_PERIODS} periods; ${doing} (${read})`;
+}
 
 /** The serving process's live IRC connection (`up` once live ingest started, `ingest`), else null. */
 const ircOf = (s: Pick<Status, 'process'>): IrcConnectionState | null => (s.process?.report?.ingest ?? null) as IrcConnectionState | null;
@@ -217,6 +257,10 @@ export function problemsOf(s: Omit<Status, 'healthy' | 'problems'>, now = Date.n
   if (irc !== null && !irc.connected && irc.last_error !== null) out.push(`Twitch IRC: not connected, retrying since ${ago(irc.retrying_since, now)}: ${irc.last_error}`);
   if (ch.migrations && ch.migrations.pending.length > 0) out.push(`migrations: ${ch.migrations.pending.length} of ${ch.migrations.shipped} pending (${ch.migrations.pending.join(', ')}); run \`twichist migrate\` (up, enrich and api apply them at start)`);
   if (ch.migrations && ch.migrations.unknown.length > 0) out.push(`migrations: the database has ${ch.migrations.unknown.join(', ')}, which this twichist does not ship: a newer version migrated it`);
+  for (const v of ch.views?.list ?? []) {
+    const p = viewProblem(v, ch.views!.engine_uptime_s);
+    if (p !== null) out.push(p);
+  }
   if ((ch.dead_letters ?? 0) > 0) out.push(`dead letters: ${ch.dead_letters} event(s) could not be stored; read them with \`twichist sql "SELECT ts, stage, source, reason FROM dead_letters ORDER BY ts DESC LIMIT 20"\``);
   for (const c of ch.channels) {
     // parted while enabled: Twitch refused the join or parted the channel, so its chat is not received
@@ -253,6 +297,12 @@ export function formatStatus(s: Status, now = Date.now()): string {
   if (ch.rows) lines.push(`storage     ${Object.entries(ch.rows).map(([t, n]) => `${t} ${n}`).join(', ')}`);
   if (ch.migrations) lines.push(`            migrations: ${ch.migrations.applied} applied of ${ch.migrations.shipped} shipped`);
   lines.push(`            enrich journal: ${s.journal.pending} insert(s) pending in ${s.journal.dir}`);
+  if (ch.views !== null) {
+    const bad = ch.views.list.filter((v) => viewProblem(v, ch.views!.engine_uptime_s) !== null).length;
+    lines.push(`views       ${ch.views.list.length} refreshable: ${bad === 0 ? `none failing or over ${VIEW_LATE_PERIODS} periods late` : `${bad} failing or late`} (refreshed by ${s.process ? `twichist pid ${s.process.pid}` : 'the ClickHouse server'}, up ${duration(ch.views.engine_uptime_s)})`);
+  } else if (ch.error === null) {
+    lines.push('views       not checked: no twichist process runs on this data folder, and only one (up, enrich, api, ingest) refreshes them');
+  }
   const m = s.models;
   lines.push(`models      ${m.installed.length === 0 ? 'none installed' : m.installed.map((x) => `${x.id} (${x.task ?? '?'}, ${x.status})`).join(', ')} in ${m.dir}${m.not_installed.length > 0 ? `; not installed: ${m.not_installed.join(', ')}` : ''}`);
   lines.push(s.healthy ? 'healthy' : `${s.problems.length} problem(s):`, ...s.problems.map((p) => `  ${p}`));
@@ -261,7 +311,7 @@ export function formatStatus(s: Status, now = Date.now()): string {
 
 export const command: Command = {
   name: 'status',
-  summary: 'Say whether Twichist is healthy: followed channels, bus, storage, models; exit 1 naming each problem',
+  summary: 'Say whether Twichist is healthy: followed channels, bus, storage, derived views, models; exit 1 naming each problem',
   usage: 'twichist status [--json]',
   options: [{ flag: '--json', description: 'print the same facts as one JSON object (problems in `problems`, `healthy` true or false)' }],
   examples: [

@@ -87,6 +87,69 @@ test('a stalled followed channel and a dead letter: each named on one line, exit
   assert.match(fixed.stdout, /\nhealthy\n$/);
 });
 
+/** Polls `check` every 200 ms until it is true (the engine's refreshes run on their own schedule). */
+async function until(check: () => Promise<boolean>, what: string, ms = 30_000) {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+test('refreshable views of the serving process: one whose refresh fails and one stopped for over 3 periods are problems naming the view, its error or age, exit 1; `analytics views` shows the same', { timeout: 120_000 }, async () => {
+  const views = (sql: string) => rows<{ view: string; failed: number; ok: number }>(db.client, sql);
+  await db.client.command({ query: 'CREATE TABLE broken_target (x UInt8) ENGINE = MergeTree ORDER BY x' });
+  await db.client.command({ query: "CREATE MATERIALIZED VIEW broken_mv REFRESH EVERY 1 MINUTE TO broken_target AS SELECT throwIf(number = 0, 'test view cannot refresh') AS x FROM numbers(1)" });
+  await db.client.command({ query: 'CREATE TABLE stopped_target (x UInt8) ENGINE = MergeTree ORDER BY x' });
+  await db.client.command({ query: 'CREATE MATERIALIZED VIEW stopped_mv REFRESH EVERY 1 SECOND TO stopped_target AS SELECT 1 AS x' });
+  const mine = (ps: string[]) => ps.filter((p) => /^view (broken|stopped)_mv /.test(p));
+  try {
+    const state = "SELECT view, exception != '' AS failed, last_success_time IS NOT NULL AS ok FROM system.view_refreshes WHERE database = currentDatabase() AND view IN ('broken_mv', 'stopped_mv') ORDER BY view";
+    await until(async () => JSON.stringify((await views(state)).map((r) => [r.view, Number(r.failed), Number(r.ok)])) === '[["broken_mv",1,0],["stopped_mv",0,1]]', 'the first refreshes');
+    await db.client.command({ query: 'SYSTEM STOP VIEW stopped_mv' });
+    // its last success becomes older than 3 periods (3 s); this process's engine has run longer than that
+    await new Promise((r) => setTimeout(r, 4500));
+
+    const { code, status } = await statusJson(env());
+    assert.equal(code, 1);
+    const problems = mine(status.problems);
+    assert.equal(problems.length, 2, status.problems.join('\n'));
+    assert.match(problems[0], /^view broken_mv \(refreshes broken_target every 60 s\): last refresh failed at \d{4}-\d\d-\d\dT[\d:.]+Z, never succeeded: Code: 395\. DB::Exception: test view cannot refresh: .*\(FUNCTION_THROW_IF_VALUE_IS_NON_ZERO\) \(`twichist analytics views`, system\.view_refreshes\)$/);
+    assert.match(problems[1], /^view stopped_mv \(refreshes stopped_target every 1 s\): last success \d+ s ago, over 3 periods; stopped \(SYSTEM STOP VIEW\)/);
+    assert.ok(!problems[0].includes('Stack trace'), problems[0]);
+    const broken = status.clickhouse.views?.list.find((v) => v.view === 'broken_mv');
+    assert.equal(broken?.last_success_at, null);
+    assert.equal(broken?.period_s, 60);
+
+    const text = await runCli(['status'], env(), 60_000);
+    assert.equal(text.code, 1);
+    assert.match(text.stdout, /^views {7}\d+ refreshable: 2 failing or late \(refreshed by twichist pid \d+, up \d+ (s|min)\)$/m);
+    // served: the serving process's refreshes, not a fresh engine's "never, next 1970-01-01 00:00:30"
+    const listed = await runCli(['analytics', 'views'], env(), 60_000);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /^broken_mv +Scheduled +every 1 min +last ok never {2}next \d{4}-.* {2}error: Code: 395\. DB::Exception: test view cannot refresh/m);
+    assert.match(listed.stdout, /^stopped_mv +Disabled +every 1 s +last ok \d{4}-\d\d-\d\dT/m);
+    assert.doesNotMatch(listed.stdout, /1970/);
+  } finally {
+    for (const v of ['broken_mv', 'stopped_mv']) await db.client.command({ query: `DROP VIEW IF EXISTS ${v}` });
+    for (const t of ['broken_target', 'stopped_target']) await db.client.command({ query: `DROP TABLE IF EXISTS ${t}` });
+  }
+  assert.deepEqual(mine((await statusJson(env())).status.problems), []);
+});
+
+test('a folder no process serves: status does not judge the views by its own engine, and `analytics views` says no refresh ran and when each table was last written', { timeout: 120_000 }, async () => {
+  const dir = tempDir('twichist-status-views-');
+  assert.equal((await runCli(['migrate'], { TWICHIST_DATA_DIR: dir }, 60_000)).code, 0);
+  const listed = await runCli(['analytics', 'views'], { TWICHIST_DATA_DIR: dir }, 60_000);
+  assert.equal(listed.code, 0, listed.stderr);
+  // it printed "last ok never, next 1970-01-01 00:00:30" for every view: the state of its own fresh engine
+  assert.doesNotMatch(listed.stdout, /1970|last ok/);
+  assert.match(listed.stdout, /^no twichist process runs on .*: views refresh only inside one \(up, enrich, api, ingest\), and this command refreshed none/);
+  assert.match(listed.stdout, /^burst_windows_mv +every 30 s +burst_window_rows written never \(empty\)$/m);
+  const status = await runCli(['status'], { TWICHIST_DATA_DIR: dir }, 60_000);
+  assert.match(status.stdout, /^views {7}not checked: no twichist process runs on this data folder/m);
+});
+
 test('live ingest that cannot reach Twitch IRC: its last error and since when it retries, on the ingest line and as a problem', { timeout: 60_000 }, async () => {
   const since = new Date(Date.now() - 125_000).toISOString();
   const error = 'irc-ws.chat.twitch.tv:443: getaddrinfo ENOTFOUND irc-ws.chat.twitch.tv';

@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import assert from 'node:assert/strict';
 import type { ClickHouseClient } from '../../../core/clickhouse.ts';
 import { listMigrations } from '../../../clickhouse/migrate.ts';
-import { expandMacros } from '../macros.ts';
+import { expandMacros, parseDuration } from '../macros.ts';
 import { REPO_ROOT } from '../../support/paths.ts';
 
 export const PROVISIONING = path.join(REPO_ROOT, 'grafana', 'provisioning');
@@ -110,22 +110,27 @@ export function alertRule(client: ClickHouseClient, title: string) {
   assert.equal(b.model.conditions[0].evaluator.type, 'gt');
   const threshold = b.model.conditions[0].evaluator.params[0];
   const lookbackMs = a.relativeTimeRange!.from * 1000;
+  /** Every series the query returns at `now`, with its value (the one numeric column). */
+  const series = async (now: number): Promise<Array<{ labels: Record<string, string>; value: number }>> => {
+    const sql = expandMacros(a.model.rawSql!, { range: { from: new Date(now - lookbackMs), to: new Date(now) }, intervalMs: 1000 });
+    return ((await runSql(client, sql)).data).map((row) => {
+      const labels: Record<string, string> = {};
+      let value = NaN;
+      for (const [k, v] of Object.entries(row)) {
+        if (typeof v === 'string') labels[k] = v;
+        else value = Number(v);
+      }
+      return { labels, value };
+    });
+  };
   return {
     threshold,
-    /** The series over the threshold at `now`, with their value (the one numeric column). */
+    /** The rule's pending period (`for`), ms. */
+    forMs: parseDuration((r as unknown as { for: string }).for),
+    series,
+    /** The series over the threshold at `now`, with their value. */
     async firing(now: number): Promise<Array<{ labels: Record<string, string>; value: number }>> {
-      const sql = expandMacros(a.model.rawSql!, { range: { from: new Date(now - lookbackMs), to: new Date(now) }, intervalMs: 1000 });
-      return ((await runSql(client, sql)).data)
-        .map((row) => {
-          const labels: Record<string, string> = {};
-          let value = NaN;
-          for (const [k, v] of Object.entries(row)) {
-            if (typeof v === 'string') labels[k] = v;
-            else value = Number(v);
-          }
-          return { labels, value };
-        })
-        .filter((s) => s.value > threshold);
+      return (await series(now)).filter((s) => s.value > threshold);
     },
   };
 }
