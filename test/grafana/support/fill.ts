@@ -31,24 +31,7 @@ export const CHAT_FILES: Array<{ file: string; channel: string }> = [
  * and refreshes the derived tables.
  */
 export async function fillWithRealChat(client: ClickHouseClient, config: Config, files: Array<{ file: string; channel?: string }> = CHAT_FILES): Promise<void> {
-  const bus = new InProcessBus();
-  const stage = startEnrich({ config, logger: createLogger('silent'), client, consumer: bus.consumer() });
-  const publisher = bus.publisher();
-  for (const { file, channel } of files) {
-    let batch: ChatEvent[] = [];
-    const flush = async () => {
-      // one publish per channel (a file that names its channel may hold several)
-      for (const c of new Set(batch.map((e) => e.channel))) await publisher.publish(c, batch.filter((e) => e.channel === c));
-      batch = [];
-    };
-    await importFile(path.join(SHARED_DATA, file), async (e) => {
-      batch.push(e);
-      if (batch.length >= 1000) await flush();
-    }, { channel });
-    await flush();
-  }
-  await stage.stored();
-  await stage.stop();
+  await importThroughEnrich(client, config, files);
 
   await client.command({
     query: `INSERT INTO channels (login, channel_id, enabled, removed, added_at, updated_at)
@@ -69,4 +52,26 @@ export async function fillWithRealChat(client: ClickHouseClient, config: Config,
             ARRAY JOIN ['joined', 'parted'] AS e, [first, last] AS t`,
   });
   await refreshDerived(client);
+}
+
+/** Imports `files` (paths under ../shared/data) through the in-process bus and enrich, as `twichist import` does. */
+export async function importThroughEnrich(client: ClickHouseClient, config: Config, files: Array<{ file: string; channel?: string }>): Promise<void> {
+  const bus = new InProcessBus();
+  const stage = startEnrich({ config, logger: createLogger('silent'), client, consumer: bus.consumer() });
+  const publisher = bus.publisher();
+  for (const { file, channel } of files) {
+    let batch: ChatEvent[] = [];
+    const flush = async () => {
+      // one publish per channel (a file that names its channel may hold several)
+      for (const c of new Set(batch.map((e) => e.channel))) await publisher.publish(c, batch.filter((e) => e.channel === c));
+      batch = [];
+    };
+    await importFile(path.join(SHARED_DATA, file), async (e) => {
+      batch.push(e);
+      if (batch.length >= 1000) await flush();
+    }, { channel });
+    await flush();
+  }
+  await stage.stored();
+  await stage.stop();
 }

@@ -7,12 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ClickHouseClient } from '../../../core/clickhouse.ts';
 import type { Config } from '../../../core/config.ts';
-import { InProcessBus } from '../../../core/bus.ts';
-import type { ChatEvent } from '../../../core/events.ts';
-import { createLogger } from '../../../core/logger.ts';
-import { importFile } from '../../../ingest/importers/index.ts';
-import { startEnrich } from '../../../enrich/index.ts';
 import { SHARED_DATA } from '../../support/paths.ts';
+import { importThroughEnrich } from './fill.ts';
 import { runSql } from './provisioned.ts';
 
 const MINUTE = 60_000;
@@ -32,26 +28,9 @@ export function realChatFiles(data = SHARED_DATA): Array<{ file: string; channel
   return out;
 }
 
-/** Imports `files` (paths under `data`) through the in-process bus and enrich, as `twichist import` does. */
-export async function importRealChat(client: ClickHouseClient, config: Config, files = realChatFiles(), data = SHARED_DATA): Promise<void> {
-  const bus = new InProcessBus();
-  const stage = startEnrich({ config, logger: createLogger('silent'), client, consumer: bus.consumer() });
-  const publisher = bus.publisher();
-  for (const { file, channel } of files) {
-    let batch: ChatEvent[] = [];
-    const flush = async () => {
-      if (batch.length > 0) await publisher.publish(batch[0].channel, batch);
-      batch = [];
-    };
-    await importFile(path.join(data, file), async (e) => {
-      if (batch.length > 0 && batch[0].channel !== e.channel) await flush();
-      batch.push(e);
-      if (batch.length >= 1000) await flush();
-    }, channel === null ? {} : { channel });
-    await flush();
-  }
-  await stage.stored();
-  await stage.stop();
+/** Imports `files` (paths under ../shared/data) through the in-process bus and enrich, as `twichist import` does. */
+export async function importRealChat(client: ClickHouseClient, config: Config, files = realChatFiles()): Promise<void> {
+  await importThroughEnrich(client, config, files.map(({ file, channel }) => (channel === null ? { file } : { file, channel })));
 }
 
 export interface ChatStream {
