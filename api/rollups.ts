@@ -14,6 +14,18 @@ export interface ResolvedRange {
   to: number;
 }
 
+/** The channel's (or every channel's) first or last window in a rollup table, epoch ms; null when it holds none. */
+async function edgeWindow(client: ClickHouseClient, table: string, channel: string | null, edge: 'min' | 'max'): Promise<number | null> {
+  // `table` and `edge` come from this module, never from input.
+  const r = await rowsOrEmpty<{ w: number | null }>(
+    client,
+    `SELECT if(count() = 0, NULL, toUnixTimestamp(${edge}(window))) AS w FROM ${table} ${channel ? 'WHERE channel = {channel:String}' : ''}`,
+    { channel },
+  );
+  const w = r[0]?.w ?? null;
+  return w === null ? null : Number(w) * 1000;
+}
+
 /**
  * Fills an open range: without `to`, the end of the channel's latest window (archives of 2016 chat
  * still chart without a date); without `from`, `points` buckets before `to`.
@@ -22,27 +34,17 @@ export async function resolveRange(client: ClickHouseClient, table: string, chan
   const step = BUCKET_MS[bucket];
   let end = to;
   if (end === undefined) {
-    const r = await rowsOrEmpty<{ last: number | null }>(
-      client,
-      `SELECT if(count() = 0, NULL, toUnixTimestamp(max(window))) AS last FROM ${table} ${channel ? 'WHERE channel = {channel:String}' : ''}`,
-      { channel },
-    );
-    const last = r[0]?.last ?? null;
+    const last = await edgeWindow(client, table, channel, 'max');
     if (last === null) return null;
-    end = Number(last) * 1000 + step;
+    end = last + step;
   }
   let start = from ?? Math.max(0, end - points * step);
   if (start >= end) throw new ApiError(400, 'from must be before to');
   if ((end - start) / step > MAX_POINTS) {
     // `from=0` ("the beginning", docs/api.md) and other starts before any data: the range starts at the
     // channel's first window instead. It was a 400 for 1970-2016 in days, for a channel with one day of chat.
-    const r = await rowsOrEmpty<{ first: number | null }>(
-      client,
-      `SELECT if(count() = 0, NULL, toUnixTimestamp(min(window))) AS first FROM ${table} ${channel ? 'WHERE channel = {channel:String}' : ''}`,
-      { channel },
-    );
-    const first = r[0]?.first ?? null;
-    if (first !== null && Number(first) * 1000 > start) start = Math.min(Number(first) * 1000, end - step);
+    const first = await edgeWindow(client, table, channel, 'min');
+    if (first !== null && first > start) start = Math.min(first, end - step);
     if ((end - start) / step > MAX_POINTS) throw new ApiError(400, `range holds more than ${MAX_POINTS} buckets of ${bucket}: use a bigger bucket or a shorter range`);
   }
   // the range as read: whole buckets, the one holding `from` to the one holding the last instant before `to`

@@ -75,12 +75,16 @@ function send(reply: FastifyReply, format: Format, messages: JustlogMessage[], e
  * and 2.6 GB of RSS and then failed building its JSON; as text it blocked every other request for 38 s),
  * so a bigger log is a 413 naming the paginated alternative, decided on a count before any row is read.
  */
-async function loadLog(ctx: ApiContext, channel: string, user: UserIdentity | null, from: number, to: number, reverse: boolean): Promise<JustlogMessage[]> {
-  const max = ctx.limits.maxLogEvents;
-  const params: Params = { channel, from, to, cap: max + 1 };
-  const range = "channel = {channel:String} AND ts >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')";
-  let msgWhere = range;
-  let modWhere = `${range} AND action IN ('ban', 'timeout')`;
+/**
+ * What a log holds: `msgWhere` selects its messages and user notices, `modWhere` its bans and timeouts, in the
+ * channel (within `range`, a condition on `ts`, when given) and of the user when given. The logs and `/list`
+ * read the same rows, so `/list` names exactly the periods whose log is not empty.
+ */
+function logWhere(channel: string, user: UserIdentity | null, range: string | null): { msgWhere: string; modWhere: string; params: Params } {
+  const base = range === null ? 'channel = {channel:String}' : `channel = {channel:String} AND ${range}`;
+  let msgWhere = base;
+  let modWhere = `${base} AND action IN ('ban', 'timeout')`;
+  const params: Params = { channel };
   if (user) {
     // messages and user notices name their author the same way (login, user_id)
     const who = authoredBy(user);
@@ -89,6 +93,13 @@ async function loadLog(ctx: ApiContext, channel: string, user: UserIdentity | nu
     modWhere += ` AND ${against.sql}`;
     Object.assign(params, who.params, against.params);
   }
+  return { msgWhere, modWhere, params };
+}
+
+async function loadLog(ctx: ApiContext, channel: string, user: UserIdentity | null, from: number, to: number, reverse: boolean): Promise<JustlogMessage[]> {
+  const max = ctx.limits.maxLogEvents;
+  const { msgWhere, modWhere, params: who } = logWhere(channel, user, "ts >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND ts < fromUnixTimestamp64Milli({to:Int64}, 'UTC')");
+  const params: Params = { ...who, from, to, cap: max + 1 };
   // Counted first (key columns only, milliseconds): refusing a log after reading 50,001 full rows took 4-6 s.
   const [{ n }] = await rows<{ n: number }>(
     ctx.client,
@@ -175,16 +186,7 @@ export function justlogRoutes(ctx: ApiContext): FastifyPluginAsyncZod {
         const user = req.query.user ? await resolveLogin(ctx.client, req.query.user) : req.query.userid ? await userById(req.query.userid) : null;
         // The periods whose log (loadLog) holds something: messages, bans and timeouts, user notices. Messages alone
         // left out a channel or user with only notices (subs, raids): their day logs were served, /list said [].
-        let msgWhere = 'channel = {channel:String}';
-        let modWhere = "channel = {channel:String} AND action IN ('ban', 'timeout')";
-        const params: Params = { channel };
-        if (user) {
-          const who = authoredBy(user);
-          const against = actionsAgainst(user, { deletions: false });
-          msgWhere += ` AND ${who.sql}`;
-          modWhere += ` AND ${against.sql}`;
-          Object.assign(params, who.params, against.params);
-        }
+        const { msgWhere, modWhere, params } = logWhere(channel, user, null);
         const period = user ? 'toStartOfMonth(ts)' : 'toDate(ts)';
         const r = await rows<{ y: number; m: number; d: number }>(
           ctx.client,
